@@ -1,0 +1,79 @@
+import Foundation
+import Crypto
+
+/// One message of a chat conversation.
+public struct ChatMessage: Sendable, Hashable, Codable {
+    public enum Role: String, Sendable, Hashable, Codable {
+        case system, user, assistant
+    }
+
+    public var role: Role
+    public var content: String
+
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+
+    public static func system(_ content: String) -> ChatMessage { ChatMessage(role: .system, content: content) }
+    public static func user(_ content: String) -> ChatMessage { ChatMessage(role: .user, content: content) }
+    public static func assistant(_ content: String) -> ChatMessage { ChatMessage(role: .assistant, content: content) }
+}
+
+/// A JSON schema the answer should follow, for backends that can constrain their output.
+public struct OutputSchema: Sendable, Hashable {
+    /// A short identifier (`[a-zA-Z0-9_-]`), which OpenAI-style APIs require.
+    public var name: String
+    public var schema: JSONValue
+
+    public init(name: String, schema: JSONValue) {
+        self.name = name
+        self.schema = schema
+    }
+}
+
+/// What the caller asks of a model, independent of any provider's wire format.
+public struct ChatRequest: Sendable, Hashable {
+    public var messages: [ChatMessage]
+    public var temperature: Double?
+    public var maxOutputTokens: Int?
+    public var schema: OutputSchema?
+    /// Ask the backend to stream; the answer is the same, with time to first token measured.
+    public var stream: Bool
+    /// Who is asking, for messages and traces (e.g. "builder · Mistral 3 Small"). Not part of the
+    /// request's identity.
+    public var label: String
+
+    public init(
+        messages: [ChatMessage],
+        temperature: Double? = nil,
+        maxOutputTokens: Int? = nil,
+        schema: OutputSchema? = nil,
+        stream: Bool = false,
+        label: String = ""
+    ) {
+        self.messages = messages
+        self.temperature = temperature
+        self.maxOutputTokens = maxOutputTokens
+        self.schema = schema
+        self.stream = stream
+        self.label = label
+    }
+
+    /// The request's identity as canonical JSON: messages, sampling and schema — not the backend,
+    /// the model, the label or whether it streams, so a recording answers for any backend.
+    public var canonicalBody: JSONValue {
+        var body: [String: JSONValue] = [
+            "messages": .array(messages.map { .object(["role": .string($0.role.rawValue), "content": .string($0.content)]) })
+        ]
+        if let temperature { body["temperature"] = .double(temperature) }
+        if let maxOutputTokens { body["max_tokens"] = .int(maxOutputTokens) }
+        if let schema { body["schema"] = .object(["name": .string(schema.name), "schema": schema.schema]) }
+        return .object(body)
+    }
+
+    /// SHA-256 of ``canonicalBody``, hex encoded.
+    public var canonicalHash: String {
+        SHA256.hash(data: canonicalBody.canonicalData()).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+
+/// Chat completions over the OpenAI wire format: OpenAI itself, Mistral, vLLM, llama.cpp's server,
+/// Ollama's `/v1`, LM Studio and the many other servers that copy it.
+///
+/// Requests go to `{baseURL}/chat/completions` (the base URL includes the version, `…/v1`, as in
+/// OpenAI's SDKs). Non-streaming and SSE streaming, Bearer auth, structured output negotiation and
+/// a deadline on the whole call.
+public struct OpenAICompatibleBackend: ModelBackend {
+    public struct Configuration: Sendable {
+        public var name: String
+        public var baseURL: String
+        public var model: String
+        /// The API key itself, read from the environment variable the configuration names.
+        public var apiKey: String?
+        public var timeout: Duration
+        public var price: Price?
+        public var structuredOutput: StructuredOutputMode
+        public var extraHeaders: [(String, String)]
+
+        public init(
+            name: String,
+            baseURL: String,
+            model: String,
+            apiKey: String? = nil,
+            timeout: Duration = .seconds(120),
+            price: Price? = nil,
+            structuredOutput: StructuredOutputMode = .auto,
+            extraHeaders: [(String, String)] = []
+        ) {
+            self.name = name
+            self.baseURL = baseURL
+            self.model = model
+            self.apiKey = apiKey
+            self.timeout = timeout
+            self.price = price
+            self.structuredOutput = structuredOutput
+            self.extraHeaders = extraHeaders
+        }
+    }
+
+    public let configuration: Configuration
+    let transport: HTTPTransport
+    let negotiation: StructuredOutputNegotiation
+    let redactor: Redactor
+    let clock: ContinuousClock = ContinuousClock()
+
+    public var name: String { configuration.name }
+
+    public init(_ configuration: Configuration, transport: HTTPTransport = .shared) {
+        self.configuration = configuration
+        self.transport = transport
+        self.negotiation = StructuredOutputNegotiation(configuration.structuredOutput)
+        self.redactor = Redactor().adding(configuration.apiKey)
+    }
+
+    var url: String {
+        var base = configuration.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/chat/completions"
+    }
+
+    var headers: [(String, String)] {
+        var headers = configuration.extraHeaders
+        if let key = configuration.apiKey, !key.isEmpty { headers.append(("authorization", "Bearer \(key)")) }
+        return headers
+    }
+
+    /// The wire body for a request in a given structured-output mode.
+    func body(for request: ChatRequest, mode: StructuredOutputMode, stream: Bool) -> Data {
+        var body: [String: JSONValue] = [
+            "model": .string(configuration.model),
+            "messages": .array(request.messages.map { .object(["role": .string($0.role.rawValue), "content": .string($0.content)]) }),
+        ]
+        if let temperature = request.temperature { body["temperature"] = .double(temperature) }
+        if let maxTokens = request.maxOutputTokens { body["max_tokens"] = .int(maxTokens) }
+        if stream {
+            body["stream"] = .bool(true)
+            body["stream_options"] = .object(["include_usage": .bool(true)])
+        }
+        if let schema = request.schema {
+            switch mode {
+            case .jsonSchema, .auto:
+                body["response_format"] = .object([
+                    "type": .string("json_schema"),
+                    "json_schema": .object(["name": .string(schema.name), "schema": schema.schema, "strict": .bool(true)]),
+                ])
+            case .jsonObject:
+                body["response_format"] = .object(["type": .string("json_object"), "schema": schema.schema])
+            case .none:
+                break
+            }
+        }
+        return JSONValue.object(body).canonicalData()
+    }
+
+    public func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        try await negotiate(request) { mode in
+            let start = clock.now
+            let response = try await transport.post(
+                url: url, headers: headers, body: body(for: request, mode: mode, stream: false),
+                backend: name, timeout: configuration.timeout)
+            guard response.status == 200 else {
+                throw httpError(status: response.status, body: response.bodyText, headers: response.headers)
+            }
+            return try parseCompletion(response.body, latency: clock.now - start)
+        }
+    }
+
+    public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let response = try await negotiate(request) { mode in
+                        try await streamOnce(request, mode: mode) { continuation.yield(.delta($0)) }
+                    }
+                    continuation.yield(.completed(response))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Runs a call in the current structured-output mode, stepping down when the server rejects it.
+    func negotiate(
+        _ request: ChatRequest,
+        _ call: (StructuredOutputMode) async throws -> ChatResponse
+    ) async throws -> ChatResponse {
+        var mode = request.schema == nil ? StructuredOutputMode.none : negotiation.mode
+        while true {
+            do {
+                return try await call(mode)
+            } catch let error as BackendError where request.schema != nil && mode != .none && rejectsStructuredOutput(error) {
+                guard let next = negotiation.reject(mode) else { throw error }
+                mode = next
+            }
+        }
+    }
+
+    func rejectsStructuredOutput(_ error: BackendError) -> Bool {
+        guard let status = error.status, [400, 422, 500].contains(status) else { return false }
+        let text = (error.detail + " " + (error.bodyExcerpt ?? "")).lowercased()
+        return text.contains("response_format") || text.contains("json_schema") || text.contains("json schema")
+    }
+
+    func streamOnce(
+        _ request: ChatRequest,
+        mode: StructuredOutputMode,
+        onDelta: @escaping @Sendable (String) -> Void
+    ) async throws -> ChatResponse {
+        let start = clock.now
+        let name = self.name
+        return try await transport.postStreaming(
+            url: url, headers: headers, body: body(for: request, mode: mode, stream: true),
+            backend: name, timeout: configuration.timeout
+        ) { status, headers, chunks in
+            guard status == 200 else {
+                throw httpError(status: status, body: try await chunks.collectText(), headers: headers)
+            }
+            var accumulator = OpenAIStreamAccumulator(backend: name, redactor: redactor)
+            var parser = SSEParser()
+            var firstToken: Duration?
+            for try await chunk in chunks {
+                for event in parser.feed(chunk) {
+                    if let delta = try accumulator.consume(event) {
+                        if firstToken == nil { firstToken = clock.now - start }
+                        onDelta(delta)
+                    }
+                    if accumulator.isDone { break }
+                }
+                if accumulator.isDone { break }
+            }
+            for event in parser.finish() where !accumulator.isDone {
+                if let delta = try accumulator.consume(event) { onDelta(delta) }
+            }
+            var response = try accumulator.finish()
+            response.latency = clock.now - start
+            response.timeToFirstToken = firstToken
+            response.costUSD = configuration.price?.cost(of: response.usage)
+            if response.model == nil { response.model = configuration.model }
+            return response
+        }
+    }
+
+    func parseCompletion(_ data: Data, latency: Duration) throws -> ChatResponse {
+        let text = String(decoding: data, as: UTF8.self)
+        guard let body = try? JSONDecoder().decode(OpenAIWire.Completion.self, from: data) else {
+            if let error = OpenAIWire.errorMessage(in: text) {
+                throw BackendError(kind: .server, backend: name, status: 200, detail: redactor.redact(error))
+            }
+            throw BackendError.invalidResponse(backend: name, status: 200, detail: "the body is not a chat completion", body: redactor.redact(text))
+        }
+        guard let choice = body.choices.first else {
+            throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no choices")
+        }
+        if choice.finish_reason == "content_filter" || (choice.message.refusal ?? nil) != nil {
+            throw BackendError(
+                kind: .contentFiltered, backend: name, status: 200,
+                detail: redactor.redact(choice.message.refusal.flatMap { $0 } ?? "finish_reason content_filter"))
+        }
+        guard let content = choice.message.content.flatMap({ $0 }) else {
+            throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no message content")
+        }
+        let usage = TokenUsage(inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens)
+        return ChatResponse(
+            text: content,
+            model: body.model ?? configuration.model,
+            backend: name,
+            usage: usage,
+            costUSD: configuration.price?.cost(of: usage),
+            latency: latency,
+            finishReason: choice.finish_reason
+        )
+    }
+
+    func httpError(status: Int, body: String, headers: [(name: String, value: String)]) -> BackendError {
+        let body = redactor.redact(body)
+        var error = BackendError.fromHTTP(
+            backend: name, status: status, body: body,
+            retryAfter: RetryAfter.parse(headers: headers),
+            message: OpenAIWire.errorMessage(in: body))
+        let lowered = body.lowercased()
+        if lowered.contains("content_filter") || lowered.contains("content management policy") {
+            error.kind = .contentFiltered
+        } else if status == 404 {
+            error.detail += " (is the base URL right? requests go to \(url))"
+        }
+        return error
+    }
+}

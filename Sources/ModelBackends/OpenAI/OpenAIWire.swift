@@ -1,0 +1,114 @@
+import Foundation
+
+/// The parts of OpenAI's chat-completions wire format the adapter reads. Unknown fields are
+/// ignored, as servers add their own.
+enum OpenAIWire {
+    struct Completion: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable {
+                var content: String??
+                var refusal: String??
+            }
+            var message: Message
+            var finish_reason: String?
+        }
+        var model: String?
+        var choices: [Choice]
+        var usage: Usage?
+    }
+
+    struct Usage: Decodable {
+        var prompt_tokens: Int?
+        var completion_tokens: Int?
+    }
+
+    struct Chunk: Decodable {
+        struct Choice: Decodable {
+            struct Delta: Decodable {
+                var content: String?
+                var refusal: String?
+            }
+            var delta: Delta?
+            var finish_reason: String?
+        }
+        var model: String?
+        var choices: [Choice]?
+        var usage: Usage?
+    }
+
+    /// The human message of an error body in any of the shapes servers use:
+    /// `{"error": {"message": …}}`, `{"error": "…"}`, `{"message": …}`, `{"detail": …}`.
+    static func errorMessage(in body: String) -> String? {
+        guard let json = JSONValue.parse(body) else { return nil }
+        if let error = json["error"] {
+            if let message = error["message"]?.stringValue {
+                let type = error["type"]?.stringValue ?? error["code"]?.stringValue
+                return type.map { "\(message) (\($0))" } ?? message
+            }
+            if let message = error.stringValue { return message }
+        }
+        return json["message"]?.stringValue ?? json["detail"]?.stringValue
+    }
+}
+
+/// Folds OpenAI-style SSE chunks into a response. An `error` object arriving mid-stream is an
+/// error, never answer text; a stream that stops before `finish_reason` or `[DONE]` is truncated.
+struct OpenAIStreamAccumulator {
+    let backend: String
+    let redactor: Redactor
+    private(set) var text = ""
+    private(set) var model: String?
+    private(set) var usage = TokenUsage()
+    private(set) var finishReason: String?
+    private(set) var isDone = false
+
+    init(backend: String, redactor: Redactor) {
+        self.backend = backend
+        self.redactor = redactor
+    }
+
+    /// Consumes one event; returns the text it adds, if any.
+    mutating func consume(_ event: SSEEvent) throws -> String? {
+        let data = event.data.trimmingCharacters(in: .whitespaces)
+        if data == "[DONE]" {
+            isDone = true
+            return nil
+        }
+        if data.isEmpty { return nil }
+        if event.event == "error" || JSONValue.parse(data)?["error"] != nil {
+            let message = OpenAIWire.errorMessage(in: data) ?? data
+            let lowered = message.lowercased()
+            let kind: BackendError.Kind =
+                lowered.contains("rate") ? .rateLimited : lowered.contains("overload") ? .overloaded : .server
+            throw BackendError(kind: kind, backend: backend, status: 200, detail: "error in the stream: " + redactor.redact(message))
+        }
+        guard let chunk = try? JSONDecoder().decode(OpenAIWire.Chunk.self, from: Data(data.utf8)) else {
+            throw BackendError.invalidResponse(
+                backend: backend, status: 200, detail: "a stream event is not a completion chunk", body: redactor.redact(data))
+        }
+        if let model = chunk.model, !model.isEmpty { self.model = model }
+        if let usage = chunk.usage {
+            self.usage = TokenUsage(inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens)
+        }
+        var added = ""
+        for choice in chunk.choices ?? [] {
+            if let reason = choice.finish_reason { finishReason = reason }
+            if let refusal = choice.delta?.refusal, !refusal.isEmpty {
+                throw BackendError(kind: .contentFiltered, backend: backend, status: 200, detail: redactor.redact(refusal))
+            }
+            if let content = choice.delta?.content { added += content }
+        }
+        text += added
+        return added.isEmpty ? nil : added
+    }
+
+    func finish() throws -> ChatResponse {
+        if finishReason == "content_filter" {
+            throw BackendError(kind: .contentFiltered, backend: backend, status: 200, detail: "finish_reason content_filter")
+        }
+        guard isDone || finishReason != nil else {
+            throw BackendError.connection(backend: backend, detail: "the stream ended before the answer was complete (truncated)")
+        }
+        return ChatResponse(text: text, model: model, backend: backend, usage: usage, finishReason: finishReason)
+    }
+}

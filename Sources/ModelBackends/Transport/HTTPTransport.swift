@@ -1,0 +1,181 @@
+public import AsyncHTTPClient
+public import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The one HTTP stack every provider adapter shares: AsyncHTTPClient with one connection pool per
+/// process. Adapters build bodies and read answers; the transport sends, enforces the whole call's
+/// deadline and turns network failures into ``BackendError``s.
+public struct HTTPTransport: Sendable {
+    let client: HTTPClient
+    let clock: any Clock<Duration>
+
+    /// The process-wide transport.
+    public static let shared = HTTPTransport(client: .shared)
+
+    public init(client: HTTPClient, clock: any Clock<Duration> = ContinuousClock()) {
+        self.client = client
+        self.clock = clock
+    }
+
+    /// A response whose body has been read in full.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: Data
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// The most a non-streamed answer may weigh.
+    static let maxBodyBytes = 16 * 1024 * 1024
+
+    static func makeRequest(url: String, headers: [(String, String)], body: Data) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "panel/1")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return request
+    }
+
+    /// POSTs a JSON body and reads the whole answer, all within `timeout`.
+    public func post(
+        url: String,
+        headers: [(String, String)],
+        body: Data,
+        backend: String,
+        timeout: Duration
+    ) async throws -> Response {
+        let request = Self.makeRequest(url: url, headers: headers, body: body)
+        return try await withDeadline(timeout, backend: backend) {
+            let response = try await mapErrors(backend: backend) {
+                try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+            }
+            let bytes = try await mapErrors(backend: backend) {
+                try await response.body.collect(upTo: Self.maxBodyBytes)
+            }
+            return Response(
+                status: Int(response.status.code),
+                headers: response.headers.map { ($0.name, $0.value) },
+                body: Data(bytes.readableBytesView)
+            )
+        }
+    }
+
+    /// POSTs a JSON body and hands the answer's head and body chunks to `consume` as they arrive,
+    /// all within `timeout`. `consume` returns the value of the whole call.
+    public func postStreaming<T: Sendable>(
+        url: String,
+        headers: [(String, String)],
+        body: Data,
+        backend: String,
+        timeout: Duration,
+        consume: @escaping @Sendable (_ status: Int, _ headers: [(name: String, value: String)], _ chunks: StreamedBody) async throws -> T
+    ) async throws -> T {
+        let request = Self.makeRequest(url: url, headers: headers, body: body)
+        return try await withDeadline(timeout, backend: backend) {
+            let response = try await mapErrors(backend: backend) {
+                try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+            }
+            return try await consume(
+                Int(response.status.code),
+                response.headers.map { ($0.name, $0.value) },
+                StreamedBody(body: response.body, backend: backend)
+            )
+        }
+    }
+
+    /// Runs `body`, failing with a timeout when it has not finished within `limit`; cancels it then.
+    public func withDeadline<T: Sendable>(
+        _ limit: Duration,
+        backend: String,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let clock = self.clock
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await clock.sleep(for: limit)
+                throw BackendError.timeout(backend: backend, after: limit)
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw BackendError.cancelled(backend: backend) }
+            return first
+        }
+    }
+}
+
+/// The body of a streamed answer: byte chunks as they arrive, with network errors classified.
+public struct StreamedBody: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    let body: HTTPClientResponse.Body
+    let backend: String
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var inner: HTTPClientResponse.Body.AsyncIterator
+        let backend: String
+
+        public mutating func next() async throws -> [UInt8]? {
+            var inner = self.inner
+            defer { self.inner = inner }
+            let backend = self.backend
+            do {
+                guard let buffer = try await inner.next() else { return nil }
+                return Array(buffer.readableBytesView)
+            } catch {
+                throw classify(error, backend: backend)
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: body.makeAsyncIterator(), backend: backend)
+    }
+
+    /// Reads the rest of the body as text (for error responses), up to a limit.
+    public func collectText(limit: Int = 64 * 1024) async throws -> String {
+        var bytes: [UInt8] = []
+        for try await chunk in self {
+            bytes.append(contentsOf: chunk)
+            if bytes.count >= limit { break }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+func mapErrors<T>(backend: String, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw classify(error, backend: backend)
+    }
+}
+
+/// Turns whatever the HTTP stack threw into a ``BackendError``.
+func classify(_ error: any Error, backend: String) -> any Error {
+    if let error = error as? BackendError { return error }
+    if error is CancellationError { return BackendError.cancelled(backend: backend) }
+    if let error = error as? HTTPClientError {
+        switch error {
+        case .cancelled: return BackendError.cancelled(backend: backend)
+        case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
+            return BackendError(kind: .timeout, backend: backend, detail: "\(error)")
+        case .remoteConnectionClosed:
+            return BackendError.connection(backend: backend, detail: "the server closed the connection before the answer was complete")
+        case .invalidURL, .emptyHost, .emptyScheme:
+            return BackendError(kind: .badRequest, backend: backend, detail: "the base URL is not a valid http(s) URL (\(error))")
+        default:
+            return BackendError.connection(backend: backend, detail: "\(error)")
+        }
+    }
+    if error is ChannelError || error is IOError {
+        return BackendError.connection(backend: backend, detail: "cannot connect (\(error))")
+    }
+    return BackendError.connection(backend: backend, detail: String(describing: error))
+}

@@ -1,0 +1,256 @@
+public import Foundation
+
+/// The versioned, documented JSON contract `panel.document/v1`: one review or a comparison.
+///
+/// Absent values encode as `null`, never invented. Reviews appear in persona order. This is also
+/// what `panel render` reads back, so every renderer works from this type alone.
+public struct ReviewDocument: Sendable, Hashable, Codable {
+    public static let schemaVersion = "panel.document/v1"
+
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case review, comparison
+    }
+
+    public struct PersonaInfo: Sendable, Hashable, Codable {
+        public var id: String
+        public var name: String
+        public var weighs: String?
+    }
+
+    public struct Panel: Sendable, Hashable, Codable {
+        public var verdict: PanelVerdict
+        public var ship: Int
+        public var skip: Int
+        public var abstained: Int
+        public var shipShare: Double?
+        public var scoreMedian: Double?
+        public var scoreMin: Int?
+        public var scoreMax: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case verdict, ship, skip, abstained
+            case shipShare = "ship_share"
+            case scoreMedian = "score_median"
+            case scoreMin = "score_min"
+            case scoreMax = "score_max"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(verdict, forKey: .verdict)
+            try c.encode(ship, forKey: .ship)
+            try c.encode(skip, forKey: .skip)
+            try c.encode(abstained, forKey: .abstained)
+            try c.encode(shipShare, forKey: .shipShare)
+            try c.encode(scoreMedian, forKey: .scoreMedian)
+            try c.encode(scoreMin, forKey: .scoreMin)
+            try c.encode(scoreMax, forKey: .scoreMax)
+        }
+
+        /// `Ship · 3 ship / 1 skip`, with abstentions when there are any.
+        public var headline: String {
+            PanelSummary(
+                verdict: verdict, ship: ship, skip: skip, abstained: abstained, shipShare: shipShare,
+                scoreMedian: scoreMedian, scoreMin: scoreMin, scoreMax: scoreMax
+            ).headline
+        }
+    }
+
+    public struct Review: Sendable, Hashable, Codable {
+        public enum Status: String, Sendable, Hashable, Codable {
+            case answered, abstained
+        }
+
+        public var persona: String
+        public var status: Status
+        public var score: Int?
+        public var verdict: Verdict?
+        public var text: String?
+        public var error: String?
+        public var flags: [String]
+        public var backend: String?
+        public var model: String?
+        public var latencyMS: Int?
+        public var ttftMS: Int?
+        public var inputTokens: Int?
+        public var outputTokens: Int?
+        public var costUSD: Double?
+        public var attempts: Int
+
+        enum CodingKeys: String, CodingKey {
+            case persona, status, score, verdict, text, error, flags, backend, model, attempts
+            case latencyMS = "latency_ms"
+            case ttftMS = "ttft_ms"
+            case inputTokens = "input_tokens"
+            case outputTokens = "output_tokens"
+            case costUSD = "cost_usd"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(persona, forKey: .persona)
+            try c.encode(status, forKey: .status)
+            try c.encode(score, forKey: .score)
+            try c.encode(verdict, forKey: .verdict)
+            try c.encode(text, forKey: .text)
+            try c.encode(error, forKey: .error)
+            try c.encode(flags, forKey: .flags)
+            try c.encode(backend, forKey: .backend)
+            try c.encode(model, forKey: .model)
+            try c.encode(latencyMS, forKey: .latencyMS)
+            try c.encode(ttftMS, forKey: .ttftMS)
+            try c.encode(inputTokens, forKey: .inputTokens)
+            try c.encode(outputTokens, forKey: .outputTokens)
+            try c.encode(costUSD, forKey: .costUSD)
+            try c.encode(attempts, forKey: .attempts)
+        }
+    }
+
+    public struct Tool: Sendable, Hashable, Codable {
+        public var name: String
+        public var tagline: String?
+        public var category: String?
+        public var pricing: String?
+        public var entry: String?
+        public var bestFor: String?
+        public var description: String
+        public var url: String?
+        public var community: String?
+        public var panel: Panel
+        public var reviews: [Review]
+
+        enum CodingKeys: String, CodingKey {
+            case name, tagline, category, pricing, entry, description, url, community, panel, reviews
+            case bestFor = "best_for"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(tagline, forKey: .tagline)
+            try c.encode(category, forKey: .category)
+            try c.encode(pricing, forKey: .pricing)
+            try c.encode(entry, forKey: .entry)
+            try c.encode(bestFor, forKey: .bestFor)
+            try c.encode(description, forKey: .description)
+            try c.encode(url, forKey: .url)
+            try c.encode(community, forKey: .community)
+            try c.encode(panel, forKey: .panel)
+            try c.encode(reviews, forKey: .reviews)
+        }
+    }
+
+    public struct Totals: Sendable, Hashable, Codable {
+        public var calls: Int
+        public var inputTokens: Int?
+        public var outputTokens: Int?
+        public var costUSD: Double?
+        public var wallMS: Int
+
+        enum CodingKeys: String, CodingKey {
+            case calls
+            case inputTokens = "input_tokens"
+            case outputTokens = "output_tokens"
+            case costUSD = "cost_usd"
+            case wallMS = "wall_ms"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(calls, forKey: .calls)
+            try c.encode(inputTokens, forKey: .inputTokens)
+            try c.encode(outputTokens, forKey: .outputTokens)
+            try c.encode(costUSD, forKey: .costUSD)
+            try c.encode(wallMS, forKey: .wallMS)
+        }
+    }
+
+    public var schema: String
+    public var kind: Kind
+    public var generatedAt: String
+    public var personas: [PersonaInfo]
+    public var tools: [Tool]
+    public var totals: Totals
+
+    enum CodingKeys: String, CodingKey {
+        case schema, kind, personas, tools, totals
+        case generatedAt = "generated_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(generatedAt, forKey: .generatedAt)
+        try c.encode(personas, forKey: .personas)
+        try c.encode(tools, forKey: .tools)
+        try c.encode(totals, forKey: .totals)
+    }
+
+    /// The display name of a persona id.
+    public func personaName(_ id: String) -> String {
+        personas.first { $0.id == id }?.name ?? id.capitalized
+    }
+
+    /// Did every persona of every tool answer?
+    public var allAnswered: Bool { tools.allSatisfy { $0.panel.abstained == 0 } }
+
+    /// "A vs B vs C", or the tool's name for a single review.
+    public var title: String { tools.map(\.name).joined(separator: " vs ") }
+}
+
+extension ReviewDocument {
+    /// Builds the document of a finished run.
+    public init(run: ReviewRun, generatedAt: Date = Date()) {
+        schema = Self.schemaVersion
+        kind = run.tools.count == 1 ? .review : .comparison
+        self.generatedAt = ISO8601DateFormatter().string(from: generatedAt)
+        personas = run.personas.map { PersonaInfo(id: $0.id, name: $0.name, weighs: $0.weighs) }
+        tools = run.tools.map { tool in
+            let listing = tool.listing
+            let panel = tool.panel
+            return Tool(
+                name: listing.name, tagline: listing.tagline, category: listing.category, pricing: listing.pricing,
+                entry: listing.entry, bestFor: listing.bestFor, description: listing.description, url: listing.url,
+                community: listing.community,
+                panel: Panel(
+                    verdict: panel.verdict, ship: panel.ship, skip: panel.skip, abstained: panel.abstained,
+                    shipShare: panel.shipShare.map { ($0 * 10_000).rounded() / 10_000 }, scoreMedian: panel.scoreMedian,
+                    scoreMin: panel.scoreMin, scoreMax: panel.scoreMax),
+                reviews: tool.results.map(Review.init(result:)))
+        }
+        let calls = tools.flatMap(\.reviews).filter { $0.attempts > 0 }
+        func total<T: AdditiveArithmetic>(_ value: (Review) -> T?) -> T? {
+            let values = calls.map(value)
+            guard !values.isEmpty, !values.contains(where: { $0 == nil }) else { return nil }
+            return values.compactMap { $0 }.reduce(.zero, +)
+        }
+        totals = Totals(
+            calls: calls.map(\.attempts).reduce(0, +),
+            inputTokens: total(\.inputTokens), outputTokens: total(\.outputTokens),
+            costUSD: total(\.costUSD).map(Self.roundCost), wallMS: run.wallMS)
+    }
+
+    static func roundCost(_ value: Double) -> Double { (value * 1e8).rounded() / 1e8 }
+}
+
+extension ReviewDocument.Review {
+    init(result: PersonaResult) {
+        let review = result.review
+        persona = result.persona.id
+        status = review == nil ? .abstained : .answered
+        score = review?.score
+        verdict = review?.verdict
+        text = review?.text
+        error = result.abstentionReason
+        flags = result.flags
+        backend = result.backend
+        model = result.model
+        latencyMS = result.latencyMS
+        ttftMS = result.ttftMS
+        inputTokens = result.inputTokens
+        outputTokens = result.outputTokens
+        costUSD = result.costUSD.map(ReviewDocument.roundCost)
+        attempts = result.attempts
+    }
+}

@@ -1,0 +1,61 @@
+/// A software tool to review: what the panel reads. All text in it is untrusted input.
+public struct Listing: Sendable, Hashable, Codable {
+    public var name: String
+    public var description: String
+    public var tagline: String?
+    public var category: String?
+    public var pricing: String?
+    /// The entry price in a word or two: "Free", "Paid", "Free tier".
+    public var entry: String?
+    public var bestFor: String?
+    public var url: String?
+    /// Free text about community reception; absent means no community votes yet.
+    public var community: String?
+    /// Where the listing came from (a file path, or `file:line` for JSON Lines); for messages.
+    public var source: String
+
+    public init(
+        name: String,
+        description: String,
+        tagline: String? = nil,
+        category: String? = nil,
+        pricing: String? = nil,
+        entry: String? = nil,
+        bestFor: String? = nil,
+        url: String? = nil,
+        community: String? = nil,
+        source: String = ""
+    ) {
+        self.name = name
+        self.description = description
+        self.tagline = tagline
+        self.category = category
+        self.pricing = pricing
+        self.entry = entry
+        self.bestFor = bestFor
+        self.url = url
+        self.community = community
+        self.source = source
+    }
+
+    /// The fields a listing file may hold, by their key in the file.
+    public static let fieldKeys = ["name", "description", "tagline", "category", "pricing", "entry", "best_for", "url", "community"]
+}
+
+/// A listing file that cannot be used, with the file, the field and what is wrong.
+public struct ListingError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var field: String?
+    public var problem: String
+
+    public init(file: String, field: String? = nil, problem: String) {
+        self.file = file
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        if let field { return "\(file): field '\(field)': \(problem)" }
+        return "\(file): \(problem)"
+    }
+}

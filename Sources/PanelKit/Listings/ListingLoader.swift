@@ -1,0 +1,173 @@
+import Foundation
+import Yams
+
+/// Reads listings from YAML (`.yaml`/`.yml`), Markdown with YAML front matter (`.md`/`.markdown`;
+/// the body is the description) and JSON (`.json`).
+///
+/// YAML scalars are taken as the text written, so `name: 2048` is the name "2048" and
+/// `entry: no` is "no"; a list or mapping where text belongs is an error.
+public enum ListingLoader {
+    public static let fileExtensions = ["yaml", "yml", "md", "markdown", "json"]
+
+    /// Loads one listing file.
+    public static func load(path: String) throws(ListingError) -> Listing {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file"
+            throw ListingError(file: path, problem: reason)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ListingError(file: path, problem: "is not UTF-8 text; save it as UTF-8")
+        }
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        switch ext {
+        case "json": return try parseJSON(text, source: path)
+        case "md", "markdown": return try parseMarkdown(text, source: path)
+        case "yaml", "yml": return try parseYAML(text, source: path)
+        default:
+            throw ListingError(file: path, problem: "unknown listing format '.\(ext)'; use .yaml, .yml, .md or .json")
+        }
+    }
+
+    // MARK: formats
+
+    public static func parseYAML(_ text: String, source: String) throws(ListingError) -> Listing {
+        let fields = try yamlFields(text, source: source)
+        return try build(fields, source: source)
+    }
+
+    public static func parseMarkdown(_ text: String, source: String) throws(ListingError) -> Listing {
+        let parts: (yaml: String, body: String)
+        do {
+            parts = try FrontMatter.split(text)
+        } catch .noOpening {
+            throw ListingError(file: source, problem: "a Markdown listing starts with YAML front matter between '---' lines")
+        } catch {
+            throw ListingError(file: source, problem: "the front matter has no closing '---' line")
+        }
+        var fields = try yamlFields(parts.yaml, source: source)
+        let body = parts.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !body.isEmpty {
+            if fields["description"] != nil {
+                throw ListingError(
+                    file: source, field: "description",
+                    problem: "given both in the front matter and as the body; keep one (the body is the description)")
+            }
+            fields["description"] = .text(body)
+        }
+        return try build(fields, source: source)
+    }
+
+    public static func parseJSON(_ text: String, source: String) throws(ListingError) -> Listing {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw ListingError(file: source, problem: "is not valid JSON (\(describe(error)))")
+        }
+        guard let dictionary = object as? [String: Any] else {
+            throw ListingError(file: source, problem: "must be a JSON object with the listing's fields")
+        }
+        var fields: [String: FieldValue] = [:]
+        for (key, value) in dictionary {
+            switch value {
+            case is NSNull: fields[key] = .absent
+            case let string as String: fields[key] = .text(string)
+            case is [Any]: fields[key] = .wrongType("a list")
+            case is [String: Any]: fields[key] = .wrongType("an object")
+            case is NSNumber: fields[key] = .wrongType("a number or true/false")
+            default: fields[key] = .wrongType("not text")
+            }
+        }
+        return try build(fields, source: source)
+    }
+
+    // MARK: building
+
+    enum FieldValue {
+        case text(String)
+        case absent
+        case wrongType(String)
+    }
+
+    static func yamlFields(_ text: String, source: String) throws(ListingError) -> [String: FieldValue] {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw ListingError(file: source, problem: "is not valid YAML (\(describe(error)))")
+        }
+        guard let node else { throw ListingError(file: source, problem: "is empty") }
+        guard let mapping = node.mapping else {
+            throw ListingError(file: source, problem: "must be a mapping of fields (name: …, description: …)")
+        }
+        var fields: [String: FieldValue] = [:]
+        for (key, value) in mapping {
+            guard let key = key.scalar?.string else { continue }
+            switch value {
+            case .scalar(let scalar):
+                let isNull = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+                fields[key] = isNull ? .absent : .text(scalar.string)
+            case .sequence: fields[key] = .wrongType("a list")
+            case .mapping: fields[key] = .wrongType("a mapping")
+            case .alias: fields[key] = .wrongType("an alias")
+            }
+        }
+        return fields
+    }
+
+    static func build(_ fields: [String: FieldValue], source: String) throws(ListingError) -> Listing {
+        func text(_ key: String) throws(ListingError) -> String? {
+            switch fields[key] {
+            case .text(let value)?:
+                let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+                return trimmed.isEmpty ? nil : trimmed
+            case .wrongType(let kind)?:
+                throw ListingError(file: source, field: key, problem: "must be text, found \(kind)")
+            case .absent?, nil:
+                return nil
+            }
+        }
+        guard let name = try text("name") else {
+            let present = fields["name"] != nil
+            throw ListingError(file: source, field: "name", problem: present ? "is empty" : "is missing (every listing needs a name)")
+        }
+        guard let description = try text("description") else {
+            let present = fields["description"] != nil
+            throw ListingError(
+                file: source, field: "description",
+                problem: present ? "is empty" : "is missing (give a description, or the Markdown body)")
+        }
+        let url = try text("url")
+        if let url, !(url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://")) {
+            throw ListingError(file: source, field: "url", problem: "must be an http(s) URL, found '\(url.prefix(60))'")
+        }
+        return Listing(
+            name: name, description: description,
+            tagline: try text("tagline"), category: try text("category"), pricing: try text("pricing"),
+            entry: try text("entry"), bestFor: try text("best_for"), url: url,
+            community: try text("community"), source: source)
+    }
+
+    /// Keys in a listing that are not listing fields (likely typos), for warnings.
+    public static func unknownKeys(in path: String) -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        var keys: [String] = []
+        if ext == "json" {
+            keys = ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]).map { Array($0.keys) } ?? []
+        } else {
+            var yaml = text
+            if ext == "md" || ext == "markdown" { yaml = (try? FrontMatter.split(text))?.yaml ?? "" }
+            keys = ((try? Yams.compose(yaml: yaml))??.mapping?.keys.compactMap { $0.scalar?.string }) ?? []
+        }
+        return keys.filter { !Listing.fieldKeys.contains($0) }.sorted()
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? YamlError { return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)" }
+        return (error as NSError).localizedDescription
+    }
+}

@@ -1,0 +1,174 @@
+public import Foundation
+public import ModelBackends
+import Mustache
+import Yams
+
+/// The panel's personas and their prompt templates, from a directory of files or the defaults
+/// built into the binary.
+///
+/// A directory holds one `<id>.md` per persona (YAML front matter with `id`, `name`, `weighs`,
+/// `order`; the body is the system message, a Mustache template) and optionally `_request.md`, the
+/// user message every persona receives. Templates render as plain text (no HTML escaping).
+public struct PromptSet: Sendable {
+    public let personas: [Persona]
+    let systemTemplates: [String: MustacheTemplate]
+    let requestTemplate: MustacheTemplate
+    /// Where the prompts came from: a directory, or "built-in".
+    public let source: String
+
+    public static let requestFileName = "_request.md"
+
+    /// The prompts built into the binary (the same text as the repository's `prompts/`).
+    public static func builtIn() -> PromptSet {
+        do {
+            return try PromptSet(files: DefaultPrompts.files, source: "built-in")
+        } catch {
+            preconditionFailure("the built-in prompts do not parse: \(error)")
+        }
+    }
+
+    /// Loads a directory of prompt files. A directory without `_request.md` uses the built-in one.
+    public static func load(directory: URL) throws(PromptError) -> PromptSet {
+        let path = directory.path
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw PromptError(file: path, problem: "cannot list the prompts directory (does it exist?)")
+        }
+        var files: [String: String] = [:]
+        for name in names where name.hasSuffix(".md") {
+            let file = directory.appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw PromptError(file: file, problem: "cannot be read as UTF-8 text")
+            }
+            files[name] = text
+        }
+        if files[requestFileName] == nil { files[requestFileName] = DefaultPrompts.files[requestFileName] }
+        return try PromptSet(files: files, source: path)
+    }
+
+    init(files: [String: String], source: String) throws(PromptError) {
+        var personas: [Persona] = []
+        var templates: [String: MustacheTemplate] = [:]
+        for (fileName, text) in files.sorted(by: { $0.key < $1.key }) where !fileName.hasPrefix("_") {
+            let file = source == "built-in" ? "built-in \(fileName)" : "\(source)/\(fileName)"
+            let (persona, template) = try Self.parsePersona(text, file: file)
+            if personas.contains(where: { $0.id == persona.id }) {
+                throw PromptError(file: file, field: "id", problem: "persona '\(persona.id)' is defined twice")
+            }
+            personas.append(persona)
+            templates[persona.id] = template
+        }
+        guard !personas.isEmpty else {
+            throw PromptError(file: source, problem: "holds no persona files (<id>.md with front matter)")
+        }
+        guard let request = files[Self.requestFileName] else {
+            throw PromptError(file: source, problem: "has no \(Self.requestFileName)")
+        }
+        self.personas = personas.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
+        self.systemTemplates = templates
+        self.requestTemplate = try Self.template(request, file: "\(source)/\(Self.requestFileName)")
+        self.source = source
+    }
+
+    static func parsePersona(_ text: String, file: String) throws(PromptError) -> (Persona, MustacheTemplate) {
+        let parts: (yaml: String, body: String)
+        do {
+            parts = try FrontMatter.split(text)
+        } catch {
+            throw PromptError(file: file, problem: "a persona file starts with front matter between '---' lines (id, name, weighs, order)")
+        }
+        let mapping: Node.Mapping?
+        do {
+            mapping = try Yams.compose(yaml: parts.yaml)?.mapping
+        } catch {
+            throw PromptError(file: file, problem: "the front matter is not valid YAML")
+        }
+        func field(_ key: String) throws(PromptError) -> String {
+            guard let value = mapping?[key]?.scalar?.string.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+                throw PromptError(file: file, field: key, problem: "is missing from the front matter")
+            }
+            return value
+        }
+        let id = try field("id")
+        guard id.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw PromptError(file: file, field: "id", problem: "must be lowercase letters, digits, '-' or '_'")
+        }
+        let orderText = mapping?["order"]?.scalar?.string ?? "100"
+        guard let order = Int(orderText) else {
+            throw PromptError(file: file, field: "order", problem: "must be a whole number, found '\(orderText)'")
+        }
+        let persona = Persona(id: id, name: try field("name"), weighs: try field("weighs"), order: order)
+        let body = parts.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !body.isEmpty else { throw PromptError(file: file, problem: "has no system prompt after the front matter") }
+        return (persona, try template(body, file: file))
+    }
+
+    static func template(_ text: String, file: String) throws(PromptError) -> MustacheTemplate {
+        do {
+            return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+        } catch {
+            throw PromptError(file: file, problem: "is not a valid Mustache template (\(error))")
+        }
+    }
+
+    /// The chat request that asks `persona` to review `listing`.
+    public func request(
+        for persona: Persona,
+        listing: Listing,
+        temperature: Double?,
+        maxOutputTokens: Int?,
+        stream: Bool = false
+    ) -> ChatRequest {
+        let context: [String: Any] = [
+            "persona": ["id": persona.id, "name": persona.name, "weighs": persona.weighs],
+            "listing": Self.templateFields(listing),
+        ]
+        let system = systemTemplates[persona.id]?.render(context) ?? ""
+        let user = requestTemplate.render(context)
+        return ChatRequest(
+            messages: [.system(system.trimmingCharacters(in: .whitespacesAndNewlines)), .user(user.trimmingCharacters(in: .whitespacesAndNewlines))],
+            temperature: temperature,
+            maxOutputTokens: maxOutputTokens,
+            schema: ReviewSchema.outputSchema,
+            stream: stream,
+            label: "\(persona.id) · \(listing.name)")
+    }
+
+    /// The listing's fields for templates, with the data markers neutralised so listing text cannot
+    /// close the `<listing>` block and pose as instructions.
+    static func templateFields(_ listing: Listing) -> [String: String] {
+        var fields: [String: String] = ["name": listing.name, "description": listing.description]
+        fields["tagline"] = listing.tagline
+        fields["category"] = listing.category
+        fields["pricing"] = listing.pricing
+        fields["entry"] = listing.entry
+        fields["best_for"] = listing.bestFor
+        fields["url"] = listing.url
+        fields["community"] = listing.community
+        return fields.mapValues(neutraliseMarkers)
+    }
+
+    static func neutraliseMarkers(_ text: String) -> String {
+        text.replacingOccurrences(of: "</listing", with: "[/listing", options: .caseInsensitive)
+            .replacingOccurrences(of: "<listing", with: "[listing", options: .caseInsensitive)
+    }
+}
+
+/// A prompt file that cannot be used.
+public struct PromptError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var field: String?
+    public var problem: String
+
+    public init(file: String, field: String? = nil, problem: String) {
+        self.file = file
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        field.map { "\(file): field '\($0)': \(problem)" } ?? "\(file): \(problem)"
+    }
+}

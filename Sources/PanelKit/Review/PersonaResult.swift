@@ -1,0 +1,67 @@
+/// One persona's part in a review: what it said, or why it abstained, and what the call cost.
+public struct PersonaResult: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        case answered(ParsedReview)
+        /// The persona could not answer; never a vote, never a default score.
+        case abstained(reason: String)
+    }
+
+    public var persona: Persona
+    public var outcome: Outcome
+    /// Marks for editors, e.g. `verdict_contradicts_score`, `repaired`.
+    public var flags: [String]
+    public var backend: String?
+    public var model: String?
+    public var latencyMS: Int?
+    public var ttftMS: Int?
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var costUSD: Double?
+    /// Calls made for this persona (repairs and retries included); 0 if none reached a backend.
+    public var attempts: Int
+
+    public init(
+        persona: Persona,
+        outcome: Outcome,
+        flags: [String] = [],
+        backend: String? = nil,
+        model: String? = nil,
+        latencyMS: Int? = nil,
+        ttftMS: Int? = nil,
+        inputTokens: Int? = nil,
+        outputTokens: Int? = nil,
+        costUSD: Double? = nil,
+        attempts: Int = 0
+    ) {
+        self.persona = persona
+        self.outcome = outcome
+        self.flags = flags
+        self.backend = backend
+        self.model = model
+        self.latencyMS = latencyMS
+        self.ttftMS = ttftMS
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.attempts = attempts
+    }
+
+    public var review: ParsedReview? {
+        if case .answered(let review) = outcome { return review }
+        return nil
+    }
+
+    public var abstentionReason: String? {
+        if case .abstained(let reason) = outcome { return reason }
+        return nil
+    }
+
+    /// Flag for a verdict its own score contradicts: ship below 50, or skip at 70 or above (the
+    /// bands the prompt gives).
+    public static func contradicts(_ review: ParsedReview) -> Bool {
+        (review.verdict == .ship && review.score < 50) || (review.verdict == .skip && review.score >= 70)
+    }
+
+    public static let contradictionFlag = "verdict_contradicts_score"
+    public static let repairedFlag = "repaired"
+}

@@ -1,0 +1,156 @@
+public import ModelBackends
+
+/// Everything the panel produced for a set of listings.
+public struct ReviewRun: Sendable {
+    public struct ToolReview: Sendable {
+        public var listing: Listing
+        /// In persona order.
+        public var results: [PersonaResult]
+        public var panel: PanelSummary
+    }
+
+    public var tools: [ToolReview]
+    public var personas: [Persona]
+    public var wallMS: Int
+
+    public var allAnswered: Bool { tools.allSatisfy { $0.panel.abstained == 0 } }
+}
+
+/// What the pipeline reports while it runs, for progress views and logs.
+public enum PipelineEvent: Sendable {
+    case started(persona: Persona, listing: Listing)
+    case delta(persona: Persona, listing: Listing, text: String)
+    case repairing(persona: Persona, listing: Listing, reason: String)
+    case finished(PersonaResult, listing: Listing)
+}
+
+/// Runs every persona over every listing concurrently and aggregates the votes.
+///
+/// One slow or failing persona never blocks or sinks the others: each call ends as an answer or
+/// an abstention with its reason. Per-backend concurrency limits belong to the backends
+/// (``ConcurrencyLimitedBackend``); cancelling the caller's task cancels every call in flight.
+public struct ReviewPipeline: Sendable {
+    public var prompts: PromptSet
+    /// The backend answering for each persona.
+    public var backendFor: @Sendable (Persona) -> any ModelBackend
+    public var temperature: Double?
+    public var maxOutputTokens: Int?
+    public var stream: Bool
+    public var quorum: Int?
+    public var onEvent: @Sendable (PipelineEvent) -> Void
+
+    public init(
+        prompts: PromptSet,
+        backendFor: @escaping @Sendable (Persona) -> any ModelBackend,
+        temperature: Double? = 0.2,
+        maxOutputTokens: Int? = 700,
+        stream: Bool = false,
+        quorum: Int? = nil,
+        onEvent: @escaping @Sendable (PipelineEvent) -> Void = { _ in }
+    ) {
+        self.prompts = prompts
+        self.backendFor = backendFor
+        self.temperature = temperature
+        self.maxOutputTokens = maxOutputTokens
+        self.stream = stream
+        self.quorum = quorum
+        self.onEvent = onEvent
+    }
+
+    public func run(_ listings: [Listing]) async -> ReviewRun {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let personas = prompts.personas
+        var results = Array(repeating: [PersonaResult?](repeating: nil, count: personas.count), count: listings.count)
+        await withTaskGroup(of: (Int, Int, PersonaResult).self) { group in
+            for (l, listing) in listings.enumerated() {
+                for (p, persona) in personas.enumerated() {
+                    group.addTask { (l, p, await review(listing, by: persona)) }
+                }
+            }
+            for await (l, p, result) in group {
+                results[l][p] = result
+                onEvent(.finished(result, listing: listings[l]))
+            }
+        }
+        let tools = listings.enumerated().map { l, listing in
+            let personaResults = results[l].enumerated().map { p, result in
+                result ?? PersonaResult(persona: personas[p], outcome: .abstained(reason: "cancelled"))
+            }
+            return ReviewRun.ToolReview(
+                listing: listing, results: personaResults, panel: PanelSummary(results: personaResults, quorum: quorum))
+        }
+        return ReviewRun(tools: tools, personas: personas, wallMS: (clock.now - start).milliseconds)
+    }
+
+    /// One persona's review of one listing: ask, parse, repair once, or abstain.
+    func review(_ listing: Listing, by persona: Persona) async -> PersonaResult {
+        onEvent(.started(persona: persona, listing: listing))
+        let backend = backendFor(persona)
+        let request = prompts.request(
+            for: persona, listing: listing, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream)
+        var result = PersonaResult(persona: persona, outcome: .abstained(reason: "not answered"), backend: backend.name)
+        let onEvent = self.onEvent
+        do {
+            let first = try await backend.respond(to: request) { onEvent(.delta(persona: persona, listing: listing, text: $0)) }
+            result.add(first)
+            switch ReviewParser.parse(first.text) {
+            case .success(let review):
+                result.answer(review)
+                return result
+            case .failure(let failure):
+                onEvent(.repairing(persona: persona, listing: listing, reason: failure.reason))
+                var repair = request
+                repair.messages += [.assistant(first.text), .user(Self.repairInstruction(failure))]
+                let second = try await backend.respond(to: repair)
+                result.add(second)
+                switch ReviewParser.parse(second.text) {
+                case .success(let review):
+                    result.answer(review)
+                    result.flags.append(PersonaResult.repairedFlag)
+                case .failure(let again):
+                    result.outcome = .abstained(reason: "unreadable answer, also after a repair request: \(again.reason)")
+                }
+            }
+        } catch let error as BackendError {
+            result.outcome = .abstained(reason: error.description)
+        } catch is CancellationError {
+            result.outcome = .abstained(reason: "cancelled")
+        } catch {
+            result.outcome = .abstained(reason: "\(error)")
+        }
+        return result
+    }
+
+    static func repairInstruction(_ failure: ParseFailure) -> String {
+        """
+        Your answer could not be read: \(failure.reason). Answer again with only this JSON object and nothing \
+        before or after it: {"rationale": "<your paragraph>", "score": <an integer from 0 to 100>, "verdict": "ship" or "skip"}
+        """
+    }
+}
+
+extension PersonaResult {
+    mutating func add(_ response: ChatResponse) {
+        backend = response.backend
+        model = response.model ?? model
+        latencyMS = (latencyMS ?? 0) + response.latency.milliseconds
+        if ttftMS == nil { ttftMS = response.timeToFirstToken?.milliseconds }
+        inputTokens = Self.sum(inputTokens, response.usage.inputTokens, first: attempts == 0)
+        outputTokens = Self.sum(outputTokens, response.usage.outputTokens, first: attempts == 0)
+        costUSD = Self.sum(costUSD, response.costUSD, first: attempts == 0)
+        attempts += response.attempts
+    }
+
+    mutating func answer(_ review: ParsedReview) {
+        outcome = .answered(review)
+        if Self.contradicts(review) { flags.append(Self.contradictionFlag) }
+    }
+
+    /// Adds a second call's figure; unknown stays unknown rather than being invented.
+    static func sum<T: AdditiveArithmetic>(_ total: T?, _ value: T?, first: Bool) -> T? {
+        if first { return value }
+        guard let total, let value else { return nil }
+        return total + value
+    }
+}

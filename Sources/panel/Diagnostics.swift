@@ -1,0 +1,37 @@
+import Foundation
+
+/// Writes diagnostics to stderr, never stdout (which carries documents). Colour only on a
+/// terminal and only when NO_COLOR is unset.
+struct Diagnostics: Sendable {
+    let verbose: Bool
+    let quiet: Bool
+    let color: Bool
+
+    init(verbose: Bool, quiet: Bool) {
+        self.verbose = verbose
+        self.quiet = quiet
+        let environment = ProcessInfo.processInfo.environment
+        self.color = isatty(STDERR_FILENO) == 1 && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+    }
+
+    enum Style: String {
+        case red = "31"
+        case green = "32"
+        case yellow = "33"
+        case dim = "2"
+        case bold = "1"
+    }
+
+    func paint(_ text: String, _ style: Style) -> String {
+        color ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    func write(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    func error(_ message: String) { write(paint("error: ", .red) + message) }
+    func warning(_ message: String) { if !quiet { write(paint("warning: ", .yellow) + message) } }
+    func info(_ message: String) { if !quiet { write(message) } }
+    func debug(_ message: String) { if verbose { write(paint(message, .dim)) } }
+}

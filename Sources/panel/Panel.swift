@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+
+/// `panel`: drafts reviews of software tools with a panel of model personas.
+@main
+struct Panel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "panel",
+        abstract: "Draft reviews of software tools with a panel of four model personas.",
+        discussion: """
+            Builder, Skeptic, Founder and Futurist each read a listing, answer through a language model with a \
+            score out of 100, a ship/skip verdict and a paragraph; panel aggregates their votes into a review, or a \
+            comparison page for two or more tools.
+
+            Exit codes: 0 every persona answered; 3 the document was written but some persona abstained; \
+            2 usage, input or configuration error; 1 nothing could be produced.
+            """,
+        subcommands: [ReviewCommand.self],
+        defaultSubcommand: nil
+    )
+
+    /// Runs the command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64.
+    static func main() async {
+        let code: Int32
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            code = 0
+        } catch let exit as ExitCode {
+            code = exit.rawValue
+        } catch {
+            let status = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if status == .success {
+                print(message)
+                code = 0
+            } else {
+                if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                code = status == .validationFailure ? PanelExit.usage.rawValue : status.rawValue
+            }
+        }
+        Foundation.exit(code)
+    }
+}
+
+/// panel's exit codes.
+enum PanelExit {
+    static let allAnswered = ExitCode(0)
+    static let nothingProduced = ExitCode(1)
+    static let usage = ExitCode(2)
+    static let someAbstained = ExitCode(3)
+    static let interrupted = ExitCode(130)
+}

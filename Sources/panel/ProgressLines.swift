@@ -1,0 +1,74 @@
+import Synchronization
+import Foundation
+import ModelBackends
+import PanelKit
+
+/// Plain progress on stderr: a line per finished persona, then a summary. Never touches stdout.
+struct ProgressLines: Sendable {
+    let log: Diagnostics
+    let personaCount: Int
+    let listingCount: Int
+
+    func handle(_ event: PipelineEvent) {
+        switch event {
+        case .started(let persona, let listing):
+            log.debug("→ \(persona.id) · \(listing.name)")
+        case .delta:
+            break
+        case .repairing(let persona, let listing, let reason):
+            log.debug("↻ \(persona.id) · \(listing.name): unreadable answer (\(reason)); asking once more")
+        case .finished(let result, let listing):
+            let who = "\(result.persona.id) · \(listing.name)"
+            let via = [result.backend, result.model, result.latencyMS.map { String(format: "%.1f s", Double($0) / 1000) }]
+                .compactMap { $0 }.joined(separator: ", ")
+            switch result.outcome {
+            case .answered(let review):
+                var line = log.paint("✓", .green) + " \(who): \(review.score)/100 · \(review.verdict.rawValue) (\(via))"
+                if !result.flags.isEmpty { line += " [" + result.flags.joined(separator: ", ") + "]" }
+                log.info(line)
+            case .abstained(let reason):
+                log.info(log.paint("✗", .red) + " \(who): abstained — \(reason)")
+            }
+            if log.verbose {
+                log.debug(
+                    "  attempts \(result.attempts), tokens \(result.inputTokens.map(String.init) ?? "?") in / \(result.outputTokens.map(String.init) ?? "?") out, ttft \(result.ttftMS.map { "\($0) ms" } ?? "n/a")"
+                )
+            }
+        }
+    }
+
+    func summary(_ document: ReviewDocument, output: String?) {
+        for tool in document.tools {
+            log.info(log.paint(tool.name, .bold) + ": " + tool.panel.headline)
+        }
+        let answered = document.tools.flatMap(\.reviews).filter { $0.status == .answered }.count
+        let total = document.tools.flatMap(\.reviews).count
+        var line = "\(answered)/\(total) reviews answered in " + String(format: "%.1f s", Double(document.totals.wallMS) / 1000)
+        if let output { line += "; wrote \(output)" }
+        log.info(line)
+    }
+}
+
+/// Runs `body`; SIGINT (Ctrl-C) cancels it, and with it every HTTP request in flight. Returns nil
+/// when interrupted.
+func withInterruptHandler<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T? {
+    let task = Task { await body() }
+    signal(SIGINT, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    let interrupted = InterruptFlag()
+    source.setEventHandler {
+        interrupted.set()
+        task.cancel()
+    }
+    source.resume()
+    let value = await task.value
+    source.cancel()
+    signal(SIGINT, SIG_DFL)
+    return interrupted.isSet ? nil : value
+}
+
+final class InterruptFlag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import ModelBackends
+import PanelKit
+
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Review one tool, or compare two or more.",
+        discussion: """
+            Each LISTING is a .yaml/.yml file, a Markdown file with YAML front matter (.md; the body is the \
+            description) or a .json file, with at least `name` and `description`. One listing gives a review; \
+            two or more give a comparison ("A vs B").
+
+            Examples:
+              # Offline, from the bundled recordings:
+              panel review fixtures/listings/azure-ai-foundry-realtime-voice.yaml \\
+                fixtures/listings/mistral-3-small.yaml --replay fixtures/recordings
+
+              # A local llama.cpp / vLLM / Ollama server speaking the OpenAI API:
+              panel review tool.yaml --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b
+
+              # OpenAI, recording every answer for later replays:
+              panel review a.md b.md --base-url https://api.openai.com/v1 --model gpt-4o-mini \\
+                --api-key-env OPENAI_API_KEY --record fixtures/my-recordings --format json -o review.json
+
+            The document goes to stdout (or -o FILE); progress and diagnostics go to stderr.
+            Exit codes: 0 every persona answered; 3 the document was written but some persona abstained; \
+            2 usage, input or configuration error; 1 nothing could be produced.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Listing files to review.", valueName: "LISTING"))
+    var listings: [String] = []
+
+    @OptionGroup(title: "Model backend")
+    var backend: BackendOptions
+
+    @Option(help: ArgumentHelp("A directory of persona prompt files to use instead of the built-in ones.", valueName: "DIR"))
+    var prompts: String?
+
+    @Option(help: "Document format.")
+    var format: OutputFormat = .markdown
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the document to FILE instead of stdout.", valueName: "FILE"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Answers needed for a panel verdict (default: a majority of the personas).", valueName: "N"))
+    var quorum: Int?
+
+    @Flag(name: .shortAndLong, help: "Log every call: backend, model, latency, tokens, repairs.")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
+    var quiet = false
+
+    func validate() throws {
+        guard !listings.isEmpty else { throw ValidationError("give at least one listing file") }
+        try backend.validate()
+        if let quorum, quorum < 1 { throw ValidationError("--quorum must be at least 1") }
+    }
+
+    func run() async throws {
+        let log = Diagnostics(verbose: verbose, quiet: quiet)
+
+        // Inputs first: every problem is reported before any call is made.
+        var loaded: [Listing] = []
+        var problems: [String] = []
+        for path in listings {
+            do {
+                loaded.append(try ListingLoader.load(path: path))
+                let unknown = ListingLoader.unknownKeys(in: path)
+                if !unknown.isEmpty {
+                    log.warning("\(path): ignoring unknown field(s) \(unknown.joined(separator: ", ")) (known: \(Listing.fieldKeys.joined(separator: ", ")))")
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        let promptSet: PromptSet
+        do {
+            promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? PromptSet.builtIn()
+        } catch {
+            problems.append("\(error)")
+            promptSet = PromptSet.builtIn()
+        }
+        let model: any ModelBackend
+        do {
+            model = try backend.makeBackend()
+        } catch {
+            problems.append("\(error)")
+            model = ReplayPlaceholder()
+        }
+        guard problems.isEmpty else {
+            problems.forEach(log.error)
+            throw PanelExit.usage
+        }
+
+        let progress = ProgressLines(log: log, personaCount: promptSet.personas.count, listingCount: loaded.count)
+        let pipeline = ReviewPipeline(
+            prompts: promptSet,
+            backendFor: { _ in model },
+            temperature: backend.temperature,
+            maxOutputTokens: backend.maxTokens,
+            stream: backend.stream,
+            quorum: quorum,
+            onEvent: progress.handle)
+        log.debug("panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas through '\(model.name)'; prompts: \(promptSet.source)")
+
+        let inputs = loaded
+        let run = await withInterruptHandler { await pipeline.run(inputs) }
+        guard let run else {
+            log.error("interrupted; in-flight calls were cancelled and no document was written")
+            throw PanelExit.interrupted
+        }
+        let document = ReviewDocument(run: run)
+        let text = format.documentFormat.render(document)
+        do {
+            if let output {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch {
+            log.error("cannot write the document to \(output ?? "stdout"): \(error.localizedDescription)")
+            throw PanelExit.nothingProduced
+        }
+        progress.summary(document, output: output)
+        throw document.allAnswered ? PanelExit.allAnswered : PanelExit.someAbstained
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case markdown, json
+
+    var documentFormat: DocumentFormat {
+        switch self {
+        case .markdown: return .markdown
+        case .json: return .json
+        }
+    }
+}
+
+/// Stands in when backend options were rejected, so the remaining input checks still run and
+/// every problem is reported at once. It is never called: the command stops before any call.
+struct ReplayPlaceholder: ModelBackend {
+    var name: String { "none" }
+    func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        throw BackendError(kind: .badRequest, backend: name, detail: "no backend is configured")
+    }
+}
