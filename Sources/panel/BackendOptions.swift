@@ -19,6 +19,12 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Record every answer into DIR (keys are never written).", valueName: "DIR"))
     var record: String?
 
+    @Option(help: ArgumentHelp("Name of the backend in documents and logs (default: the base URL's host).", valueName: "NAME"))
+    var backendName: String?
+
+    @Option(help: ArgumentHelp("USD per million input and output tokens, e.g. 0.15,0.60 (0,0 for a local model).", valueName: "IN,OUT"))
+    var price: String?
+
     @Option(help: "Sampling temperature.")
     var temperature: Double = 0.2
 
@@ -54,6 +60,9 @@ struct BackendOptions: ParsableArguments {
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
+        if let price, parsedPrice(price) == nil {
+            throw ValidationError("--price takes two non-negative numbers, USD per million input and output tokens: 0.15,0.60")
+        }
         guard StructuredOutputMode(rawValue: structuredOutput) != nil else {
             throw ValidationError("--structured-output must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -76,11 +85,11 @@ struct BackendOptions: ParsableArguments {
             }
             apiKey = value
         }
-        let host = URL(string: baseURL)?.host ?? "openai"
+        let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
         var backend: any ModelBackend = OpenAICompatibleBackend(
             .init(
-                name: host, baseURL: baseURL, model: model, apiKey: apiKey,
-                timeout: .milliseconds(Int64(timeout * 1000)),
+                name: name, baseURL: baseURL, model: model, apiKey: apiKey,
+                timeout: .milliseconds(Int64(timeout * 1000)), price: price.flatMap(parsedPrice),
                 structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto))
         backend = ConcurrencyLimitedBackend(backend, limit: concurrency)
         if let record {
@@ -89,6 +98,13 @@ struct BackendOptions: ParsableArguments {
         }
         return backend
     }
+}
+
+func parsedPrice(_ text: String) -> Price? {
+    let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 2, let input = parts[0], let output = parts[1], input >= 0, output >= 0, input.isFinite, output.isFinite
+    else { return nil }
+    return Price(inputPerMTok: input, outputPerMTok: output)
 }
 
 struct ConfigurationError: Error, CustomStringConvertible {

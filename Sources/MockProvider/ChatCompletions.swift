@@ -1,0 +1,174 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The mock's `/chat/completions` handler.
+struct ChatCompletions: Sendable {
+    let configuration: MockProviderConfiguration
+    let stats: MockProviderStats
+
+    enum Fault: String {
+        case rateLimited, serverError, unavailable, connectionReset, malformedBody, truncatedStream
+    }
+
+    struct Reset: Error {}
+
+    func respond(_ request: Request) async throws -> Response {
+        let authorization = request.headers[.authorization]
+        stats.begin(authorization: authorization)
+        defer { stats.end() }
+        var request = request
+        let buffer = try await request.collectBody(upTo: 8 * 1024 * 1024)
+        let body = Data(buffer.readableBytesView)
+        guard let payload = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+            return json(.badRequest, #"{"error":{"message":"the body is not JSON","type":"invalid_request_error"}}"#)
+        }
+        if let key = configuration.requiredKey, authorization != "Bearer \(key)" {
+            let given = authorization.map { String($0.dropFirst("Bearer ".count)) } ?? ""
+            return json(
+                .unauthorized,
+                #"{"error":{"message":"Incorrect API key provided: \#(given)","type":"invalid_request_error","code":"invalid_api_key"}}"#)
+        }
+        if let format = (payload["response_format"] as? [String: Any])?["type"] as? String,
+            configuration.rejectedResponseFormats.contains(format)
+        {
+            return json(
+                .badRequest,
+                #"{"error":{"message":"Invalid parameter: 'response_format' of type '\#(format)' is not supported with this model.","type":"invalid_request_error","param":"response_format"}}"#)
+        }
+        guard let messages = payload["messages"] as? [[String: Any]], !messages.isEmpty else {
+            return json(.badRequest, #"{"error":{"message":"'messages' is required","type":"invalid_request_error"}}"#)
+        }
+        let hash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let attempt = stats.attempt(hash)
+        let fault = chooseFault(hash: hash, attempt: attempt)
+        if fault != nil { stats.fault() }
+        let stream = payload["stream"] as? Bool ?? false
+        let model = payload["model"] as? String ?? configuration.model
+
+        try await Task.sleep(for: delay(hash: hash))
+        switch fault {
+        case .rateLimited?:
+            return json(
+                .tooManyRequests, #"{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}"#,
+                extra: [HTTPField.Name("retry-after")!: "\(configuration.retryAfterSeconds)"])
+        case .serverError?:
+            return json(.internalServerError, #"{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}"#)
+        case .unavailable?:
+            return Response(
+                status: .serviceUnavailable, headers: [.contentType: "text/html"],
+                body: .init(byteBuffer: ByteBuffer(string: "<html><body>upstream unavailable</body></html>")))
+        case .connectionReset?:
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in throw Reset() })
+        case .malformedBody?:
+            return json(.ok, #"{"id": "chatcmpl-x", "choices": [ {"message": "#)
+        case .truncatedStream?, nil:
+            break
+        }
+
+        let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash)
+        let reportedModel = cannedModel ?? model
+        let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
+        let completionTokens = max(1, text.utf8.count / 4)
+        let id = "chatcmpl-" + hash.prefix(12)
+        if !stream {
+            let body: [String: Any] = [
+                "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
+                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
+                "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+            ]
+            return json(.ok, String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+        }
+        let includeUsage = (payload["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
+        let pieces = Self.pieces(text, size: 24)
+        let truncateAt = fault == .truncatedStream ? pieces.count / 2 : nil
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                for (index, piece) in pieces.enumerated() {
+                    if index == truncateAt { throw Reset() }
+                    let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": piece] : ["content": piece]
+                    let chunk: [String: Any] = [
+                        "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                        "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]],
+                    ]
+                    try await writer.write(Self.event(chunk))
+                }
+                try await writer.write(
+                    Self.event([
+                        "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                        "choices": [["index": 0, "delta": [String: Any](), "finish_reason": "stop"]],
+                    ]))
+                if includeUsage {
+                    try await writer.write(
+                        Self.event([
+                            "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                            "choices": [Any](),
+                            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+                        ]))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+            })
+    }
+
+    func chooseFault(hash: String, attempt: Int) -> Fault? {
+        let rates = configuration.faults
+        guard rates.total > 0, attempt < configuration.maxFaultsPerRequest else { return nil }
+        var roll = Self.uniform("\(hash):\(attempt):\(configuration.seed)")
+        let table: [(Fault, Double)] = [
+            (.rateLimited, rates.rateLimited), (.serverError, rates.serverError), (.unavailable, rates.unavailable),
+            (.connectionReset, rates.connectionReset), (.malformedBody, rates.malformedBody), (.truncatedStream, rates.truncatedStream),
+        ]
+        for (fault, rate) in table {
+            if roll < rate { return fault }
+            roll -= rate
+        }
+        return nil
+    }
+
+    func delay(hash: String) -> Duration {
+        var delay = configuration.latency
+        if configuration.jitter > .zero {
+            delay += configuration.jitter * Self.uniform("jitter:\(hash):\(configuration.seed)")
+        }
+        if configuration.slowRate > 0, Self.uniform("slow:\(hash):\(configuration.seed)") < configuration.slowRate {
+            delay = delay * configuration.slowFactor
+        }
+        return delay
+    }
+
+    /// A deterministic number in 0..<1 from a string.
+    static func uniform(_ seed: String) -> Double {
+        let digest = SHA256.hash(data: Data(seed.utf8))
+        let value = digest.prefix(7).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Double(value) / Double(UInt64(1) << 56)
+    }
+
+    static func pieces(_ text: String, size: Int) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if current.count >= size {
+                pieces.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty || pieces.isEmpty { pieces.append(current) }
+        return pieces
+    }
+
+    static func event(_ object: [String: Any]) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+        return ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n")
+    }
+
+    func json(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

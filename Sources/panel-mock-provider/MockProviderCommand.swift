@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import MockProvider
+
+/// `panel-mock-provider`: an OpenAI-compatible chat server on 127.0.0.1 for demos, tests and benchmarks.
+@main
+struct MockProviderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "panel-mock-provider",
+        abstract: "Serve OpenAI-compatible chat completions (plain and SSE) on 127.0.0.1 with latency and fault knobs.",
+        discussion: """
+            Examples:
+              panel-mock-provider --port 8080 --latency-ms 800 --jitter-ms 200
+              panel-mock-provider --port 0 --ready-file /tmp/port --fault-rate 0.3 --shape mixed
+              panel-mock-provider --canned fixtures/answers/reference.json   # serve hand-written answers
+
+            Then: panel review LISTING --base-url http://127.0.0.1:8080/v1 --model mock
+            GET /_mock/stats reports the requests served.
+            """
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8080
+
+    @Option(help: "Latency of every answer, in milliseconds.")
+    var latencyMs = 0.0
+
+    @Option(help: "Extra random latency, uniform in 0…N milliseconds.")
+    var jitterMs = 0.0
+
+    @Option(help: "Share of calls (0…1) that take --slow-factor times as long.")
+    var slowRate = 0.0
+
+    @Option(help: "How much slower a slow call is.")
+    var slowFactor = 10.0
+
+    @Option(help: "Share of calls (0…1) that fail, spread over --faults.")
+    var faultRate = 0.0
+
+    @Option(help: "Faults to inject: any of 429,500,503,reset,malformed,truncate.")
+    var faults = "429,500,503,reset,malformed,truncate"
+
+    @Option(help: "Most faults one request body receives before it succeeds.")
+    var maxFaults = 2
+
+    @Option(help: "Seconds asked for in Retry-After on a 429.")
+    var retryAfter = 1
+
+    @Option(help: "Shape of generated answers: \(MockProviderConfiguration.AnswerShape.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var shape = "json"
+
+    @Option(help: "A JSON file of canned answers: [{persona, tool, text, repair?, model?}].")
+    var canned: String?
+
+    @Option(help: "Require this environment variable's value as the Bearer key.")
+    var requireKeyEnv: String?
+
+    @Option(help: "Seed for faults, jitter and slow calls.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Write the bound port to this file once listening.")
+    var readyFile: String?
+
+    func validate() throws {
+        guard MockProviderConfiguration.AnswerShape(rawValue: shape) != nil else { throw ValidationError("unknown --shape \(shape)") }
+        guard (0...1).contains(faultRate), (0...1).contains(slowRate) else { throw ValidationError("rates are between 0 and 1") }
+        let known: Set<String> = ["429", "500", "503", "reset", "malformed", "truncate"]
+        for fault in faults.split(separator: ",") where !known.contains(String(fault)) {
+            throw ValidationError("unknown fault '\(fault)'; use \(known.sorted().joined(separator: ","))")
+        }
+    }
+
+    func run() async throws {
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .microseconds(Int64(latencyMs * 1000))
+        configuration.jitter = .microseconds(Int64(jitterMs * 1000))
+        configuration.slowRate = slowRate
+        configuration.slowFactor = slowFactor
+        configuration.maxFaultsPerRequest = maxFaults
+        configuration.retryAfterSeconds = retryAfter
+        configuration.shape = MockProviderConfiguration.AnswerShape(rawValue: shape) ?? .json
+        configuration.seed = seed
+        let kinds = faults.split(separator: ",").map(String.init)
+        let each = kinds.isEmpty ? 0 : faultRate / Double(kinds.count)
+        configuration.faults = .init(
+            rateLimited: kinds.contains("429") ? each : 0, serverError: kinds.contains("500") ? each : 0,
+            unavailable: kinds.contains("503") ? each : 0, connectionReset: kinds.contains("reset") ? each : 0,
+            malformedBody: kinds.contains("malformed") ? each : 0, truncatedStream: kinds.contains("truncate") ? each : 0)
+        if let canned {
+            configuration.canned = try MockProviderConfiguration.loadCanned(from: URL(fileURLWithPath: canned))
+        }
+        if let requireKeyEnv {
+            guard let key = ProcessInfo.processInfo.environment[requireKeyEnv], !key.isEmpty else {
+                throw ValidationError("environment variable \(requireKeyEnv) is not set")
+            }
+            configuration.requiredKey = key
+        }
+        let readyFile = self.readyFile
+        try await MockProvider.serve(configuration, port: port) { bound in
+            FileHandle.standardOutput.write(Data("panel-mock-provider listening on http://127.0.0.1:\(bound)/v1\n".utf8))
+            if let readyFile { try? "\(bound)\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
+        }
+    }
+}
