@@ -36,7 +36,8 @@ struct ChatCompletions: Sendable {
         {
             return json(
                 .badRequest,
-                #"{"error":{"message":"Invalid parameter: 'response_format' of type '\#(format)' is not supported with this model.","type":"invalid_request_error","param":"response_format"}}"#)
+                #"{"error":{"message":"Invalid parameter: 'response_format' of type '\#(format)' is not supported with this model.","type":"invalid_request_error","param":"response_format"}}"#
+            )
         }
         guard let messages = payload["messages"] as? [[String: Any]], !messages.isEmpty else {
             return json(.badRequest, #"{"error":{"message":"'messages' is required","type":"invalid_request_error"}}"#)
@@ -52,10 +53,13 @@ struct ChatCompletions: Sendable {
         switch fault {
         case .rateLimited?:
             return json(
-                .tooManyRequests, #"{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}"#,
+                .tooManyRequests,
+                #"{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}"#,
                 extra: [HTTPField.Name("retry-after")!: "\(configuration.retryAfterSeconds)"])
         case .serverError?:
-            return json(.internalServerError, #"{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}"#)
+            return json(
+                .internalServerError,
+                #"{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}"#)
         case .unavailable?:
             return Response(
                 status: .serviceUnavailable, headers: [.contentType: "text/html"],
@@ -77,7 +81,9 @@ struct ChatCompletions: Sendable {
             let body: [String: Any] = [
                 "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
                 "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
-                "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+                "usage": [
+                    "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
+                ],
             ]
             return json(.ok, String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
         }
@@ -106,7 +112,10 @@ struct ChatCompletions: Sendable {
                         Self.event([
                             "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
                             "choices": [Any](),
-                            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens],
+                            "usage": [
+                                "prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+                                "total_tokens": promptTokens + completionTokens,
+                            ],
                         ]))
                 }
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

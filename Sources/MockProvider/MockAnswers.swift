@@ -27,7 +27,9 @@ struct MockAnswers: Sendable {
     func answer(messages: [[String: Any]], bodyHash: String) -> (text: String, model: String?) {
         let (persona, tool) = Self.subject(of: messages)
         let isRepair = messages.count > 2
-        if let canned = configuration.canned.first(where: { $0.persona.lowercased() == persona && $0.tool.lowercased() == tool.lowercased() }) {
+        if let canned = configuration.canned.first(where: {
+            $0.persona.lowercased() == persona && $0.tool.lowercased() == tool.lowercased()
+        }) {
             if isRepair, let repair = canned.repair { return (repair, canned.model) }
             if !isRepair { return (canned.text, canned.model) }
         }

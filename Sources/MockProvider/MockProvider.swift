@@ -55,15 +55,18 @@ public enum MockProvider {
         router.get("/v1/models") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: "{\"object\":\"list\",\"data\":[{\"id\":\"\(configuration.model)\",\"object\":\"model\"}]}")))
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: "{\"object\":\"list\",\"data\":[{\"id\":\"\(configuration.model)\",\"object\":\"model\"}]}")))
         }
         router.get("/_mock/stats") { _, _ in
             let snapshot = stats.snapshot
-            let body = "{\"chat_requests\":\(snapshot.chatRequests),\"faults\":\(snapshot.faults),\"peak_in_flight\":\(snapshot.peakInFlight)}"
+            let body =
+                "{\"chat_requests\":\(snapshot.chatRequests),\"faults\":\(snapshot.faults),\"peak_in_flight\":\(snapshot.peakInFlight)}"
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         var logger = Logger(label: "panel-mock-provider")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),

@@ -13,7 +13,8 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Name of the environment variable holding the API key (never the key itself).", valueName: "VAR"))
     var apiKeyEnv: String?
 
-    @Option(help: ArgumentHelp("Answer only from recordings in DIR; a request without a recording abstains with a message.", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp("Answer only from recordings in DIR; a request without a recording abstains with a message.", valueName: "DIR"))
     var replay: String?
 
     @Option(help: ArgumentHelp("Record every answer into DIR (keys are never written).", valueName: "DIR"))
@@ -64,7 +65,8 @@ struct BackendOptions: ParsableArguments {
             throw ValidationError("--price takes two non-negative numbers, USD per million input and output tokens: 0.15,0.60")
         }
         guard StructuredOutputMode(rawValue: structuredOutput) != nil else {
-            throw ValidationError("--structured-output must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--structured-output must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
@@ -81,7 +83,9 @@ struct BackendOptions: ParsableArguments {
         var apiKey: String?
         if let variable = apiKeyEnv {
             guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-                throw ConfigurationError("--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth")
+                throw ConfigurationError(
+                    "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
+                )
             }
             apiKey = value
         }

@@ -1,7 +1,7 @@
-import Synchronization
 import Foundation
 import ModelBackends
 import PanelKit
+import Synchronization
 
 /// Plain progress on stderr: a line per finished persona, then a summary. Never touches stdout.
 struct ProgressLines: Sendable {

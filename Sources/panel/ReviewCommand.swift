@@ -71,7 +71,9 @@ struct ReviewCommand: AsyncParsableCommand {
                 loaded.append(try ListingLoader.load(path: path))
                 let unknown = ListingLoader.unknownKeys(in: path)
                 if !unknown.isEmpty {
-                    log.warning("\(path): ignoring unknown field(s) \(unknown.joined(separator: ", ")) (known: \(Listing.fieldKeys.joined(separator: ", ")))")
+                    log.warning(
+                        "\(path): ignoring unknown field(s) \(unknown.joined(separator: ", ")) (known: \(Listing.fieldKeys.joined(separator: ", ")))"
+                    )
                 }
             } catch {
                 problems.append("\(error)")
@@ -105,7 +107,9 @@ struct ReviewCommand: AsyncParsableCommand {
             stream: backend.stream,
             quorum: quorum,
             onEvent: progress.handle)
-        log.debug("panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas through '\(model.name)'; prompts: \(promptSet.source)")
+        log.debug(
+            "panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas through '\(model.name)'; prompts: \(promptSet.source)"
+        )
 
         let inputs = loaded
         let run = await withInterruptHandler { await pipeline.run(inputs) }

@@ -129,7 +129,8 @@ extension BackendError {
         default: kind = .server
         }
         let detail = message.map { BackendError.excerpt($0, limit: 200) } ?? "the server answered HTTP \(status)"
-        return BackendError(kind: kind, backend: backend, status: status, detail: detail, bodyExcerpt: message == nil ? body : nil, retryAfter: retryAfter)
+        return BackendError(
+            kind: kind, backend: backend, status: status, detail: detail, bodyExcerpt: message == nil ? body : nil, retryAfter: retryAfter)
     }
 }
 

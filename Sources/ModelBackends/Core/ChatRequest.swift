@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 
 /// One message of a chat conversation.
 public struct ChatMessage: Sendable, Hashable, Codable {

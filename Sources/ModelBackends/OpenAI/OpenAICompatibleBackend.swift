@@ -191,7 +191,8 @@ public struct OpenAICompatibleBackend: ModelBackend {
             if let error = OpenAIWire.errorMessage(in: text) {
                 throw BackendError(kind: .server, backend: name, status: 200, detail: redactor.redact(error))
             }
-            throw BackendError.invalidResponse(backend: name, status: 200, detail: "the body is not a chat completion", body: redactor.redact(text))
+            throw BackendError.invalidResponse(
+                backend: name, status: 200, detail: "the body is not a chat completion", body: redactor.redact(text))
         }
         guard let choice = body.choices.first else {
             throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no choices")

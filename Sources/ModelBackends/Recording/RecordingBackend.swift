@@ -1,4 +1,5 @@
 import Foundation
+
 /// Records every successful answer of the backend it wraps, then passes it on unchanged.
 public struct RecordingBackend: ModelBackend {
     let base: any ModelBackend

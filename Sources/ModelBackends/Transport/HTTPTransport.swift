@@ -10,8 +10,18 @@ public struct HTTPTransport: Sendable {
     let client: HTTPClient
     let clock: any Clock<Duration>
 
-    /// The process-wide transport.
-    public static let shared = HTTPTransport(client: .shared)
+    /// The process-wide transport: one connection pool for every adapter.
+    public static let shared = HTTPTransport(client: makeClient())
+
+    /// A client that reports a refused connection at once, instead of retrying it until the call's
+    /// deadline: retries are the retry policy's decision, with the error class in hand.
+    public static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
 
     public init(client: HTTPClient, clock: any Clock<Duration> = ContinuousClock()) {
         self.client = client

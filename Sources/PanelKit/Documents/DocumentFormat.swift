@@ -39,7 +39,8 @@ public enum JSONDocumentRenderer {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw DocumentError("\(source): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
-            throw DocumentError("\(source): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+            throw DocumentError(
+                "\(source): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
         }
     }
 }

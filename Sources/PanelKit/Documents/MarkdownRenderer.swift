@@ -59,7 +59,8 @@ public struct MarkdownRenderer: Sendable {
 
     func scorecard(_ doc: ReviewDocument) -> [String] {
         var lines = ["## Reviewer scorecard", ""]
-        let ids = doc.personas.map(\.id) + doc.tools.flatMap { $0.reviews.map(\.persona) }.filter { id in !doc.personas.contains { $0.id == id } }
+        let ids =
+            doc.personas.map(\.id) + doc.tools.flatMap { $0.reviews.map(\.persona) }.filter { id in !doc.personas.contains { $0.id == id } }
         var seen = Set<String>()
         for id in ids where seen.insert(id).inserted {
             let info = doc.personas.first { $0.id == id }

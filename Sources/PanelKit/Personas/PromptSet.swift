@@ -128,7 +128,10 @@ public struct PromptSet: Sendable {
         let system = systemTemplates[persona.id]?.render(context) ?? ""
         let user = requestTemplate.render(context)
         return ChatRequest(
-            messages: [.system(system.trimmingCharacters(in: .whitespacesAndNewlines)), .user(user.trimmingCharacters(in: .whitespacesAndNewlines))],
+            messages: [
+                .system(system.trimmingCharacters(in: .whitespacesAndNewlines)),
+                .user(user.trimmingCharacters(in: .whitespacesAndNewlines)),
+            ],
             temperature: temperature,
             maxOutputTokens: maxOutputTokens,
             schema: ReviewSchema.outputSchema,

@@ -50,7 +50,9 @@ public enum ReviewParser {
 
     // MARK: JSON
 
-    static let textKeys = ["rationale", "review", "text", "paragraph", "reasoning", "analysis", "summary", "comment", "body", "explanation"]
+    static let textKeys = [
+        "rationale", "review", "text", "paragraph", "reasoning", "analysis", "summary", "comment", "body", "explanation",
+    ]
 
     static func parseJSON(_ text: String) -> Result<ParsedReview, ParseFailure>? {
         var firstFailure: ParseFailure?
@@ -129,7 +131,11 @@ public enum ReviewParser {
                     if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
                     continue
                 }
-                if c == "\"" { inString = true } else if c == "{" { depth += 1 } else if c == "}" {
+                if c == "\"" {
+                    inString = true
+                } else if c == "{" {
+                    depth += 1
+                } else if c == "}" {
                     depth -= 1
                     if depth == 0 {
                         end = j
@@ -221,8 +227,6 @@ public enum ReviewParser {
         let lowered = raw.lowercased()
         let words = lowered.split { !$0.isLetter && $0 != "'" }.map(String.init)
         guard !words.isEmpty else { return .failure(ParseFailure("the verdict is empty (expected ship or skip)")) }
-        if words.first == "ship" { return .success(.ship) }
-        if words.first == "skip" { return .success(.skip) }
         let negations: Set<String> = ["not", "don't", "dont", "never", "no"]
         for (index, word) in words.enumerated() where word == "ship" {
             if index > 0, negations.contains(words[index - 1]) { return .success(.skip) }

@@ -1,0 +1,179 @@
+import Foundation
+import MockProvider
+import Testing
+
+/// End-to-end tests of the built `panel` binary: arguments, exit codes, files, stdout and stderr.
+struct PanelCLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let azure = root.appendingPathComponent("fixtures/listings/azure-ai-foundry-realtime-voice.yaml").path
+    static let mistral = root.appendingPathComponent("fixtures/listings/mistral-3-small.yaml").path
+    static let recordings = root.appendingPathComponent("fixtures/recordings").path
+
+    struct Outcome {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PANEL_BIN"] { return URL(fileURLWithPath: path) }
+        return root.appendingPathComponent(".build/debug/panel")
+    }
+
+    func panel(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        let code: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        return Outcome(
+            code: code, stdout: try String(contentsOf: out, encoding: .utf8), stderr: try String(contentsOf: err, encoding: .utf8))
+    }
+
+    func temporaryFile(_ name: String, _ text: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cli-in-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func replayingTheReferenceComparison() async throws {
+        let result = try await panel(["review", Self.azure, Self.mistral, "--replay", Self.recordings, "--format", "json"])
+        #expect(result.code == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(document["schema"] as? String == "panel.document/v1")
+        #expect(document["kind"] as? String == "comparison")
+        let tools = try #require(document["tools"] as? [[String: Any]])
+        #expect(tools.map { $0["name"] as? String } == ["Azure AI Foundry Real-Time Voice API & Model Router", "Mistral 3 Small"])
+        for tool in tools {
+            let panel = try #require(tool["panel"] as? [String: Any])
+            #expect(panel["verdict"] as? String == "ship")
+            #expect(panel["ship"] as? Int == 3 && panel["skip"] as? Int == 1 && panel["abstained"] as? Int == 0)
+            let reviews = try #require(tool["reviews"] as? [[String: Any]])
+            #expect(reviews.allSatisfy { $0["status"] as? String == "answered" })
+        }
+        #expect(!result.stderr.isEmpty)  // progress goes to stderr, the document alone to stdout
+    }
+
+    @Test func markdownToAFile() async throws {
+        let output = try temporaryFile("review.md", "")
+        let result = try await panel(["review", Self.azure, Self.mistral, "--replay", Self.recordings, "-o", output, "--quiet"])
+        #expect(result.code == 0)
+        #expect(result.stdout.isEmpty && result.stderr.isEmpty)
+        let markdown = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(markdown.hasPrefix("# Azure AI Foundry Real-Time Voice API &amp; Model Router vs Mistral 3 Small\n"))
+        #expect(markdown.contains("| **Panel verdict** | Ship · 3 ship / 1 skip | Ship · 3 ship / 1 skip |"))
+        #expect(markdown.contains("**78/100 · ship**"))
+    }
+
+    @Test func listingWithoutANameIsAUsageError() async throws {
+        let path = try temporaryFile("noname.yaml", "tagline: \"no name\"\ndescription: \"x\"\n")
+        let result = try await panel(["review", path, "--base-url", "http://127.0.0.1:9/v1", "--model", "m"])
+        #expect(result.code == 2)
+        #expect(result.stderr.contains("noname.yaml"))
+        #expect(result.stderr.contains("'name'"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func usageErrorsExitTwo() async throws {
+        for arguments in [
+            ["review", Self.azure],  // no backend
+            ["review", Self.azure, "--base-url", "ftp://x", "--model", "m"],
+            ["review", Self.azure, "--replay", Self.recordings, "--record", "/tmp/x"],
+            ["review"],
+            ["review", Self.azure, "--replay", Self.recordings, "--format", "pdf"],
+            ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", "PANEL_TEST_UNSET_VARIABLE"],
+        ] {
+            let result = try await panel(arguments)
+            #expect(result.code == 2, "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.isEmpty)
+        }
+    }
+
+    @Test func helpExplainsWithExamples() async throws {
+        let result = try await panel(["review", "--help"])
+        #expect(result.code == 0)
+        #expect(result.stdout.contains("--replay"))
+        #expect(result.stdout.contains("Exit codes"))
+    }
+
+    @Test func unreadableAnswersAbstainAndExitThree() async throws {
+        var configuration = MockProviderConfiguration()
+        configuration.shape = .nonsense
+        try await MockProvider.withServer(configuration) { handle in
+            let result = try await panel(["review", Self.azure, "--base-url", handle.baseURL, "--model", "m", "--format", "json"])
+            #expect(result.code == 3)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let panel = try #require((document["tools"] as? [[String: Any]])?.first?["panel"] as? [String: Any])
+            #expect(panel["verdict"] as? String == "incomplete")
+            #expect(panel["abstained"] as? Int == 4)
+            #expect(handle.stats.snapshot.chatRequests == 8)  // each persona asked, then asked once to repair
+        }
+    }
+
+    @Test func missingRecordingAbstainsNamingPersonaAndListing() async throws {
+        let path = try temporaryFile("new.yaml", "name: Brand New Tool\ndescription: Not recorded anywhere.\n")
+        let result = try await panel(["review", path, "--replay", Self.recordings])
+        #expect(result.code == 3)
+        #expect(result.stderr.contains("no recording for builder · Brand New Tool"))
+    }
+
+    @Test func recordThenReplayKeepsTheKeySecret() async throws {
+        let key = "sk-panel-test-7c1d9e0f2a3b4c5d"
+        let recordings = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cli-rec-\(UUID().uuidString)").path
+        var configuration = MockProviderConfiguration()
+        configuration.requiredKey = key
+        let recorded = try await MockProvider.withServer(configuration) { handle in
+            try await panel(
+                [
+                    "review", Self.azure, "--base-url", handle.baseURL, "--model", "m", "--api-key-env", "PANEL_TEST_KEY",
+                    "--record", recordings, "--format", "json", "--verbose", "--stream",
+                ],
+                environment: ["PANEL_TEST_KEY": key])
+        }
+        #expect(recorded.code == 0, "\(recorded.stderr)")
+        let replayed = try await panel(["review", Self.azure, "--replay", recordings, "--format", "json"])
+        #expect(replayed.code == 0, "\(replayed.stderr)")
+        func scores(_ text: String) throws -> [Int?] {
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            let reviews = (document["tools"] as? [[String: Any]])?.first?["reviews"] as? [[String: Any]] ?? []
+            return reviews.map { $0["score"] as? Int }
+        }
+        #expect(try scores(recorded.stdout) == scores(replayed.stdout))
+        var everything = recorded.stdout + recorded.stderr + replayed.stdout + replayed.stderr
+        for file in try FileManager.default.contentsOfDirectory(atPath: recordings) {
+            everything += try String(contentsOfFile: recordings + "/" + file, encoding: .utf8)
+        }
+        #expect(!everything.contains(key))
+    }
+
+    @Test func wrongKeyIsReportedWithoutTheKey() async throws {
+        var configuration = MockProviderConfiguration()
+        configuration.requiredKey = "sk-the-right-one-000000"
+        try await MockProvider.withServer(configuration) { handle in
+            let wrong = "sk-the-wrong-one-999999"
+            let result = try await panel(
+                [
+                    "review", Self.azure, "--base-url", handle.baseURL, "--model", "m", "--api-key-env", "PANEL_TEST_KEY", "--format",
+                    "json",
+                ],
+                environment: ["PANEL_TEST_KEY": wrong])
+            #expect(result.code == 3)
+            #expect(result.stderr.contains("authentication"))
+            #expect(!(result.stdout + result.stderr).contains(wrong))
+        }
+    }
+}
