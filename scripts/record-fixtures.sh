@@ -4,7 +4,7 @@
 # Run after changing prompts/ (the recordings are keyed by the exact prompt text).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build --product panel --product panel-mock-provider >/dev/null 2>&1 || swift build
+swift build >/dev/null
 BIN="$(swift build --show-bin-path)"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$BIN/panel-mock-provider" --port 0 --ready-file "$tmp/port" --canned fixtures/answers/samples.json --latency-ms 40 --jitter-ms 60 >/dev/null &
