@@ -68,6 +68,8 @@ struct ChatCompletions: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in throw Reset() })
         case .malformedBody?:
             return json(.ok, #"{"id": "chatcmpl-x", "choices": [ {"message": "#)
+        case .truncatedStream? where !stream:
+            return json(.ok, #"{"id": "chatcmpl-x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assis"#)
         case .truncatedStream?, nil:
             break
         }

@@ -1,9 +1,15 @@
 import ArgumentParser
 import Foundation
 import ModelBackends
+import PanelKit
 
 /// How `panel review` reaches a model: a live OpenAI-compatible server, or recorded answers.
 struct BackendOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Configuration file (default: panel.yaml in the working directory, when no --base-url is given).", valueName: "FILE"))
+    var config: String?
+
     @Option(help: ArgumentHelp("Base URL of an OpenAI-compatible API, including the version (…/v1).", valueName: "URL"))
     var baseURL: String?
 
@@ -41,16 +47,22 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Structured output mode: auto, json_schema, json_object or none.", valueName: "MODE"))
     var structuredOutput: String = "auto"
 
+    @Option(help: ArgumentHelp("Calls per request in all, retries included (transient failures only).", valueName: "N"))
+    var maxAttempts: Int = 4
+
     @Flag(help: "Stream answers (measures time to first token).")
     var stream = false
 
     func validate() throws {
         if replay != nil && record != nil { throw ValidationError("--replay and --record cannot be used together") }
-        if replay == nil {
-            guard baseURL != nil, model != nil else {
-                throw ValidationError("give --base-url and --model for a live backend, or --replay DIR for recorded answers")
-            }
+        if replay == nil, config == nil, baseURL == nil, model == nil,
+            !FileManager.default.fileExists(atPath: PanelConfiguration.fileName)
+        {
+            throw ValidationError("no backend: give --config FILE (or put panel.yaml here), --base-url and --model, or --replay DIR")
         }
+        if (baseURL == nil) != (model == nil) { throw ValidationError("--base-url and --model go together") }
+        if config != nil && baseURL != nil { throw ValidationError("--config and --base-url cannot be used together") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if let baseURL {
             let lowered = baseURL.lowercased()
             guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), URL(string: baseURL)?.host != nil else {
@@ -70,37 +82,54 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// The backend these options describe, decorators included.
-    func makeBackend() throws -> any ModelBackend {
+    /// The configuration these options describe: `--config FILE`, else `--base-url/--model` as a
+    /// one-backend configuration, else `panel.yaml` in the working directory.
+    func configuration() throws -> PanelConfiguration? {
+        if replay != nil { return nil }
+        if let baseURL, let model {
+            let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
+            let backend = BackendConfiguration(
+                name: name, kind: .openai, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, price: price.flatMap(parsedPrice),
+                maxConcurrency: concurrency, timeout: .milliseconds(Int64(timeout * 1000)),
+                structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts),
+                declaredLocal: apiKeyEnv == nil ? nil : false)
+            return PanelConfiguration(backends: [backend], defaultBackend: name, source: "command line")
+        }
+        let path = config ?? PanelConfiguration.fileName
+        return try PanelConfiguration.load(path: path)
+    }
+
+    /// The backend answering each persona, decorators included.
+    func makeBackends(log: Diagnostics) throws -> (configuration: PanelConfiguration?, backendFor: @Sendable (String) -> any ModelBackend) {
         if let replay {
             do {
-                return try ReplayBackend(store: RecordingStore(directory: URL(fileURLWithPath: replay)))
+                let backend = try ReplayBackend(store: RecordingStore(directory: URL(fileURLWithPath: replay)))
+                return (nil, { _ in backend })
             } catch {
                 throw ConfigurationError("--replay: \(error)")
             }
         }
-        guard let baseURL, let model else { throw ConfigurationError("no backend configured") }
-        var apiKey: String?
-        if let variable = apiKeyEnv {
-            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+        guard let configuration = try configuration() else { throw ConfigurationError("no backend configured") }
+        let keys: [String: String]
+        do {
+            keys = try configuration.resolveKeys(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            if configuration.source == "command line", let variable = apiKeyEnv {
                 throw ConfigurationError(
                     "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
                 )
             }
-            apiKey = value
+            throw error
         }
-        let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
-        var backend: any ModelBackend = OpenAICompatibleBackend(
-            .init(
-                name: name, baseURL: baseURL, model: model, apiKey: apiKey,
-                timeout: .milliseconds(Int64(timeout * 1000)), price: price.flatMap(parsedPrice),
-                structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto))
-        backend = ConcurrencyLimitedBackend(backend, limit: concurrency)
-        if let record {
-            backend = RecordingBackend(
-                backend, store: RecordingStore(directory: URL(fileURLWithPath: record), redactor: Redactor().adding(apiKey)))
-        }
-        return backend
+        let backends = BackendStack.build(
+            configuration, keys: keys,
+            options: .init(
+                recordDirectory: record.map { URL(fileURLWithPath: $0) },
+                onRetry: { name, attempt, error, wait in
+                    log.debug("↻ \(name): attempt \(attempt) failed (\(error.kind.rawValue)); retrying in \(wait.milliseconds) ms")
+                }))
+        let fallback = backends[configuration.defaultBackend]!
+        return (configuration, { persona in backends[configuration.backendName(for: persona)] ?? fallback })
     }
 }
 

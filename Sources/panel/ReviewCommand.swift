@@ -86,30 +86,31 @@ struct ReviewCommand: AsyncParsableCommand {
             problems.append("\(error)")
             promptSet = PromptSet.builtIn()
         }
-        let model: any ModelBackend
+        var backendFor: @Sendable (String) -> any ModelBackend = { _ in NoBackend() }
+        var configuration: PanelConfiguration?
         do {
-            model = try backend.makeBackend()
+            (configuration, backendFor) = try backend.makeBackends(log: log)
         } catch {
             problems.append("\(error)")
-            model = ReplayPlaceholder()
         }
         guard problems.isEmpty else {
             problems.forEach(log.error)
             throw PanelExit.usage
         }
 
+        let chosen = backendFor
         let progress = ProgressLines(log: log, personaCount: promptSet.personas.count, listingCount: loaded.count)
         let pipeline = ReviewPipeline(
             prompts: promptSet,
-            backendFor: { _ in model },
-            temperature: backend.temperature,
-            maxOutputTokens: backend.maxTokens,
+            backendFor: { chosen($0.id) },
+            temperature: configuration?.temperature ?? backend.temperature,
+            maxOutputTokens: configuration?.maxTokens ?? backend.maxTokens,
             stream: backend.stream,
-            quorum: quorum,
+            quorum: quorum ?? configuration?.quorum,
             onEvent: progress.handle)
         log.debug(
-            "panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas through '\(model.name)'; prompts: \(promptSet.source)"
-        )
+            "panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas; "
+                + promptSet.personas.map { "\($0.id) → \(chosen($0.id).name)" }.joined(separator: ", ") + "; prompts: \(promptSet.source)")
 
         let inputs = loaded
         let run = await withInterruptHandler { await pipeline.run(inputs) }
@@ -147,7 +148,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Stands in when backend options were rejected, so the remaining input checks still run and
 /// every problem is reported at once. It is never called: the command stops before any call.
-struct ReplayPlaceholder: ModelBackend {
+struct NoBackend: ModelBackend {
     var name: String { "none" }
     func complete(_ request: ChatRequest) async throws -> ChatResponse {
         throw BackendError(kind: .badRequest, backend: name, detail: "no backend is configured")

@@ -17,6 +17,15 @@ public struct OpenAICompatibleBackend: ModelBackend {
         public var price: Price?
         public var structuredOutput: StructuredOutputMode
         public var extraHeaders: [(String, String)]
+        /// How the key is sent: `Authorization: Bearer` (OpenAI and most servers) or `api-key` (Azure).
+        public var keyHeader: KeyHeader
+        /// The full chat-completions URL, when it is not `{baseURL}/chat/completions` (Azure deployments).
+        public var endpointURL: String?
+
+        public enum KeyHeader: Sendable, Hashable {
+            case bearer
+            case apiKey
+        }
 
         public init(
             name: String,
@@ -26,7 +35,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
             timeout: Duration = .seconds(120),
             price: Price? = nil,
             structuredOutput: StructuredOutputMode = .auto,
-            extraHeaders: [(String, String)] = []
+            extraHeaders: [(String, String)] = [],
+            keyHeader: KeyHeader = .bearer,
+            endpointURL: String? = nil
         ) {
             self.name = name
             self.baseURL = baseURL
@@ -36,6 +47,8 @@ public struct OpenAICompatibleBackend: ModelBackend {
             self.price = price
             self.structuredOutput = structuredOutput
             self.extraHeaders = extraHeaders
+            self.keyHeader = keyHeader
+            self.endpointURL = endpointURL
         }
     }
 
@@ -54,15 +67,16 @@ public struct OpenAICompatibleBackend: ModelBackend {
         self.redactor = Redactor().adding(configuration.apiKey)
     }
 
-    var url: String {
-        var base = configuration.baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base + "/chat/completions"
-    }
+    var url: String { configuration.endpointURL ?? trimmedBase(configuration.baseURL) + "/chat/completions" }
 
     var headers: [(String, String)] {
         var headers = configuration.extraHeaders
-        if let key = configuration.apiKey, !key.isEmpty { headers.append(("authorization", "Bearer \(key)")) }
+        if let key = configuration.apiKey, !key.isEmpty {
+            switch configuration.keyHeader {
+            case .bearer: headers.append(("authorization", "Bearer \(key)"))
+            case .apiKey: headers.append(("api-key", key))
+            }
+        }
         return headers
     }
 

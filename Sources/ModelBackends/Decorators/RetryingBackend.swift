@@ -1,0 +1,122 @@
+/// How a backend retries transient failures.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Calls in all, the first included.
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+    /// A server asking for a longer wait than this is not waited for: the call fails with its error.
+    public var maxRetryAfter: Duration
+
+    public init(
+        maxAttempts: Int = 4,
+        baseDelay: Duration = .milliseconds(500),
+        maxDelay: Duration = .seconds(20),
+        maxRetryAfter: Duration = .seconds(60)
+    ) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// True for failures worth another try: rate limits, overload, 5xx, timeouts, dropped
+    /// connections and garbled 200 bodies — never authentication, permission, bad requests, content
+    /// filters, missing recordings or cancellation.
+    public static func isRetryable(_ error: BackendError) -> Bool {
+        switch error.kind {
+        case .rateLimited, .overloaded, .server, .timeout, .connection: return true
+        case .invalidResponse: return error.status == 200 || error.status == nil
+        default: return false
+        }
+    }
+
+    /// The wait before attempt `attempt + 1` (attempt counts from 1): exponential backoff with full
+    /// jitter (`random` in 0..<1), never shorter than what the server asked for.
+    public func delay(after attempt: Int, error: BackendError, random: Double) -> Duration {
+        let exponent = min(attempt - 1, 20)
+        let ceiling = min(maxDelay, baseDelay * (1 << exponent))
+        let backoff = ceiling * (0.5 + 0.5 * random)
+        if let retryAfter = error.retryAfter, retryAfter > backoff { return retryAfter }
+        return backoff
+    }
+}
+
+/// Retries the wrapped backend's transient failures with exponential backoff and jitter, honouring
+/// the server's Retry-After as the minimum wait. Time and randomness are injected so tests never
+/// sleep. The response reports how many calls it took.
+public struct RetryingBackend: ModelBackend {
+    let base: any ModelBackend
+    public let policy: RetryPolicy
+    let clock: any Clock<Duration>
+    let random: @Sendable () -> Double
+    /// Called before each wait, for logs and traces.
+    let onRetry: @Sendable (_ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void
+
+    public var name: String { base.name }
+
+    public init(
+        _ base: any ModelBackend,
+        policy: RetryPolicy = RetryPolicy(),
+        clock: any Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        onRetry: @escaping @Sendable (Int, BackendError, Duration) -> Void = { _, _, _ in }
+    ) {
+        self.base = base
+        self.policy = policy
+        self.clock = clock
+        self.random = random
+        self.onRetry = onRetry
+    }
+
+    public func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        try await withRetries { try await base.complete(request) }
+    }
+
+    public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
+        let base = self.base
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let response = try await withRetries {
+                        for try await event in base.stream(request) {
+                            switch event {
+                            case .delta: continuation.yield(event)
+                            case .completed(let response): return response
+                            }
+                        }
+                        throw BackendError.invalidResponse(backend: base.name, status: nil, detail: "the stream ended without an answer")
+                    }
+                    continuation.yield(.completed(response))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    func withRetries(_ call: () async throws -> ChatResponse) async throws -> ChatResponse {
+        var attempt = 1
+        var calls = 0
+        while true {
+            do {
+                var response = try await call()
+                response.attempts += calls
+                return response
+            } catch let error as BackendError {
+                calls += 1
+                guard attempt < policy.maxAttempts, RetryPolicy.isRetryable(error) else { throw error }
+                if let retryAfter = error.retryAfter, retryAfter > policy.maxRetryAfter { throw error }
+                let wait = policy.delay(after: attempt, error: error, random: random())
+                onRetry(attempt, error, wait)
+                do {
+                    try await clock.sleep(for: wait)
+                } catch {
+                    throw BackendError.cancelled(backend: name)
+                }
+                attempt += 1
+            }
+        }
+    }
+}

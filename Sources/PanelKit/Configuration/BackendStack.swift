@@ -1,0 +1,46 @@
+public import Foundation
+public import ModelBackends
+
+/// Composes each configured backend into the chain DESIGN.md describes:
+/// retries ─► (recording) ─► concurrency limit ─► provider adapter ─► HTTP.
+public enum BackendStack {
+    /// Options that apply to every backend of a run.
+    public struct Options: Sendable {
+        /// Record every answer into this directory.
+        public var recordDirectory: URL?
+        /// Called before each retry wait.
+        public var onRetry: @Sendable (_ backend: String, _ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void
+        public var clock: any Clock<Duration>
+
+        public init(
+            recordDirectory: URL? = nil,
+            onRetry: @escaping @Sendable (String, Int, BackendError, Duration) -> Void = { _, _, _, _ in },
+            clock: any Clock<Duration> = ContinuousClock()
+        ) {
+            self.recordDirectory = recordDirectory
+            self.onRetry = onRetry
+            self.clock = clock
+        }
+    }
+
+    /// One composed backend per configured backend, by name. `keys` come from
+    /// ``PanelConfiguration/resolveKeys(environment:)``.
+    public static func build(
+        _ configuration: PanelConfiguration, keys: [String: String], options: Options = Options(), transport: HTTPTransport = .shared
+    ) -> [String: any ModelBackend] {
+        let redactor = Redactor(secrets: Array(keys.values))
+        var result: [String: any ModelBackend] = [:]
+        for backend in configuration.backends {
+            var chain: any ModelBackend = backend.makeAdapter(apiKey: keys[backend.name], transport: transport)
+            chain = ConcurrencyLimitedBackend(chain, limit: backend.maxConcurrency)
+            if let directory = options.recordDirectory {
+                chain = RecordingBackend(chain, store: RecordingStore(directory: directory, redactor: redactor))
+            }
+            let name = backend.name
+            let onRetry = options.onRetry
+            chain = RetryingBackend(chain, policy: backend.retry, clock: options.clock, onRetry: { onRetry(name, $0, $1, $2) })
+            result[backend.name] = chain
+        }
+        return result
+    }
+}

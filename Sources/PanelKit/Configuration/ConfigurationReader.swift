@@ -1,0 +1,186 @@
+import Foundation
+import ModelBackends
+import Yams
+
+/// Reads `panel.yaml` nodes strictly: known keys only, typed values, paths in every message.
+struct ConfigurationReader {
+    let source: String
+
+    func fail(_ path: String?, _ problem: String) -> ConfigurationError {
+        ConfigurationError(file: source, path: path, problem: problem)
+    }
+
+    func mapping(_ node: Node, _ path: String, allowed: [String]) throws(ConfigurationError) -> [String: Node] {
+        guard let mapping = node.mapping else { throw fail(path.isEmpty ? nil : path, "must be a mapping of keys") }
+        var result: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else { throw fail(path, "has a key that is not text") }
+            let keyPath = path.isEmpty ? name : "\(path).\(name)"
+            guard allowed.contains(name) else {
+                let suggestion = allowed.min { distance($0, name) < distance($1, name) }.flatMap { distance($0, name) <= 3 ? $0 : nil }
+                throw fail(
+                    keyPath,
+                    "unknown key" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; known keys: \(allowed.joined(separator: ", "))"))
+            }
+            result[name] = value
+        }
+        return result
+    }
+
+    func string(_ node: Node?, _ path: String) throws(ConfigurationError) -> String? {
+        guard let node else { return nil }
+        guard let scalar = node.scalar else { throw fail(path, "must be text") }
+        let value = scalar.string.trimmingCharacters(in: .whitespaces)
+        if scalar.style == .plain && ["", "~", "null"].contains(value) { return nil }
+        return value
+    }
+
+    func required(_ node: Node?, _ path: String) throws(ConfigurationError) -> String {
+        guard let value = try string(node, path), !value.isEmpty else { throw fail(path, "is required") }
+        return value
+    }
+
+    func number(_ node: Node?, _ path: String) throws(ConfigurationError) -> Double? {
+        guard let text = try string(node, path) else { return nil }
+        guard let value = Double(text), value.isFinite else { throw fail(path, "must be a number, found '\(text)'") }
+        return value
+    }
+
+    func integer(_ node: Node?, _ path: String, min: Int = 0) throws(ConfigurationError) -> Int? {
+        guard let text = try string(node, path) else { return nil }
+        guard let value = Int(text), value >= min else { throw fail(path, "must be a whole number of at least \(min), found '\(text)'") }
+        return value
+    }
+
+    func bool(_ node: Node?, _ path: String) throws(ConfigurationError) -> Bool? {
+        guard let text = try string(node, path) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail(path, "must be true or false, found '\(text)'")
+        }
+    }
+
+    static let backendKeys = [
+        "name", "kind", "base_url", "model", "api_key_env", "price", "max_concurrency", "timeout_s", "structured_output", "max_attempts",
+        "api_version", "deployment", "anthropic_version", "api_key_style", "quality", "family", "local", "context_window", "latency_ms",
+    ]
+
+    func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
+        let top = try mapping(root, "", allowed: ["backends", "panel", "router"])
+        guard let backendsNode = top["backends"], let list = backendsNode.sequence, !list.isEmpty else {
+            throw fail("backends", "is required: a list of backends (name, kind, model, …)")
+        }
+        var backends: [BackendConfiguration] = []
+        for (index, node) in list.enumerated() {
+            let backend = try readBackend(node, "backends[\(index)]")
+            if backends.contains(where: { $0.name == backend.name }) {
+                throw fail("backends[\(index)].name", "'\(backend.name)' is used by another backend; names must be unique")
+            }
+            backends.append(backend)
+        }
+        let panel =
+            try top["panel"].map { node throws(ConfigurationError) in
+                try mapping(node, "panel", allowed: ["backend", "personas", "quorum", "temperature", "max_tokens"])
+            } ?? [:]
+        let defaultBackend = try string(panel["backend"], "panel.backend") ?? backends[0].name
+        guard backends.contains(where: { $0.name == defaultBackend }) else {
+            throw fail(
+                "panel.backend", "no backend is named '\(defaultBackend)'; configured: \(backends.map(\.name).joined(separator: ", "))")
+        }
+        var personaBackends: [String: String] = [:]
+        if let personas = panel["personas"] {
+            let entries = try mapping(personas, "panel.personas", allowed: (personas.mapping?.keys.compactMap { $0.scalar?.string }) ?? [])
+            for (persona, node) in entries {
+                let path = "panel.personas.\(persona)"
+                let settings = try mapping(node, path, allowed: ["backend"])
+                let name = try required(settings["backend"], "\(path).backend")
+                guard backends.contains(where: { $0.name == name }) else {
+                    throw fail(
+                        "\(path).backend", "no backend is named '\(name)'; configured: \(backends.map(\.name).joined(separator: ", "))")
+                }
+                personaBackends[persona] = name
+            }
+        }
+        let temperature = try number(panel["temperature"], "panel.temperature")
+        if let temperature, !(0...2).contains(temperature) { throw fail("panel.temperature", "must be between 0 and 2") }
+        return PanelConfiguration(
+            backends: backends, defaultBackend: defaultBackend, personaBackends: personaBackends,
+            quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
+            maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1), source: source)
+    }
+
+    func readBackend(_ node: Node, _ path: String) throws(ConfigurationError) -> BackendConfiguration {
+        let fields = try mapping(node, path, allowed: Self.backendKeys)
+        let name = try required(fields["name"], "\(path).name")
+        let kindText = try required(fields["kind"], "\(path).kind")
+        guard let kind = BackendKind(rawValue: kindText.lowercased()) else {
+            throw fail(
+                "\(path).kind", "'\(kindText)' is not a backend kind; use \(BackendKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let baseURL = try string(fields["base_url"], "\(path).base_url") ?? kind.defaultBaseURL else {
+            throw fail("\(path).base_url", "is required for \(kind.rawValue) backends (https://RESOURCE.openai.azure.com)")
+        }
+        let lowered = baseURL.lowercased()
+        guard (lowered.hasPrefix("http://") || lowered.hasPrefix("https://")), URL(string: baseURL)?.host != nil else {
+            throw fail("\(path).base_url", "must be an http(s) URL, found '\(baseURL)'")
+        }
+        if let env = try string(fields["api_key_env"], "\(path).api_key_env") {
+            guard env.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                throw fail("\(path).api_key_env", "must be the name of an environment variable (e.g. OPENAI_API_KEY), not a key")
+            }
+        }
+        var price: Price?
+        if let priceNode = fields["price"] {
+            let p = try mapping(priceNode, "\(path).price", allowed: ["input_per_mtok", "output_per_mtok"])
+            guard let input = try number(p["input_per_mtok"], "\(path).price.input_per_mtok"),
+                let output = try number(p["output_per_mtok"], "\(path).price.output_per_mtok"), input >= 0, output >= 0
+            else { throw fail("\(path).price", "needs input_per_mtok and output_per_mtok, USD per million tokens, 0 or more") }
+            price = Price(inputPerMTok: input, outputPerMTok: output)
+        }
+        let modeText = try string(fields["structured_output"], "\(path).structured_output") ?? "auto"
+        guard let mode = StructuredOutputMode(rawValue: modeText) else {
+            throw fail(
+                "\(path).structured_output", "must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let keyStyleText = try string(fields["api_key_style"], "\(path).api_key_style") ?? "header"
+        guard let keyStyle = GeminiBackend.KeyStyle(rawValue: keyStyleText) else {
+            throw fail("\(path).api_key_style", "must be header or query")
+        }
+        let timeout = try number(fields["timeout_s"], "\(path).timeout_s") ?? 120
+        guard timeout > 0 else { throw fail("\(path).timeout_s", "must be positive") }
+        let quality = try integer(fields["quality"], "\(path).quality", min: 1)
+        if let quality, quality > 5 { throw fail("\(path).quality", "must be 1 to 5") }
+        let deployment = try string(fields["deployment"], "\(path).deployment")
+        guard let model = try string(fields["model"], "\(path).model") ?? deployment else {
+            throw fail("\(path).model", "is required (the model name; for Azure, the deployment's model)")
+        }
+        return BackendConfiguration(
+            name: name, kind: kind, baseURL: baseURL, model: model,
+            apiKeyEnv: try string(fields["api_key_env"], "\(path).api_key_env"), price: price,
+            maxConcurrency: try integer(fields["max_concurrency"], "\(path).max_concurrency", min: 1) ?? 8,
+            timeout: .milliseconds(Int64(timeout * 1000)), structuredOutput: mode,
+            retry: RetryPolicy(maxAttempts: try integer(fields["max_attempts"], "\(path).max_attempts", min: 1) ?? 4),
+            azureAPIVersion: try string(fields["api_version"], "\(path).api_version"),
+            azureDeployment: try string(fields["deployment"], "\(path).deployment"),
+            anthropicVersion: try string(fields["anthropic_version"], "\(path).anthropic_version") ?? "2023-06-01",
+            geminiKeyStyle: keyStyle, quality: quality, family: try string(fields["family"], "\(path).family"),
+            declaredLocal: try bool(fields["local"], "\(path).local"),
+            contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
+            declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))
+    }
+
+    /// Edit distance, for "did you mean" suggestions.
+    func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+public import ModelBackends
+import Yams
+
+/// `panel.yaml`: the backends and which persona uses which.
+///
+/// Every problem — an unknown key, a wrong type, a duplicate name, a persona pointing at a missing
+/// backend, a missing key variable for a remote backend — is a ``ConfigurationError`` naming the
+/// file, the key path and the fix, found before any call is made.
+public struct PanelConfiguration: Sendable {
+    public var backends: [BackendConfiguration]
+    /// The backend every persona uses unless overridden.
+    public var defaultBackend: String
+    /// Persona id → backend name.
+    public var personaBackends: [String: String]
+    public var quorum: Int?
+    public var temperature: Double?
+    public var maxTokens: Int?
+    /// Where it was read from.
+    public var source: String
+
+    public static let fileName = "panel.yaml"
+
+    public init(
+        backends: [BackendConfiguration], defaultBackend: String, personaBackends: [String: String] = [:], quorum: Int? = nil,
+        temperature: Double? = nil, maxTokens: Int? = nil, source: String = "command line"
+    ) {
+        self.backends = backends
+        self.defaultBackend = defaultBackend
+        self.personaBackends = personaBackends
+        self.quorum = quorum
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+        self.source = source
+    }
+
+    public func backend(named name: String) -> BackendConfiguration? { backends.first { $0.name == name } }
+
+    /// The backend name a persona uses.
+    public func backendName(for persona: String) -> String { personaBackends[persona] ?? defaultBackend }
+
+    /// Reads the key of every backend from the environment. A remote backend whose variable is
+    /// unset is an error; a local one may go without.
+    public func resolveKeys(environment: [String: String]) throws(ConfigurationError) -> [String: String] {
+        var keys: [String: String] = [:]
+        for (index, backend) in backends.enumerated() {
+            guard let variable = backend.apiKeyEnv else {
+                if !backend.isLocal, [.anthropic, .gemini, .azure].contains(backend.kind) {
+                    throw ConfigurationError(
+                        file: source, path: "backends[\(index)].api_key_env",
+                        problem:
+                            "backend '\(backend.name)' (\(backend.kind.rawValue)) needs an API key: name the environment variable that holds it"
+                    )
+                }
+                continue
+            }
+            if let value = environment[variable], !value.isEmpty {
+                keys[backend.name] = value
+            } else if !backend.isLocal {
+                throw ConfigurationError(
+                    file: source, path: "backends[\(index)].api_key_env",
+                    problem: "the environment variable \(variable) for backend '\(backend.name)' is not set; export it before running panel"
+                )
+            }
+        }
+        return keys
+    }
+
+    /// Loads and validates a configuration file.
+    public static func load(path: String) throws(ConfigurationError) -> PanelConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(
+                file: path, path: nil, problem: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, path: nil, problem: "is not UTF-8 text")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String) throws(ConfigurationError) -> PanelConfiguration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ConfigurationError(file: source, path: nil, problem: "is empty") }
+            root = node
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(
+                file: source, path: nil, problem: "is not valid YAML (\("\(error)".split(separator: "\n").first ?? ""))")
+        }
+        return try ConfigurationReader(source: source).read(root)
+    }
+}
+
+/// A configuration problem: the file, the key path and what to do.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var path: String?
+    public var problem: String
+
+    public init(file: String, path: String?, problem: String) {
+        self.file = file
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String {
+        path.map { "\(file): \($0): \(problem)" } ?? "\(file): \(problem)"
+    }
+}
