@@ -15,8 +15,22 @@ struct ChatCompletions: Sendable {
 
     struct Reset: Error {}
 
+    /// The wire formats the mock speaks.
+    enum Format: Sendable {
+        case openai, anthropic, ollama
+        case gemini(stream: Bool, model: String)
+    }
+
     func respond(_ request: Request) async throws -> Response {
-        let authorization = request.headers[.authorization]
+        try await respond(request, format: .openai)
+    }
+
+    func respond(_ request: Request, format: Format) async throws -> Response {
+        let authorization =
+            request.headers[.authorization] ?? request.headers[HTTPField.Name("x-api-key")!].map { "Bearer \($0)" }
+            ?? request.headers[HTTPField.Name("api-key")!].map { "Bearer \($0)" }
+            ?? request.headers[HTTPField.Name("x-goog-api-key")!].map { "Bearer \($0)" }
+            ?? request.uri.queryParameters.get("key").map { "Bearer \($0)" }
         stats.begin(authorization: authorization)
         defer { stats.end() }
         var request = request
@@ -39,15 +53,22 @@ struct ChatCompletions: Sendable {
                 #"{"error":{"message":"Invalid parameter: 'response_format' of type '\#(format)' is not supported with this model.","type":"invalid_request_error","param":"response_format"}}"#
             )
         }
-        guard let messages = payload["messages"] as? [[String: Any]], !messages.isEmpty else {
+        let messages = Self.messages(of: payload, format: format)
+        guard !messages.isEmpty else {
             return json(.badRequest, #"{"error":{"message":"'messages' is required","type":"invalid_request_error"}}"#)
         }
         let hash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
         let attempt = stats.attempt(hash)
         let fault = chooseFault(hash: hash, attempt: attempt)
         if fault != nil { stats.fault() }
-        let stream = payload["stream"] as? Bool ?? false
-        let model = payload["model"] as? String ?? configuration.model
+        let stream: Bool
+        switch format {
+        case .openai, .anthropic: stream = payload["stream"] as? Bool ?? false
+        case .ollama: stream = payload["stream"] as? Bool ?? true  // Ollama streams unless told not to
+        case .gemini(let streaming, _): stream = streaming
+        }
+        var model = payload["model"] as? String ?? configuration.model
+        if case .gemini(_, let name) = format { model = name }
 
         try await Task.sleep(for: delay(hash: hash))
         switch fault {
@@ -78,6 +99,18 @@ struct ChatCompletions: Sendable {
         let reportedModel = cannedModel ?? model
         let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
         let completionTokens = max(1, text.utf8.count / 4)
+        let usage = (input: promptTokens, output: completionTokens)
+        switch format {
+        case .openai: break
+        case .anthropic:
+            return MockWire.anthropic(
+                text: text, model: reportedModel, usage: usage, stream: stream, toolUse: payload["tools"] != nil,
+                truncate: fault == .truncatedStream)
+        case .ollama:
+            return MockWire.ollama(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
+        case .gemini:
+            return MockWire.gemini(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
+        }
         let id = "chatcmpl-" + hash.prefix(12)
         if !stream {
             let body: [String: Any] = [
@@ -123,6 +156,28 @@ struct ChatCompletions: Sendable {
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 try await writer.finish(nil)
             })
+    }
+
+    /// The conversation as `[{role, content}]`, system message first, whatever the format.
+    static func messages(of payload: [String: Any], format: Format) -> [[String: Any]] {
+        switch format {
+        case .openai, .ollama:
+            return payload["messages"] as? [[String: Any]] ?? []
+        case .anthropic:
+            var messages: [[String: Any]] = []
+            if let system = payload["system"] as? String { messages.append(["role": "system", "content": system]) }
+            return messages + (payload["messages"] as? [[String: Any]] ?? [])
+        case .gemini:
+            var messages: [[String: Any]] = []
+            let text = { (content: [String: Any]?) -> String in
+                ((content?["parts"] as? [[String: Any]]) ?? []).compactMap { $0["text"] as? String }.joined()
+            }
+            if let system = payload["systemInstruction"] as? [String: Any] { messages.append(["role": "system", "content": text(system)]) }
+            for content in payload["contents"] as? [[String: Any]] ?? [] {
+                messages.append(["role": (content["role"] as? String) == "model" ? "assistant" : "user", "content": text(content)])
+            }
+            return messages
+        }
     }
 
     func chooseFault(hash: String, attempt: Int) -> Fault? {

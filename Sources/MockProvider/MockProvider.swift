@@ -52,6 +52,16 @@ public enum MockProvider {
         let chat = ChatCompletions(configuration: configuration, stats: stats)
         router.post("/v1/chat/completions") { request, _ in try await chat.respond(request) }
         router.post("/chat/completions") { request, _ in try await chat.respond(request) }
+        // Azure: deployment URLs and the /openai/v1 form.
+        router.post("/openai/deployments/:deployment/chat/completions") { request, _ in try await chat.respond(request) }
+        router.post("/openai/v1/chat/completions") { request, _ in try await chat.respond(request) }
+        router.post("/v1/messages") { request, _ in try await chat.respond(request, format: .anthropic) }
+        router.post("/api/chat") { request, _ in try await chat.respond(request, format: .ollama) }
+        router.post("/v1beta/models/:action") { request, context in
+            let action = context.parameters.get("action") ?? ""
+            let model = String(action.prefix { $0 != ":" })
+            return try await chat.respond(request, format: .gemini(stream: action.hasSuffix(":streamGenerateContent"), model: model))
+        }
         router.get("/v1/models") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

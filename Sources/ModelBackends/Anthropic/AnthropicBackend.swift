@@ -154,7 +154,10 @@ public struct AnthropicBackend: ModelBackend {
         var error = BackendError.fromHTTP(
             backend: name, status: status, body: body, retryAfter: RetryAfter.parse(headers: headers),
             message: json?["error"]?["message"]?.stringValue)
-        if let type = json?["error"]?["type"]?.stringValue { error.kind = Self.kind(ofErrorType: type) ?? error.kind }
+        // The status decides; the error type refines the generic classes (a 400 or 500 that is really overload).
+        if let type = json?["error"]?["type"]?.stringValue, [.badRequest, .server].contains(error.kind) {
+            error.kind = Self.kind(ofErrorType: type) ?? error.kind
+        }
         return error
     }
 

@@ -55,7 +55,9 @@ public struct GeminiBackend: ModelBackend {
         var url =
             trimmedBase(configuration.baseURL) + "/v1beta/models/\(model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent")
         if configuration.keyStyle == .query, let key = configuration.apiKey {
-            url += (stream ? "&" : "?") + "key=" + (key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? key)
+            url +=
+                (stream ? "&" : "?") + "key="
+                + (key.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? key)
         }
         return url
     }
