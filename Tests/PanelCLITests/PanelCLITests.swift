@@ -176,4 +176,68 @@ struct PanelCLITests {
             #expect(!(result.stdout + result.stderr).contains(wrong))
         }
     }
+
+    @Test(arguments: ["openai", "azure", "anthropic", "ollama", "gemini"])
+    func reviewThroughEveryBackendKind(kind: String) async throws {
+        try await MockProvider.withServer { handle in
+            let root = "http://127.0.0.1:\(handle.port)"
+            let config = try temporaryFile(
+                "panel.yaml",
+                """
+                backends:
+                  - name: \(kind)-backend
+                    kind: \(kind)
+                    base_url: \(kind == "openai" ? root + "/v1" : root)
+                    model: m-\(kind)
+                    deployment: \(kind == "azure" ? "panel" : "~")
+                    api_key_env: PANEL_TEST_KEY
+                    local: true
+                    price: {input_per_mtok: 1, output_per_mtok: 2}
+                """)
+            for stream in [false, true] {
+                let result = try await panel(
+                    ["review", Self.azure, "--config", config, "--format", "json"] + (stream ? ["--stream"] : []),
+                    environment: ["PANEL_TEST_KEY": "sk-kind-test-123456789"])
+                #expect(result.code == 0, "\(kind): \(result.stderr)")
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+                let reviews = try #require((document["tools"] as? [[String: Any]])?.first?["reviews"] as? [[String: Any]])
+                #expect(reviews.allSatisfy { $0["backend"] as? String == "\(kind)-backend" && $0["model"] as? String == "m-\(kind)" })
+                #expect(reviews.allSatisfy { $0["cost_usd"] is Double })
+            }
+        }
+    }
+
+    @Test func backendsListsWithoutKeysAndChecks() async throws {
+        try await MockProvider.withServer { handle in
+            let config = try temporaryFile(
+                "panel.yaml",
+                """
+                backends:
+                  - {name: good, kind: openai, base_url: "\(handle.baseURL)", model: m, api_key_env: PANEL_TEST_KEY}
+                  - {name: gone, kind: ollama, base_url: "http://127.0.0.1:1", model: m}
+                """)
+            let key = "sk-backends-secret-000111"
+            let listed = try await panel(["backends", "--config", config], environment: ["PANEL_TEST_KEY": key])
+            #expect(listed.code == 0)
+            #expect(listed.stdout.contains("$PANEL_TEST_KEY set"))
+            let checked = try await panel(["backends", "--config", config, "--check"], environment: ["PANEL_TEST_KEY": key])
+            #expect(checked.code == 1)
+            #expect(checked.stdout.contains("ok"))
+            #expect(checked.stdout.contains("connection"))
+            #expect(!(listed.stdout + checked.stdout + checked.stderr).contains(key))
+        }
+    }
+
+    @Test func configurationErrorsStopBeforeAnyCall() async throws {
+        try await MockProvider.withServer { handle in
+            let config = try temporaryFile(
+                "panel.yaml",
+                "backends:\n  - {name: a, kind: anthropic, base_url: \"\(handle.baseURL)\", model: m, local: false, api_key_env: PANEL_UNSET_VAR_X}\n"
+            )
+            let result = try await panel(["review", Self.azure, "--config", config])
+            #expect(result.code == 2)
+            #expect(result.stderr.contains("backends[0].api_key_env"))
+            #expect(handle.stats.snapshot.chatRequests == 0)
+        }
+    }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import ModelBackends
+import Testing
+
+@testable import PanelKit
+
+struct PanelConfigurationTests {
+    func parse(_ text: String) throws(ConfigurationError) -> PanelConfiguration {
+        try PanelConfiguration.parse(text, source: "panel.yaml")
+    }
+
+    @Test func theExampleParses() throws {
+        let configuration = try PanelConfiguration.load(path: packageRoot.appendingPathComponent("fixtures/configs/example.yaml").path)
+        #expect(configuration.backends.map(\.name) == ["mini", "claude", "local"])
+        #expect(configuration.backendName(for: "founder") == "claude")
+        #expect(configuration.backendName(for: "builder") == "mini")
+        #expect(configuration.quorum == 3)
+        let claude = try #require(configuration.backend(named: "claude"))
+        #expect(claude.kind == .anthropic)
+        #expect(claude.baseURL == "https://api.anthropic.com")  // the kind's default
+        #expect(claude.price == Price(inputPerMTok: 0.8, outputPerMTok: 4))
+        #expect(configuration.backend(named: "local")?.isLocal == true)
+        #expect(configuration.backend(named: "mini")?.maxConcurrency == 16)
+    }
+
+    static let errors: [(String, String, String)] = [
+        ("backends:\n  - name: a\n    kind: openai\n    modle: x\n", "backends[0].modle", "did you mean 'model'"),
+        ("backends:\n  - {name: a, kind: openai, model: m}\n  - {name: a, kind: ollama, model: m}\n", "backends[1].name", "unique"),
+        (
+            "backends:\n  - {name: a, kind: openai, model: m}\npanel:\n  personas:\n    founder: {backend: b}\n",
+            "panel.personas.founder.backend", "no backend is named 'b'"
+        ),
+        ("backends:\n  - {name: a, kind: openai, model: m}\npanel: {backend: zz}\n", "panel.backend", "no backend is named 'zz'"),
+        ("backends:\n  - {name: a, kind: bard, model: m}\n", "backends[0].kind", "not a backend kind"),
+        ("backends:\n  - {name: a, kind: azure, model: m}\n", "backends[0].base_url", "is required"),
+        ("backends:\n  - {name: a, kind: openai}\n", "backends[0].model", "is required"),
+        (
+            "backends:\n  - {name: a, kind: openai, model: m, api_key_env: sk-12345}\n", "backends[0].api_key_env",
+            "name of an environment variable"
+        ),
+        ("backends:\n  - {name: a, kind: openai, model: m, max_concurrency: lots}\n", "backends[0].max_concurrency", "whole number"),
+        ("backends:\n  - {name: a, kind: openai, model: m, price: {input_per_mtok: 1}}\n", "backends[0].price", "output_per_mtok"),
+        ("backends: []\n", "backends", "is required"),
+        ("backend:\n  - {name: a}\n", "backend", "did you mean 'backends'"),
+    ]
+
+    @Test(arguments: errors)
+    func errorsNameTheKeyPath(_ expected: (yaml: String, path: String, problem: String)) {
+        do {
+            _ = try parse(expected.yaml)
+            Issue.record("parsed \(expected.yaml)")
+        } catch {
+            #expect(error.file == "panel.yaml")
+            #expect(error.path == expected.path, "\(error)")
+            #expect(error.problem.contains(expected.problem), "\(error)")
+        }
+    }
+
+    @Test func keysComeFromTheEnvironment() throws {
+        let configuration = try parse(
+            """
+            backends:
+              - {name: remote, kind: anthropic, model: m, api_key_env: PANEL_T_ANTHROPIC}
+              - {name: local, kind: openai, base_url: "http://127.0.0.1:8080/v1", model: m, api_key_env: PANEL_T_LOCAL}
+            """)
+        let missing = #expect(throws: ConfigurationError.self) { try configuration.resolveKeys(environment: [:]) }
+        #expect(missing?.path == "backends[0].api_key_env")
+        #expect(missing?.problem.contains("PANEL_T_ANTHROPIC") == true)
+        let keys = try configuration.resolveKeys(environment: ["PANEL_T_ANTHROPIC": "sk-ant-xyz"])
+        #expect(keys == ["remote": "sk-ant-xyz"])  // the local backend may go without
+    }
+
+    @Test func remoteKeyedKindsMustNameAVariable() throws {
+        let configuration = try parse("backends:\n  - {name: g, kind: gemini, model: gemini-2.0-flash}\n")
+        let error = #expect(throws: ConfigurationError.self) { try configuration.resolveKeys(environment: [:]) }
+        #expect(error?.problem.contains("needs an API key") == true)
+    }
+}
