@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PanelKit", targets: ["PanelKit"]),
         .library(name: "ModelBackends", targets: ["ModelBackends"]),
         .library(name: "MockProvider", targets: ["MockProvider"]),
+        .library(name: "PanelStore", targets: ["PanelStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
@@ -41,6 +43,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "PanelStore",
+            dependencies: [
+                "ModelBackends",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
             name: "MockProvider",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -55,6 +64,7 @@ let package = Package(
             dependencies: [
                 "PanelKit",
                 "ModelBackends",
+                "PanelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +81,7 @@ let package = Package(
             dependencies: ["PanelKit", "ModelBackends", "MockProvider"],
             resources: []
         ),
+        .testTarget(name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends"]),
         .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends"]),
     ]
 )

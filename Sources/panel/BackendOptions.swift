@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelBackends
 import PanelKit
+import PanelStore
 
 /// How `panel review` reaches a model: a live OpenAI-compatible server, or recorded answers.
 struct BackendOptions: ParsableArguments {
@@ -50,6 +51,18 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Calls per request in all, retries included (transient failures only).", valueName: "N"))
     var maxAttempts: Int = 4
 
+    @Option(help: ArgumentHelp("The SQLite store holding the response cache.", valueName: "PATH"))
+    var store: String = PanelStore.defaultPath
+
+    @Flag(help: "Cache local backends too (by default only remote ones are cached).")
+    var cache = false
+
+    @Flag(help: "Neither read nor write the response cache.")
+    var noCache = false
+
+    @Flag(help: "Ignore cached answers but cache the fresh ones.")
+    var refresh = false
+
     @Flag(help: "Stream answers (measures time to first token).")
     var stream = false
 
@@ -62,6 +75,7 @@ struct BackendOptions: ParsableArguments {
         }
         if (baseURL == nil) != (model == nil) { throw ValidationError("--base-url and --model go together") }
         if config != nil && baseURL != nil { throw ValidationError("--config and --base-url cannot be used together") }
+        if noCache && (refresh || cache) { throw ValidationError("--no-cache contradicts --refresh and --cache") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if let baseURL {
             let lowered = baseURL.lowercased()
@@ -91,8 +105,7 @@ struct BackendOptions: ParsableArguments {
             let backend = BackendConfiguration(
                 name: name, kind: .openai, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, price: price.flatMap(parsedPrice),
                 maxConcurrency: concurrency, timeout: .milliseconds(Int64(timeout * 1000)),
-                structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts),
-                declaredLocal: apiKeyEnv == nil ? nil : false)
+                structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts))
             return PanelConfiguration(backends: [backend], defaultBackend: name, source: "command line")
         }
         let path = config ?? PanelConfiguration.fileName
@@ -121,10 +134,19 @@ struct BackendOptions: ParsableArguments {
             }
             throw error
         }
+        var cacheStore: PanelStore?
+        if !noCache && (cache || configuration.backends.contains { !$0.isLocal }) {
+            do {
+                cacheStore = try PanelStore(path: store)
+            } catch {
+                throw ConfigurationError("--store \(store): cannot open the store (\(error)); fix the path or use --no-cache")
+            }
+        }
         let backends = BackendStack.build(
             configuration, keys: keys,
             options: .init(
                 recordDirectory: record.map { URL(fileURLWithPath: $0) },
+                cache: cacheStore, cacheMode: refresh || record != nil ? .refresh : .normal, cacheLocal: cache,
                 onRetry: { name, attempt, error, wait in
                     log.debug("↻ \(name): attempt \(attempt) failed (\(error.kind.rawValue)); retrying in \(wait.milliseconds) ms")
                 }))

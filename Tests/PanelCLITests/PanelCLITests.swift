@@ -34,6 +34,7 @@ struct PanelCLITests {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
+        process.currentDirectoryURL = dir  // each run gets its own .panel store unless --store says otherwise
         let code: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do { try process.run() } catch { continuation.resume(throwing: error) }
@@ -238,6 +239,45 @@ struct PanelCLITests {
             #expect(result.code == 2)
             #expect(result.stderr.contains("backends[0].api_key_env"))
             #expect(handle.stats.snapshot.chatRequests == 0)
+        }
+    }
+
+    @Test func localBackendsAreNotCachedByDefault() async throws {
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cache-\(UUID().uuidString).sqlite").path
+        try await MockProvider.withServer { handle in
+            let arguments = ["review", Self.azure, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--format", "json"]
+            _ = try await panel(arguments)
+            _ = try await panel(arguments)
+            #expect(handle.stats.snapshot.chatRequests == 8)
+        }
+    }
+
+    @Test func rerunIsServedFromTheCacheWithZeroCalls() async throws {
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cache-\(UUID().uuidString).sqlite").path
+        let key = "sk-cache-test-abcdef0123456"
+        var configuration = MockProviderConfiguration()
+        configuration.requiredKey = key
+        try await MockProvider.withServer(configuration) { handle in
+            let arguments = [
+                "review", Self.azure, Self.mistral, "--base-url", handle.baseURL, "--model", "m", "--api-key-env", "PANEL_TEST_KEY",
+                "--store", store, "--cache", "--format", "json",
+            ]
+            let first = try await panel(arguments, environment: ["PANEL_TEST_KEY": key])
+            #expect(first.code == 0, "\(first.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 8)
+            let second = try await panel(arguments, environment: ["PANEL_TEST_KEY": key])
+            #expect(second.code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 8)  // nothing new reached the provider
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
+            let totals = try #require(document["totals"] as? [String: Any])
+            #expect(totals["calls"] as? Int == 0)
+            let reviews = (document["tools"] as? [[String: Any]] ?? []).flatMap { $0["reviews"] as? [[String: Any]] ?? [] }
+            #expect(reviews.allSatisfy { ($0["flags"] as? [String])?.contains("cached") == true })
+            let refreshed = try await panel(arguments + ["--refresh"], environment: ["PANEL_TEST_KEY": key])
+            #expect(refreshed.code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 16)
+            let database = try Data(contentsOf: URL(fileURLWithPath: store))
+            #expect(database.range(of: Data(key.utf8)) == nil)
         }
     }
 }

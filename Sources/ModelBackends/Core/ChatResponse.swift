@@ -44,6 +44,8 @@ public struct ChatResponse: Sendable, Hashable {
     public var finishReason: String?
     /// True when the answer came from a recording rather than a live call.
     public var replayed: Bool
+    /// True when the answer came from the response cache.
+    public var cached: Bool = false
 
     public init(
         text: String,

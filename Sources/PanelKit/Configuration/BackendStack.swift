@@ -11,15 +11,27 @@ public enum BackendStack {
         /// Called before each retry wait.
         public var onRetry: @Sendable (_ backend: String, _ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void
         public var clock: any Clock<Duration>
+        /// The response cache; `nil` turns caching off.
+        public var cache: (any ResponseCache)?
+        public var cacheMode: CachingBackend.Mode
+        /// Cache local backends too. Off by default: a local server is free, and it often answers with
+        /// whatever model is loaded whatever name is asked for, so a cached answer may be stale.
+        public var cacheLocal: Bool
 
         public init(
             recordDirectory: URL? = nil,
+            cache: (any ResponseCache)? = nil,
+            cacheMode: CachingBackend.Mode = .normal,
+            cacheLocal: Bool = false,
             onRetry: @escaping @Sendable (String, Int, BackendError, Duration) -> Void = { _, _, _, _ in },
             clock: any Clock<Duration> = ContinuousClock()
         ) {
             self.recordDirectory = recordDirectory
             self.onRetry = onRetry
             self.clock = clock
+            self.cache = cache
+            self.cacheMode = cacheMode
+            self.cacheLocal = cacheLocal
         }
     }
 
@@ -35,6 +47,12 @@ public enum BackendStack {
             chain = ConcurrencyLimitedBackend(chain, limit: backend.maxConcurrency)
             if let directory = options.recordDirectory {
                 chain = RecordingBackend(chain, store: RecordingStore(directory: directory, redactor: redactor))
+            }
+            if let cache = options.cache, options.cacheLocal || !backend.isLocal {
+                // Only answers the panel can read are worth keeping.
+                chain = CachingBackend(
+                    chain, cache: cache, model: backend.model, mode: options.cacheMode,
+                    isCacheable: { (try? ReviewParser.parse($0.text).get()) != nil })
             }
             let name = backend.name
             let onRetry = options.onRetry

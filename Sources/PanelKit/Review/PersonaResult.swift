@@ -64,4 +64,5 @@ public struct PersonaResult: Sendable, Hashable {
 
     public static let contradictionFlag = "verdict_contradicts_score"
     public static let repairedFlag = "repaired"
+    public static let cachedFlag = "cached"
 }

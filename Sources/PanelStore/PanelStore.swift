@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+public import ModelBackends
+
+/// panel's SQLite store (`.panel/panel.sqlite` by default): the response cache, and later runs and
+/// batch state. WAL mode and a busy timeout make it safe for several `panel` processes at once;
+/// SQL stays in this module.
+public final class PanelStore: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public static let defaultPath = ".panel/panel.sqlite"
+
+    public init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "panel-store"
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-response-cache") { db in
+            try db.create(table: "response_cache") { table in
+                table.primaryKey("key", .text)
+                table.column("backend", .text).notNull()
+                table.column("model", .text)
+                table.column("text", .text).notNull()
+                table.column("input_tokens", .integer)
+                table.column("output_tokens", .integer)
+                table.column("cost_usd", .double)
+                table.column("latency_ms", .integer).notNull()
+                table.column("ttft_ms", .integer)
+                table.column("finish_reason", .text)
+                table.column("created_at", .datetime).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// Number of cached answers.
+    public func cachedResponseCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM response_cache") ?? 0 }
+    }
+
+    /// Every cached answer's text, for tests that prove no secret reached the store.
+    public func allCachedText() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT backend || ' ' || IFNULL(model, '') || ' ' || text FROM response_cache")
+        }
+    }
+}
+
+extension PanelStore: ResponseCache {
+    public func cachedResponse(for key: String) async throws -> ChatResponse? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM response_cache WHERE key = ?", arguments: [key]) else { return nil }
+            return ChatResponse(
+                text: row["text"], model: row["model"], backend: row["backend"],
+                usage: TokenUsage(inputTokens: row["input_tokens"], outputTokens: row["output_tokens"]),
+                costUSD: row["cost_usd"], latency: .milliseconds(row["latency_ms"] as Int),
+                timeToFirstToken: (row["ttft_ms"] as Int?).map { .milliseconds($0) }, attempts: 1, finishReason: row["finish_reason"])
+        }
+    }
+
+    public func store(_ response: ChatResponse, for key: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO response_cache
+                      (key, backend, model, text, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, finish_reason, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    key, response.backend, response.model, response.text, response.usage.inputTokens, response.usage.outputTokens,
+                    response.costUSD, response.latency.milliseconds, response.timeToFirstToken?.milliseconds, response.finishReason, Date(),
+                ])
+        }
+    }
+}

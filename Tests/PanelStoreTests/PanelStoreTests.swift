@@ -1,0 +1,77 @@
+import Foundation
+import ModelBackends
+import Synchronization
+import Testing
+
+@testable import PanelStore
+
+struct PanelStoreTests {
+    func temporaryStore() throws -> PanelStore {
+        try PanelStore(
+            path: FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path)
+    }
+
+    @Test func cacheRoundTrip() async throws {
+        let store = try temporaryStore()
+        let response = ChatResponse(
+            text: "answer", model: "m-1", backend: "b", usage: TokenUsage(inputTokens: 10, outputTokens: 4), costUSD: 0.002,
+            latency: .milliseconds(812), timeToFirstToken: .milliseconds(90), finishReason: "stop")
+        try await store.store(response, for: "k1")
+        let hit = try #require(try await store.cachedResponse(for: "k1"))
+        #expect(hit.text == "answer" && hit.model == "m-1" && hit.backend == "b")
+        #expect(hit.usage == response.usage)
+        #expect(hit.latency == .milliseconds(812) && hit.timeToFirstToken == .milliseconds(90))
+        #expect(try await store.cachedResponse(for: "other") == nil)
+        #expect(try store.cachedResponseCount() == 1)
+    }
+
+    @Test func twoHandlesShareOneFile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
+        let first = try PanelStore(path: path)
+        let second = try PanelStore(path: path)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                let store = index % 2 == 0 ? first : second
+                group.addTask {
+                    try await store.store(ChatResponse(text: "t\(index)", model: "m", backend: "b"), for: "k\(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try first.cachedResponseCount() == 50)
+        #expect(try await second.cachedResponse(for: "k7")?.text == "t7")
+    }
+
+    @Test func cachingBackendSkipsUncacheableAnswersAndCountsNoCallsOnHits() async throws {
+        let store = try temporaryStore()
+        let counter = Counter()
+        struct Counting: ModelBackend {
+            let counter: Counter
+            let name = "counting"
+            func complete(_ request: ChatRequest) async throws -> ChatResponse {
+                counter.increment()
+                return ChatResponse(text: request.messages.last?.content ?? "", model: "m", backend: name, costUSD: 0.01)
+            }
+        }
+        let caching = CachingBackend(Counting(counter: counter), cache: store, model: "m", isCacheable: { $0.text != "bad" })
+        _ = try await caching.complete(ChatRequest(messages: [.user("good")]))
+        let hit = try await caching.complete(ChatRequest(messages: [.user("good")]))
+        #expect(counter.value == 1)
+        #expect(hit.cached && hit.attempts == 0 && hit.costUSD == 0)
+        _ = try await caching.complete(ChatRequest(messages: [.user("bad")]))
+        _ = try await caching.complete(ChatRequest(messages: [.user("bad")]))
+        #expect(counter.value == 3)
+        let refreshing = CachingBackend(Counting(counter: counter), cache: store, model: "m", mode: .refresh)
+        _ = try await refreshing.complete(ChatRequest(messages: [.user("good")]))
+        #expect(counter.value == 4)
+        let otherModel = CachingBackend(Counting(counter: counter), cache: store, model: "m2")
+        _ = try await otherModel.complete(ChatRequest(messages: [.user("good")]))
+        #expect(counter.value == 5)  // the model is part of the key
+    }
+}
+
+final class Counter: Sendable {
+    private let state = Mutex(0)
+    func increment() { state.withLock { $0 += 1 } }
+    var value: Int { state.withLock { $0 } }
+}
