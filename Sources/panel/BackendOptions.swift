@@ -123,17 +123,13 @@ struct BackendOptions: ParsableArguments {
             }
         }
         guard let configuration = try configuration() else { throw ConfigurationError("no backend configured") }
-        let keys: [String: String]
-        do {
-            keys = try configuration.resolveKeys(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            if configuration.source == "command line", let variable = apiKeyEnv {
-                throw ConfigurationError(
-                    "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
-                )
-            }
-            throw error
+        let environment = ProcessInfo.processInfo.environment
+        if configuration.source == "command line", let variable = apiKeyEnv, environment[variable]?.isEmpty ?? true {
+            throw ConfigurationError(
+                "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
+            )
         }
+        let keys = try configuration.resolveKeys(environment: environment)
         var cacheStore: PanelStore?
         if !noCache && (cache || configuration.backends.contains { !$0.isLocal }) {
             do {
