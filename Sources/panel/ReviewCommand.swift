@@ -42,6 +42,11 @@ struct ReviewCommand: AsyncParsableCommand {
     @Option(help: "Document format.")
     var format: OutputFormat = .markdown
 
+    @Option(
+        help: ArgumentHelp(
+            "A directory of document templates (review.md.mustache, review.html.mustache) overriding the built-in ones.", valueName: "DIR"))
+    var templates: String?
+
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the document to FILE instead of stdout.", valueName: "FILE"))
     var output: String?
 
@@ -93,6 +98,14 @@ struct ReviewCommand: AsyncParsableCommand {
         } catch {
             problems.append("\(error)")
         }
+        var documentTemplates = DocumentTemplates.builtIn()
+        if let templates {
+            do {
+                documentTemplates = try DocumentTemplates.load(directory: URL(fileURLWithPath: templates))
+            } catch {
+                problems.append("\(error)")
+            }
+        }
         guard problems.isEmpty else {
             problems.forEach(log.error)
             throw PanelExit.usage
@@ -119,7 +132,7 @@ struct ReviewCommand: AsyncParsableCommand {
             throw PanelExit.interrupted
         }
         let document = ReviewDocument(run: run)
-        let text = format.documentFormat.render(document)
+        let text = format.documentFormat.render(document, templates: documentTemplates)
         do {
             if let output {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
@@ -136,11 +149,12 @@ struct ReviewCommand: AsyncParsableCommand {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case markdown, json
+    case markdown, html, json
 
     var documentFormat: DocumentFormat {
         switch self {
         case .markdown: return .markdown
+        case .html: return .html
         case .json: return .json
         }
     }

@@ -77,7 +77,7 @@ struct PanelCLITests {
         let markdown = try String(contentsOfFile: output, encoding: .utf8)
         #expect(markdown.hasPrefix("# Azure AI Foundry Real-Time Voice API &amp; Model Router vs Mistral 3 Small\n"))
         #expect(markdown.contains("| **Panel verdict** | Ship · 3 ship / 1 skip | Ship · 3 ship / 1 skip |"))
-        #expect(markdown.contains("**78/100 · ship**"))
+        #expect(markdown.contains("**Azure AI Foundry Real-Time Voice API &amp; Model Router — 78/100 · ship**"))
     }
 
     @Test func listingWithoutANameIsAUsageError() async throws {

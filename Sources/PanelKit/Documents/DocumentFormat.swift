@@ -2,21 +2,22 @@ public import Foundation
 
 /// The formats a document can be written in.
 public enum DocumentFormat: String, Sendable, CaseIterable {
-    case markdown, json
+    case markdown, html, json
 
-    public func render(_ document: ReviewDocument) -> String {
+    public func render(_ document: ReviewDocument, templates: DocumentTemplates = .builtIn()) -> String {
         switch self {
-        case .markdown: return MarkdownRenderer().render(document)
+        case .markdown: return templates.renderMarkdown(document)
+        case .html: return templates.renderHTML(document)
         case .json: return JSONDocumentRenderer.render(document)
         }
     }
 }
 
-/// Writes the v1 JSON contract: pretty-printed, keys in contract order, a trailing newline.
+/// Writes the v1 JSON contract: pretty-printed, keys sorted (stable output for diffs), a trailing newline.
 public enum JSONDocumentRenderer {
     public static func render(_ document: ReviewDocument) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(document) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }

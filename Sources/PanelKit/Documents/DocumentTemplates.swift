@@ -1,0 +1,92 @@
+public import Foundation
+import Mustache
+
+/// The document templates (Mustache): `review.md.mustache` and `review.html.mustache`, built into the
+/// binary from the repository's `templates/`, each overridable by a file of the same name in a
+/// `--templates DIR`.
+///
+/// `{{x}}` escapes HTML metacharacters in both (in Markdown only `& < >`, so the source stays readable);
+/// `{{{x}}}` writes text unescaped and is for trusted text only.
+public struct DocumentTemplates: Sendable {
+    public static let markdownFile = "review.md.mustache"
+    public static let htmlFile = "review.html.mustache"
+
+    let markdown: MustacheTemplate
+    let html: MustacheTemplate
+    public let source: String
+
+    public static func builtIn() -> DocumentTemplates {
+        do {
+            return try DocumentTemplates(files: DefaultTemplates.files, source: "built-in")
+        } catch {
+            preconditionFailure("the built-in templates do not parse: \(error)")
+        }
+    }
+
+    /// Loads a directory; a template it does not hold comes from the built-in set.
+    public static func load(directory: URL) throws(TemplateError) -> DocumentTemplates {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TemplateError(file: directory.path, problem: "no such directory of templates")
+        }
+        var files = DefaultTemplates.files
+        for name in [markdownFile, htmlFile] {
+            let path = directory.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw TemplateError(file: path, problem: "cannot be read as UTF-8 text")
+            }
+            files[name] = text
+        }
+        return try DocumentTemplates(files: files, source: directory.path)
+    }
+
+    init(files: [String: String], source: String) throws(TemplateError) {
+        MarkdownContentType.registerOnce
+        func template(_ name: String, prefix: String) throws(TemplateError) -> MustacheTemplate {
+            do {
+                return try MustacheTemplate(string: prefix + (files[name] ?? ""))
+            } catch {
+                throw TemplateError(file: "\(source)/\(name)", problem: "is not a valid Mustache template (\(error))")
+            }
+        }
+        markdown = try template(Self.markdownFile, prefix: "{{% CONTENT_TYPE: MARKDOWN}}")
+        html = try template(Self.htmlFile, prefix: "")
+        self.source = source
+    }
+
+    public func renderMarkdown(_ document: ReviewDocument) -> String {
+        Self.tidy(markdown.render(DocumentViewModel.make(document)))
+    }
+
+    public func renderHTML(_ document: ReviewDocument) -> String {
+        html.render(DocumentViewModel.make(document))
+    }
+
+    /// At most one blank line in a row, and one newline at the end.
+    static func tidy(_ text: String) -> String {
+        var lines: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty, lines.last?.isEmpty ?? true { continue }
+            lines.append(line.trimmingCharacters(in: .whitespaces).isEmpty ? "" : line)
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Markdown: escape only what would turn into HTML in a Markdown viewer.
+struct MarkdownContentType: MustacheContentType {
+    func escapeText(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
+    }
+
+    static let registerOnce: Void = MustacheContentTypes.register(MarkdownContentType(), named: "MARKDOWN")
+}
+
+public struct TemplateError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problem: String
+    public var description: String { "\(file): \(problem)" }
+}

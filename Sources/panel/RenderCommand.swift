@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import PanelKit
+
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Re-render a saved panel.document/v1 JSON document, without calling any model.",
+        discussion: """
+            Editors tweak templates, then re-render:
+              panel review a.yaml b.yaml --replay fixtures/recordings --format json -o doc.json
+              panel render doc.json --format html -o doc.html --templates my-templates/
+
+            Other schema versions are rejected with a message. Exit codes: 0 rendered; 2 unreadable input, \
+            wrong schema or bad templates; 1 the output cannot be written.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A panel.document/v1 JSON file ('-' for stdin).", valueName: "DOC.json"))
+    var document: String
+
+    @Option(help: "Output format.")
+    var format: OutputFormat = .markdown
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("A directory of document templates overriding the built-in ones.", valueName: "DIR"))
+    var templates: String?
+
+    func run() throws {
+        let log = Diagnostics(verbose: false, quiet: false)
+        let data: Data
+        if document == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: document) else {
+                log.error("\(document): cannot be read (does it exist?)")
+                throw PanelExit.usage
+            }
+            data = contents
+        }
+        let parsed: ReviewDocument
+        let documentTemplates: DocumentTemplates
+        do {
+            parsed = try JSONDocumentRenderer.decode(data, source: document)
+            documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
+        let text = format.documentFormat.render(parsed, templates: documentTemplates)
+        do {
+            if let output {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch {
+            log.error("cannot write \(output ?? "stdout"): \(error.localizedDescription)")
+            throw PanelExit.nothingProduced
+        }
+    }
+}

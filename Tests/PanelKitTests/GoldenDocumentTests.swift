@@ -1,0 +1,95 @@
+import Foundation
+import ModelBackends
+import Testing
+
+@testable import PanelKit
+
+/// Golden files: fixtures/documents/*.json rendered with the built-in templates must equal
+/// fixtures/golden/*. Regenerate after an intended change with PANEL_UPDATE_GOLDEN=1 swift test.
+struct GoldenDocumentTests {
+    static let names = ["review", "comparison-2", "comparison-3"]
+    static let update = ProcessInfo.processInfo.environment["PANEL_UPDATE_GOLDEN"] == "1"
+
+    func document(_ name: String) throws -> ReviewDocument {
+        let url = packageRoot.appendingPathComponent("fixtures/documents/\(name).json")
+        return try JSONDocumentRenderer.decode(Data(contentsOf: url), source: url.path)
+    }
+
+    @Test(arguments: names, ["md", "html"])
+    func matchesGoldenFile(name: String, ext: String) throws {
+        let rendered = (ext == "md" ? DocumentFormat.markdown : .html).render(try document(name))
+        let golden = packageRoot.appendingPathComponent("fixtures/golden/\(name).\(ext)")
+        if Self.update { try Data(rendered.utf8).write(to: golden) }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(rendered == expected, "fixtures/golden/\(name).\(ext) differs; if intended, run PANEL_UPDATE_GOLDEN=1 swift test")
+    }
+
+    @Test func abstentionsSplitsAndIncompleteVerdictsAreVisible() throws {
+        let doc = try document("comparison-3")
+        let markdown = DocumentFormat.markdown.render(doc)
+        let html = DocumentFormat.html.render(doc)
+        #expect(markdown.contains("**Temporal Cloud — Abstained** — backend 'mistral': timeout"))
+        #expect(
+            markdown.contains(
+                "| **Panel verdict** | Split · 2 ship / 2 skip | Ship · 3 ship / 1 skip | Incomplete · 2 ship / 0 skip · 2 abstained |"))
+        #expect(markdown.contains("⚠ The verdict contradicts the score"))
+        #expect(markdown.contains("Write &lt;b&gt;TypeScript&lt;/b&gt; | deploy on save &amp; share"))
+        #expect(html.contains(#"<span class="badge split" data-verdict="split">Split</span>"#))
+        #expect(html.contains(#"<span class="badge incomplete" data-verdict="incomplete">Incomplete</span>"#))
+        #expect(html.contains(#"data-abstained="true""#))
+        #expect(html.contains("Write &lt;b&gt;TypeScript&lt;/b&gt; | deploy on save &amp; share"))
+    }
+
+    @Test func markdownTableCellsEscapePipesAndNewlines() {
+        let listing = Listing(
+            name: "Pipe|Tool", description: "d", category: "A|B\nC", pricing: "<script>alert(1)</script>", url: "javascript:alert(1)")
+        let results = PromptSet.builtIn().personas.map {
+            PersonaResult(
+                persona: $0, outcome: .answered(ParsedReview(score: 70, verdict: .ship, text: "<img src=x onerror=alert(1)> fine & good")),
+                attempts: 1)
+        }
+        let run = ReviewRun(
+            tools: [.init(listing: listing, results: results, panel: PanelSummary(results: results))],
+            personas: PromptSet.builtIn().personas, wallMS: 1)
+        let markdown = DocumentFormat.markdown.render(ReviewDocument(run: run))
+        #expect(markdown.contains("| **Category** | A\\|B C |"))
+        #expect(markdown.contains("&lt;img src=x onerror=alert(1)&gt; fine &amp; good"))
+        #expect(!markdown.contains("<script>") && !markdown.contains("<img") && !markdown.contains("javascript:"))
+        let html = DocumentFormat.html.render(ReviewDocument(run: run))
+        #expect(!html.contains("<script") && !html.contains("<img") && !html.contains("javascript:"))
+    }
+
+    /// JSON → render equals rendering the run directly.
+    @Test func renderRoundTrips() async throws {
+        let replay = try ReplayBackend(store: RecordingStore(directory: packageRoot.appendingPathComponent("fixtures/recordings")))
+        let listings = try ["azure-ai-foundry-realtime-voice.yaml", "mistral-3-small.yaml"].map {
+            try ListingLoader.load(path: packageRoot.appendingPathComponent("fixtures/listings/\($0)").path)
+        }
+        let run = await ReviewPipeline(prompts: .builtIn(), backendFor: { _ in replay }).run(listings)
+        let direct = ReviewDocument(run: run)
+        let json = JSONDocumentRenderer.render(direct)
+        let reread = try JSONDocumentRenderer.decode(Data(json.utf8), source: "doc.json")
+        #expect(reread == direct)
+        for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
+    }
+
+    @Test func templatesCanBeOverriddenFromADirectory() throws {
+        let dir = try TemporaryDirectory()
+        _ = try dir.write(DocumentTemplates.markdownFile, "{{#tools}}* {{name}}: {{headline}}\n{{/tools}}")
+        let templates = try DocumentTemplates.load(directory: dir.url)
+        #expect(
+            templates.renderMarkdown(try document("comparison-2"))
+                == "* Azure AI Foundry Real-Time Voice API &amp; Model Router: Ship · 3 ship / 1 skip\n* Mistral 3 Small: Ship · 3 ship / 1 skip\n"
+        )
+        #expect(templates.renderHTML(try document("review")) == DocumentTemplates.builtIn().renderHTML(try document("review")))
+        _ = try dir.write(DocumentTemplates.htmlFile, "{{#tools}}")
+        #expect(throws: TemplateError.self) { try DocumentTemplates.load(directory: dir.url) }
+    }
+
+    @Test func builtInTemplatesAreTheRepositoryTemplates() throws {
+        for (name, text) in DefaultTemplates.files {
+            let file = try String(contentsOf: packageRoot.appendingPathComponent("templates/\(name)"), encoding: .utf8)
+            #expect(file.trimmingCharacters(in: .newlines) == text, "templates/\(name) differs; run scripts/embed-defaults.py")
+        }
+    }
+}
