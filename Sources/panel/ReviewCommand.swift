@@ -113,6 +113,16 @@ struct ReviewCommand: AsyncParsableCommand {
 
         let chosen = backendFor
         let progress = ProgressLines(log: log, personaCount: promptSet.personas.count, listingCount: loaded.count)
+        var live: LiveView?
+        if LiveView.usable(lines: promptSet.personas.count * loaded.count, quiet: quiet || verbose) {
+            live = LiveView(log: log, personas: promptSet.personas, listings: loaded)
+        }
+        let onEvent: @Sendable (PipelineEvent) -> Void
+        if let view = live {
+            onEvent = { view.handle($0) }
+        } else {
+            onEvent = { progress.handle($0) }
+        }
         let pipeline = ReviewPipeline(
             prompts: promptSet,
             backendFor: { chosen($0.id) },
@@ -120,13 +130,21 @@ struct ReviewCommand: AsyncParsableCommand {
             maxOutputTokens: configuration?.maxTokens ?? backend.maxTokens,
             stream: backend.stream,
             quorum: quorum ?? configuration?.quorum,
-            onEvent: progress.handle)
+            onEvent: onEvent)
         log.debug(
             "panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas; "
                 + promptSet.personas.map { "\($0.id) → \(chosen($0.id).name)" }.joined(separator: ", ") + "; prompts: \(promptSet.source)")
 
         let inputs = loaded
-        let run = await withInterruptHandler { await pipeline.run(inputs) }
+        let liveView = live
+        let run = await withInterruptHandler {
+            guard let live = liveView else { return await pipeline.run(inputs) }
+            let drawing = Task { await live.run() }
+            let run = await pipeline.run(inputs)
+            drawing.cancel()
+            await drawing.value
+            return run
+        }
         guard let run else {
             log.error("interrupted; in-flight calls were cancelled and no document was written")
             throw PanelExit.interrupted
