@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ModelBackends", targets: ["ModelBackends"]),
         .library(name: "MockProvider", targets: ["MockProvider"]),
         .library(name: "PanelStore", targets: ["PanelStore"]),
+        .library(name: "ModelRouter", targets: ["ModelRouter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,10 +39,12 @@ let package = Package(
             name: "PanelKit",
             dependencies: [
                 "ModelBackends",
+                "ModelRouter",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
+        .target(name: "ModelRouter", dependencies: ["ModelBackends"]),
         .target(
             name: "PanelStore",
             dependencies: [
@@ -81,6 +84,7 @@ let package = Package(
             dependencies: ["PanelKit", "ModelBackends", "MockProvider"],
             resources: []
         ),
+        .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
         .testTarget(name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends"]),
         .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends"]),
     ]

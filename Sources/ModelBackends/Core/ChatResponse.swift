@@ -46,6 +46,8 @@ public struct ChatResponse: Sendable, Hashable {
     public var replayed: Bool
     /// True when the answer came from the response cache.
     public var cached: Bool = false
+    /// How the router chose the backend, when a router chose it.
+    public var routing: RoutingTrace?
 
     public init(
         text: String,

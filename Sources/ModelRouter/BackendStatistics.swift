@@ -1,0 +1,181 @@
+public import ModelBackends
+import Synchronization
+
+/// Live statistics and health of every routed backend: latency and time to first token over a
+/// sliding time window (p50/p90/p99), error rate, calls in flight, mean answer length, and the
+/// cooldown state machine (cooling → half-open probe → healthy). Thread-safe; time is injected.
+public final class BackendStatistics: Sendable {
+    public struct Snapshot: Sendable, Hashable {
+        public var samples: Int
+        public var p50MS: Int?
+        public var p90MS: Int?
+        public var p99MS: Int?
+        public var ttftP90MS: Int?
+        public var errorRate: Double
+        public var inFlight: Int
+        public var meanOutputTokens: Double?
+        public var health: Health
+    }
+
+    public enum Health: Sendable, Hashable {
+        case healthy
+        case coolingDown(until: Duration)
+        /// Cooldown is over: one probe call may go, and decides.
+        case halfOpen
+        /// The probe is in flight; others wait for its outcome.
+        case probing
+    }
+
+    struct Sample {
+        var at: Duration
+        var latencyMS: Double
+        var ttftMS: Double?
+    }
+
+    struct State {
+        var samples: [Sample] = []
+        var outcomes: [(at: Duration, failed: Bool)] = []
+        var inFlight = 0
+        var meanOutputTokens: Double?
+        var cooldownUntil: Duration?
+        var consecutiveFailures = 0
+        var probing = false
+    }
+
+    public let window: Duration
+    public let baseCooldown: Duration
+    public let maxCooldown: Duration
+    let time: RouterTime
+    private let states = Mutex<[String: State]>([:])
+
+    public init(
+        time: RouterTime = .continuous(), window: Duration = .seconds(300), baseCooldown: Duration = .seconds(2),
+        maxCooldown: Duration = .seconds(60)
+    ) {
+        self.time = time
+        self.window = window
+        self.baseCooldown = baseCooldown
+        self.maxCooldown = maxCooldown
+    }
+
+    public func snapshot(_ backend: String) -> Snapshot {
+        let now = time.now()
+        return states.withLock { states in
+            var state = states[backend] ?? State()
+            prune(&state, now: now)
+            states[backend] = state
+            let latencies = state.samples.map(\.latencyMS).sorted()
+            let ttfts = state.samples.compactMap(\.ttftMS).sorted()
+            let failures = state.outcomes.filter(\.failed).count
+            return Snapshot(
+                samples: latencies.count, p50MS: Self.percentile(latencies, 0.50), p90MS: Self.percentile(latencies, 0.90),
+                p99MS: Self.percentile(latencies, 0.99), ttftP90MS: Self.percentile(ttfts, 0.90),
+                errorRate: state.outcomes.isEmpty ? 0 : Double(failures) / Double(state.outcomes.count), inFlight: state.inFlight,
+                meanOutputTokens: state.meanOutputTokens, health: health(state, now: now))
+        }
+    }
+
+    func health(_ state: State, now: Duration) -> Health {
+        guard let until = state.cooldownUntil else { return .healthy }
+        if now < until { return .coolingDown(until: until) }
+        return state.probing ? .probing : .halfOpen
+    }
+
+    /// Nearest-rank percentile; nil without data (never NaN).
+    static func percentile(_ sorted: [Double], _ p: Double) -> Int? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((p * Double(sorted.count)).rounded(.up))
+        return Int(sorted[min(max(rank, 1), sorted.count) - 1].rounded())
+    }
+
+    private func prune(_ state: inout State, now: Duration) {
+        let horizon = now - window
+        state.samples.removeAll { $0.at < horizon }
+        state.outcomes.removeAll { $0.at < horizon }
+        if state.samples.count > 1024 { state.samples.removeFirst(state.samples.count - 1024) }
+        if state.outcomes.count > 1024 { state.outcomes.removeFirst(state.outcomes.count - 1024) }
+    }
+
+    /// A call starts. Returns false when the backend is cooling down or its probe is taken.
+    public func begin(_ backend: String) -> Bool {
+        let now = time.now()
+        return states.withLock { states in
+            var state = states[backend] ?? State()
+            switch health(state, now: now) {
+            case .coolingDown, .probing: return false
+            case .halfOpen: state.probing = true
+            case .healthy: break
+            }
+            state.inFlight += 1
+            states[backend] = state
+            return true
+        }
+    }
+
+    /// A call succeeded: a latency sample, and the backend is healthy again.
+    public func succeeded(_ backend: String, latency: Duration, ttft: Duration?, outputTokens: Int?) {
+        let now = time.now()
+        states.withLock { states in
+            var state = states[backend] ?? State()
+            state.inFlight = max(0, state.inFlight - 1)
+            state.samples.append(Sample(at: now, latencyMS: latency.seconds * 1000, ttftMS: ttft.map { $0.seconds * 1000 }))
+            state.outcomes.append((now, false))
+            if let outputTokens {
+                state.meanOutputTokens = state.meanOutputTokens.map { $0 * 0.8 + Double(outputTokens) * 0.2 } ?? Double(outputTokens)
+            }
+            state.cooldownUntil = nil
+            state.consecutiveFailures = 0
+            state.probing = false
+            prune(&state, now: now)
+            states[backend] = state
+        }
+    }
+
+    /// A call failed. Rate limits, overload, 5xx, timeouts and connection failures cool the backend
+    /// down (at least for the server's Retry-After; a re-cool extends the deadline); client errors,
+    /// content filters and cancellations do not.
+    public func failed(_ backend: String, error: BackendError) {
+        let now = time.now()
+        states.withLock { states in
+            var state = states[backend] ?? State()
+            state.inFlight = max(0, state.inFlight - 1)
+            state.probing = false
+            if error.kind != .cancelled { state.outcomes.append((now, true)) }
+            if Self.coolsDown(error) {
+                state.consecutiveFailures += 1
+                let backoff = min(maxCooldown, baseCooldown * (1 << min(state.consecutiveFailures - 1, 16)))
+                let length = max(backoff, error.retryAfter ?? .zero)
+                state.cooldownUntil = max(state.cooldownUntil ?? .zero, now + length)
+            }
+            states[backend] = state
+        }
+    }
+
+    /// A call was abandoned (a hedge that lost): no sample, no failure.
+    public func abandoned(_ backend: String) {
+        states.withLock { states in
+            var state = states[backend] ?? State()
+            state.inFlight = max(0, state.inFlight - 1)
+            state.probing = false
+            states[backend] = state
+        }
+    }
+
+    public static func coolsDown(_ error: BackendError) -> Bool {
+        switch error.kind {
+        case .rateLimited, .overloaded, .server, .timeout, .connection: return true
+        default: return false
+        }
+    }
+
+    /// Seeds a backend with observed latencies (for dry runs on stored statistics, and tests).
+    public func record(_ backend: String, latenciesMS: [Double]) {
+        let now = time.now()
+        states.withLock { states in
+            var state = states[backend] ?? State()
+            state.samples += latenciesMS.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
+            state.outcomes += latenciesMS.map { _ in (now, false) }
+            states[backend] = state
+        }
+    }
+}

@@ -1,0 +1,112 @@
+public import ModelBackends
+
+/// What a routed call asks of its backend, and what it optimises.
+public struct RoutingConstraints: Sendable, Hashable {
+    public enum Objective: Sendable, Hashable {
+        case cheapest, fastest, best
+        /// Weighted: lower cost, lower latency, higher quality.
+        case balanced(cost: Double, latency: Double, quality: Double)
+
+        public var name: String {
+            switch self {
+            case .cheapest: return "cheapest"
+            case .fastest: return "fastest"
+            case .best: return "best"
+            case .balanced(let cost, let latency, let quality): return "balanced(cost \(cost), latency \(latency), quality \(quality))"
+            }
+        }
+    }
+
+    public enum Capability: String, Sendable, Hashable, CaseIterable {
+        case jsonSchema = "json_schema"
+        case streaming
+        case longContext = "long_context"
+    }
+
+    public enum HedgeTrigger: Sendable, Hashable {
+        /// The chosen backend's own observed p90 (or its declared latency before any observation).
+        case p90
+        case after(Duration)
+    }
+
+    public struct Hedge: Sendable, Hashable {
+        public var trigger: HedgeTrigger
+        /// Most extra calls, as a share of routed calls.
+        public var maxExtraShare: Double
+
+        public init(trigger: HedgeTrigger = .p90, maxExtraShare: Double = 0.10) {
+            self.trigger = trigger
+            self.maxExtraShare = maxExtraShare
+        }
+    }
+
+    public var objective: Objective
+    /// Per call, estimated before the call.
+    public var maxCostUSD: Double?
+    /// Against the backend's observed p90, or its declared latency.
+    public var maxLatencyMS: Int?
+    public var minQuality: Int?
+    public var require: Set<Capability>
+    public var localOnly: Bool
+    /// Spread one review's personas over model families where possible.
+    public var diverseFamilies: Bool
+    public var hedge: Hedge?
+    /// Share of calls that may try a backend with no observations yet.
+    public var explorationShare: Double
+    /// How long to wait for a backend to recover when every candidate is cooling down.
+    public var maxRecoveryWait: Duration
+
+    public init(
+        objective: Objective = .balanced(cost: 1, latency: 1, quality: 1), maxCostUSD: Double? = nil, maxLatencyMS: Int? = nil,
+        minQuality: Int? = nil, require: Set<Capability> = [], localOnly: Bool = false, diverseFamilies: Bool = false,
+        hedge: Hedge? = nil, explorationShare: Double = 0.05, maxRecoveryWait: Duration = .seconds(30)
+    ) {
+        self.objective = objective
+        self.maxCostUSD = maxCostUSD
+        self.maxLatencyMS = maxLatencyMS
+        self.minQuality = minQuality
+        self.require = require
+        self.localOnly = localOnly
+        self.diverseFamilies = diverseFamilies
+        self.hedge = hedge
+        self.explorationShare = explorationShare
+        self.maxRecoveryWait = maxRecoveryWait
+    }
+
+    /// One line for traces and explanations.
+    public var summary: String {
+        var parts = ["objective \(objective.name)"]
+        if let maxCostUSD { parts.append("max cost $\(maxCostUSD)") }
+        if let maxLatencyMS { parts.append("max p90 \(maxLatencyMS) ms") }
+        if let minQuality { parts.append("min quality \(minQuality)") }
+        if !require.isEmpty { parts.append("require \(require.map(\.rawValue).sorted().joined(separator: ","))") }
+        if localOnly { parts.append("local only") }
+        if diverseFamilies { parts.append("diverse families") }
+        if let hedge {
+            parts.append("hedge after \(hedge.trigger == .p90 ? "p90" : "fixed delay"), ≤\(Int(hedge.maxExtraShare * 100))% extra")
+        }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// A backend the router may choose, with what it declares.
+public struct RouteCandidate: Sendable {
+    public var backend: any ModelBackend
+    public var configuration: BackendConfiguration
+
+    public init(backend: any ModelBackend, configuration: BackendConfiguration) {
+        self.backend = backend
+        self.configuration = configuration
+    }
+
+    public var name: String { configuration.name }
+
+    public var capabilities: Set<RoutingConstraints.Capability> {
+        var capabilities: Set<RoutingConstraints.Capability> = [.streaming]
+        if configuration.structuredOutput != .none { capabilities.insert(.jsonSchema) }
+        if (configuration.contextWindow ?? 0) >= 100_000 { capabilities.insert(.longContext) }
+        return capabilities
+    }
+
+    public var family: String { configuration.family ?? configuration.kind.rawValue }
+}
