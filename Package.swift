@@ -67,6 +67,7 @@ let package = Package(
             dependencies: [
                 "PanelKit",
                 "ModelBackends",
+                "ModelRouter",
                 "PanelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -29,6 +29,19 @@ struct ProgressLines: Sendable {
             case .abstained(let reason):
                 log.info(log.paint("✗", .red) + " \(who): abstained — \(reason)")
             }
+            if log.verbose, let trace = result.routing {
+                log.debug("  routing: \(trace.rule) — pick \(trace.pick ?? "none"); constraints: \(trace.constraints)")
+                for candidate in trace.candidates {
+                    let verdict =
+                        candidate.excludedBy.map { "excluded by \($0) (\(candidate.detail ?? ""))" } ?? "rank \(candidate.rank ?? 0)"
+                    log.debug("    \(candidate.backend): \(verdict)")
+                }
+                log.debug(
+                    "  attempts: "
+                        + trace.attempts.map {
+                            "\($0.backend) \($0.outcome)\($0.hedge ? " (hedge)" : "")\($0.errorClass.map { " \($0)" } ?? "")"
+                        }.joined(separator: ", "))
+            }
             if log.verbose {
                 log.debug(
                     "  attempts \(result.attempts), tokens \(result.inputTokens.map(String.init) ?? "?") in / \(result.outputTokens.map(String.init) ?? "?") out, ttft \(result.ttftMS.map { "\($0) ms" } ?? "n/a")"

@@ -280,4 +280,45 @@ struct PanelCLITests {
             #expect(database.range(of: Data(key.utf8)) == nil)
         }
     }
+
+    /// Three providers with different prices; the cheapest is dead. The router skips what the cost
+    /// cap excludes, falls back from the dead one, and the document still completes.
+    @Test func routerPicksTheCheapestQualifyingAndFallsBack() async throws {
+        let dead = try await MockProvider.withServer { $0.port }
+        try await MockProvider.withServer { cheap in
+            try await MockProvider.withServer { pricey in
+                let config = try temporaryFile(
+                    "panel.yaml",
+                    """
+                    backends:
+                      - {name: dead, kind: openai, base_url: "http://127.0.0.1:\(dead)/v1", model: m, price: {input_per_mtok: 0.01, output_per_mtok: 0.01}, quality: 3, family: a, max_attempts: 1}
+                      - {name: cheap, kind: openai, base_url: "\(cheap.baseURL)", model: m, price: {input_per_mtok: 0.1, output_per_mtok: 0.1}, quality: 3, family: b, max_attempts: 1}
+                      - {name: pricey, kind: openai, base_url: "\(pricey.baseURL)", model: m, price: {input_per_mtok: 50, output_per_mtok: 50}, quality: 5, family: c}
+                    router:
+                      objective: cheapest
+                      max_cost_usd: 0.01
+                      exploration_share: 0
+                    panel: {backend: router}
+                    """)
+                let result = try await panel(["review", Self.azure, Self.mistral, "--config", config, "--format", "json", "--verbose"])
+                #expect(result.code == 0, "\(result.stderr)")
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+                let reviews = (document["tools"] as? [[String: Any]] ?? []).flatMap { $0["reviews"] as? [[String: Any]] ?? [] }
+                #expect(reviews.count == 8)
+                #expect(reviews.allSatisfy { $0["backend"] as? String == "cheap" })
+                #expect(pricey.stats.snapshot.chatRequests == 0)
+                let routing = try #require(reviews.first?["routing"] as? [String: Any])
+                let candidates = try #require(routing["candidates"] as? [[String: Any]])
+                #expect(candidates.contains { $0["backend"] as? String == "pricey" && $0["excluded_by"] as? String == "cost cap" })
+                #expect(result.stderr.contains("pricey: excluded by cost cap"))
+                #expect(result.stderr.contains("dead failed connection") || result.stderr.contains("dead: excluded by cooling down"))
+
+                let explain = try await panel(["route", "--explain", Self.azure, "--config", config])
+                #expect(explain.code == 0)
+                #expect(explain.stdout.contains("Builder: pick dead — best by cheapest"))
+                #expect(explain.stdout.contains("excluded: cost cap"))
+                #expect(cheap.stats.snapshot.chatRequests == 8)  // the dry run called nothing
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import ModelBackends
+public import ModelRouter
 
 /// Composes each configured backend into the chain DESIGN.md describes:
 /// retries ─► (recording) ─► concurrency limit ─► provider adapter ─► HTTP.
@@ -17,12 +18,17 @@ public enum BackendStack {
         /// Cache local backends too. Off by default: a local server is free, and it often answers with
         /// whatever model is loaded whatever name is asked for, so a cached answer may be stale.
         public var cacheLocal: Bool
+        /// Router statistics to start from (e.g. stored ones, for a dry run); fresh when nil.
+        public var statistics: BackendStatistics?
+        public var routerTime: RouterTime
 
         public init(
             recordDirectory: URL? = nil,
             cache: (any ResponseCache)? = nil,
             cacheMode: CachingBackend.Mode = .normal,
             cacheLocal: Bool = false,
+            statistics: BackendStatistics? = nil,
+            routerTime: RouterTime = .continuous(),
             onRetry: @escaping @Sendable (String, Int, BackendError, Duration) -> Void = { _, _, _, _ in },
             clock: any Clock<Duration> = ContinuousClock()
         ) {
@@ -32,6 +38,8 @@ public enum BackendStack {
             self.cache = cache
             self.cacheMode = cacheMode
             self.cacheLocal = cacheLocal
+            self.statistics = statistics
+            self.routerTime = routerTime
         }
     }
 
@@ -58,6 +66,14 @@ public enum BackendStack {
             let onRetry = options.onRetry
             chain = RetryingBackend(chain, policy: backend.retry, clock: options.clock, onRetry: { onRetry(name, $0, $1, $2) })
             result[backend.name] = chain
+        }
+        if configuration.usesRouter {
+            let candidates = configuration.backends.compactMap { config in
+                result[config.name].map { RouteCandidate(backend: $0, configuration: config) }
+            }
+            result[PanelConfiguration.routerName] = ModelRouter(
+                candidates: candidates, constraints: configuration.router, personaConstraints: configuration.personaRouters,
+                statistics: options.statistics, time: options.routerTime, seed: configuration.routerSeed)
         }
         return result
     }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelBackends
+import ModelRouter
 import Yams
 
 /// Reads `panel.yaml` nodes strictly: known keys only, typed values, paths in every message.
@@ -79,23 +80,37 @@ struct ConfigurationReader {
             }
             backends.append(backend)
         }
+        if let index = backends.firstIndex(where: { $0.name == PanelConfiguration.routerName }) {
+            throw fail("backends[\(index)].name", "'router' is reserved for the model router; choose another name")
+        }
+        let router = try top["router"].map { node throws(ConfigurationError) in try readRouter(node, "router") } ?? RoutingConstraints()
+        var routerSeed: UInt64 = 1
+        if let seedNode = top["router"]?.mapping?["seed"], let seed = try integer(seedNode, "router.seed") { routerSeed = UInt64(seed) }
         let panel =
             try top["panel"].map { node throws(ConfigurationError) in
                 try mapping(node, "panel", allowed: ["backend", "personas", "quorum", "temperature", "max_tokens"])
             } ?? [:]
-        let defaultBackend = try string(panel["backend"], "panel.backend") ?? backends[0].name
-        guard backends.contains(where: { $0.name == defaultBackend }) else {
+        let known = backends.map(\.name) + [PanelConfiguration.routerName]
+        let defaultBackend =
+            try string(panel["backend"], "panel.backend") ?? (top["router"] != nil ? PanelConfiguration.routerName : backends[0].name)
+        guard known.contains(defaultBackend) else {
             throw fail(
                 "panel.backend", "no backend is named '\(defaultBackend)'; configured: \(backends.map(\.name).joined(separator: ", "))")
         }
         var personaBackends: [String: String] = [:]
+        var personaRouters: [String: RoutingConstraints] = [:]
         if let personas = panel["personas"] {
             let entries = try mapping(personas, "panel.personas", allowed: (personas.mapping?.keys.compactMap { $0.scalar?.string }) ?? [])
             for (persona, node) in entries {
                 let path = "panel.personas.\(persona)"
-                let settings = try mapping(node, path, allowed: ["backend"])
-                let name = try required(settings["backend"], "\(path).backend")
-                guard backends.contains(where: { $0.name == name }) else {
+                let settings = try mapping(node, path, allowed: ["backend", "router"])
+                if let routerNode = settings["router"] {
+                    personaRouters[persona] = try readRouter(routerNode, "\(path).router", base: router)
+                }
+                let name =
+                    try string(settings["backend"], "\(path).backend")
+                    ?? (settings["router"] != nil ? PanelConfiguration.routerName : defaultBackend)
+                guard known.contains(name) else {
                     throw fail(
                         "\(path).backend", "no backend is named '\(name)'; configured: \(backends.map(\.name).joined(separator: ", "))")
                 }
@@ -107,7 +122,8 @@ struct ConfigurationReader {
         return PanelConfiguration(
             backends: backends, defaultBackend: defaultBackend, personaBackends: personaBackends,
             quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
-            maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1), source: source)
+            maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1), source: source, router: router,
+            personaRouters: personaRouters, routerSeed: routerSeed)
     }
 
     func readBackend(_ node: Node, _ path: String) throws(ConfigurationError) -> BackendConfiguration {
@@ -168,6 +184,86 @@ struct ConfigurationReader {
             declaredLocal: try bool(fields["local"], "\(path).local"),
             contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
             declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))
+    }
+
+    static let routerKeys = [
+        "objective", "weights", "max_cost_usd", "max_latency_ms", "min_quality", "require", "local_only", "diversity", "hedge",
+        "exploration_share", "max_recovery_wait_s", "seed",
+    ]
+
+    /// The `router:` section (or a persona's override, starting from the panel's).
+    func readRouter(
+        _ node: Node, _ path: String, base: RoutingConstraints = RoutingConstraints()
+    ) throws(ConfigurationError) -> RoutingConstraints {
+        let fields = try mapping(node, path, allowed: Self.routerKeys)
+        var constraints = base
+        if let objective = try string(fields["objective"], "\(path).objective") {
+            switch objective {
+            case "cheapest": constraints.objective = .cheapest
+            case "fastest": constraints.objective = .fastest
+            case "best": constraints.objective = .best
+            case "balanced":
+                var weights = (cost: 1.0, latency: 1.0, quality: 1.0)
+                if let node = fields["weights"] {
+                    let w = try mapping(node, "\(path).weights", allowed: ["cost", "latency", "quality"])
+                    weights = (
+                        try number(w["cost"], "\(path).weights.cost") ?? 1, try number(w["latency"], "\(path).weights.latency") ?? 1,
+                        try number(w["quality"], "\(path).weights.quality") ?? 1
+                    )
+                }
+                constraints.objective = .balanced(cost: weights.cost, latency: weights.latency, quality: weights.quality)
+            default: throw fail("\(path).objective", "must be cheapest, fastest, best or balanced, found '\(objective)'")
+            }
+        }
+        if let cost = try number(fields["max_cost_usd"], "\(path).max_cost_usd") {
+            guard cost >= 0 else { throw fail("\(path).max_cost_usd", "must be 0 or more") }
+            constraints.maxCostUSD = cost
+        }
+        if let latency = try integer(fields["max_latency_ms"], "\(path).max_latency_ms", min: 1) { constraints.maxLatencyMS = latency }
+        if let quality = try integer(fields["min_quality"], "\(path).min_quality", min: 1) { constraints.minQuality = quality }
+        if let list = fields["require"] {
+            guard let items = list.sequence else { throw fail("\(path).require", "must be a list, e.g. [json_schema]") }
+            var capabilities: Set<RoutingConstraints.Capability> = []
+            for (index, item) in items.enumerated() {
+                let name = try required(item, "\(path).require[\(index)]")
+                guard let capability = RoutingConstraints.Capability(rawValue: name) else {
+                    throw fail(
+                        "\(path).require[\(index)]",
+                        "unknown capability '\(name)'; use \(RoutingConstraints.Capability.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                capabilities.insert(capability)
+            }
+            constraints.require = capabilities
+        }
+        if let local = try bool(fields["local_only"], "\(path).local_only") { constraints.localOnly = local }
+        if let diversity = try string(fields["diversity"], "\(path).diversity") {
+            guard ["families", "none"].contains(diversity) else { throw fail("\(path).diversity", "must be families or none") }
+            constraints.diverseFamilies = diversity == "families"
+        }
+        if let hedgeNode = fields["hedge"] {
+            let h = try mapping(hedgeNode, "\(path).hedge", allowed: ["after", "max_extra_share"])
+            var hedge = RoutingConstraints.Hedge()
+            if let after = try string(h["after"], "\(path).hedge.after"), after != "p90" {
+                guard let ms = Int(after.replacingOccurrences(of: "ms", with: "")), ms >= 0 else {
+                    throw fail("\(path).hedge.after", "must be p90 or a delay like 1500ms")
+                }
+                hedge.trigger = .after(.milliseconds(ms))
+            }
+            if let share = try number(h["max_extra_share"], "\(path).hedge.max_extra_share") {
+                guard (0...1).contains(share) else { throw fail("\(path).hedge.max_extra_share", "must be between 0 and 1") }
+                hedge.maxExtraShare = share
+            }
+            constraints.hedge = hedge
+        }
+        if let share = try number(fields["exploration_share"], "\(path).exploration_share") {
+            guard (0...1).contains(share) else { throw fail("\(path).exploration_share", "must be between 0 and 1") }
+            constraints.explorationShare = share
+        }
+        if let wait = try number(fields["max_recovery_wait_s"], "\(path).max_recovery_wait_s") {
+            constraints.maxRecoveryWait = .milliseconds(Int64(max(0, wait) * 1000))
+        }
+        return constraints
     }
 
     /// Edit distance, for "did you mean" suggestions.

@@ -1,5 +1,6 @@
 import Foundation
 public import ModelBackends
+public import ModelRouter
 import Yams
 
 /// `panel.yaml`: the backends and which persona uses which.
@@ -18,12 +19,27 @@ public struct PanelConfiguration: Sendable {
     public var maxTokens: Int?
     /// Where it was read from.
     public var source: String
+    /// The router's constraints (the `router:` section), used by personas whose backend is `router`.
+    public var router: RoutingConstraints
+    /// Per-persona router overrides (`panel.personas.X.router`).
+    public var personaRouters: [String: RoutingConstraints]
+    public var routerSeed: UInt64
+
+    /// The name that selects the router in `panel.backend` and persona overrides.
+    public static let routerName = "router"
+
+    /// True when some persona is routed.
+    public var usesRouter: Bool {
+        defaultBackend == Self.routerName || personaBackends.values.contains(Self.routerName)
+    }
 
     public static let fileName = "panel.yaml"
 
     public init(
         backends: [BackendConfiguration], defaultBackend: String, personaBackends: [String: String] = [:], quorum: Int? = nil,
-        temperature: Double? = nil, maxTokens: Int? = nil, source: String = "command line"
+        temperature: Double? = nil, maxTokens: Int? = nil, source: String = "command line",
+        router: RoutingConstraints = RoutingConstraints(),
+        personaRouters: [String: RoutingConstraints] = [:], routerSeed: UInt64 = 1
     ) {
         self.backends = backends
         self.defaultBackend = defaultBackend
@@ -32,6 +48,9 @@ public struct PanelConfiguration: Sendable {
         self.temperature = temperature
         self.maxTokens = maxTokens
         self.source = source
+        self.router = router
+        self.personaRouters = personaRouters
+        self.routerSeed = routerSeed
     }
 
     public func backend(named name: String) -> BackendConfiguration? { backends.first { $0.name == name } }

@@ -1,4 +1,5 @@
 public import Foundation
+public import ModelBackends
 
 /// The versioned, documented JSON contract `panel.document/v1`: one review or a comparison.
 ///
@@ -76,9 +77,11 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var outputTokens: Int?
         public var costUSD: Double?
         public var attempts: Int
+        /// The router's explanation, for routed calls.
+        public var routing: RoutingTrace?
 
         enum CodingKeys: String, CodingKey {
-            case persona, status, score, verdict, text, error, flags, backend, model, attempts
+            case persona, status, score, verdict, text, error, flags, backend, model, attempts, routing
             case latencyMS = "latency_ms"
             case ttftMS = "ttft_ms"
             case inputTokens = "input_tokens"
@@ -103,6 +106,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(outputTokens, forKey: .outputTokens)
             try c.encode(costUSD, forKey: .costUSD)
             try c.encode(attempts, forKey: .attempts)
+            try c.encode(routing, forKey: .routing)
         }
     }
 
@@ -252,5 +256,6 @@ extension ReviewDocument.Review {
         outputTokens = result.outputTokens
         costUSD = result.costUSD.map(ReviewDocument.roundCost)
         attempts = result.attempts
+        routing = result.routing
     }
 }

@@ -1,3 +1,5 @@
+public import ModelBackends
+
 /// One persona's part in a review: what it said, or why it abstained, and what the call cost.
 public struct PersonaResult: Sendable, Hashable {
     public enum Outcome: Sendable, Hashable {
@@ -19,6 +21,8 @@ public struct PersonaResult: Sendable, Hashable {
     public var costUSD: Double?
     /// Calls made for this persona (repairs and retries included); 0 if none reached a backend.
     public var attempts: Int
+    /// How the router chose the backend of the last call, when routed.
+    public var routing: RoutingTrace?
 
     public init(
         persona: Persona,

@@ -140,6 +140,7 @@ extension PersonaResult {
         outputTokens = Self.sum(outputTokens, response.usage.outputTokens, first: attempts == 0)
         costUSD = Self.sum(costUSD, response.costUSD, first: attempts == 0)
         attempts += response.attempts
+        if let trace = response.routing { routing = trace }
         if response.cached && !flags.contains(Self.cachedFlag) { flags.append(Self.cachedFlag) }
     }
 
