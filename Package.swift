@@ -73,6 +73,15 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "panel-bench",
+            dependencies: [
+                "ModelRouter",
+                "ModelBackends",
+                "MockProvider",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
             name: "panel-mock-provider",
             dependencies: [
                 "MockProvider",

@@ -40,6 +40,25 @@ public final class BackendStatistics: Sendable {
         var cooldownUntil: Duration?
         var consecutiveFailures = 0
         var probing = false
+        /// Percentiles and error rate, computed once per change rather than once per decision.
+        var summary: Summary?
+    }
+
+    struct Summary {
+        var p50: Int?
+        var p90: Int?
+        var p99: Int?
+        var ttftP90: Int?
+        var errorRate: Double
+    }
+
+    static func summarize(_ state: State) -> Summary {
+        let latencies = state.samples.map(\.latencyMS).sorted()
+        let ttfts = state.samples.compactMap(\.ttftMS).sorted()
+        let failures = state.outcomes.filter(\.failed).count
+        return Summary(
+            p50: percentile(latencies, 0.50), p90: percentile(latencies, 0.90), p99: percentile(latencies, 0.99),
+            ttftP90: percentile(ttfts, 0.90), errorRate: state.outcomes.isEmpty ? 0 : Double(failures) / Double(state.outcomes.count))
     }
 
     public let window: Duration
@@ -59,20 +78,39 @@ public final class BackendStatistics: Sendable {
     }
 
     public func snapshot(_ backend: String) -> Snapshot {
+        snapshots([backend])[0]
+    }
+
+    /// Snapshots of several backends under one lock.
+    public func snapshots(_ backends: [String]) -> [Snapshot] {
         let now = time.now()
-        return states.withLock { states in
-            var state = states[backend] ?? State()
-            prune(&state, now: now)
-            states[backend] = state
-            let latencies = state.samples.map(\.latencyMS).sorted()
-            let ttfts = state.samples.compactMap(\.ttftMS).sorted()
-            let failures = state.outcomes.filter(\.failed).count
+        return states.withLock { states in backends.map { snapshot($0, in: &states, now: now) } }
+    }
+
+    private func snapshot(_ backend: String, in states: inout [String: State], now: Duration) -> Snapshot {
+        guard var state = states[backend] else {
             return Snapshot(
-                samples: latencies.count, p50MS: Self.percentile(latencies, 0.50), p90MS: Self.percentile(latencies, 0.90),
-                p99MS: Self.percentile(latencies, 0.99), ttftP90MS: Self.percentile(ttfts, 0.90),
-                errorRate: state.outcomes.isEmpty ? 0 : Double(failures) / Double(state.outcomes.count), inFlight: state.inFlight,
-                meanOutputTokens: state.meanOutputTokens, health: health(state, now: now))
+                samples: 0, p50MS: nil, p90MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0, meanOutputTokens: nil,
+                health: .healthy)
         }
+        var changed = false
+        if let oldest = state.samples.first?.at ?? state.outcomes.first?.at, oldest < now - window {
+            prune(&state, now: now)
+            changed = true
+        }
+        let summary: Summary
+        if let cached = state.summary {
+            summary = cached
+        } else {
+            summary = Self.summarize(state)
+            state.summary = summary
+            changed = true
+        }
+        if changed { states[backend] = state }
+        return Snapshot(
+            samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p99MS: summary.p99, ttftP90MS: summary.ttftP90,
+            errorRate: summary.errorRate, inFlight: state.inFlight, meanOutputTokens: state.meanOutputTokens,
+            health: health(state, now: now))
     }
 
     func health(_ state: State, now: Duration) -> Health {
@@ -90,8 +128,10 @@ public final class BackendStatistics: Sendable {
 
     private func prune(_ state: inout State, now: Duration) {
         let horizon = now - window
-        state.samples.removeAll { $0.at < horizon }
-        state.outcomes.removeAll { $0.at < horizon }
+        // Samples arrive in time order: only look further when the oldest has expired.
+        if let oldest = state.samples.first, oldest.at < horizon { state.samples.removeAll { $0.at < horizon } }
+        if let oldest = state.outcomes.first, oldest.at < horizon { state.outcomes.removeAll { $0.at < horizon } }
+        state.summary = nil
         if state.samples.count > 1024 { state.samples.removeFirst(state.samples.count - 1024) }
         if state.outcomes.count > 1024 { state.outcomes.removeFirst(state.outcomes.count - 1024) }
     }
@@ -120,6 +160,7 @@ public final class BackendStatistics: Sendable {
             state.inFlight = max(0, state.inFlight - 1)
             state.samples.append(Sample(at: now, latencyMS: latency.seconds * 1000, ttftMS: ttft.map { $0.seconds * 1000 }))
             state.outcomes.append((now, false))
+            state.summary = nil
             if let outputTokens {
                 state.meanOutputTokens = state.meanOutputTokens.map { $0 * 0.8 + Double(outputTokens) * 0.2 } ?? Double(outputTokens)
             }
@@ -140,7 +181,10 @@ public final class BackendStatistics: Sendable {
             var state = states[backend] ?? State()
             state.inFlight = max(0, state.inFlight - 1)
             state.probing = false
-            if error.kind != .cancelled { state.outcomes.append((now, true)) }
+            if error.kind != .cancelled {
+                state.outcomes.append((now, true))
+                state.summary = nil
+            }
             if Self.coolsDown(error) {
                 state.consecutiveFailures += 1
                 let backoff = min(maxCooldown, baseCooldown * (1 << min(state.consecutiveFailures - 1, 16)))
@@ -175,6 +219,7 @@ public final class BackendStatistics: Sendable {
             var state = states[backend] ?? State()
             state.samples += latenciesMS.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
             state.outcomes += latenciesMS.map { _ in (now, false) }
+            state.summary = nil
             states[backend] = state
         }
     }

@@ -15,6 +15,9 @@ public final class ModelRouter: ModelBackend {
     public let personaConstraints: [String: RoutingConstraints]
     public let statistics: BackendStatistics
     let time: RouterTime
+    let profiles: [RoutingPolicy.Profile]
+    let summaries: [String: String]
+    let defaultSummary: String
 
     private struct State {
         var random: SeededRandom
@@ -38,14 +41,21 @@ public final class ModelRouter: ModelBackend {
         self.time = time
         self.statistics = statistics ?? BackendStatistics(time: time)
         self.state = Mutex(State(random: SeededRandom(seed: seed)))
+        self.profiles = candidates.map(RoutingPolicy.Profile.init)
+        self.summaries = personaConstraints.mapValues(\.summary)
+        self.defaultSummary = constraints.summary
     }
 
     /// Hedged calls so far over routed calls.
     public var hedgeShare: (hedged: Int, routed: Int) { state.withLock { ($0.hedgedCalls, $0.routedCalls) } }
 
+    /// "builder · Acme" → ("builder", "Acme").
     func parts(of request: ChatRequest) -> (persona: String, group: String) {
-        let parts = request.label.components(separatedBy: " · ")
-        return (parts.first ?? "", parts.count > 1 ? parts.dropFirst().joined(separator: " · ") : "")
+        let label = request.label
+        guard let dot = label.firstIndex(of: "·") else { return (label, "") }
+        let persona = label[..<dot].trimmingCharacters(in: .whitespaces)
+        let group = label[label.index(after: dot)...].trimmingCharacters(in: .whitespaces)
+        return (persona, group)
     }
 
     /// The decision for a request, without calling anything (`panel route --explain`).
@@ -57,7 +67,8 @@ public final class ModelRouter: ModelBackend {
             return (state.random.next(), used)
         }
         let decision = RoutingPolicy.decide(
-            request, candidates: candidates, constraints: constraints, statistics: statistics, familiesInUse: families, random: random)
+            request, candidates: candidates, profiles: profiles, constraints: constraints, statistics: statistics, familiesInUse: families,
+            random: random, summary: summaries[persona] ?? defaultSummary)
         if constraints.diverseFamilies, let pick = decision.ranked.first, !group.isEmpty {
             state.withLock { $0.families[group, default: [:]][persona] = pick.family }
         }

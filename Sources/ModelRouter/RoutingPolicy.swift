@@ -18,10 +18,49 @@ public enum RoutingPolicy {
     /// Estimated cost of a call: prompt tokens (4 characters a token) × input price + expected
     /// output tokens (the backend's observed mean, else 60% of the cap) × output price.
     public static func estimatedCost(_ request: ChatRequest, price: Price?, meanOutputTokens: Double?) -> Double? {
+        estimatedCost(
+            inputTokens: inputTokens(request), maxOutputTokens: request.maxOutputTokens, price: price, meanOutputTokens: meanOutputTokens)
+    }
+
+    static func inputTokens(_ request: ChatRequest) -> Double {
+        Double(request.messages.reduce(0) { $0 + $1.content.utf8.count }) / 4
+    }
+
+    static func estimatedCost(inputTokens: Double, maxOutputTokens: Int?, price: Price?, meanOutputTokens: Double?) -> Double? {
         guard let price else { return nil }
-        let input = Double(request.messages.reduce(0) { $0 + $1.content.utf8.count }) / 4
-        let output = meanOutputTokens ?? Double(request.maxOutputTokens ?? 500) * 0.6
-        return (input * price.inputPerMTok + output * price.outputPerMTok) / 1_000_000
+        let output = meanOutputTokens ?? Double(maxOutputTokens ?? 500) * 0.6
+        return (inputTokens * price.inputPerMTok + output * price.outputPerMTok) / 1_000_000
+    }
+
+    /// What the policy reads of a candidate, extracted once (the router keeps these).
+    struct Profile: Sendable {
+        var name: String
+        var family: String
+        var capabilities: Set<RoutingConstraints.Capability>
+        var capabilityMask: UInt8
+        var price: Price?
+        var quality: Int
+        var isLocal: Bool
+        var maxConcurrency: Int
+        var declaredLatencyMS: Int?
+
+        init(_ candidate: RouteCandidate) {
+            name = candidate.name
+            family = candidate.family
+            capabilities = candidate.capabilities
+            capabilityMask = Self.mask(candidate.capabilities)
+            price = candidate.configuration.price
+            quality = candidate.configuration.quality ?? 3
+            isLocal = candidate.configuration.isLocal
+            maxConcurrency = candidate.configuration.maxConcurrency
+            declaredLatencyMS = candidate.configuration.declaredLatencyMS
+        }
+
+        static func mask(_ capabilities: Set<RoutingConstraints.Capability>) -> UInt8 {
+            capabilities.reduce(0) { mask, capability in
+                mask | (1 << UInt8(RoutingConstraints.Capability.allCases.firstIndex(of: capability) ?? 0))
+            }
+        }
     }
 
     public static func decide(
@@ -32,8 +71,26 @@ public enum RoutingPolicy {
         familiesInUse: Set<String> = [],
         random: Double
     ) -> RoutingDecision {
+        decide(
+            request, candidates: candidates, profiles: candidates.map(Profile.init), constraints: constraints, statistics: statistics,
+            familiesInUse: familiesInUse, random: random)
+    }
+
+    static func decide(
+        _ request: ChatRequest,
+        candidates: [RouteCandidate],
+        profiles: [Profile],
+        constraints: RoutingConstraints,
+        statistics: BackendStatistics,
+        familiesInUse: Set<String>,
+        random: Double,
+        summary: String? = nil
+    ) -> RoutingDecision {
+        let required = Profile.mask(constraints.require)
         struct Scored {
-            var candidate: RouteCandidate
+            /// Index into `candidates` (copying candidates around costs more than deciding).
+            var index: Int
+            var name: String
             var cost: Double?
             var p90: Int?
             var quality: Int
@@ -44,26 +101,29 @@ public enum RoutingPolicy {
         var cooling: [Scored] = []
         var atCapacity: [Scored] = []
         var earliestRecovery: Duration?
+        let promptTokens = inputTokens(request)
 
-        for candidate in candidates {
-            let config = candidate.configuration
-            let stats = statistics.snapshot(candidate.name)
-            let cost = estimatedCost(request, price: config.price, meanOutputTokens: stats.meanOutputTokens)
-            let p90 = stats.samples >= 3 ? stats.p90MS : config.declaredLatencyMS
-            let quality = config.quality ?? 3
+        let snapshots = statistics.snapshots(profiles.map(\.name))
+        for (candidateIndex, profile) in profiles.enumerated() {
+            let stats = snapshots[candidateIndex]
+            let cost = estimatedCost(
+                inputTokens: promptTokens, maxOutputTokens: request.maxOutputTokens, price: profile.price,
+                meanOutputTokens: stats.meanOutputTokens)
+            let p90 = stats.samples >= 3 ? stats.p90MS : profile.declaredLatencyMS
+            let quality = profile.quality
             var entry = RoutingTrace.Candidate(
-                backend: candidate.name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90, quality: quality,
-                family: candidate.family)
+                backend: profile.name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90, quality: quality,
+                family: profile.family)
             func exclude(_ filter: String, _ detail: String) {
                 entry.excludedBy = filter
                 entry.detail = detail
             }
-            let missing = constraints.require.subtracting(candidate.capabilities)
-            if !missing.isEmpty {
+            if required & profile.capabilityMask != required {
+                let missing = constraints.require.subtracting(profile.capabilities)
                 exclude("capability", "lacks \(missing.map(\.rawValue).sorted().joined(separator: ", "))")
             } else if let min = constraints.minQuality, quality < min {
                 exclude("quality", "quality \(quality) < \(min)")
-            } else if constraints.localOnly && !config.isLocal {
+            } else if constraints.localOnly && !profile.isLocal {
                 exclude("local-only", "not a local backend")
             } else if let cap = constraints.maxCostUSD, cost == nil {
                 exclude("cost cap", "price unknown, cap $\(cap)")
@@ -72,7 +132,8 @@ public enum RoutingPolicy {
             } else if let cap = constraints.maxLatencyMS, let p90, p90 > cap {
                 exclude("latency cap", "p90 \(p90) ms > \(cap) ms")
             } else {
-                let scored = Scored(candidate: candidate, cost: cost, p90: p90, quality: quality, cold: stats.samples == 0)
+                let scored = Scored(
+                    index: candidateIndex, name: profile.name, cost: cost, p90: p90, quality: quality, cold: stats.samples == 0)
                 switch stats.health {
                 case .coolingDown(let until):
                     exclude("cooling down", "until t+\(until.milliseconds) ms")
@@ -82,8 +143,8 @@ public enum RoutingPolicy {
                     exclude("cooling down", "a probe call is deciding")
                     cooling.append(scored)
                 case .healthy, .halfOpen:
-                    if stats.inFlight >= config.maxConcurrency {
-                        exclude("at capacity", "\(stats.inFlight) in flight of \(config.maxConcurrency)")
+                    if stats.inFlight >= profile.maxConcurrency {
+                        exclude("at capacity", "\(stats.inFlight) in flight of \(profile.maxConcurrency)")
                         atCapacity.append(scored)
                     } else {
                         qualifying.append(scored)
@@ -100,27 +161,27 @@ public enum RoutingPolicy {
             rule = "all qualifying backends at capacity; queued on the best of them. "
         }
 
-        func key(_ s: Scored) -> [Double] {
+        let maxCost = qualifying.compactMap(\.cost).max().map { $0 > 0 ? $0 : 1 } ?? 1
+        let maxLatency = Double(qualifying.compactMap(\.p90).max().map { $0 > 0 ? $0 : 1 } ?? 1)
+        func key(_ s: Scored) -> (Double, Double, Double) {
             let cost = s.cost ?? .infinity
             let latency = Double(s.p90 ?? Int.max / 2)
             switch constraints.objective {
-            case .cheapest: return [cost, latency, -Double(s.quality)]
-            case .fastest: return [latency, cost, -Double(s.quality)]
-            case .best: return [-Double(s.quality), cost, latency]
+            case .cheapest: return (cost, latency, -Double(s.quality))
+            case .fastest: return (latency, cost, -Double(s.quality))
+            case .best: return (-Double(s.quality), cost, latency)
             case .balanced(let wc, let wl, let wq):
-                let maxCost = qualifying.compactMap(\.cost).max().map { $0 > 0 ? $0 : 1 } ?? 1
-                let maxLatency = Double(qualifying.compactMap(\.p90).max().map { $0 > 0 ? $0 : 1 } ?? 1)
                 let normalizedCost = s.cost.map { $0 / maxCost } ?? 1
                 let normalizedLatency = s.p90.map { Double($0) / maxLatency } ?? 1
-                return [wc * normalizedCost + wl * normalizedLatency - wq * Double(s.quality) / 5, cost, latency]
+                return (wc * normalizedCost + wl * normalizedLatency - wq * Double(s.quality) / 5, cost, latency)
             }
         }
-        var ranked = qualifying.sorted { a, b in
-            let (ka, kb) = (key(a), key(b))
-            if ka != kb { return ka.lexicographicallyPrecedes(kb) }
-            return a.candidate.name < b.candidate.name  // ties: by name, stated in the rule
+        let keyed = qualifying.map { (scored: $0, key: key($0)) }.sorted { a, b in
+            if a.key != b.key { return a.key < b.key }
+            return a.scored.name < b.scored.name  // ties: by name, stated in the rule
         }
-        if let first = ranked.first, ranked.count > 1, key(first) == key(ranked[1]) {
+        var ranked = keyed.map(\.scored)
+        if keyed.count > 1, keyed[0].key == keyed[1].key {
             rule += "tie on \(constraints.objective.name) broken by name; "
         }
         rule += ranked.isEmpty ? "" : "best by \(constraints.objective.name)"
@@ -128,33 +189,31 @@ public enum RoutingPolicy {
         // Bounded exploration: a backend with no observations gets a share of calls.
         let cold = ranked.filter(\.cold)
         if !cold.isEmpty, cold.count < ranked.count, random < constraints.explorationShare, let pick = cold.first,
-            let index = ranked.firstIndex(where: { $0.candidate.name == pick.candidate.name })
+            let index = ranked.firstIndex(where: { $0.index == pick.index })
         {
             ranked.insert(ranked.remove(at: index), at: 0)
-            rule = "exploration: \(pick.candidate.name) has no observations yet (\(Int(constraints.explorationShare * 100))% of calls)"
+            rule = "exploration: \(pick.name) has no observations yet (\(Int(constraints.explorationShare * 100))% of calls)"
         }
 
         // Diversity: families this review has not heard from come first.
         if constraints.diverseFamilies, !familiesInUse.isEmpty {
-            let fresh = ranked.filter { !familiesInUse.contains($0.candidate.family) }
-            if !fresh.isEmpty, fresh.first?.candidate.name != ranked.first?.candidate.name {
-                ranked = fresh + ranked.filter { familiesInUse.contains($0.candidate.family) }
-                rule += "; diversity: family \(ranked[0].candidate.family) not yet on this panel"
+            let fresh = ranked.filter { !familiesInUse.contains(profiles[$0.index].family) }
+            if !fresh.isEmpty, fresh.first?.index != ranked.first?.index {
+                ranked = fresh + ranked.filter { familiesInUse.contains(profiles[$0.index].family) }
+                rule += "; diversity: family \(profiles[ranked[0].index].family) not yet on this panel"
             }
         }
 
-        for (index, scored) in ranked.enumerated() {
-            if let entry = entries.firstIndex(where: { $0.backend == scored.candidate.name }) {
-                entries[entry].rank = index + 1
-                if entries[entry].excludedBy == "at capacity" { entries[entry].excludedBy = nil }
-            }
+        for (rank, scored) in ranked.enumerated() {
+            entries[scored.index].rank = rank + 1
+            if entries[scored.index].excludedBy == "at capacity" { entries[scored.index].excludedBy = nil }
         }
         if ranked.isEmpty {
             rule = cooling.isEmpty ? "no backend meets the constraints" : "every qualifying backend is cooling down"
         }
         return RoutingDecision(
-            ranked: ranked.map(\.candidate),
-            trace: RoutingTrace(constraints: constraints.summary, candidates: entries, pick: ranked.first?.candidate.name, rule: rule),
+            ranked: ranked.map { candidates[$0.index] },
+            trace: RoutingTrace(constraints: summary ?? constraints.summary, candidates: entries, pick: ranked.first?.name, rule: rule),
             allCoolingDown: ranked.isEmpty && !cooling.isEmpty, earliestRecovery: earliestRecovery)
     }
 }
