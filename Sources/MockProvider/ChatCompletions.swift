@@ -70,7 +70,13 @@ struct ChatCompletions: Sendable {
         var model = payload["model"] as? String ?? configuration.model
         if case .gemini(_, let name) = format { model = name }
 
-        try await Task.sleep(for: delay(hash: hash))
+        // Wait in small steps so a stopping server can release its handlers.
+        var remaining = delay(hash: hash)
+        while remaining > .zero && !stats.isShuttingDown {
+            let step = min(remaining, .milliseconds(20))
+            try? await Task.sleep(for: step)
+            remaining -= step
+        }
         switch fault {
         case .rateLimited?:
             return json(

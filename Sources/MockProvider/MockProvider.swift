@@ -4,6 +4,10 @@ import Hummingbird
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A local server speaking OpenAI-compatible chat completions (plain and SSE) on 127.0.0.1, with
 /// knobs for latency, jitter and faults, and canned or generated answers. Tests use it for the real
 /// HTTP path; benchmarks use it as a provider with known latency.
@@ -16,28 +20,45 @@ public enum MockProvider {
         public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     }
 
-    /// Starts a server on an ephemeral port, runs `body` with it, and stops it.
+    /// Starts a server on an ephemeral port and runs `body` with it.
+    ///
+    /// When `body` returns, handlers still waiting out their latency answer at once, but the server
+    /// itself keeps listening until the process ends: SwiftNIO's debug builds trap when a connection
+    /// is accepted while a server's async channel shuts down, a race no client can rule out. Test
+    /// processes are short-lived; each server costs one idle socket.
     public static func withServer<T: Sendable>(
         _ configuration: MockProviderConfiguration = MockProviderConfiguration(),
         _ body: @escaping @Sendable (Handle) async throws -> T
     ) async throws -> T {
         let stats = MockProviderStats()
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
+        Task.detached {
+            do {
                 try await serve(configuration, port: 0, stats: stats) { portContinuation.yield($0) }
-                return nil
+            } catch {
+                portContinuation.finish()
             }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let handle = Handle(port: port, stats: stats)
-            group.addTask { try await body(handle) }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let result { return result }
-            }
-            throw CancellationError()
         }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw MockProviderError.couldNotStart }
+        let handle = Handle(port: port, stats: stats)
+        do {
+            let result = try await body(handle)
+            await drain(stats)
+            return result
+        } catch {
+            await drain(stats)
+            throw error
+        }
+    }
+
+    /// Lets handlers still waiting on their latency answer and finish.
+    static func drain(_ stats: MockProviderStats) async {
+        stats.beginShutdown()
+        for _ in 0..<200 where stats.snapshot.inFlight > 0 {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        try? await Task.sleep(for: .milliseconds(20))  // the last response bytes reach the socket
     }
 
     /// Serves until cancelled. `onReady` receives the bound port.
@@ -83,5 +104,35 @@ public enum MockProvider {
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? port) },
             logger: logger)
         try await app.run()
+    }
+}
+
+/// The mock server could not start (no free port, or the event loop refused).
+public enum MockProviderError: Error {
+    case couldNotStart
+}
+
+extension MockProvider {
+    /// A loopback port nothing listens on: bound to learn a free number, then closed without ever
+    /// listening, so connecting to it is refused at once. For "the provider is down" tests.
+    public static func unusedPort() -> Int {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return 9 }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : 9
     }
 }

@@ -17,6 +17,12 @@ public final class MockProviderStats: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    private let stopping = Mutex(false)
+
+    /// The server is about to stop: waiting handlers answer at once so no connection is torn down
+    /// mid-response.
+    func beginShutdown() { stopping.withLock { $0 = true } }
+    var isShuttingDown: Bool { stopping.withLock { $0 } }
     private let attempts = Mutex([String: Int]())
 
     public init() {}

@@ -134,7 +134,7 @@ struct OpenAICompatibleBackendTests {
     }
 
     @Test func unreachableServerIsAConnectionError() async throws {
-        let port = try await MockProvider.withServer { $0.port }  // a port nobody listens on any more
+        let port = MockProvider.unusedPort()  // a port nobody listens on
         let backend = OpenAICompatibleBackend(.init(name: "gone", baseURL: "http://127.0.0.1:\(port)/v1", model: "m", timeout: .seconds(5)))
         let error = try await #require(throws: BackendError.self) { try await backend.complete(Self.request) }
         #expect(error.kind == .connection)

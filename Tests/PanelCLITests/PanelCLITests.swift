@@ -284,7 +284,7 @@ struct PanelCLITests {
     /// Three providers with different prices; the cheapest is dead. The router skips what the cost
     /// cap excludes, falls back from the dead one, and the document still completes.
     @Test func routerPicksTheCheapestQualifyingAndFallsBack() async throws {
-        let dead = try await MockProvider.withServer { $0.port }
+        let dead = MockProvider.unusedPort()
         try await MockProvider.withServer { cheap in
             try await MockProvider.withServer { pricey in
                 let config = try temporaryFile(
