@@ -34,4 +34,19 @@ struct Diagnostics: Sendable {
     func warning(_ message: String) { if !quiet { write(paint("warning: ", .yellow) + message) } }
     func info(_ message: String) { if !quiet { write(message) } }
     func debug(_ message: String) { if verbose { write(paint(message, .dim)) } }
+
+    /// Writes a document to `output` atomically (a temporary file, then a rename), or to stdout.
+    /// A failure is reported here and exits 1: nothing could be produced.
+    func writeDocument(_ text: String, to output: String?) throws {
+        do {
+            if let output {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch {
+            self.error("cannot write the document to \(output ?? "stdout"): \(error.localizedDescription)")
+            throw PanelExit.nothingProduced
+        }
+    }
 }

@@ -50,15 +50,6 @@ struct RenderCommand: ParsableCommand {
             throw PanelExit.usage
         }
         let text = format.documentFormat.render(parsed, templates: documentTemplates)
-        do {
-            if let output {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-            } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
-        } catch {
-            log.error("cannot write \(output ?? "stdout"): \(error.localizedDescription)")
-            throw PanelExit.nothingProduced
-        }
+        try log.writeDocument(text, to: output)
     }
 }

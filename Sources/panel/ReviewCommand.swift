@@ -151,16 +151,7 @@ struct ReviewCommand: AsyncParsableCommand {
         }
         let document = ReviewDocument(run: run)
         let text = format.documentFormat.render(document, templates: documentTemplates)
-        do {
-            if let output {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-            } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
-        } catch {
-            log.error("cannot write the document to \(output ?? "stdout"): \(error.localizedDescription)")
-            throw PanelExit.nothingProduced
-        }
+        try log.writeDocument(text, to: output)
         progress.summary(document, output: output)
         throw document.allAnswered ? PanelExit.allAnswered : PanelExit.someAbstained
     }

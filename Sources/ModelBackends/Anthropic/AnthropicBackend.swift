@@ -109,42 +109,34 @@ public struct AnthropicBackend: ModelBackend {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let start = clock.now
-                    let response = try await transport.postStreaming(
-                        url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
-                    ) { status, headers, chunks in
-                        guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
-                        var parser = SSEParser()
-                        var state = AnthropicStreamState()
-                        var firstToken: Duration?
-                        for try await chunk in chunks {
-                            for event in parser.feed(chunk) {
-                                if let delta = try state.consume(event, backend: self) {
-                                    if firstToken == nil { firstToken = clock.now - start }
-                                    continuation.yield(.delta(delta))
-                                }
-                            }
-                            if state.stopped { break }
+        .answering { yield in
+            let start = clock.now
+            let response = try await transport.postStreaming(
+                url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
+            ) { status, headers, chunks in
+                guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
+                var parser = SSEParser()
+                var state = AnthropicStreamState()
+                var firstToken: Duration?
+                for try await chunk in chunks {
+                    for event in parser.feed(chunk) {
+                        if let delta = try state.consume(event, backend: self) {
+                            if firstToken == nil { firstToken = clock.now - start }
+                            yield(delta)
                         }
-                        for event in parser.finish() { _ = try state.consume(event, backend: self) }
-                        guard state.stopped else {
-                            throw BackendError.connection(backend: name, detail: "the stream ended before message_stop (truncated)")
-                        }
-                        return ChatResponse(
-                            text: state.text, model: state.model ?? configuration.model, backend: name, usage: state.usage,
-                            costUSD: configuration.price?.cost(of: state.usage), latency: clock.now - start, timeToFirstToken: firstToken,
-                            finishReason: state.stopReason)
                     }
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    if state.stopped { break }
                 }
+                for event in parser.finish() { _ = try state.consume(event, backend: self) }
+                guard state.stopped else {
+                    throw BackendError.connection(backend: name, detail: "the stream ended before message_stop (truncated)")
+                }
+                return ChatResponse(
+                    text: state.text, model: state.model ?? configuration.model, backend: name, usage: state.usage,
+                    costUSD: configuration.price?.cost(of: state.usage), latency: clock.now - start, timeToFirstToken: firstToken,
+                    finishReason: state.stopReason)
             }
-            continuation.onTermination = { _ in task.cancel() }
+            return response
         }
     }
 

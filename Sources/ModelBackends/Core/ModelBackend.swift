@@ -25,18 +25,10 @@ public protocol ModelBackend: Sendable {
 extension ModelBackend {
     /// A backend that cannot stream answers in one piece.
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let response = try await complete(request)
-                    continuation.yield(.delta(response.text))
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        .answering { yield in
+            let response = try await complete(request)
+            yield(response.text)
+            return response
         }
     }
 

@@ -74,25 +74,16 @@ public struct RetryingBackend: ModelBackend {
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
         let base = self.base
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let response = try await withRetries {
-                        for try await event in base.stream(request) {
-                            switch event {
-                            case .delta: continuation.yield(event)
-                            case .completed(let response): return response
-                            }
-                        }
-                        throw BackendError.invalidResponse(backend: base.name, status: nil, detail: "the stream ended without an answer")
+        return .answering { yield in
+            try await withRetries {
+                for try await event in base.stream(request) {
+                    switch event {
+                    case .delta(let text): yield(text)
+                    case .completed(let response): return response
                     }
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
                 }
+                throw BackendError.invalidResponse(backend: base.name, status: nil, detail: "the stream ended without an answer")
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

@@ -123,43 +123,35 @@ public struct GeminiBackend: ModelBackend {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let start = clock.now
-                    let response = try await transport.postStreaming(
-                        url: url(stream: true), headers: headers, body: body(for: request), backend: name, timeout: configuration.timeout
-                    ) { status, headers, chunks in
-                        guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
-                        var parser = SSEParser()
-                        var state = GeminiStreamState()
-                        var firstToken: Duration?
-                        func handle(_ event: SSEEvent) throws {
-                            guard let json = JSONValue.parse(event.data) else {
-                                throw BackendError.invalidResponse(
-                                    backend: name, status: 200, detail: "a stream event is not JSON", body: redactor.redact(event.data))
-                            }
-                            if let piece = try state.consume(json, backend: self) {
-                                if firstToken == nil { firstToken = clock.now - start }
-                                continuation.yield(.delta(piece))
-                            }
-                        }
-                        for try await chunk in chunks {
-                            for event in parser.feed(chunk) { try handle(event) }
-                        }
-                        for event in parser.finish() { try handle(event) }
-                        guard state.finishReason != nil else {
-                            throw BackendError.connection(backend: name, detail: "the stream ended without a finishReason (truncated)")
-                        }
-                        return try state.response(backend: self, latency: clock.now - start, ttft: firstToken)
+        .answering { yield in
+            let start = clock.now
+            let response = try await transport.postStreaming(
+                url: url(stream: true), headers: headers, body: body(for: request), backend: name, timeout: configuration.timeout
+            ) { status, headers, chunks in
+                guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
+                var parser = SSEParser()
+                var state = GeminiStreamState()
+                var firstToken: Duration?
+                func handle(_ event: SSEEvent) throws {
+                    guard let json = JSONValue.parse(event.data) else {
+                        throw BackendError.invalidResponse(
+                            backend: name, status: 200, detail: "a stream event is not JSON", body: redactor.redact(event.data))
                     }
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    if let piece = try state.consume(json, backend: self) {
+                        if firstToken == nil { firstToken = clock.now - start }
+                        yield(piece)
+                    }
                 }
+                for try await chunk in chunks {
+                    for event in parser.feed(chunk) { try handle(event) }
+                }
+                for event in parser.finish() { try handle(event) }
+                guard state.finishReason != nil else {
+                    throw BackendError.connection(backend: name, detail: "the stream ended without a finishReason (truncated)")
+                }
+                return try state.response(backend: self, latency: clock.now - start, ttft: firstToken)
             }
-            continuation.onTermination = { _ in task.cancel() }
+            return response
         }
     }
 

@@ -78,44 +78,36 @@ public struct OllamaBackend: ModelBackend {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let start = clock.now
-                    let response = try await transport.postStreaming(
-                        url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
-                    ) { status, _, chunks in
-                        guard status == 200 else { throw httpError(status, try await chunks.collectText()) }
-                        var splitter = NDJSONSplitter()
-                        var state = OllamaStreamState()
-                        var firstToken: Duration?
-                        func handle(_ line: String) throws {
-                            guard let json = JSONValue.parse(line) else {
-                                throw BackendError.invalidResponse(
-                                    backend: name, status: 200, detail: "a stream line is not JSON", body: redactor.redact(line))
-                            }
-                            if let piece = try state.consume(json, backend: self) {
-                                if firstToken == nil { firstToken = clock.now - start }
-                                continuation.yield(.delta(piece))
-                            }
-                        }
-                        for try await chunk in chunks {
-                            for line in splitter.feed(chunk) { try handle(line) }
-                            if state.done { break }
-                        }
-                        for line in splitter.finish() where !state.done { try handle(line) }
-                        guard state.done else {
-                            throw BackendError.connection(backend: name, detail: "the stream ended before done (truncated)")
-                        }
-                        return state.response(backend: self, latency: clock.now - start, ttft: firstToken)
+        .answering { yield in
+            let start = clock.now
+            let response = try await transport.postStreaming(
+                url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
+            ) { status, _, chunks in
+                guard status == 200 else { throw httpError(status, try await chunks.collectText()) }
+                var splitter = NDJSONSplitter()
+                var state = OllamaStreamState()
+                var firstToken: Duration?
+                func handle(_ line: String) throws {
+                    guard let json = JSONValue.parse(line) else {
+                        throw BackendError.invalidResponse(
+                            backend: name, status: 200, detail: "a stream line is not JSON", body: redactor.redact(line))
                     }
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    if let piece = try state.consume(json, backend: self) {
+                        if firstToken == nil { firstToken = clock.now - start }
+                        yield(piece)
+                    }
                 }
+                for try await chunk in chunks {
+                    for line in splitter.feed(chunk) { try handle(line) }
+                    if state.done { break }
+                }
+                for line in splitter.finish() where !state.done { try handle(line) }
+                guard state.done else {
+                    throw BackendError.connection(backend: name, detail: "the stream ended before done (truncated)")
+                }
+                return state.response(backend: self, latency: clock.now - start, ttft: firstToken)
             }
-            continuation.onTermination = { _ in task.cancel() }
+            return response
         }
     }
 

@@ -122,19 +122,11 @@ public struct OpenAICompatibleBackend: ModelBackend {
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let response = try await negotiate(request) { mode in
-                        try await streamOnce(request, mode: mode) { continuation.yield(.delta($0)) }
-                    }
-                    continuation.yield(.completed(response))
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+        .answering { yield in
+            let response = try await negotiate(request) { mode in
+                try await streamOnce(request, mode: mode) { yield($0) }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            return response
         }
     }
 
