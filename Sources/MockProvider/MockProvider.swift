@@ -113,8 +113,9 @@ public enum MockProviderError: Error {
 }
 
 extension MockProvider {
-    /// A loopback port nothing listens on: bound to learn a free number, then closed without ever
-    /// listening, so connecting to it is refused at once. For "the provider is down" tests.
+    /// A loopback port nothing listens on, for "the provider is down" tests: a socket is bound to it
+    /// and never listens, so connecting is refused at once — and the socket stays open for the life
+    /// of the process, so no other server can be handed the same port meanwhile.
     public static func unusedPort() -> Int {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -122,7 +123,6 @@ extension MockProvider {
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { return 9 }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
