@@ -126,7 +126,11 @@ struct ChatCompletions: Sendable {
                     "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
                 ],
             ]
-            return json(.ok, String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+            var extra: HTTPFields = [:]
+            if let remaining = configuration.rateLimitRemaining {
+                extra[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(remaining)
+            }
+            return json(.ok, String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self), extra: extra)
         }
         let includeUsage = (payload["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
         let pieces = Self.pieces(text, size: 24)

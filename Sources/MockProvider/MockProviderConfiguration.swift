@@ -90,6 +90,8 @@ public struct MockProviderConfiguration: Sendable {
     /// `response_format` types the server rejects with a 400 naming the field, like servers that
     /// do not support them: e.g. `["json_schema"]` for an older llama.cpp.
     public var rejectedResponseFormats: Set<String> = []
+    /// Sent as `x-ratelimit-remaining-requests` with OpenAI-style answers, when set.
+    public var rateLimitRemaining: Int?
 
     public init() {}
 

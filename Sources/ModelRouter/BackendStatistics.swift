@@ -15,6 +15,8 @@ public final class BackendStatistics: Sendable {
         public var inFlight: Int
         public var meanOutputTokens: Double?
         public var health: Health
+        /// Requests left in the provider's rate-limit window, as last reported (within the window).
+        public var rateLimitRemaining: Int?
     }
 
     public enum Health: Sendable, Hashable {
@@ -42,6 +44,7 @@ public final class BackendStatistics: Sendable {
         var probing = false
         /// Percentiles and error rate, computed once per change rather than once per decision.
         var summary: Summary?
+        var rateLimit: (remaining: Int, at: Duration)?
     }
 
     struct Summary {
@@ -110,7 +113,21 @@ public final class BackendStatistics: Sendable {
         return Snapshot(
             samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p99MS: summary.p99, ttftP90MS: summary.ttftP90,
             errorRate: summary.errorRate, inFlight: state.inFlight, meanOutputTokens: state.meanOutputTokens,
-            health: health(state, now: now))
+            health: health(state, now: now),
+            rateLimitRemaining: state.rateLimit.flatMap { now - $0.at < rateLimitMemory ? $0.remaining : nil })
+    }
+
+    /// How long a reported rate-limit headroom is trusted without a fresher one.
+    public var rateLimitMemory: Duration { .seconds(60) }
+
+    /// Records the headroom a provider reported with an answer.
+    public func rateLimit(_ backend: String, remaining: Int) {
+        let now = time.now()
+        states.withLock { states in
+            var state = states[backend] ?? State()
+            state.rateLimit = (remaining, now)
+            states[backend] = state
+        }
     }
 
     func health(_ state: State, now: Duration) -> Health {

@@ -225,6 +225,7 @@ public final class ModelRouter: ModelBackend {
             let response = try await candidate.backend.respond(to: request)
             statistics.succeeded(
                 candidate.name, latency: time.now() - start, ttft: response.timeToFirstToken, outputTokens: response.usage.outputTokens)
+            if let remaining = response.rateLimitRemaining { statistics.rateLimit(candidate.name, remaining: remaining) }
             return .answered(response, backend: candidate.name, hedge: hedge)
         } catch let error as BackendError {
             if error.kind == .cancelled || Task.isCancelled {

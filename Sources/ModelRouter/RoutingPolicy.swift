@@ -143,7 +143,10 @@ public enum RoutingPolicy {
                     exclude("cooling down", "a probe call is deciding")
                     cooling.append(scored)
                 case .healthy, .halfOpen:
-                    if stats.inFlight >= profile.maxConcurrency {
+                    if let remaining = stats.rateLimitRemaining, remaining <= stats.inFlight {
+                        exclude("rate limit", "\(remaining) requests left in the provider's window, \(stats.inFlight) in flight")
+                        atCapacity.append(scored)
+                    } else if stats.inFlight >= profile.maxConcurrency {
                         exclude("at capacity", "\(stats.inFlight) in flight of \(profile.maxConcurrency)")
                         atCapacity.append(scored)
                     } else {

@@ -1,3 +1,4 @@
+import MockProvider
 import ModelBackends
 import Testing
 
@@ -154,5 +155,34 @@ struct BackendHealthTests {
             stats.failed("b", error: BackendError(kind: kind, backend: "b", detail: "x"))
         }
         #expect(stats.snapshot("b").health == .healthy)
+    }
+}
+
+struct RateLimitHeadroomTests {
+    @Test func exhaustedHeadroomExcludesUntilItIsStale() {
+        let time = ManualTime()
+        let stats = BackendStatistics(time: time.routerTime)
+        stats.rateLimit("limited", remaining: 0)
+        let candidates = [
+            candidate(ScriptedRouteBackend("limited"), price: (0.1, 0.1)), candidate(ScriptedRouteBackend("other"), price: (1, 1)),
+        ]
+        let constraints = RoutingConstraints(objective: .cheapest, explorationShare: 0)
+        let decision = RoutingPolicy.decide(routedRequest, candidates: candidates, constraints: constraints, statistics: stats, random: 1)
+        #expect(decision.trace.pick == "other")
+        #expect(decision.trace.candidates.first { $0.backend == "limited" }?.excludedBy == "rate limit")
+        time.advance(.seconds(61))
+        #expect(
+            RoutingPolicy.decide(routedRequest, candidates: candidates, constraints: constraints, statistics: stats, random: 1).trace.pick
+                == "limited")
+    }
+
+    @Test func theAdapterReadsTheHeader() async throws {
+        var configuration = MockProviderConfiguration()
+        configuration.rateLimitRemaining = 42
+        try await MockProvider.withServer(configuration) { handle in
+            let backend = OpenAICompatibleBackend(.init(name: "m", baseURL: handle.baseURL, model: "m"))
+            let response = try await backend.complete(routedRequest)
+            #expect(response.rateLimitRemaining == 42)
+        }
     }
 }

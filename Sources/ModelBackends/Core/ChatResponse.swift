@@ -48,6 +48,9 @@ public struct ChatResponse: Sendable, Hashable {
     public var cached: Bool = false
     /// How the router chose the backend, when a router chose it.
     public var routing: RoutingTrace?
+    /// Requests left in the provider's current rate-limit window (`x-ratelimit-remaining-requests`),
+    /// when it says.
+    public var rateLimitRemaining: Int?
 
     public init(
         text: String,

@@ -117,7 +117,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
             guard response.status == 200 else {
                 throw httpError(status: response.status, body: response.bodyText, headers: response.headers)
             }
-            return try parseCompletion(response.body, latency: clock.now - start)
+            var parsed = try parseCompletion(response.body, latency: clock.now - start)
+            parsed.rateLimitRemaining = response.header("x-ratelimit-remaining-requests").flatMap { Int($0) }
+            return parsed
         }
     }
 
@@ -183,6 +185,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
                 if let delta = try accumulator.consume(event) { onDelta(delta) }
             }
             var response = try accumulator.finish()
+            response.rateLimitRemaining = headers.first { $0.name.lowercased() == "x-ratelimit-remaining-requests" }.flatMap {
+                Int($0.value)
+            }
             response.latency = clock.now - start
             response.timeToFirstToken = firstToken
             response.costUSD = configuration.price?.cost(of: response.usage)
