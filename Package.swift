@@ -70,6 +70,7 @@ let package = Package(
                 "ModelRouter",
                 "PanelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -96,7 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
         .testTarget(name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends"]),
-        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends"]),
+        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore"]),
     ]
 )
 

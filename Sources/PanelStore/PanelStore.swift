@@ -7,6 +7,7 @@ public import ModelBackends
 /// SQL stays in this module.
 public final class PanelStore: Sendable {
     let pool: DatabasePool
+
     public let path: String
 
     public static let defaultPath = ".panel/panel.sqlite"
@@ -39,6 +40,7 @@ public final class PanelStore: Sendable {
                 table.column("created_at", .datetime).notNull()
             }
         }
+        registerBatchMigration(&migrator)
         return migrator
     }
 

@@ -15,7 +15,7 @@ struct Panel: AsyncParsableCommand {
             Exit codes: 0 every persona answered; 3 the document was written but some persona abstained; \
             2 usage, input or configuration error; 1 nothing could be produced.
             """,
-        subcommands: [ReviewCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self],
+        subcommands: [ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self],
         defaultSubcommand: nil
     )
 

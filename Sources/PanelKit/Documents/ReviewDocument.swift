@@ -239,7 +239,7 @@ extension ReviewDocument {
 }
 
 extension ReviewDocument.Review {
-    init(result: PersonaResult) {
+    public init(result: PersonaResult) {
         let review = result.review
         persona = result.persona.id
         status = review == nil ? .abstained : .answered

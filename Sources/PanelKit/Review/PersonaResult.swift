@@ -70,3 +70,20 @@ public struct PersonaResult: Sendable, Hashable {
     public static let repairedFlag = "repaired"
     public static let cachedFlag = "cached"
 }
+
+extension PersonaResult {
+    /// Rebuilds a result from its document form (batch state stores results that way).
+    public init(review: ReviewDocument.Review, persona: Persona) {
+        let outcome: Outcome
+        if review.status == .answered, let score = review.score, let verdict = review.verdict {
+            outcome = .answered(ParsedReview(score: score, verdict: verdict, text: review.text ?? ""))
+        } else {
+            outcome = .abstained(reason: review.error ?? "abstained")
+        }
+        self.init(
+            persona: persona, outcome: outcome, flags: review.flags, backend: review.backend, model: review.model,
+            latencyMS: review.latencyMS, ttftMS: review.ttftMS, inputTokens: review.inputTokens, outputTokens: review.outputTokens,
+            costUSD: review.costUSD, attempts: review.attempts)
+        routing = review.routing
+    }
+}

@@ -7,6 +7,12 @@ public struct ReviewRun: Sendable {
         /// In persona order.
         public var results: [PersonaResult]
         public var panel: PanelSummary
+
+        public init(listing: Listing, results: [PersonaResult], panel: PanelSummary) {
+            self.listing = listing
+            self.results = results
+            self.panel = panel
+        }
     }
 
     public var tools: [ToolReview]
@@ -14,6 +20,12 @@ public struct ReviewRun: Sendable {
     public var wallMS: Int
 
     public var allAnswered: Bool { tools.allSatisfy { $0.panel.abstained == 0 } }
+
+    public init(tools: [ToolReview], personas: [Persona], wallMS: Int) {
+        self.tools = tools
+        self.personas = personas
+        self.wallMS = wallMS
+    }
 }
 
 /// What the pipeline reports while it runs, for progress views and logs.
@@ -84,7 +96,7 @@ public struct ReviewPipeline: Sendable {
     }
 
     /// One persona's review of one listing: ask, parse, repair once, or abstain.
-    func review(_ listing: Listing, by persona: Persona) async -> PersonaResult {
+    public func review(_ listing: Listing, by persona: Persona) async -> PersonaResult {
         onEvent(.started(persona: persona, listing: listing))
         let backend = backendFor(persona)
         let request = prompts.request(

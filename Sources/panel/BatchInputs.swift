@@ -1,0 +1,114 @@
+import Foundation
+import PanelKit
+
+/// One row of a batch: a listing, or why it could not be read.
+struct BatchRow: Sendable {
+    /// Stable identity across runs: the file path, or `file:line` for JSON Lines.
+    var key: String
+    var listing: Result<Listing, ListingError>
+}
+
+/// Reads batch inputs lazily — a directory of listing files, JSON Lines files (one listing per
+/// line), or listing files — so memory stays flat whatever the batch size.
+struct BatchInputs: Sequence {
+    var paths: [String]
+
+    func makeIterator() -> AnyIterator<BatchRow> {
+        var pending = paths[...]
+        var lines: AnyIterator<(Int, String)>?
+        var jsonlPath = ""
+        var directoryFiles: [String] = []
+        return AnyIterator {
+            while true {
+                if let iterator = lines {
+                    if let (number, line) = iterator.next() {
+                        let key = "\(jsonlPath):\(number)"
+                        if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                        return BatchRow(
+                            key: key, listing: Result { () throws(ListingError) in try ListingLoader.parseJSON(line, source: key) })
+                    }
+                    lines = nil
+                }
+                if !directoryFiles.isEmpty {
+                    let file = directoryFiles.removeFirst()
+                    if file.hasSuffix(".jsonl") {
+                        (jsonlPath, lines) = (file, Self.lines(of: file))
+                        continue
+                    }
+                    return BatchRow(key: file, listing: Result { () throws(ListingError) in try ListingLoader.load(path: file) })
+                }
+                guard let path = pending.popFirst() else { return nil }
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                    directoryFiles = names.sorted().filter { name in
+                        let ext = URL(fileURLWithPath: name).pathExtension.lowercased()
+                        return ListingLoader.fileExtensions.contains(ext) || ext == "jsonl"
+                    }.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+                    continue
+                }
+                if path.hasSuffix(".jsonl") {
+                    guard FileManager.default.isReadableFile(atPath: path) else {
+                        return BatchRow(key: path, listing: .failure(ListingError(file: path, problem: "no such file")))
+                    }
+                    (jsonlPath, lines) = (path, Self.lines(of: path))
+                    continue
+                }
+                return BatchRow(key: path, listing: Result { () throws(ListingError) in try ListingLoader.load(path: path) })
+            }
+        }
+    }
+
+    /// Lines of a file, read in chunks, numbered from 1.
+    static func lines(of path: String) -> AnyIterator<(Int, String)> {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return AnyIterator { nil } }
+        var buffer = Data()
+        var number = 0
+        var finished = false
+        return AnyIterator {
+            while true {
+                if let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = buffer[buffer.startIndex..<newline]
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                    number += 1
+                    return (number, String(decoding: line, as: UTF8.self))
+                }
+                if finished {
+                    guard !buffer.isEmpty else { return nil }
+                    number += 1
+                    defer { buffer.removeAll() }
+                    return (number, String(decoding: buffer, as: UTF8.self))
+                }
+                let chunk = handle.readData(ofLength: 64 * 1024)
+                if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+            }
+        }
+    }
+}
+
+/// File names from listing names: lowercase ASCII words joined by '-', unique within a batch.
+struct SlugAllocator {
+    private var used: Set<String>
+
+    init(used: Set<String>) { self.used = used }
+
+    static func slug(_ name: String) -> String {
+        let folded = name.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+            .lowercased()
+        let words = folded.split { !($0.isASCII && ($0.isLetter || $0.isNumber)) }
+        let slug = words.joined(separator: "-")
+        return slug.isEmpty ? "listing" : String(slug.prefix(80))
+    }
+
+    mutating func allocate(_ name: String) -> String {
+        let base = Self.slug(name)
+        var candidate = base
+        var counter = 2
+        while used.contains(candidate) {
+            candidate = "\(base)-\(counter)"
+            counter += 1
+        }
+        used.insert(candidate)
+        return candidate
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import MockProvider
+import PanelStore
+import Testing
+
+struct BatchTests {
+    let cli = PanelCLITests()
+
+    func directory(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("panel-batch-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// N distinct listings as a JSON Lines file.
+    func listings(_ count: Int, in dir: URL, duplicateNames: Bool = false) throws -> String {
+        let lines = (0..<count).map { index in
+            #"{"name": "Tool \#(duplicateNames ? 0 : index)", "description": "Tool number \#(index) does a thing."}"#
+        }
+        let path = dir.appendingPathComponent("listings.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func summary(_ out: URL) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any])
+    }
+
+    @Test func badRowsAreReportedAndTheBatchGoesOn() async throws {
+        let dir = try directory("bad")
+        let rows = dir.appendingPathComponent("rows.jsonl").path
+        try """
+        {"name": "Acme Relay", "description": "Webhooks."}
+        {"name": 5, "description": "x"}
+        not json
+
+        {"name": "Acme Relay", "description": "Same name, other tool."}
+        """.write(toFile: rows, atomically: true, encoding: .utf8)
+        try await MockProvider.withServer { handle in
+            let out = dir.appendingPathComponent("out")
+            let result = try await cli.panel([
+                "batch", rows, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store",
+                dir.appendingPathComponent("s.sqlite").path,
+            ])
+            #expect(result.code == 3)
+            #expect(result.stderr.contains("rows.jsonl:2: field 'name': must be text"))
+            #expect(result.stderr.contains("rows.jsonl:3: is not valid JSON"))
+            let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+            #expect(files == ["acme-relay-2.md", "acme-relay.md", "summary.json"])
+            let summary = try summary(out)
+            #expect(summary["complete"] as? Int == 2 && summary["failed"] as? Int == 2)
+        }
+    }
+
+    /// A batch killed with SIGKILL mid-run resumes: every listing ends complete, nothing is written
+    /// twice or half-written, and no persona call that had completed is made again.
+    @Test func resumesAfterKill9WithoutRepeatingPaidCalls() async throws {
+        let dir = try directory("kill")
+        let input = try listings(12, in: dir)
+        let out = dir.appendingPathComponent("out")
+        let store = dir.appendingPathComponent("s.sqlite").path
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(150)
+        try await MockProvider.withServer(configuration) { handle in
+            let arguments = [
+                "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--concurrency", "4",
+                "--job", "k",
+            ]
+            let process = Process()
+            process.executableURL = PanelCLITests.binary
+            process.arguments = arguments
+            process.currentDirectoryURL = dir
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            // Kill it once some, but not all, results are saved.
+            let database = try PanelStore(path: store)
+            for _ in 0..<400 {
+                if (try? database.savedResultCount(job: "k")) ?? 0 >= 10 { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let saved = try database.savedResultCount(job: "k")
+            let before = handle.stats.snapshot.chatRequests
+            #expect(saved >= 10 && saved < 48)
+            let resumed = try await cli.panel(arguments + ["--resume"])
+            #expect(resumed.code == 0, "\(resumed.stderr)")
+            #expect(try database.savedResultCount(job: "k") == 48)
+            // The rerun asked only what had not been saved.
+            #expect(handle.stats.snapshot.chatRequests - before == 48 - saved)
+            let files = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".md") }
+            #expect(files.count == 12)
+            for file in files {
+                let text = try String(contentsOf: out.appendingPathComponent(file), encoding: .utf8)
+                #expect(text.hasPrefix("# Tool ") && text.hasSuffix("_\n"))  // whole documents only
+            }
+        }
+    }
+
+    @Test func budgetStopsSchedulingAndAResumeWithMoreBudgetFinishes() async throws {
+        let dir = try directory("budget")
+        let input = try listings(6, in: dir)
+        let out = dir.appendingPathComponent("out")
+        let store = dir.appendingPathComponent("s.sqlite").path
+        try await MockProvider.withServer { handle in
+            let base = [
+                "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--price", "100,100",
+                "--concurrency", "2", "--job", "b",
+            ]
+            let limited = try await cli.panel(base + ["--budget-usd", "0.5"])
+            #expect(limited.code == 3)
+            #expect(limited.stderr.contains("budget reached"))
+            let first = try summary(out)
+            #expect(first["budget_stopped"] as? Bool == true)
+            #expect((first["spent_usd"] as? Double ?? 99) <= 0.5)
+            let callsBefore = handle.stats.snapshot.chatRequests
+            #expect(callsBefore < 24)
+            let finished = try await cli.panel(base + ["--budget-usd", "100"])
+            #expect(finished.code == 0, "\(finished.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 24)  // nothing asked twice
+            #expect(try summary(out)["complete"] as? Int == 6)
+        }
+    }
+}
