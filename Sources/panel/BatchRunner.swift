@@ -65,12 +65,15 @@ final class BatchRunner: Sendable {
     let semaphore: AsyncSemaphore
     let totals: Mutex<Totals>
     let started = ContinuousClock.now
+    /// Listings in the batch, counted up front for the progress bar (nil when not shown).
+    let totalListings: Int?
 
     init(
         job: String, store: PanelStore, prompts: PromptSet, backendFor: @escaping @Sendable (String) -> any ModelBackend,
         configuration: PanelConfiguration?, formats: [OutputFormat], outDirectory: URL, concurrency: Int, budgetUSD: Double?,
-        retryFailed: Bool, temperature: Double?, maxTokens: Int?, log: Diagnostics
+        retryFailed: Bool, temperature: Double?, maxTokens: Int?, log: Diagnostics, totalListings: Int? = nil
     ) {
+        self.totalListings = totalListings
         self.job = job
         self.store = store
         self.prompts = prompts
@@ -97,6 +100,7 @@ final class BatchRunner: Sendable {
     func run(_ inputs: BatchInputs) async -> Report {
         var report = Report()
         let progress = Task { await self.reportProgress() }
+        defer { progress.cancel() }
         await withTaskGroup(of: BatchRowSummary.self) { group in
             var running = 0
             for row in inputs {
@@ -110,6 +114,7 @@ final class BatchRunner: Sendable {
             for await result in group { report.rows.append(result) }
         }
         progress.cancel()
+        await progress.value
         for row in report.rows {
             switch row.status {
             case "complete": report.complete += 1
