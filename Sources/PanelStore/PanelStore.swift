@@ -18,6 +18,9 @@ public final class PanelStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.label = "panel-store"
+        // WAL with synchronous=NORMAL: a committed write survives a crash or kill -9 of panel (only a
+        // power loss can lose the last transactions), without an fsync per persona result.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
         try Self.migrator.migrate(pool)

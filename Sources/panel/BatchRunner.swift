@@ -156,10 +156,10 @@ final class BatchRunner: Sendable {
         await withTaskGroup(of: PersonaResult?.self) { group in
             for persona in prompts.personas where results[persona.id] == nil {
                 group.addTask {
-                    guard await self.reserve(listing: listing, persona: persona) else { return nil }
+                    guard let estimate = await self.reserve(listing: listing, persona: persona) else { return nil }
                     defer { self.semaphore.release() }
                     let result = await pipeline.review(listing, by: persona)
-                    self.settle(listing: listing, persona: persona, cost: result.costUSD)
+                    self.settle(estimate: estimate, cost: result.costUSD)
                     if let data = try? JSONEncoder().encode(ReviewDocument.Review(result: result)) {
                         try? self.store.saveResult(
                             job: self.job, key: row.key, persona: persona.id, review: String(decoding: data, as: UTF8.self),
@@ -185,10 +185,10 @@ final class BatchRunner: Sendable {
         return results
     }
 
-    /// Waits for a call slot and reserves the call's estimated cost; false when the budget says stop.
-    func reserve(listing: Listing, persona: Persona) async -> Bool {
-        guard (try? await semaphore.acquire()) != nil else { return false }
-        let estimate = estimatedCost(listing: listing, persona: persona)
+    /// Waits for a call slot and reserves the call's estimated cost; nil when the budget says stop.
+    func reserve(listing: Listing, persona: Persona) async -> Double? {
+        guard (try? await semaphore.acquire()) != nil else { return nil }
+        let estimate = budgetUSD == nil ? 0 : estimatedCost(listing: listing, persona: persona)
         let allowed = totals.withLock { totals -> Bool in
             if totals.budgetStopped { return false }
             if let budgetUSD, totals.spentUSD + totals.reservedUSD + estimate > budgetUSD {
@@ -200,11 +200,10 @@ final class BatchRunner: Sendable {
             return true
         }
         if !allowed { semaphore.release() }
-        return allowed
+        return allowed ? estimate : nil
     }
 
-    func settle(listing: Listing, persona: Persona, cost: Double?) {
-        let estimate = estimatedCost(listing: listing, persona: persona)
+    func settle(estimate: Double, cost: Double?) {
         totals.withLock {
             $0.reservedUSD -= estimate
             $0.spentUSD += cost ?? 0

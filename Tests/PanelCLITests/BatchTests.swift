@@ -82,7 +82,16 @@ struct BatchTests {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let saved = try database.savedResultCount(job: "k")
-            let before = handle.stats.snapshot.chatRequests
+            // Requests the killed process had already sent may still reach the mock: wait until the
+            // count stops moving before taking it.
+            var before = handle.stats.snapshot.chatRequests
+            var stable = 0
+            while stable < 3 {
+                try await Task.sleep(for: .milliseconds(100))
+                let now = handle.stats.snapshot.chatRequests
+                stable = now == before ? stable + 1 : 0
+                before = now
+            }
             #expect(saved >= 10 && saved < 48)
             let resumed = try await cli.panel(arguments + ["--resume"])
             #expect(resumed.code == 0, "\(resumed.stderr)")

@@ -15,13 +15,16 @@ public struct DocumentTemplates: Sendable {
     let html: MustacheTemplate
     public let source: String
 
-    public static func builtIn() -> DocumentTemplates {
+    /// The built-in templates, parsed once per process.
+    public static func builtIn() -> DocumentTemplates { parsedBuiltIn }
+
+    private static let parsedBuiltIn: DocumentTemplates = {
         do {
             return try DocumentTemplates(files: DefaultTemplates.files, source: "built-in")
         } catch {
             preconditionFailure("the built-in templates do not parse: \(error)")
         }
-    }
+    }()
 
     /// Loads a directory; a template it does not hold comes from the built-in set.
     public static func load(directory: URL) throws(TemplateError) -> DocumentTemplates {
@@ -67,8 +70,9 @@ public struct DocumentTemplates: Sendable {
     static func tidy(_ text: String) -> String {
         var lines: [Substring] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.trimmingCharacters(in: .whitespaces).isEmpty, lines.last?.isEmpty ?? true { continue }
-            lines.append(line.trimmingCharacters(in: .whitespaces).isEmpty ? "" : line)
+            let blank = line.allSatisfy { $0 == " " || $0 == "\t" }
+            if blank, lines.last?.isEmpty ?? true { continue }
+            lines.append(blank ? "" : line)
         }
         while lines.last?.isEmpty == true { lines.removeLast() }
         return lines.joined(separator: "\n") + "\n"

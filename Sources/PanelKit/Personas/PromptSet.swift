@@ -19,13 +19,15 @@ public struct PromptSet: Sendable {
     public static let requestFileName = "_request.md"
 
     /// The prompts built into the binary (the same text as the repository's `prompts/`).
-    public static func builtIn() -> PromptSet {
+    public static func builtIn() -> PromptSet { parsedBuiltIn }
+
+    private static let parsedBuiltIn: PromptSet = {
         do {
             return try PromptSet(files: DefaultPrompts.files, source: "built-in")
         } catch {
             preconditionFailure("the built-in prompts do not parse: \(error)")
         }
-    }
+    }()
 
     /// Loads a directory of prompt files. A directory without `_request.md` uses the built-in one.
     public static func load(directory: URL) throws(PromptError) -> PromptSet {

@@ -103,9 +103,11 @@ public enum ReviewParser {
     /// The whole answer, fenced blocks, then balanced `{…}` spans, in that order.
     static func jsonCandidates(_ text: String) -> [String] {
         var candidates = [text]
-        let fence = try! Regex("```[a-zA-Z]*[ \\t]*\\n([\\s\\S]*?)```")
-        for match in text.matches(of: fence) {
-            if let body = match.output[1].substring { candidates.append(String(body)) }
+        if text.contains("```") {
+            let fence = try! Regex("```[a-zA-Z]*[ \\t]*\\n([\\s\\S]*?)```")
+            for match in text.matches(of: fence) {
+                if let body = match.output[1].substring { candidates.append(String(body)) }
+            }
         }
         candidates.append(contentsOf: balancedObjects(in: text))
         return candidates
@@ -239,9 +241,14 @@ public enum ReviewParser {
 
     /// Trims a paragraph and drops a leading label such as `**Rationale:**`.
     static func clean(_ text: String) -> String {
-        var result = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let label = try! Regex("(?i)^[\\s*_#]*(rationale|review|reasoning|analysis|summary|paragraph)[\\s*_]*[:\\-–—][\\s*_]*")
-        if let match = result.prefixMatch(of: label) { result.removeSubrange(match.range) }
-        return result.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var rest = trimmed.drop { $0 == "*" || $0 == "_" || $0 == "#" || $0 == " " }
+        let lowered = rest.prefix(12).lowercased()
+        guard let label = ["rationale", "reasoning", "analysis", "paragraph", "summary", "review"].first(where: { lowered.hasPrefix($0) })
+        else { return trimmed }
+        rest = rest.dropFirst(label.count).drop { $0 == "*" || $0 == "_" || $0 == " " }
+        guard let separator = rest.first, [":", "-", "–", "—"].contains(separator) else { return trimmed }
+        rest = rest.dropFirst().drop { $0 == "*" || $0 == "_" || $0 == " " }
+        return rest.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
