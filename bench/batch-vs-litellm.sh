@@ -21,7 +21,7 @@ for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$tmp/port")/v1"
 /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out" --base-url "$base" --model mock \
   --store "$tmp/s.sqlite" --concurrency "$concurrency" --quiet >/dev/null 2>&1 || true
-"$venv/bin/python" bench/litellm_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/litellm.json"
+LITELLM_LOCAL_MODEL_COST_MAP=True "$venv/bin/python" bench/litellm_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/litellm.json"
 python3 - "$tmp/time" "$tmp/litellm.json" "$((listings * 4))" "$concurrency" "$latency" <<'PY'
 import json, sys
 wall, user, sys_, rss = open(sys.argv[1]).read().split()
