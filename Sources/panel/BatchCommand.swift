@@ -102,7 +102,7 @@ struct BatchCommand: AsyncParsableCommand {
             formats: format.isEmpty ? [.markdown] : format, outDirectory: URL(fileURLWithPath: out), concurrency: backend.concurrency,
             budgetUSD: budgetUsd, retryFailed: retryFailed, temperature: configuration?.temperature ?? backend.temperature,
             maxTokens: configuration?.maxTokens ?? backend.maxTokens, log: log,
-            totalListings: isatty(STDERR_FILENO) == 1 && !quiet ? BatchInputs(paths: inputs).reduce(0) { count, _ in count + 1 } : nil)
+            totalListings: isatty(STDERR_FILENO) == 1 && !quiet ? BatchInputs(paths: inputs).rowCount() : nil)
         let report = await runner.run(BatchInputs(paths: inputs))
         try runner.writeSummary(report)
         throw report.allComplete ? PanelExit.allAnswered : PanelExit.someAbstained

@@ -40,11 +40,7 @@ struct BatchInputs: Sequence {
                 guard let path = pending.popFirst() else { return nil }
                 var isDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                    directoryFiles = names.sorted().filter { name in
-                        let ext = URL(fileURLWithPath: name).pathExtension.lowercased()
-                        return ListingLoader.fileExtensions.contains(ext) || ext == "jsonl"
-                    }.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+                    directoryFiles = Self.listingFiles(in: path)
                     continue
                 }
                 if path.hasSuffix(".jsonl") {
@@ -57,6 +53,15 @@ struct BatchInputs: Sequence {
                 return BatchRow(key: path, listing: Result { () throws(ListingError) in try ListingLoader.load(path: path) })
             }
         }
+    }
+
+    /// The listing and JSON Lines files of a directory, sorted by name.
+    static func listingFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted().filter { name in
+            let ext = URL(fileURLWithPath: name).pathExtension.lowercased()
+            return ListingLoader.fileExtensions.contains(ext) || ext == "jsonl"
+        }.map { URL(fileURLWithPath: directory).appendingPathComponent($0).path }
     }
 
     /// Lines of a file, read in chunks, numbered from 1.
@@ -83,6 +88,34 @@ struct BatchInputs: Sequence {
                 if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
             }
         }
+    }
+}
+
+extension BatchInputs {
+    /// How many rows the inputs hold, counted without parsing any listing (for the progress bar).
+    func rowCount() -> Int {
+        var count = 0
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                count += 1
+                continue
+            }
+            let files: [String]
+            if isDirectory.boolValue {
+                files = Self.listingFiles(in: path)
+            } else {
+                files = [path]
+            }
+            for file in files {
+                if file.hasSuffix(".jsonl") {
+                    count += Self.lines(of: file).reduce(0) { $0 + ($1.1.trimmingCharacters(in: .whitespaces).isEmpty ? 0 : 1) }
+                } else {
+                    count += 1
+                }
+            }
+        }
+        return count
     }
 }
 

@@ -6,8 +6,6 @@ import Synchronization
 /// Plain progress on stderr: a line per finished persona, then a summary. Never touches stdout.
 struct ProgressLines: Sendable {
     let log: Diagnostics
-    let personaCount: Int
-    let listingCount: Int
 
     func handle(_ event: PipelineEvent) {
         switch event {

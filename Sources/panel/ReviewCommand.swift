@@ -112,7 +112,7 @@ struct ReviewCommand: AsyncParsableCommand {
         }
 
         let chosen = backendFor
-        let progress = ProgressLines(log: log, personaCount: promptSet.personas.count, listingCount: loaded.count)
+        let progress = ProgressLines(log: log)
         var live: LiveView?
         if LiveView.usable(lines: promptSet.personas.count * loaded.count, quiet: quiet || verbose) {
             live = LiveView(log: log, personas: promptSet.personas, listings: loaded)

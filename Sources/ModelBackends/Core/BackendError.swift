@@ -50,14 +50,6 @@ public struct BackendError: Error, Sendable, Hashable, CustomStringConvertible {
         self.retryAfter = retryAfter
     }
 
-    /// True for failures that may succeed if the same call is made again later.
-    public var isTransient: Bool {
-        switch kind {
-        case .rateLimited, .overloaded, .server, .timeout, .connection: return true
-        default: return false
-        }
-    }
-
     /// What the user can do about it.
     public var advice: String {
         switch kind {

@@ -22,9 +22,4 @@ public struct Redactor: Sendable, Hashable {
         }
         return text
     }
-
-    /// True when `text` contains none of the secrets.
-    public func isClean(_ text: String) -> Bool {
-        !secrets.contains { text.contains($0) }
-    }
 }
