@@ -103,8 +103,14 @@ struct BatchCommand: AsyncParsableCommand {
             budgetUSD: budgetUsd, retryFailed: retryFailed, temperature: configuration?.temperature ?? backend.temperature,
             maxTokens: configuration?.maxTokens ?? backend.maxTokens, log: log,
             totalListings: isatty(STDERR_FILENO) == 1 && !quiet ? BatchInputs(paths: inputs).rowCount() : nil)
-        let report = await runner.run(BatchInputs(paths: inputs))
-        try runner.writeSummary(report)
-        throw report.allComplete ? PanelExit.allAnswered : PanelExit.someAbstained
+        let budgetStopped = await runner.run(BatchInputs(paths: inputs))
+        let allComplete: Bool
+        do {
+            allComplete = try runner.writeSummary(budgetStopped: budgetStopped)
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.someAbstained
+        }
+        throw allComplete ? PanelExit.allAnswered : PanelExit.someAbstained
     }
 }

@@ -119,29 +119,13 @@ extension BatchInputs {
     }
 }
 
-/// File names from listing names: lowercase ASCII words joined by '-', unique within a batch.
-struct SlugAllocator {
-    private var used: Set<String>
-
-    init(used: Set<String>) { self.used = used }
-
-    static func slug(_ name: String) -> String {
+/// File names from listing names: ASCII letters and digits, words joined by `-`.
+enum Slug {
+    static func make(_ name: String) -> String {
         let folded = name.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
             .lowercased()
         let words = folded.split { !($0.isASCII && ($0.isLetter || $0.isNumber)) }
         let slug = words.joined(separator: "-")
         return slug.isEmpty ? "listing" : String(slug.prefix(80))
-    }
-
-    mutating func allocate(_ name: String) -> String {
-        let base = Self.slug(name)
-        var candidate = base
-        var counter = 2
-        while used.contains(candidate) {
-            candidate = "\(base)-\(counter)"
-            counter += 1
-        }
-        used.insert(candidate)
-        return candidate
     }
 }

@@ -6,38 +6,10 @@ import Synchronization
 
 /// Runs a batch: streams the rows, asks only the personas a listing still lacks, saves each result
 /// as it completes, writes documents atomically, keeps within the budget and reports progress.
-/// One listing's line in the summary.
-struct BatchRowSummary: Sendable, Codable {
-    var key: String
-    var name: String?
-    var status = "not_started"
-    var verdict: String?
-    var shipShare: Double?
-    var scoreMedian: Double?
-    var costUSD: Double?
-    var documents: [String] = []
-    var error: String?
-    var answered: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case key, name, status, verdict, documents, error, answered
-        case shipShare = "ship_share"
-        case scoreMedian = "score_median"
-        case costUSD = "cost_usd"
-    }
-}
-
+///
+/// Nothing grows with the batch: rows are read as they are scheduled, and each listing's outcome goes
+/// to the store, from which the summary is streamed at the end.
 final class BatchRunner: Sendable {
-    struct Report: Sendable {
-        var rows: [BatchRowSummary] = []
-        var complete = 0
-        var partial = 0
-        var failed = 0
-        var notStarted = 0
-        var budgetStopped = false
-        var allComplete: Bool { partial == 0 && failed == 0 && notStarted == 0 && !budgetStopped }
-    }
-
     struct Totals {
         var done = 0
         var failed = 0
@@ -46,7 +18,6 @@ final class BatchRunner: Sendable {
         var reservedUSD = 0.0
         var spentUSD = 0.0
         var budgetStopped = false
-        var slugs: SlugAllocator
     }
 
     let job: String
@@ -90,65 +61,47 @@ final class BatchRunner: Sendable {
         self.maxTokens = maxTokens
         self.log = log
         self.semaphore = AsyncSemaphore(limit: concurrency)
-        let used = Set(
-            ((try? store.items(job: job)) ?? []).flatMap(\.documents).map {
-                URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent
-            })
-        self.totals = Mutex(Totals(spentUSD: (try? store.spent(job: job)) ?? 0, slugs: SlugAllocator(used: used)))
+        self.totals = Mutex(Totals(spentUSD: (try? store.spent(job: job)) ?? 0))
     }
 
-    func run(_ inputs: BatchInputs) async -> Report {
-        var report = Report()
+    /// Runs every row; true when the budget stopped the batch.
+    func run(_ inputs: BatchInputs) async -> Bool {
         let progress = Task { await self.reportProgress() }
         defer { progress.cancel() }
-        await withTaskGroup(of: BatchRowSummary.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             var running = 0
             for row in inputs {
                 if running >= concurrency {
-                    if let result = await group.next() { report.rows.append(result) }
+                    await group.next()
                     running -= 1
                 }
                 group.addTask { await self.process(row) }
                 running += 1
             }
-            for await result in group { report.rows.append(result) }
         }
         progress.cancel()
         await progress.value
-        for row in report.rows {
-            switch row.status {
-            case "complete": report.complete += 1
-            case "partial": report.partial += 1
-            case "failed": report.failed += 1
-            default: report.notStarted += 1
-            }
-        }
-        report.budgetStopped = totals.withLock { $0.budgetStopped }
-        report.rows.sort { $0.key < $1.key }
-        return report
+        return totals.withLock { $0.budgetStopped }
     }
 
     /// One listing: reuse stored persona results, ask the missing ones, write its documents.
-    func process(_ row: BatchRow) async -> BatchRowSummary {
-        var summary = BatchRowSummary(key: row.key)
+    func process(_ row: BatchRow) async {
         let listing: Listing
         switch row.listing {
         case .failure(let error):
             try? store.setItem(job: job, key: row.key, name: nil, status: .failed, error: error.description)
             log.error(error.description)
             totals.withLock { $0.failed += 1 }
-            summary.status = "failed"
-            summary.error = error.description
-            return summary
+            return
         case .success(let value):
             listing = value
         }
-        summary.name = listing.name
         let existing = try? store.item(job: job, key: row.key)
-        if let existing, existing.status == .complete || (existing.status == .partial && !retryFailed) {
-            return finish(
-                listing, key: row.key, results: storedResults(row.key, retryAbstained: false), summary: summary, writeFiles: false,
-                existing: existing)
+        if let existing, existing.status == .complete || (existing.status == .partial && !retryFailed), !existing.documents.isEmpty,
+            existing.outcome.verdict != nil
+        {
+            totals.withLock { $0.done += 1 }
+            return
         }
         var results = storedResults(row.key, retryAbstained: retryFailed)
         let pipeline = ReviewPipeline(
@@ -170,7 +123,7 @@ final class BatchRunner: Sendable {
             }
             for await result in group { if let result { results[result.persona.id] = result } }
         }
-        return finish(listing, key: row.key, results: results, summary: summary, writeFiles: true, existing: existing)
+        finish(listing, key: row.key, results: results, existing: existing)
     }
 
     func storedResults(_ key: String, retryAbstained: Bool) -> [String: PersonaResult] {
@@ -221,30 +174,31 @@ final class BatchRunner: Sendable {
         return (input * price.inputPerMTok + output * price.outputPerMTok) / 1_000_000
     }
 
-    func finish(
-        _ listing: Listing, key: String, results: [String: PersonaResult], summary: BatchRowSummary, writeFiles: Bool,
-        existing: PanelStore.BatchItem?
-    ) -> BatchRowSummary {
-        var summary = summary
+    func finish(_ listing: Listing, key: String, results: [String: PersonaResult], existing: PanelStore.BatchItem?) {
         let personas = prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
-            summary.status = "not_started"
-            summary.answered = results.values.filter { $0.review != nil }.count
-            return summary
+            // Stopped by the budget: known, not started, picked up by the next run.
+            if existing == nil { try? store.setItem(job: job, key: key, name: listing.name, status: .pending) }
+            return
         }
         let ordered = personas.compactMap { results[$0.id] }
         let panel = PanelSummary(results: ordered)
         let document = ReviewDocument(
             run: ReviewRun(tools: [.init(listing: listing, results: ordered, panel: panel)], personas: personas, wallMS: 0))
         let status: PanelStore.BatchItem.Status = panel.abstained == 0 ? .complete : .partial
-        var documents = existing?.documents ?? []
-        if writeFiles || documents.isEmpty {
-            let slug =
-                documents.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
-                ?? totals.withLock { $0.slugs.allocate(listing.name) }
-            documents = []
+        let outcome = PanelStore.BatchItem.Outcome(
+            verdict: panel.verdict.rawValue, shipShare: panel.shipShare, scoreMedian: panel.scoreMedian,
+            costUSD: ordered.compactMap(\.costUSD).reduce(0, +), answered: panel.ship + panel.skip)
+        do {
+            // The name is reserved in the store before any file is written: a rerun after a crash here
+            // rewrites the same files instead of leaving a copy under another name.
+            let fileManager = FileManager.default
+            let name = try store.documentName(job: job, key: key, base: Slug.make(listing.name)) { candidate in
+                formats.contains { fileManager.fileExists(atPath: url(candidate, $0).path) }
+            }
+            var documents: [String] = []
             for format in formats {
-                let url = outDirectory.appendingPathComponent("\(slug).\(format.fileExtension)")
+                let url = url(name, format)
                 do {
                     try Data(format.documentFormat.render(document).utf8).write(to: url, options: .atomic)  // temp file, then rename
                     documents.append(url.path)
@@ -252,17 +206,15 @@ final class BatchRunner: Sendable {
                     log.error("\(key): cannot write \(url.path): \(error.localizedDescription)")
                 }
             }
-            try? store.setItem(job: job, key: key, name: listing.name, status: status, documents: documents)
+            try store.setItem(job: job, key: key, name: listing.name, status: status, documents: documents, outcome: outcome)
+        } catch {
+            log.error("\(key): cannot record the listing in \(store.path): \(error)")
         }
         totals.withLock { $0.done += 1 }
-        summary.status = status.rawValue
-        summary.verdict = panel.verdict.rawValue
-        summary.shipShare = panel.shipShare
-        summary.scoreMedian = panel.scoreMedian
-        summary.costUSD = ordered.compactMap(\.costUSD).reduce(0, +)
-        summary.documents = documents
-        summary.answered = panel.ship + panel.skip
-        return summary
+    }
+
+    func url(_ name: String, _ format: OutputFormat) -> URL {
+        outDirectory.appendingPathComponent("\(name).\(format.fileExtension)")
     }
 
     func reportProgress() async {
@@ -279,46 +231,104 @@ final class BatchRunner: Sendable {
         }
     }
 
-    func writeSummary(_ report: Report) throws {
-        let t = totals.withLock { $0 }
-        struct Summary: Encodable {
-            var job: String
-            var listings: [BatchRowSummary]
-            var complete, partial, failed, notStarted: Int
-            var spentUSD: Double
-            var budgetUSD: Double?
-            var budgetStopped: Bool
-            enum CodingKeys: String, CodingKey {
-                case job, listings, complete, partial, failed
-                case notStarted = "not_started"
-                case spentUSD = "spent_usd"
-                case budgetUSD = "budget_usd"
-                case budgetStopped = "budget_stopped"
+    /// Writes `summary.json` (temp file, then rename) and the stderr table, streamed from the store.
+    /// Returns true when every listing of the job is complete.
+    func writeSummary(budgetStopped: Bool) throws -> Bool {
+        let counts = try store.itemCounts(job: job)
+        let complete = counts[.complete] ?? 0
+        let partial = counts[.partial] ?? 0
+        let failed = counts[.failed] ?? 0
+        let notStarted = counts[.pending] ?? 0
+        let spent = totals.withLock { $0.spentUSD }
+        let destination = outDirectory.appendingPathComponent("summary.json")
+        let temporary = outDirectory.appendingPathComponent(".summary.json.\(ProcessInfo.processInfo.processIdentifier).tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil), let file = FileHandle(forWritingAtPath: temporary.path)
+        else {
+            throw BatchSummaryError(path: temporary.path)
+        }
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+        var buffer = "{\n"
+        buffer += "  \"job\": \(try json(job)),\n"
+        buffer += "  \"complete\": \(complete), \"partial\": \(partial), \"failed\": \(failed), \"not_started\": \(notStarted),\n"
+        buffer += "  \"spent_usd\": \(try json((spent * 1e8).rounded() / 1e8)), \"budget_usd\": \(try budgetUSD.map(json) ?? "null"), "
+        buffer += "\"budget_stopped\": \(budgetStopped),\n  \"listings\": ["
+        var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
+        var first = true
+        try store.forEachItem(job: job) { item in
+            let row = BatchRowSummary(item)
+            buffer += (first ? "\n    " : ",\n    ") + (try json(row))
+            first = false
+            if buffer.utf8.count > 1 << 16 {
+                file.write(Data(buffer.utf8))
+                buffer = ""
+            }
+            lines.append(row.tableLine)
+            if lines.count >= 256 {
+                log.write(lines.joined(separator: "\n"))
+                lines = []
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(
-            Summary(
-                job: job, listings: report.rows, complete: report.complete, partial: report.partial, failed: report.failed,
-                notStarted: report.notStarted, spentUSD: (t.spentUSD * 1e8).rounded() / 1e8, budgetUSD: budgetUSD,
-                budgetStopped: report.budgetStopped))
-        try data.write(to: outDirectory.appendingPathComponent("summary.json"), options: .atomic)
-        var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
-        for row in report.rows {
-            let status = row.status.padding(toLength: 12, withPad: " ", startingAt: 0)
-            let verdict = (row.verdict ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
-            let share = row.shipShare.map { String(format: "%3.0f%%", $0 * 100) } ?? "   -"
-            let median = row.scoreMedian.map { String(format: "%6.1f", $0) } ?? "     -"
-            let cost = (row.costUSD.map { String(format: "$%.5f", $0) } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
-            lines.append("\(status) \(verdict) \(share)  \(median)  \(cost) \(row.name ?? row.key)")
-        }
+        buffer += "\n  ]\n}\n"
+        file.write(Data(buffer.utf8))
+        try file.close()
+        guard rename(temporary.path, destination.path) == 0 else { throw BatchSummaryError(path: destination.path) }
         lines.append(
             String(
-                format: "%d complete, %d partial, %d failed, %d not started; $%.4f spent%@", report.complete, report.partial, report.failed,
-                report.notStarted, t.spentUSD,
-                report.budgetStopped ? " — budget reached: rerun the job with a larger --budget-usd to continue" : ""))
+                format: "%d complete, %d partial, %d failed, %d not started; $%.4f spent%@", complete, partial, failed, notStarted, spent,
+                budgetStopped ? " — budget reached: rerun the job with a larger --budget-usd to continue" : ""))
         log.write(lines.joined(separator: "\n"))
+        return !budgetStopped && partial == 0 && failed == 0 && notStarted == 0
+    }
+}
+
+struct BatchSummaryError: Error, CustomStringConvertible {
+    var path: String
+    var description: String { "cannot write \(path)" }
+}
+
+/// One listing's line in the summary.
+struct BatchRowSummary: Sendable, Encodable {
+    var key: String
+    var name: String?
+    var status: String
+    var verdict: String?
+    var shipShare: Double?
+    var scoreMedian: Double?
+    var costUSD: Double?
+    var documents: [String]
+    var error: String?
+    var answered: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case key, name, status, verdict, documents, error, answered
+        case shipShare = "ship_share"
+        case scoreMedian = "score_median"
+        case costUSD = "cost_usd"
+    }
+
+    init(_ item: PanelStore.BatchItem) {
+        key = item.key
+        name = item.name
+        status = item.status == .pending ? "not_started" : item.status.rawValue
+        verdict = item.outcome.verdict
+        shipShare = item.outcome.shipShare
+        scoreMedian = item.outcome.scoreMedian
+        costUSD = item.outcome.costUSD
+        documents = item.documents
+        error = item.error
+        answered = item.outcome.answered
+    }
+
+    var tableLine: String {
+        let status = status.padding(toLength: 12, withPad: " ", startingAt: 0)
+        let verdict = (verdict ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
+        let share = shipShare.map { String(format: "%3.0f%%", $0 * 100) } ?? "   -"
+        let median = scoreMedian.map { String(format: "%6.1f", $0) } ?? "     -"
+        let cost = (costUSD.map { String(format: "$%.5f", $0) } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+        return "\(status) \(verdict) \(share)  \(median)  \(cost) \(name ?? key)"
     }
 }
 

@@ -131,8 +131,8 @@ public struct PromptSet: Sendable {
         let user = requestTemplate.render(context)
         return ChatRequest(
             messages: [
-                .system(system.trimmingCharacters(in: .whitespacesAndNewlines)),
-                .user(user.trimmingCharacters(in: .whitespacesAndNewlines)),
+                .system(system.trimmedWhitespace()),
+                .user(user.trimmedWhitespace()),
             ],
             temperature: temperature,
             maxOutputTokens: maxOutputTokens,
@@ -156,7 +156,8 @@ public struct PromptSet: Sendable {
     }
 
     static func neutraliseMarkers(_ text: String) -> String {
-        text.replacingOccurrences(of: "</listing", with: "[/listing", options: .caseInsensitive)
+        guard text.utf8.contains(UInt8(ascii: "<")) else { return text }
+        return text.replacingOccurrences(of: "</listing", with: "[/listing", options: .caseInsensitive)
             .replacingOccurrences(of: "<listing", with: "[listing", options: .caseInsensitive)
     }
 }

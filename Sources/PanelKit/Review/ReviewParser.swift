@@ -34,7 +34,7 @@ public struct ParseFailure: Error, Sendable, Hashable, CustomStringConvertible {
 /// A missing field is a failure, never a default; a score outside 0–100 is a failure, not a clamp.
 public enum ReviewParser {
     public static func parse(_ answer: String) -> Result<ParsedReview, ParseFailure> {
-        let text = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = answer.trimmedWhitespace()
         guard !text.isEmpty else { return .failure(ParseFailure("the answer is empty")) }
         var failures: [ParseFailure] = []
         for attempt in [parseJSON, parseScoreLine, parseLabelled] {
@@ -56,16 +56,24 @@ public enum ReviewParser {
 
     static func parseJSON(_ text: String) -> Result<ParsedReview, ParseFailure>? {
         var firstFailure: ParseFailure?
-        for candidate in jsonCandidates(text) {
-            guard let object = JSONValue.parse(candidate)?.objectValue else { continue }
+        func read(_ candidate: String) -> ParsedReview? {
+            guard let object = JSONValue.parse(candidate)?.objectValue else { return nil }
             for object in [object] + object.values.compactMap(\.objectValue) {
                 let fields = Dictionary(object.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
                 guard fields["score"] != nil || fields["verdict"] != nil else { continue }
                 switch review(from: fields) {
-                case .success(let review): return .success(review)
+                case .success(let review): return review
                 case .failure(let failure): firstFailure = firstFailure ?? failure
                 }
             }
+            return nil
+        }
+        // The whole answer first: a model asked for JSON usually answers with only JSON, and then the
+        // fenced and embedded candidates need not be looked for at all.
+        let wholeIsObject = text.hasPrefix("{")
+        if wholeIsObject, let review = read(text) { return .success(review) }
+        for candidate in jsonCandidates(text, includingWhole: !wholeIsObject) {
+            if let review = read(candidate) { return .success(review) }
         }
         return firstFailure.map { .failure($0) }
     }
@@ -101,8 +109,8 @@ public enum ReviewParser {
     }
 
     /// The whole answer, fenced blocks, then balanced `{…}` spans, in that order.
-    static func jsonCandidates(_ text: String) -> [String] {
-        var candidates = [text]
+    static func jsonCandidates(_ text: String, includingWhole: Bool = true) -> [String] {
+        var candidates = includingWhole ? [text] : []
         if text.contains("```") {
             let fence = try! Regex("```[a-zA-Z]*[ \\t]*\\n([\\s\\S]*?)```")
             for match in text.matches(of: fence) {
@@ -241,7 +249,7 @@ public enum ReviewParser {
 
     /// Trims a paragraph and drops a leading label such as `**Rationale:**`.
     static func clean(_ text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmedWhitespace()
         var rest = trimmed.drop { $0 == "*" || $0 == "_" || $0 == "#" || $0 == " " }
         let lowered = rest.prefix(12).lowercased()
         guard let label = ["rationale", "reasoning", "analysis", "paragraph", "summary", "review"].first(where: { lowered.hasPrefix($0) })
@@ -249,6 +257,6 @@ public enum ReviewParser {
         rest = rest.dropFirst(label.count).drop { $0 == "*" || $0 == "_" || $0 == " " }
         guard let separator = rest.first, [":", "-", "–", "—"].contains(separator) else { return trimmed }
         rest = rest.dropFirst().drop { $0 == "*" || $0 == "_" || $0 == " " }
-        return rest.trimmingCharacters(in: .whitespacesAndNewlines)
+        return rest.trimmedWhitespace()
     }
 }
