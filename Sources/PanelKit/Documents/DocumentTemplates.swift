@@ -1,5 +1,4 @@
 public import Foundation
-import Mustache
 
 /// The document templates (Mustache): `review.md.mustache` and `review.html.mustache`, built into the
 /// binary from the repository's `templates/`, each overridable by a file of the same name in a
@@ -11,8 +10,8 @@ public struct DocumentTemplates: Sendable {
     public static let markdownFile = "review.md.mustache"
     public static let htmlFile = "review.html.mustache"
 
-    let markdown: MustacheTemplate
-    let html: MustacheTemplate
+    let markdown: Template
+    let html: Template
     public let source: String
 
     /// The built-in templates, parsed once per process.
@@ -45,16 +44,15 @@ public struct DocumentTemplates: Sendable {
     }
 
     init(files: [String: String], source: String) throws(TemplateError) {
-        MarkdownContentType.registerOnce
-        func template(_ name: String, prefix: String) throws(TemplateError) -> MustacheTemplate {
+        func template(_ name: String, escaping: TemplateEscaping) throws(TemplateError) -> Template {
             do {
-                return try MustacheTemplate(string: prefix + (files[name] ?? ""))
+                return try Template(files[name] ?? "", escaping: escaping)
             } catch {
                 throw TemplateError(file: "\(source)/\(name)", problem: "is not a valid Mustache template (\(error))")
             }
         }
-        markdown = try template(Self.markdownFile, prefix: "{{% CONTENT_TYPE: MARKDOWN}}")
-        html = try template(Self.htmlFile, prefix: "")
+        markdown = try template(Self.markdownFile, escaping: .markdown)
+        html = try template(Self.htmlFile, escaping: .html)
         self.source = source
     }
 
@@ -77,16 +75,6 @@ public struct DocumentTemplates: Sendable {
         while lines.last?.isEmpty == true { lines.removeLast() }
         return lines.joined(separator: "\n") + "\n"
     }
-}
-
-/// Markdown: escape only what would turn into HTML in a Markdown viewer.
-struct MarkdownContentType: MustacheContentType {
-    func escapeText(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
-            of: ">", with: "&gt;")
-    }
-
-    static let registerOnce: Void = MustacheContentTypes.register(MarkdownContentType(), named: "MARKDOWN")
 }
 
 public struct TemplateError: Error, Sendable, CustomStringConvertible {

@@ -7,7 +7,7 @@ import Foundation
 /// templates). Fields ending in `_cell` are also folded to one line with `|` escaped, for Markdown
 /// table cells. Links appear only when they are http(s).
 public enum DocumentViewModel {
-    public static func make(_ doc: ReviewDocument) -> [String: Any] {
+    public static func make(_ doc: ReviewDocument) -> TemplateValue {
         let reviews = doc.tools.flatMap(\.reviews)
         let answered = reviews.filter { $0.status == .answered }
         var models: [String] = []
@@ -15,49 +15,53 @@ public enum DocumentViewModel {
             if let by = answeredBy(review), !models.contains(by) { models.append(by) }
         }
         let families = Set(answered.compactMap { ModelFamily.guess(model: $0.model, backend: $0.backend) }).sorted()
-        var footer: [String: Any] = [
-            "answered": answered.count, "total": reviews.count, "models": models.joined(separator: ", "),
-            "calls": doc.totals.calls, "generated_at": doc.generatedAt,
-            "tokens": doc.totals.inputTokens.flatMap { input in doc.totals.outputTokens.map { "\(input) in / \($0) out" } }
-                ?? "not reported",
-            "cost": doc.totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown",
-            "wall": String(format: "%.1f s", Double(doc.totals.wallMS) / 1000),
-            "families": families.count, "family_names": families.joined(separator: ", "),
+        var footer: [String: TemplateValue] = [
+            "answered": .number(answered.count), "total": .number(reviews.count), "models": .text(models.joined(separator: ", ")),
+            "calls": .number(doc.totals.calls), "generated_at": .text(doc.generatedAt),
+            "tokens": .text(
+                doc.totals.inputTokens.flatMap { input in doc.totals.outputTokens.map { "\(input) in / \($0) out" } } ?? "not reported"),
+            "cost": .text(doc.totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown"),
+            "wall": .text(String(format: "%.1f s", Double(doc.totals.wallMS) / 1000)),
+            "families": .number(families.count), "family_names": .text(families.joined(separator: ", ")),
         ]
         if families.count == 1 && answered.count > 1 { footer["single_model_panel"] = true }
         return [
-            "title": doc.title, "is_comparison": doc.kind == .comparison, "tool_count": doc.tools.count,
-            "tools": doc.tools.map(tool), "decision_rows": decisionRows(doc), "personas": personaRows(doc), "footer": footer,
+            "title": .text(doc.title), "is_comparison": .flag(doc.kind == .comparison), "tool_count": .number(doc.tools.count),
+            "tools": .list(doc.tools.map(tool)), "decision_rows": .list(decisionRows(doc)), "personas": .list(personaRows(doc)),
+            "footer": .object(footer),
         ]
     }
 
-    static func tool(_ tool: ReviewDocument.Tool) -> [String: Any] {
+    static func tool(_ tool: ReviewDocument.Tool) -> TemplateValue {
         let panel = tool.panel
-        var values: [String: Any] = [
-            "name": tool.name, "name_cell": cell(tool.name), "initial": String(tool.name.first.map { String($0).uppercased() } ?? "?"),
-            "verdict": panel.verdict.rawValue, "verdict_label": panel.verdict.rawValue.capitalized, "headline": panel.headline,
-            "community": tool.community ?? "No community votes yet", "has_community": tool.community != nil,
-            "entry": tool.entry ?? "—", "description": paragraphs(tool.description),
-            "share": panel.shipShare.map { "\(Int(($0 * 100).rounded()))%" } ?? "no votes",
-            "share_percent": panel.shipShare.map { Int(($0 * 100).rounded()) } ?? 0,
-            "votes": "\(panel.ship) of \(panel.ship + panel.skip) votes", "abstained": panel.abstained,
+        var values: [String: TemplateValue] = [
+            "name": .text(tool.name), "name_cell": .text(cell(tool.name)),
+            "initial": .text(String(tool.name.first.map { String($0).uppercased() } ?? "?")),
+            "verdict": .text(panel.verdict.rawValue), "verdict_label": .text(panel.verdict.rawValue.capitalized),
+            "headline": .text(panel.headline), "community": .text(tool.community ?? "No community votes yet"),
+            "has_community": .flag(tool.community != nil), "entry": .text(tool.entry ?? "—"), "description": paragraphs(tool.description),
+            "share": .text(panel.shipShare.map { "\(Int(($0 * 100).rounded()))%" } ?? "no votes"),
+            "share_percent": .number(panel.shipShare.map { Int(($0 * 100).rounded()) } ?? 0),
+            "votes": .text("\(panel.ship) of \(panel.ship + panel.skip) votes"),
         ]
-        if panel.abstained == 0 { values["abstained"] = nil }
+        if panel.abstained != 0 { values["abstained"] = .number(panel.abstained) }
         let subtitle = [tool.category, tool.tagline].compactMap { $0 }.joined(separator: " · ")
-        if !subtitle.isEmpty { values["subtitle"] = subtitle }
-        if let category = tool.category { values["category"] = category }
-        if let tagline = tool.tagline { values["tagline"] = tagline }
-        if let url = tool.url, isWebURL(url) { values["url"] = url }
-        return values
+        if !subtitle.isEmpty { values["subtitle"] = .text(subtitle) }
+        if let category = tool.category { values["category"] = .text(category) }
+        if let tagline = tool.tagline { values["tagline"] = .text(tagline) }
+        if let url = tool.url, isWebURL(url) { values["url"] = .text(url) }
+        return .object(values)
     }
 
-    static func decisionRows(_ doc: ReviewDocument) -> [[String: Any]] {
-        func row(_ label: String, _ value: (ReviewDocument.Tool) -> String?) -> [String: Any] {
+    static func decisionRows(_ doc: ReviewDocument) -> [TemplateValue] {
+        func row(_ label: String, _ value: (ReviewDocument.Tool) -> String?) -> TemplateValue {
             [
-                "label": label,
-                "cells": doc.tools.map { tool -> [String: Any] in
-                    let text = value(tool) ?? "—"; return ["value": text, "value_cell": cell(text)]
-                },
+                "label": .text(label),
+                "cells": .list(
+                    doc.tools.map { tool -> TemplateValue in
+                        let text = value(tool) ?? "—"
+                        return ["value": .text(text), "value_cell": .text(cell(text))]
+                    }),
             ]
         }
         return [
@@ -70,43 +74,44 @@ public enum DocumentViewModel {
         ]
     }
 
-    static func personaRows(_ doc: ReviewDocument) -> [[String: Any]] {
+    static func personaRows(_ doc: ReviewDocument) -> [TemplateValue] {
         var ids = doc.personas.map(\.id)
         for id in doc.tools.flatMap({ $0.reviews.map(\.persona) }) where !ids.contains(id) { ids.append(id) }
         return ids.map { id in
-            var row: [String: Any] = [
-                "id": id, "name": doc.personaName(id),
-                "reviews": doc.tools.map { tool -> [String: Any] in
-                    guard let review = tool.reviews.first(where: { $0.persona == id }) else {
-                        return ["tool": tool.name, "tool_cell": cell(tool.name), "missing": true]
-                    }
-                    return self.review(review, tool: tool)
-                },
+            var row: [String: TemplateValue] = [
+                "id": .text(id), "name": .text(doc.personaName(id)),
+                "reviews": .list(
+                    doc.tools.map { tool -> TemplateValue in
+                        guard let review = tool.reviews.first(where: { $0.persona == id }) else {
+                            return ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name)), "missing": true]
+                        }
+                        return self.review(review, tool: tool)
+                    }),
             ]
-            if let weighs = doc.personas.first(where: { $0.id == id })?.weighs { row["weighs"] = weighs }
-            return row
+            if let weighs = doc.personas.first(where: { $0.id == id })?.weighs { row["weighs"] = .text(weighs) }
+            return .object(row)
         }
     }
 
-    static func review(_ review: ReviewDocument.Review, tool: ReviewDocument.Tool) -> [String: Any] {
-        var values: [String: Any] = ["tool": tool.name, "tool_cell": cell(tool.name)]
+    static func review(_ review: ReviewDocument.Review, tool: ReviewDocument.Tool) -> TemplateValue {
+        var values: [String: TemplateValue] = ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name))]
         switch review.status {
         case .answered:
             let score = review.score ?? 0
             values["answered"] = true
-            values["score"] = score
-            values["verdict"] = review.verdict?.rawValue ?? "?"
-            values["score_line"] = "\(score)/100 · \(review.verdict?.rawValue ?? "?")"
+            values["score"] = .number(score)
+            values["verdict"] = .text(review.verdict?.rawValue ?? "?")
+            values["score_line"] = .text("\(score)/100 · \(review.verdict?.rawValue ?? "?")")
             values["text"] = paragraphs(review.text ?? "")
-            values["contradiction"] = review.flags.contains(PersonaResult.contradictionFlag)
-            values["repaired"] = review.flags.contains(PersonaResult.repairedFlag)
-            values["cached"] = review.flags.contains(PersonaResult.cachedFlag)
+            values["contradiction"] = .flag(review.flags.contains(PersonaResult.contradictionFlag))
+            values["repaired"] = .flag(review.flags.contains(PersonaResult.repairedFlag))
+            values["cached"] = .flag(review.flags.contains(PersonaResult.cachedFlag))
         case .abstained:
             values["abstained"] = true
-            values["reason"] = review.error ?? "no reason given"
+            values["reason"] = .text(review.error ?? "no reason given")
         }
-        if let by = answeredBy(review) { values["by"] = by }
-        return values
+        if let by = answeredBy(review) { values["by"] = .text(by) }
+        return .object(values)
     }
 
     static func answeredBy(_ review: ReviewDocument.Review) -> String? {
@@ -119,11 +124,11 @@ public enum DocumentViewModel {
     }
 
     /// Paragraphs of untrusted text, blank lines separating them, each folded to one line.
-    static func paragraphs(_ text: String) -> [[String: String]] {
+    static func paragraphs(_ text: String) -> TemplateValue {
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
             String($0.drop { $0 == " " || $0 == "\t" }).trimmingTrailingBlanks()
         }
-        return lines.split(separator: "", omittingEmptySubsequences: true).map { ["text": $0.joined(separator: " ")] }
+        return .list(lines.split(separator: "", omittingEmptySubsequences: true).map { ["text": .text($0.joined(separator: " "))] })
     }
 
     /// One line with `|` escaped, for a Markdown table cell.

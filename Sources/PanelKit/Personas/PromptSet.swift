@@ -1,6 +1,5 @@
 public import Foundation
 public import ModelBackends
-import Mustache
 import Yams
 
 /// The panel's personas and their prompt templates, from a directory of files or the defaults
@@ -11,8 +10,8 @@ import Yams
 /// user message every persona receives. Templates render as plain text (no HTML escaping).
 public struct PromptSet: Sendable {
     public let personas: [Persona]
-    let systemTemplates: [String: MustacheTemplate]
-    let requestTemplate: MustacheTemplate
+    let systemTemplates: [String: Template]
+    let requestTemplate: Template
     /// Where the prompts came from: a directory, or "built-in".
     public let source: String
 
@@ -52,7 +51,7 @@ public struct PromptSet: Sendable {
 
     init(files: [String: String], source: String) throws(PromptError) {
         var personas: [Persona] = []
-        var templates: [String: MustacheTemplate] = [:]
+        var templates: [String: Template] = [:]
         for (fileName, text) in files.sorted(by: { $0.key < $1.key }) where !fileName.hasPrefix("_") {
             let file = source == "built-in" ? "built-in \(fileName)" : "\(source)/\(fileName)"
             let (persona, template) = try Self.parsePersona(text, file: file)
@@ -74,7 +73,7 @@ public struct PromptSet: Sendable {
         self.source = source
     }
 
-    static func parsePersona(_ text: String, file: String) throws(PromptError) -> (Persona, MustacheTemplate) {
+    static func parsePersona(_ text: String, file: String) throws(PromptError) -> (Persona, Template) {
         let parts: (yaml: String, body: String)
         do {
             parts = try FrontMatter.split(text)
@@ -107,9 +106,9 @@ public struct PromptSet: Sendable {
         return (persona, try template(body, file: file))
     }
 
-    static func template(_ text: String, file: String) throws(PromptError) -> MustacheTemplate {
+    static func template(_ text: String, file: String) throws(PromptError) -> Template {
         do {
-            return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+            return try Template(text, escaping: .none)
         } catch {
             throw PromptError(file: file, problem: "is not a valid Mustache template (\(error))")
         }
@@ -123,9 +122,9 @@ public struct PromptSet: Sendable {
         maxOutputTokens: Int?,
         stream: Bool = false
     ) -> ChatRequest {
-        let context: [String: Any] = [
-            "persona": ["id": persona.id, "name": persona.name, "weighs": persona.weighs],
-            "listing": Self.templateFields(listing),
+        let context: TemplateValue = [
+            "persona": ["id": .text(persona.id), "name": .text(persona.name), "weighs": .text(persona.weighs)],
+            "listing": .object(Self.templateFields(listing).mapValues(TemplateValue.text)),
         ]
         let system = systemTemplates[persona.id]?.render(context) ?? ""
         let user = requestTemplate.render(context)

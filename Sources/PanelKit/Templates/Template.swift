@@ -1,0 +1,266 @@
+import ModelBackends
+
+/// What a template sees: text, numbers, flags, lists and objects (Mustache's "context").
+public enum TemplateValue: Sendable, Hashable {
+    case text(String)
+    case number(Int)
+    case flag(Bool)
+    case list([TemplateValue])
+    case object([String: TemplateValue])
+
+    subscript(name: String) -> TemplateValue? {
+        if case .object(let fields) = self { return fields[name] }
+        return nil
+    }
+}
+
+extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int) { self = .number(value) }
+    public init(booleanLiteral value: Bool) { self = .flag(value) }
+    public init(arrayLiteral elements: TemplateValue...) { self = .list(elements) }
+    public init(dictionaryLiteral elements: (String, TemplateValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+/// How `{{name}}` escapes text (`{{{name}}}` and `{{&name}}` never do).
+public enum TemplateEscaping: Sendable {
+    /// `& < > " '` — for HTML.
+    case html
+    /// `& < >` — what a Markdown viewer would turn into HTML, keeping the source readable.
+    case markdown
+    /// Nothing — for prompts, which are plain text.
+    case none
+}
+
+/// A Mustache template: variables (`{{x}}`, `{{{x}}}`, `{{&x}}`, dotted names, `{{.}}`), sections
+/// (`{{#x}}…{{/x}}`) over lists, objects, flags and text, inverted sections (`{{^x}}…{{/x}}`),
+/// comments, and the spec's standalone-line rule (a line holding only a section tag or a comment
+/// leaves no blank line behind). Partials, lambdas and delimiter changes are not supported and are
+/// reported when a template uses them; pragmas (`{{% … }}`) are ignored.
+///
+/// Compiled once into a tree and rendered against ``TemplateValue``: lookups are dictionary reads,
+/// with no reflection or dynamic casts (swift-mustache's were most of a batch's rendering time).
+public struct Template: Sendable {
+    indirect enum Node: Sendable {
+        case text(String)
+        case variable(path: [String], escaped: Bool)
+        case section(path: [String], inverted: Bool, body: [Node])
+    }
+
+    let nodes: [Node]
+    public let escaping: TemplateEscaping
+
+    public init(_ source: String, escaping: TemplateEscaping) throws(TemplateSyntaxError) {
+        var parser = TemplateParser(source: Array(source.utf8))
+        nodes = try parser.parse()
+        self.escaping = escaping
+    }
+
+    public func render(_ value: TemplateValue) -> String {
+        var output = ""
+        var stack = [value]
+        render(nodes, stack: &stack, into: &output)
+        return output
+    }
+
+    func render(_ nodes: [Node], stack: inout [TemplateValue], into output: inout String) {
+        for node in nodes {
+            switch node {
+            case .text(let text):
+                output += text
+            case .variable(let path, let escaped):
+                switch Self.lookup(path, in: stack) {
+                case .text(let text)?: escaped ? Self.escape(text, escaping, into: &output) : output.append(text)
+                case .number(let number)?: output += String(number)
+                case .flag(let flag)?: output += flag ? "true" : "false"
+                case .list?, .object?, nil: break
+                }
+            case .section(let path, let inverted, let body):
+                let value = Self.lookup(path, in: stack)
+                if inverted {
+                    switch value {
+                    case nil, .flag(false)?: render(body, stack: &stack, into: &output)
+                    case .list(let items)? where items.isEmpty: render(body, stack: &stack, into: &output)
+                    default: break
+                    }
+                    continue
+                }
+                switch value {
+                case nil, .flag(false)?: break
+                case .flag(true)?: render(body, stack: &stack, into: &output)
+                case .list(let items)?:
+                    for item in items {
+                        stack.append(item)
+                        render(body, stack: &stack, into: &output)
+                        stack.removeLast()
+                    }
+                case let value?:
+                    stack.append(value)
+                    render(body, stack: &stack, into: &output)
+                    stack.removeLast()
+                }
+            }
+        }
+    }
+
+    /// `.` is the innermost value; otherwise the first name is looked up from the innermost object
+    /// outwards and the rest are read from what it found.
+    static func lookup(_ path: [String], in stack: [TemplateValue]) -> TemplateValue? {
+        guard let first = path.first else { return stack.last }
+        var found: TemplateValue?
+        for value in stack.reversed() {
+            if let child = value[first] {
+                found = child
+                break
+            }
+        }
+        for name in path.dropFirst() {
+            found = found?[name]
+        }
+        return found
+    }
+
+    static func escape(_ text: String, _ escaping: TemplateEscaping, into output: inout String) {
+        func needsEscape(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"): return escaping != .none
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): return escaping == .html
+            default: return false
+            }
+        }
+        guard text.utf8.contains(where: needsEscape) else {
+            output += text
+            return
+        }
+        var run = text.utf8.startIndex
+        var index = run
+        let utf8 = text.utf8
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            if needsEscape(byte) {
+                output += text[run..<index]
+                switch byte {
+                case UInt8(ascii: "&"): output += "&amp;"
+                case UInt8(ascii: "<"): output += "&lt;"
+                case UInt8(ascii: ">"): output += "&gt;"
+                case UInt8(ascii: "\""): output += "&quot;"
+                default: output += "&#39;"
+                }
+                run = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        output += text[run..<utf8.endIndex]
+    }
+}
+
+/// A template that cannot be compiled, with the line it fails on.
+public struct TemplateSyntaxError: Error, Sendable, CustomStringConvertible {
+    public var line: Int
+    public var problem: String
+    public var description: String { "line \(line): \(problem)" }
+}
+
+/// Tokenizes and nests a template in one pass over its UTF-8 bytes.
+struct TemplateParser {
+    let source: [UInt8]
+    var position = 0
+    /// Text not yet emitted (kept as a byte range so a standalone tag can drop its indentation).
+    var textStart = 0
+
+    init(source: [UInt8]) { self.source = source }
+
+    mutating func parse() throws(TemplateSyntaxError) -> [Template.Node] {
+        var frames: [(path: [String], name: String, inverted: Bool, nodes: [Template.Node], line: Int)] = [
+            ([], "", false, [], 0)
+        ]
+        func emitText(_ end: Int, into frames: inout [(path: [String], name: String, inverted: Bool, nodes: [Template.Node], line: Int)]) {
+            if end > textStart {
+                frames[frames.count - 1].nodes.append(.text(String(decoding: source[textStart..<end], as: UTF8.self)))
+            }
+        }
+        while let open = find("{{", from: position) {
+            var kind: UInt8 = 0
+            var contentStart = open + 2
+            if contentStart < source.count, "{&#^/!%>=<$".utf8.contains(source[contentStart]) {
+                kind = source[contentStart]
+                contentStart += 1
+            }
+            let closer: [UInt8] = kind == UInt8(ascii: "{") ? Array("}}}".utf8) : Array("}}".utf8)
+            guard let close = find(closer, from: contentStart) else {
+                throw TemplateSyntaxError(line: line(at: open), problem: "a tag opened with '{{' is never closed")
+            }
+            let name = String(decoding: source[contentStart..<close], as: UTF8.self).trimmedWhitespace()
+            var tagEnd = close + closer.count
+            let standaloneKinds: [UInt8] = Array("#^/!%".utf8)
+            var tagStart = open
+            if standaloneKinds.contains(kind), let (lineStart, lineEnd) = standaloneLine(tagStart: open, tagEnd: tagEnd) {
+                tagStart = lineStart
+                tagEnd = lineEnd
+            }
+            emitText(max(tagStart, textStart), into: &frames)
+            let path = name == "." ? [] : name.split(separator: ".").map(String.init)
+            switch kind {
+            case UInt8(ascii: "#"), UInt8(ascii: "^"):
+                guard !name.isEmpty else { throw TemplateSyntaxError(line: line(at: open), problem: "a section tag has no name") }
+                frames.append((path, name, kind == UInt8(ascii: "^"), [], line(at: open)))
+            case UInt8(ascii: "/"):
+                let frame = frames.removeLast()
+                guard !frames.isEmpty, frame.name == name else {
+                    let expected = frames.isEmpty ? "no section is open" : "expected {{/\(frame.name)}}"
+                    throw TemplateSyntaxError(line: line(at: open), problem: "{{/\(name)}} closes nothing here (\(expected))")
+                }
+                frames[frames.count - 1].nodes.append(.section(path: frame.path, inverted: frame.inverted, body: frame.nodes))
+            case UInt8(ascii: "!"), UInt8(ascii: "%"):
+                break
+            case UInt8(ascii: ">"), UInt8(ascii: "<"), UInt8(ascii: "$"):
+                throw TemplateSyntaxError(line: line(at: open), problem: "partials and blocks ({{>…}}) are not supported")
+            case UInt8(ascii: "="):
+                throw TemplateSyntaxError(line: line(at: open), problem: "changing delimiters ({{=…=}}) is not supported")
+            default:
+                guard !name.isEmpty else { throw TemplateSyntaxError(line: line(at: open), problem: "a tag has no name") }
+                frames[frames.count - 1].nodes.append(.variable(path: path, escaped: kind == 0))
+            }
+            position = tagEnd
+            textStart = tagEnd
+        }
+        emitText(source.count, into: &frames)
+        guard frames.count == 1, let root = frames.first else {
+            let open = frames[frames.count - 1]
+            throw TemplateSyntaxError(line: open.line, problem: "section {{#\(open.name)}} is never closed")
+        }
+        return root.nodes
+    }
+
+    /// When only blanks share the tag's line, the line's range (its line break included), which
+    /// renders as nothing; nil otherwise.
+    func standaloneLine(tagStart: Int, tagEnd: Int) -> (Int, Int)? {
+        var start = tagStart
+        while start > 0, source[start - 1] == UInt8(ascii: " ") || source[start - 1] == UInt8(ascii: "\t") { start -= 1 }
+        guard start == 0 || source[start - 1] == UInt8(ascii: "\n") else { return nil }
+        var end = tagEnd
+        while end < source.count, source[end] == UInt8(ascii: " ") || source[end] == UInt8(ascii: "\t") { end += 1 }
+        if end == source.count { return (start, end) }
+        if source[end] == UInt8(ascii: "\n") { return (start, end + 1) }
+        if source[end] == UInt8(ascii: "\r"), end + 1 < source.count, source[end + 1] == UInt8(ascii: "\n") { return (start, end + 2) }
+        return nil
+    }
+
+    func find(_ needle: String, from start: Int) -> Int? { find(Array(needle.utf8), from: start) }
+
+    func find(_ needle: [UInt8], from start: Int) -> Int? {
+        guard needle.count <= source.count else { return nil }
+        var index = start
+        while index + needle.count <= source.count {
+            if source[index] == needle[0], source[index..<index + needle.count].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    func line(at offset: Int) -> Int { source[..<min(offset, source.count)].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } }
+}
