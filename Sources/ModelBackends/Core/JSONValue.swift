@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A JSON value: the shape of provider wire bodies, output schemas and recordings.
 ///
@@ -45,28 +45,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// Parses JSON text; `nil` when the text is not JSON.
-    public static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-
-    /// Parses JSON bytes; `nil` when they are not JSON.
-    public static func parse(_ data: Data) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: data)
-    }
-
-    /// Canonical bytes: sorted keys, no insignificant whitespace, slashes unescaped.
-    public func canonicalData() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
-
-    /// Canonical text (see ``canonicalData()``).
-    public func canonicalText() -> String {
-        String(decoding: canonicalData(), as: UTF8.self)
-    }
-
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil
@@ -75,6 +53,15 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
+    }
+
+    /// An integer, also from a whole-number double (`12.0`).
+    public var intValue: Int? {
+        switch self {
+        case .int(let value): return value
+        case .double(let value) where value.rounded() == value && abs(value) < 9.0e15: return Int(value)
+        default: return nil
+        }
     }
 
     public var objectValue: [String: JSONValue]? {

@@ -198,7 +198,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
 
     func parseCompletion(_ data: Data, latency: Duration) throws -> ChatResponse {
         let text = String(decoding: data, as: UTF8.self)
-        guard let body = try? JSONDecoder().decode(OpenAIWire.Completion.self, from: data) else {
+        guard let body = OpenAIWire.Completion(JSONValue.parse(data)) else {
             if let error = OpenAIWire.errorMessage(in: text) {
                 throw BackendError(kind: .server, backend: name, status: 200, detail: redactor.redact(error))
             }
@@ -208,15 +208,15 @@ public struct OpenAICompatibleBackend: ModelBackend {
         guard let choice = body.choices.first else {
             throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no choices")
         }
-        if choice.finish_reason == "content_filter" || (choice.message.refusal ?? nil) != nil {
+        if choice.finishReason == "content_filter" || choice.refusal != nil {
             throw BackendError(
                 kind: .contentFiltered, backend: name, status: 200,
-                detail: redactor.redact(choice.message.refusal.flatMap { $0 } ?? "finish_reason content_filter"))
+                detail: redactor.redact(choice.refusal ?? "finish_reason content_filter"))
         }
-        guard let content = choice.message.content.flatMap({ $0 }) else {
+        guard let content = choice.content else {
             throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no message content")
         }
-        let usage = TokenUsage(inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens)
+        let usage = TokenUsage(inputTokens: body.usage?.promptTokens, outputTokens: body.usage?.completionTokens)
         return ChatResponse(
             text: content,
             model: body.model ?? configuration.model,
@@ -224,7 +224,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
             usage: usage,
             costUSD: configuration.price?.cost(of: usage),
             latency: latency,
-            finishReason: choice.finish_reason
+            finishReason: choice.finishReason
         )
     }
 

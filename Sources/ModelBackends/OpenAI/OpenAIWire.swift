@@ -3,23 +3,45 @@ import Foundation
 /// The parts of OpenAI's chat-completions wire format the adapter reads. Unknown fields are
 /// ignored, as servers add their own.
 enum OpenAIWire {
-    struct Completion: Decodable {
-        struct Choice: Decodable {
-            struct Message: Decodable {
-                var content: String??
-                var refusal: String??
-            }
-            var message: Message
-            var finish_reason: String?
+    /// A non-streamed completion, read from parsed JSON (no Codable: this runs once per call).
+    struct Completion {
+        struct Choice {
+            var content: String?
+            var refusal: String?
+            var finishReason: String?
         }
         var model: String?
         var choices: [Choice]
         var usage: Usage?
+
+        /// nil unless the value is an object with a `choices` array of objects with a `message` object.
+        init?(_ json: JSONValue?) {
+            guard case .array(let choices)? = json?["choices"] else { return nil }
+            var parsed: [Choice] = []
+            for choice in choices {
+                guard case .object(let message)? = choice["message"] else { return nil }
+                parsed.append(
+                    Choice(
+                        content: message["content"]?.stringValue, refusal: message["refusal"]?.stringValue,
+                        finishReason: choice["finish_reason"]?.stringValue))
+            }
+            self.choices = parsed
+            model = json?["model"]?.stringValue
+            usage = json?["usage"].flatMap(Usage.init)
+        }
     }
 
     struct Usage: Decodable {
         var prompt_tokens: Int?
         var completion_tokens: Int?
+        var promptTokens: Int? { prompt_tokens }
+        var completionTokens: Int? { completion_tokens }
+
+        init?(_ json: JSONValue) {
+            guard case .object = json else { return nil }
+            prompt_tokens = json["prompt_tokens"]?.intValue
+            completion_tokens = json["completion_tokens"]?.intValue
+        }
     }
 
     struct Chunk: Decodable {

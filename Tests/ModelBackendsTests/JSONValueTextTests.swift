@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+@testable import ModelBackends
+
+@Suite struct JSONValueTextTests {
+    func encoderBytes(_ value: JSONValue) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Request hashes, recordings and cache keys were made with JSONEncoder: the writer must give the
+    /// same bytes.
+    @Test(arguments: 0..<200) func writerMatchesJSONEncoder(seed: Int) throws {
+        var random = SplitMix(seed: UInt64(seed))
+        let value = randomValue(&random, depth: 0)
+        #expect(value.canonicalText() == (try encoderBytes(value)))
+    }
+
+    @Test func writerMatchesJSONEncoderOnEdgeCases() throws {
+        let strings = ["a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}é\u{2028}😀", "", "</script>", "\u{0}"]
+        let doubles = [1.0, 0.2, 1e-7, 123456789012.0, 1e21, 1e16, 0.1 + 0.2, -0.0, 1.7976931348623157e308, 100, 12345678.9, -3.5]
+        let value = JSONValue.object([
+            "strings": .array(strings.map(JSONValue.string)), "doubles": .array(doubles.map(JSONValue.double)),
+            "B": .int(Int.min), "a10": .int(Int.max), "a2": .null, "_x": .bool(false), "é": .bool(true), "maxTokens": .array([]),
+            "max_tokens": .object([:]),
+        ])
+        #expect(value.canonicalText() == (try encoderBytes(value)))
+    }
+
+    @Test func readerAcceptsWhatJSONAccepts() throws {
+        let text =
+            #" { "a" : [1, -0, 2.5e3, 1E-2, true, false, null, "\u00e9\ud83d\ude00\n\/\"x"], "b": {} , "big": 123456789012345678901234 } "#
+        let value = try #require(JSONValue.parse(text))
+        #expect(
+            value["a"] == .array([.int(1), .int(0), .double(2500), .double(0.01), .bool(true), .bool(false), .null, .string("é😀\n/\"x")]))
+        #expect(value["b"] == .object([:]))
+        #expect(value["big"] == .double(123456789012345678901234))
+        #expect(JSONValue.parse("42") == .int(42))
+        #expect(JSONValue.parse(#""\ud800 lone""#) == .string("\u{FFFD} lone"))
+        #expect(JSONValue.parse(#"{"a": [1, 2,],}"#) == .object(["a": .array([.int(1), .int(2)])]))
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", "[,]", "{,}", "[1,,]", "{\"a\" 1}", "[1 2]", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
+        "\"a\u{1}b\"", "\"\\x\"", "\"\\u12\"", "{} {}", "[1]]", "{'a': 1}", "NaN", "// c\n1",
+    ])
+    func readerRejectsWhatJSONRejects(_ text: String) {
+        #expect(JSONValue.parse(text) == nil)
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) == nil)
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(JSONValue.parse(deep) == nil)
+        let fine = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        #expect(JSONValue.parse(fine) != nil)
+    }
+
+    func randomValue(_ random: inout SplitMix, depth: Int) -> JSONValue {
+        switch random.next() % (depth > 3 ? 5 : 7) {
+        case 0: return .null
+        case 1: return .bool(random.next() % 2 == 0)
+        case 2: return .int(Int(truncatingIfNeeded: random.next()) >> Int(random.next() % 60))
+        case 3:
+            let bits = random.next()
+            let value = Double(bitPattern: bits)
+            return .double(value.isFinite ? value : Double(Int64(truncatingIfNeeded: bits) % 100_000) / 1000)
+        case 4: return .string(randomString(&random))
+        case 5: return .array((0..<Int(random.next() % 5)).map { _ in randomValue(&random, depth: depth + 1) })
+        default:
+            var fields: [String: JSONValue] = [:]
+            for _ in 0..<Int(random.next() % 5) { fields[randomString(&random)] = randomValue(&random, depth: depth + 1) }
+            return .object(fields)
+        }
+    }
+
+    func randomString(_ random: inout SplitMix) -> String {
+        let alphabet = Array("aZ_09 /\\\"\n\t\u{1}\u{1f}é€😀<>&'")
+        return String((0..<Int(random.next() % 12)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
