@@ -55,7 +55,7 @@ public struct Recording: Sendable, Hashable, Codable {
             inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens,
             costUSD: response.costUSD, latencyMS: response.latency.milliseconds,
             ttftMS: response.timeToFirstToken?.milliseconds, finishReason: response.finishReason)
-        self.recordedAt = ISO8601DateFormatter().string(from: recordedAt)
+        self.recordedAt = recordedAt.formatted(Date.ISO8601FormatStyle())
         self.note = note
     }
 

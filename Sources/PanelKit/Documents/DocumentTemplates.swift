@@ -64,16 +64,31 @@ public struct DocumentTemplates: Sendable {
         html.render(DocumentViewModel.make(document))
     }
 
-    /// At most one blank line in a row, and one newline at the end.
+    /// At most one blank line in a row (a line of only spaces and tabs is blank and written empty), no
+    /// blank lines at the start or the end, and one newline at the end.
     static func tidy(_ text: String) -> String {
-        var lines: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let blank = line.allSatisfy { $0 == " " || $0 == "\t" }
-            if blank, lines.last?.isEmpty ?? true { continue }
-            lines.append(blank ? "" : line)
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + 1)
+        var previousBlank = true  // no blank line at the start
+        var pendingBlank = false
+        var bytes = text.utf8[...]
+        while !bytes.isEmpty {
+            let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            let line = bytes[..<end]
+            bytes = end == bytes.endIndex ? bytes[end...] : bytes[bytes.index(after: end)...]
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+                if !previousBlank { pendingBlank = true }
+                previousBlank = true
+                continue
+            }
+            if pendingBlank { output.append(UInt8(ascii: "\n")) }
+            pendingBlank = false
+            previousBlank = false
+            output.append(contentsOf: line)
+            output.append(UInt8(ascii: "\n"))
         }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        return lines.joined(separator: "\n") + "\n"
+        if output.isEmpty { output.append(UInt8(ascii: "\n")) }
+        return String(decoding: output, as: UTF8.self)
     }
 }
 
