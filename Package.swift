@@ -94,7 +94,8 @@ let package = Package(
             resources: []
         ),
         .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
-        .testTarget(name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends"]),
+        .testTarget(
+            name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore"]),
     ]
 )

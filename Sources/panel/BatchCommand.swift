@@ -97,6 +97,8 @@ struct BatchCommand: AsyncParsableCommand {
             throw PanelExit.usage
         }
         try store.beginJob(name)
+        let leftovers = AtomicFile.removeLeftovers(in: URL(fileURLWithPath: out))
+        if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
         let runner = BatchRunner(
             job: name, store: store, prompts: promptSet, backendFor: backendFor, configuration: configuration,
             formats: format.isEmpty ? [.markdown] : format, outDirectory: URL(fileURLWithPath: out), concurrency: backend.concurrency,

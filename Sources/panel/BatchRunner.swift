@@ -200,10 +200,10 @@ final class BatchRunner: Sendable {
             for format in formats {
                 let url = url(name, format)
                 do {
-                    try Data(format.documentFormat.render(document).utf8).write(to: url, options: .atomic)  // temp file, then rename
+                    try AtomicFile.write(format.documentFormat.render(document), to: url)
                     documents.append(url.path)
                 } catch {
-                    log.error("\(key): cannot write \(url.path): \(error.localizedDescription)")
+                    log.error("\(key): \(error)")
                 }
             }
             try store.setItem(job: job, key: key, name: listing.name, status: status, documents: documents, outcome: outcome)
@@ -241,7 +241,7 @@ final class BatchRunner: Sendable {
         let notStarted = counts[.pending] ?? 0
         let spent = totals.withLock { $0.spentUSD }
         let destination = outDirectory.appendingPathComponent("summary.json")
-        let temporary = outDirectory.appendingPathComponent(".summary.json.\(ProcessInfo.processInfo.processIdentifier).tmp")
+        let temporary = outDirectory.appendingPathComponent(".summary.json.\(getpid())\(AtomicFile.temporarySuffix)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil), let file = FileHandle(forWritingAtPath: temporary.path)
         else {
             throw BatchSummaryError(path: temporary.path)

@@ -52,10 +52,12 @@ struct BatchTests {
         }
     }
 
-    /// A batch killed with SIGKILL mid-run resumes: every listing ends complete, nothing is written
-    /// twice or half-written, and no persona call that had completed is made again.
-    @Test func resumesAfterKill9WithoutRepeatingPaidCalls() async throws {
-        let dir = try directory("kill")
+    /// A batch killed with SIGKILL resumes: every listing ends complete, nothing is written twice or
+    /// half-written, and no persona call that had completed is made again. Killed at several points:
+    /// at start-up (before any result), early, midway, and near the end (while documents are written).
+    @Test(arguments: [0, 3, 20, 44])
+    func resumesAfterKill9WithoutRepeatingPaidCalls(killAfterSaved: Int) async throws {
+        let dir = try directory("kill-\(killAfterSaved)")
         let input = try listings(12, in: dir)
         let out = dir.appendingPathComponent("out")
         let store = dir.appendingPathComponent("s.sqlite").path
@@ -66,6 +68,7 @@ struct BatchTests {
                 "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--concurrency", "4",
                 "--job", "k",
             ]
+            let requestsBefore = handle.stats.snapshot.chatRequests
             let process = Process()
             process.executableURL = PanelCLITests.binary
             process.arguments = arguments
@@ -73,14 +76,15 @@ struct BatchTests {
             process.standardError = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            // Kill it once some, but not all, results are saved.
+            // Kill it once the wanted number of results is saved (0: as soon as it has started).
             let database = try PanelStore(path: store)
             for _ in 0..<400 {
-                if (try? database.savedResultCount(job: "k")) ?? 0 >= 10 { break }
-                try await Task.sleep(for: .milliseconds(10))
+                if killAfterSaved == 0 || (try? database.savedResultCount(job: "k")) ?? 0 >= killAfterSaved { break }
+                try await Task.sleep(for: .milliseconds(5))
             }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal)
             let saved = try database.savedResultCount(job: "k")
             // Requests the killed process had already sent may still reach the mock: wait until the
             // count stops moving before taking it.
@@ -92,18 +96,25 @@ struct BatchTests {
                 stable = now == before ? stable + 1 : 0
                 before = now
             }
-            #expect(saved >= 10 && saved < 48)
-            let resumed = try await cli.panel(arguments + ["--resume"])
+            #expect(saved >= killAfterSaved && saved < 48)
+            // Every call the killed run saw answered is saved (a call in flight at the kill is lost,
+            // and asked again: at most one per concurrency slot).
+            #expect(before - requestsBefore - saved <= 4)
+            // Rerunning the job (no --resume needed) continues it.
+            let resumed = try await cli.panel(arguments)
             #expect(resumed.code == 0, "\(resumed.stderr)")
             #expect(try database.savedResultCount(job: "k") == 48)
             // The rerun asked only what had not been saved.
             #expect(handle.stats.snapshot.chatRequests - before == 48 - saved)
-            let files = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".md") }
-            #expect(files.count == 12)
-            for file in files {
-                let text = try String(contentsOf: out.appendingPathComponent(file), encoding: .utf8)
+            let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+            #expect(names == ((0..<12).map { "tool-\($0).md" } + ["summary.json"]).sorted())  // no stray or temporary files
+            for name in names where name.hasSuffix(".md") {
+                let text = try String(contentsOf: out.appendingPathComponent(name), encoding: .utf8)
                 #expect(text.hasPrefix("# Tool ") && text.hasSuffix("_\n"))  // whole documents only
             }
+            let summary = try summary(out)
+            #expect(summary["complete"] as? Int == 12)
+            #expect(try database.integrityCheck() == "ok")
         }
     }
 

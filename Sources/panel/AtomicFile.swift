@@ -1,0 +1,57 @@
+import Foundation
+
+/// Whole files or nothing: the bytes go to a temporary file next to the destination, which is then
+/// renamed over it (atomic on POSIX file systems). A process killed mid-write leaves only a
+/// temporary file, named so that ``removeLeftovers(in:)`` recognises it.
+enum AtomicFile {
+    static let temporarySuffix = ".panel-tmp"
+
+    static func write(_ text: String, to url: URL) throws {
+        let directory = url.deletingLastPathComponent().path
+        let temporary = "\(directory)/.\(url.lastPathComponent).\(getpid())\(temporarySuffix)"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw AtomicFileError(path: url.path, operation: "create", code: errno) }
+        var text = text
+        let written = text.withUTF8 { bytes -> Bool in
+            var offset = 0
+            while offset < bytes.count {
+                let result = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += result
+            }
+            return true
+        }
+        let code = errno
+        close(descriptor)
+        guard written else {
+            unlink(temporary)
+            throw AtomicFileError(path: url.path, operation: "write", code: code)
+        }
+        guard rename(temporary, url.path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw AtomicFileError(path: url.path, operation: "rename into place", code: code)
+        }
+    }
+
+    /// Deletes temporary files a killed run left in `directory`; returns how many.
+    @discardableResult
+    static func removeLeftovers(in directory: URL) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed = 0
+        for name in names where name.hasPrefix(".") && name.hasSuffix(temporarySuffix) {
+            if unlink(directory.appendingPathComponent(name).path) == 0 { removed += 1 }
+        }
+        return removed
+    }
+}
+
+struct AtomicFileError: Error, CustomStringConvertible {
+    var path: String
+    var operation: String
+    var code: Int32
+    var description: String { "cannot \(operation) \(path): \(String(cString: strerror(code)))" }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import PanelStore
+
+/// The store's crash safety: a process killed in the middle of a write transaction leaves the job
+/// exactly as it was after the last commit — SQLite's WAL recovery ignores frames no commit closed.
+///
+/// The "kill" is taken as a snapshot of the files on disk while the transaction is open, with the
+/// page cache made small enough that the transaction's pages have already spilled into the WAL:
+/// what a SIGKILL at that instant would leave (the kernel keeps what was written; nothing else is).
+struct BatchCrashSafetyTests {
+    let personas = ["builder", "skeptic", "founder", "futurist"]
+
+    func review(_ persona: String) -> String {
+        #"{"persona":"\#(persona)","status":"answered","score":70,"verdict":"ship","text":"ok","flags":[],"attempts":1}"#
+    }
+
+    func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    @Test func aWriteKilledMidTransactionLeavesTheLastCommittedJob() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-crash-\(UUID().uuidString)")
+        let crashed = directory.appendingPathComponent("after-kill")
+        try FileManager.default.createDirectory(at: crashed, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("panel.sqlite").path
+        let store = try PanelStore(path: path)
+        try store.beginJob("j")
+        // Committed: listing a complete (four results, a name, its outcome); listing b half done.
+        for persona in personas { try store.saveResult(job: "j", key: "a", persona: persona, review: review(persona), costUSD: 0.001) }
+        #expect(try store.documentName(job: "j", key: "a", base: "tool") { _ in false } == "tool")
+        try store.setItem(
+            job: "j", key: "a", name: "Tool", status: .complete, documents: ["out/tool.md"],
+            outcome: .init(verdict: "ship", shipShare: 1, scoreMedian: 70, costUSD: 0.004, answered: 4))
+        for persona in personas.prefix(2) {
+            try store.saveResult(job: "j", key: "b", persona: persona, review: review(persona), costUSD: 0.001)
+        }
+        let walBefore = fileSize(path + "-wal")
+
+        // The interrupted transaction: b's last results, its name and its completion, plus enough rows
+        // to push pages out to the WAL before any commit.
+        var walDuring = 0
+        try store.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = 10")
+            defer { try? db.execute(sql: "PRAGMA cache_size = -2000") }
+            try db.inTransaction {
+                for persona in personas.dropFirst(2) {
+                    try db.execute(
+                        sql: "INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: ["j", "b", persona, review(persona), 0.001, Date()])
+                }
+                try db.execute(sql: "INSERT INTO batch_name (job, name, key) VALUES ('j', 'tool-2', 'b')")
+                try db.execute(
+                    sql: """
+                        INSERT INTO batch_item (job, key, name, status, documents, verdict, updated_at)
+                        VALUES ('j', 'b', 'Tool', 'complete', '["out/tool-2.md"]', 'ship', ?)
+                        """, arguments: [Date()])
+                let filler = String(repeating: "x", count: 4000)
+                for index in 0..<600 {
+                    try db.execute(
+                        sql: "INSERT INTO batch_result (job, key, persona, review, created_at) VALUES ('j', ?, 'builder', ?, ?)",
+                        arguments: ["filler-\(index)", filler, Date()])
+                }
+                // SIGKILL here: copy what is on disk.
+                walDuring = fileSize(path + "-wal")
+                for suffix in ["", "-wal"] {
+                    try FileManager.default.copyItem(
+                        atPath: path + suffix, toPath: crashed.appendingPathComponent("panel.sqlite" + suffix).path)
+                }
+                return .rollback
+            }
+        }
+        #expect(walDuring > walBefore + 1_000_000, "the open transaction's pages must be on disk for this test to mean anything")
+
+        let recovered = try PanelStore(path: crashed.appendingPathComponent("panel.sqlite").path)
+        #expect(try recovered.integrityCheck() == "ok")
+        #expect(try recovered.savedResultCount(job: "j") == 6)
+        #expect(Set(try recovered.results(job: "j", key: "b").keys) == ["builder", "skeptic"])
+        let items = try recovered.items(job: "j")
+        #expect(items.map(\.key) == ["a"])
+        #expect(items.first?.status == .complete && items.first?.documents == ["out/tool.md"] && items.first?.outcome.answered == 4)
+        #expect(abs(try recovered.spent(job: "j") - 0.006) < 1e-12)
+        // The job goes on from there: b gets the next free name, a keeps its own.
+        #expect(try recovered.documentName(job: "j", key: "b", base: "tool") { _ in false } == "tool-2")
+        #expect(try recovered.documentName(job: "j", key: "a", base: "tool") { _ in false } == "tool")
+        // The original store rolled back too and is still usable.
+        #expect(try store.savedResultCount(job: "j") == 6)
+        #expect(try store.integrityCheck() == "ok")
+    }
+}
