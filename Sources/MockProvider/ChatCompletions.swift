@@ -146,6 +146,7 @@ struct ChatCompletions: Sendable {
                         "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]],
                     ]
                     try await writer.write(Self.event(chunk))
+                    if index == 0, configuration.streamStall > .zero { try await Task.sleep(for: configuration.streamStall) }
                 }
                 try await writer.write(
                     Self.event([

@@ -92,6 +92,9 @@ public struct MockProviderConfiguration: Sendable {
     public var rejectedResponseFormats: Set<String> = []
     /// Sent as `x-ratelimit-remaining-requests` with OpenAI-style answers, when set.
     public var rateLimitRemaining: Int?
+    /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at
+    /// once, then the body stalls (what a call deadline that stops at the headers misses).
+    public var streamStall: Duration = .zero
 
     public init() {}
 

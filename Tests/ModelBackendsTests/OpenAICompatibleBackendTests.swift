@@ -63,6 +63,23 @@ struct OpenAICompatibleBackendTests {
         }
     }
 
+    /// Headers and a first token at once, then a stalled body: AsyncHTTPClient's own deadline stops at
+    /// the headers, so this is the transport's timer at work — and it stops the call, not the test.
+    @Test func deadlineCoversAStalledStream() async throws {
+        var configuration = MockProviderConfiguration()
+        configuration.streamStall = .seconds(30)
+        try await MockProvider.withServer(configuration) { handle in
+            var request = Self.request
+            request.stream = true
+            let started = ContinuousClock.now
+            let error = try await #require(throws: BackendError.self) {
+                try await backend(handle, timeout: .milliseconds(300)).respond(to: request) { _ in }
+            }
+            #expect(error.kind == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+
     @Test func authenticationFailureNeverShowsTheKey() async throws {
         var configuration = MockProviderConfiguration()
         configuration.requiredKey = "sk-right-key-0000000000"

@@ -2,13 +2,13 @@ public import AsyncHTTPClient
 public import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The one HTTP stack every provider adapter shares: AsyncHTTPClient with one connection pool per
 /// process. Adapters build bodies and read answers; the transport sends, enforces the whole call's
 /// deadline and turns network failures into ``BackendError``s.
 public struct HTTPTransport: Sendable {
     let client: HTTPClient
-    let clock: any Clock<Duration>
 
     /// The process-wide transport: one connection pool for every adapter.
     public static let shared = HTTPTransport(client: makeClient())
@@ -23,9 +23,8 @@ public struct HTTPTransport: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public init(client: HTTPClient, clock: any Clock<Duration> = ContinuousClock()) {
+    public init(client: HTTPClient) {
         self.client = client
-        self.clock = clock
     }
 
     /// A response whose body has been read in full.
@@ -102,23 +101,41 @@ public struct HTTPTransport: Sendable {
     }
 
     /// Runs `body`, failing with a timeout when it has not finished within `limit`; cancels it then.
+    ///
+    /// The deadline is a timer on the client's event loop, cancelled (and freed) the moment the call
+    /// ends. A sleeping task would do the same job, but a cancelled `Task.sleep` keeps its timer until
+    /// the deadline passes: in a batch that was a few hundred bytes per call, held for the whole
+    /// timeout, and memory grew with the batch.
     public func withDeadline<T: Sendable>(
         _ limit: Duration,
         backend: String,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let clock = self.clock
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await clock.sleep(for: limit)
-                throw BackendError.timeout(backend: backend, after: limit)
+        let expired = DeadlineFlag()
+        let task = Task { try await body() }
+        let timer = client.eventLoopGroup.any().scheduleTask(in: .nanoseconds(Int64(limit.seconds * 1e9))) {
+            expired.set()
+            task.cancel()
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw BackendError.cancelled(backend: backend) }
-            return first
+        } catch {
+            if expired.isSet { throw BackendError.timeout(backend: backend, after: limit) }
+            throw error
         }
     }
+}
+
+/// Set once, by the deadline timer.
+final class DeadlineFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The body of a streamed answer: byte chunks as they arrive, with network errors classified.
