@@ -57,7 +57,7 @@ struct ChatCompletions: Sendable {
         guard !messages.isEmpty else {
             return json(.badRequest, #"{"error":{"message":"'messages' is required","type":"invalid_request_error"}}"#)
         }
-        let hash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let hash = MockJSON.hex(SHA256.hash(data: body))
         let attempt = stats.attempt(hash)
         let fault = chooseFault(hash: hash, attempt: attempt)
         if fault != nil { stats.fault() }
@@ -130,7 +130,7 @@ struct ChatCompletions: Sendable {
             if let remaining = configuration.rateLimitRemaining {
                 extra[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(remaining)
             }
-            return json(.ok, String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self), extra: extra)
+            return json(.ok, MockJSON.text(body), extra: extra)
         }
         let includeUsage = (payload["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
         let pieces = Self.pieces(text, size: 24)
@@ -239,8 +239,7 @@ struct ChatCompletions: Sendable {
     }
 
     static func event(_ object: [String: Any]) -> ByteBuffer {
-        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
-        return ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n")
+        ByteBuffer(string: "data: " + MockJSON.text(object) + "\n\n")
     }
 
     func json(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {

@@ -66,8 +66,8 @@ struct MockAnswers: Sendable {
     }
 
     static func quote(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
-        let array = String(decoding: data, as: UTF8.self)
-        return String(array.dropFirst().dropLast())
+        var quoted = ""
+        MockJSON.quote(text, into: &quoted)
+        return quoted
     }
 }
