@@ -12,14 +12,15 @@ struct MockAnswers: Sendable {
         let system = messages.filter { ($0["role"] as? String) == "system" }.compactMap { $0["content"] as? String }.joined(separator: "\n")
         let user = messages.filter { ($0["role"] as? String) == "user" }.compactMap { $0["content"] as? String }.first ?? ""
         var persona = "reviewer"
-        if let range = system.range(of: "You are the ") {
+        if let range = system.utf8.firstRange(of: "You are the ".utf8) {
             let rest = system[range.upperBound...]
             persona = String(rest.prefix { $0.isLetter || $0 == "-" || $0 == "_" }).lowercased()
         }
         var tool = "unknown tool"
-        for line in user.split(separator: "\n") where line.hasPrefix("Name: ") {
-            tool = String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces)
-            break
+        let text = "\n" + user
+        if let range = text.utf8.firstRange(of: "\nName: ".utf8) {
+            let rest = text[range.upperBound...]
+            tool = String(rest.prefix { $0 != "\n" }).trimmingCharacters(in: .whitespaces)
         }
         return (persona, tool)
     }
