@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Batch throughput against the ideal: LISTINGS listings × 4 personas at concurrency C against the mock
-# provider with LATENCY ms. Ideal wall = calls × latency ÷ concurrency. Prints wall ÷ ideal, CPU time
-# per call (panel's user+sys) and peak RSS.
-# Usage: bench/batch-throughput.sh [listings=500] [concurrency=64] [latency_ms=100]
+# provider with LATENCY ms. Ideal wall = calls × latency ÷ concurrency. Prints, per run, wall ÷ ideal,
+# CPU time per call (panel's user+sys, from the kernel's accounting of the process), peak RSS, and the
+# mock's own CPU per request (it shares the machine); with RUNS > 1 also the median run.
+# Usage: bench/batch-throughput.sh [listings=500] [concurrency=64] [latency_ms=100] [runs=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}
+listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-1}
 swift build -c release >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -17,16 +18,32 @@ with open('$tmp/in.jsonl', 'w') as f:
 "$BIN/panel-mock-provider" --port 0 --ready-file "$tmp/port" --latency-ms "$latency" >/dev/null &
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-/usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out" \
-  --base-url "http://127.0.0.1:$(cat "$tmp/port")/v1" --model mock --store "$tmp/s.sqlite" --concurrency "$concurrency" --quiet >/dev/null 2>&1 || true
-python3 - "$tmp/time" "$listings" "$concurrency" "$latency" "$tmp/out/summary.json" <<'PY'
-import json, sys
-wall, user, sys_, rss_kb = open(sys.argv[1]).read().split()
-n, c, lat = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+mock_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+for run in $(seq "$runs"); do
+  rm -rf "$tmp/out" "$tmp"/s.sqlite*
+  before=$(mock_ticks)
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out" \
+    --base-url "http://127.0.0.1:$(cat "$tmp/port")/v1" --model mock --store "$tmp/s.sqlite" --concurrency "$concurrency" \
+    --quiet >/dev/null 2>&1 || true
+  echo "$(( $(mock_ticks) - before ))" > "$tmp/mock.$run"
+  python3 -c "import json; s = json.load(open('$tmp/out/summary.json')); print(s['complete'])" > "$tmp/complete.$run"
+done
+python3 - "$tmp" "$listings" "$concurrency" "$latency" "$runs" "$(getconf CLK_TCK)" <<'PY'
+import statistics, sys
+tmp, n, c, lat, runs, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 calls = n * 4
 ideal = calls * lat / 1000 / c
-s = json.load(open(sys.argv[5]))
-print(f"{n} listings × 4 personas = {calls} calls, concurrency {c}, mock latency {lat:.0f} ms; complete {s['complete']}/{n}")
-print(f"wall {float(wall):.2f} s, ideal {ideal:.2f} s, wall/ideal {float(wall)/ideal:.3f}")
-print(f"CPU {float(user)+float(sys_):.2f} s = {(float(user)+float(sys_))/calls*1000:.3f} ms per call; peak RSS {int(rss_kb)/1024:.1f} MiB")
+print(f"{n} listings × 4 personas = {calls} calls, concurrency {c}, mock latency {lat:.0f} ms, ideal {ideal:.2f} s")
+rows = []
+for run in range(1, runs + 1):
+    wall, user, sys_, rss_kb = map(float, open(f"{tmp}/time.{run}").read().split())
+    cpu = (user + sys_) / calls * 1000
+    mock = int(open(f"{tmp}/mock.{run}").read()) / hz / calls * 1000
+    complete = int(open(f"{tmp}/complete.{run}").read())
+    rows.append((wall / ideal, wall, cpu, rss_kb / 1024))
+    print(f"run {run}: complete {complete}/{n}; wall {wall:.2f} s = {wall / ideal:.3f} × ideal; "
+          f"CPU {cpu:.3f} ms per call; peak RSS {rss_kb / 1024:.1f} MiB; mock CPU {mock:.3f} ms per request")
+if runs > 1:
+    ratio = statistics.median(r[0] for r in rows); cpu = statistics.median(r[2] for r in rows)
+    print(f"median of {runs}: wall {ratio:.3f} × ideal, CPU {cpu:.3f} ms per call, peak RSS {max(r[3] for r in rows):.1f} MiB")
 PY
