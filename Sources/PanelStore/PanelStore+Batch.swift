@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ModelBackends
 
 /// Batch state: a job, its items (one per listing) and each persona's result, written as each call
 /// completes, so a crashed or interrupted batch resumes without losing or repeating paid work.
@@ -155,7 +156,7 @@ extension PanelStore {
         job: String, key: String, name: String?, status: BatchItem.Status, error: String? = nil, documents: [String] = [],
         outcome: BatchItem.Outcome = .init()
     ) throws {
-        let encoded = String(decoding: try JSONEncoder().encode(documents), as: UTF8.self)
+        let encoded = JSONValue.array(documents.map(JSONValue.string)).canonicalText()
         try pool.write { db in
             try db.cachedStatement(
                 sql: """

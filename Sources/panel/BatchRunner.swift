@@ -113,10 +113,13 @@ final class BatchRunner: Sendable {
                     defer { self.semaphore.release() }
                     let result = await pipeline.review(listing, by: persona)
                     self.settle(estimate: estimate, cost: result.costUSD)
-                    if let data = try? JSONEncoder().encode(ReviewDocument.Review(result: result)) {
-                        try? self.store.saveResult(
-                            job: self.job, key: row.key, persona: persona.id, review: String(decoding: data, as: UTF8.self),
-                            costUSD: result.costUSD)
+                    if let review = try? JSONValueEncoder.encode(ReviewDocument.Review(result: result)) {
+                        do {
+                            try self.store.saveResult(
+                                job: self.job, key: row.key, persona: persona.id, review: review.canonicalText(), costUSD: result.costUSD)
+                        } catch {
+                            self.log.error("\(row.key): cannot save \(persona.id)'s result in \(self.store.path): \(error)")
+                        }
                     }
                     return result
                 }

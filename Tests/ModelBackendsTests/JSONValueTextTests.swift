@@ -93,3 +93,60 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct JSONValueEncoderTests {
+    struct Sample: Codable {
+        struct Inner: Codable {
+            var when: Date
+            var tags: [String]
+            var maybe: Int?
+        }
+        var name: String
+        var count: Int
+        var ratio: Double
+        var small: Int8
+        var big: UInt64
+        var ok: Bool
+        var missing: String?
+        var inner: Inner
+        var list: [Inner]
+        var blob: Data
+        var link: URL
+        var enumValue: Kind
+        var nested: [String: [Int]]
+        enum Kind: String, Codable { case first, second }
+        enum CodingKeys: String, CodingKey {
+            case name, count, ratio, small, big, ok, missing, inner, list, blob, link, nested
+            case enumValue = "enum_value"
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(count, forKey: .count)
+            try c.encode(ratio, forKey: .ratio)
+            try c.encode(small, forKey: .small)
+            try c.encode(big, forKey: .big)
+            try c.encode(ok, forKey: .ok)
+            try c.encode(missing, forKey: .missing)  // an explicit null
+            try c.encode(inner, forKey: .inner)
+            try c.encode(list, forKey: .list)
+            try c.encode(blob, forKey: .blob)
+            try c.encode(link, forKey: .link)
+            try c.encode(enumValue, forKey: .enumValue)
+            try c.encode(nested, forKey: .nested)
+        }
+    }
+
+    @Test func sameBytesAsJSONEncoder() throws {
+        let inner = Sample.Inner(when: Date(timeIntervalSinceReferenceDate: 812_345_678.25), tags: ["a/b", "\"q\"", "é\n"], maybe: nil)
+        let sample = Sample(
+            name: "panel </script>", count: -42, ratio: 0.1 + 0.2, small: -8, big: UInt64(1) << 62, ok: true, missing: nil, inner: inner,
+            list: [inner, .init(when: Date(timeIntervalSinceReferenceDate: 0), tags: [], maybe: 7)], blob: Data([0, 1, 254, 255]),
+            link: URL(string: "https://example.com/a?b=c")!, enumValue: .second, nested: ["z": [1, 2], "a": []])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let expected = String(decoding: try encoder.encode(sample), as: UTF8.self)
+        let actual = try JSONValueEncoder.encode(sample).canonicalText()
+        #expect(actual == expected, "\n\(actual)\n\(expected)")
+    }
+}

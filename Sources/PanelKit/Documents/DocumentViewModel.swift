@@ -133,7 +133,8 @@ public enum DocumentViewModel {
 
     /// One line with `|` escaped, for a Markdown table cell.
     static func cell(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ").replacingOccurrences(of: "|", with: "\\|")
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == 0x0A || $0 == 0x0D || $0 >= 0x80 }) else { return text }
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ").replacingOccurrences(of: "|", with: "\\|")
     }
 
     static func number(_ value: Double) -> String {
