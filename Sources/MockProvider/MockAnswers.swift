@@ -12,17 +12,30 @@ struct MockAnswers: Sendable {
         let system = messages.filter { ($0["role"] as? String) == "system" }.compactMap { $0["content"] as? String }.joined(separator: "\n")
         let user = messages.filter { ($0["role"] as? String) == "user" }.compactMap { $0["content"] as? String }.first ?? ""
         var persona = "reviewer"
-        if let range = system.utf8.firstRange(of: "You are the ".utf8) {
-            let rest = system[range.upperBound...]
-            persona = String(rest.prefix { $0.isLetter || $0 == "-" || $0 == "_" }).lowercased()
+        if let end = Self.end(of: "You are the ", in: system) {
+            persona = String(system[end...].prefix { $0.isLetter || $0 == "-" || $0 == "_" }).lowercased()
         }
         var tool = "unknown tool"
         let text = "\n" + user
-        if let range = text.utf8.firstRange(of: "\nName: ".utf8) {
-            let rest = text[range.upperBound...]
-            tool = String(rest.prefix { $0 != "\n" }).trimmingCharacters(in: .whitespaces)
+        if let end = Self.end(of: "\nName: ", in: text) {
+            tool = String(text[end...].prefix { $0 != "\n" }).trimmingCharacters(in: .whitespaces)
         }
         return (persona, tool)
+    }
+
+    /// Where the first `needle` in `text` ends (a plain byte search: the generic one was most of the
+    /// mock's CPU).
+    static func end(of needle: String, in text: String) -> String.Index? {
+        let pattern = Array(needle.utf8)
+        var text = text
+        let offset = text.withUTF8 { bytes -> Int? in
+            guard bytes.count >= pattern.count else { return nil }
+            for start in 0...(bytes.count - pattern.count) where bytes[start] == pattern[0] {
+                if (1..<pattern.count).allSatisfy({ bytes[start + $0] == pattern[$0] }) { return start + pattern.count }
+            }
+            return nil
+        }
+        return offset.map { text.utf8.index(text.utf8.startIndex, offsetBy: $0) }
     }
 
     func answer(messages: [[String: Any]], bodyHash: String) -> (text: String, model: String?) {
