@@ -26,6 +26,7 @@ struct ChatCompletions: Sendable {
     }
 
     func respond(_ request: Request, format: Format) async throws -> Response {
+        let arrived = ContinuousClock.now
         let authorization =
             request.headers[.authorization] ?? request.headers[HTTPField.Name("x-api-key")!].map { "Bearer \($0)" }
             ?? request.headers[HTTPField.Name("api-key")!].map { "Bearer \($0)" }
@@ -70,12 +71,12 @@ struct ChatCompletions: Sendable {
         var model = payload["model"] as? String ?? configuration.model
         if case .gemini(_, let name) = format { model = name }
 
-        // Wait in small steps so a stopping server can release its handlers.
-        var remaining = delay(hash: hash)
-        while remaining > .zero && !stats.isShuttingDown {
-            let step = min(remaining, .milliseconds(20))
-            try? await Task.sleep(for: step)
-            remaining -= step
+        // Wait in small steps so a stopping server can release its handlers, each step to an absolute
+        // deadline: relative steps added every step's timer overshoot to the latency (100 ms was ~110).
+        let clock = ContinuousClock()
+        let deadline = arrived + delay(hash: hash)
+        while clock.now < deadline && !stats.isShuttingDown {
+            try? await clock.sleep(until: min(deadline, clock.now + .milliseconds(20)), tolerance: .zero)
         }
         switch fault {
         case .rateLimited?:
