@@ -13,7 +13,7 @@ import Testing
     /// Request hashes, recordings and cache keys were made with JSONEncoder: the writer must give the
     /// same bytes.
     @Test(arguments: 0..<200) func writerMatchesJSONEncoder(seed: Int) throws {
-        var random = SplitMix(seed: UInt64(seed))
+        var random = SplitMix64(seed: UInt64(seed))
         let value = randomValue(&random, depth: 0)
         #expect(value.canonicalText() == (try encoderBytes(value)))
     }
@@ -58,7 +58,7 @@ import Testing
         #expect(JSONValue.parse(fine) != nil)
     }
 
-    func randomValue(_ random: inout SplitMix, depth: Int) -> JSONValue {
+    func randomValue(_ random: inout SplitMix64, depth: Int) -> JSONValue {
         switch random.next() % (depth > 3 ? 5 : 7) {
         case 0: return .null
         case 1: return .bool(random.next() % 2 == 0)
@@ -76,23 +76,12 @@ import Testing
         }
     }
 
-    func randomString(_ random: inout SplitMix) -> String {
+    func randomString(_ random: inout SplitMix64) -> String {
         let alphabet = Array("aZ_09 /\\\"\n\t\u{1}\u{1f}é€😀<>&'")
         return String((0..<Int(random.next() % 12)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct JSONValueEncoderTests {
     struct Sample: Codable {
