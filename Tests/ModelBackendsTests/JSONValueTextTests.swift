@@ -82,7 +82,6 @@ import Testing
     }
 }
 
-
 @Suite struct JSONValueEncoderTests {
     struct Sample: Codable {
         struct Inner: Codable {
