@@ -6,29 +6,43 @@ import Foundation
 enum AtomicFile {
     static let temporarySuffix = ".panel-tmp"
 
+    /// Appends to the temporary file.
+    struct Writer {
+        let descriptor: Int32
+        let destination: String
+
+        func append(_ text: String) throws {
+            var text = text
+            try text.withUTF8 { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let result = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if result < 0 {
+                        if errno == EINTR { continue }
+                        throw AtomicFileError(path: destination, operation: "write", code: errno)
+                    }
+                    offset += result
+                }
+            }
+        }
+    }
+
     static func write(_ text: String, to url: URL) throws {
-        let directory = url.deletingLastPathComponent().path
-        let temporary = "\(directory)/.\(url.lastPathComponent).\(getpid())\(temporarySuffix)"
+        try write(to: url) { try $0.append(text) }
+    }
+
+    /// Writes what `body` appends (in as many pieces as it likes) as one file, or leaves the
+    /// destination as it was when anything fails.
+    static func write(to url: URL, _ body: (Writer) throws -> Void) throws {
+        let temporary = "\(url.deletingLastPathComponent().path)/.\(url.lastPathComponent).\(getpid())\(temporarySuffix)"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw AtomicFileError(path: url.path, operation: "create", code: errno) }
-        var text = text
-        let written = text.withUTF8 { bytes -> Bool in
-            var offset = 0
-            while offset < bytes.count {
-                let result = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += result
-            }
-            return true
-        }
-        let code = errno
-        close(descriptor)
-        guard written else {
+        do {
+            defer { close(descriptor) }
+            try body(Writer(descriptor: descriptor, destination: url.path))
+        } catch {
             unlink(temporary)
-            throw AtomicFileError(path: url.path, operation: "write", code: code)
+            throw error
         }
         guard rename(temporary, url.path) == 0 else {
             let code = errno

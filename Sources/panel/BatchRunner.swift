@@ -243,41 +243,31 @@ final class BatchRunner: Sendable {
         let failed = counts[.failed] ?? 0
         let notStarted = counts[.pending] ?? 0
         let spent = totals.withLock { $0.spentUSD }
-        let destination = outDirectory.appendingPathComponent("summary.json")
-        let temporary = outDirectory.appendingPathComponent(".summary.json.\(getpid())\(AtomicFile.temporarySuffix)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil), let file = FileHandle(forWritingAtPath: temporary.path)
-        else {
-            throw BatchSummaryError(path: temporary.path)
-        }
-        defer { try? FileManager.default.removeItem(at: temporary) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-        var buffer = "{\n"
-        buffer += "  \"job\": \(try json(job)),\n"
-        buffer += "  \"complete\": \(complete), \"partial\": \(partial), \"failed\": \(failed), \"not_started\": \(notStarted),\n"
-        buffer += "  \"spent_usd\": \(try json((spent * 1e8).rounded() / 1e8)), \"budget_usd\": \(try budgetUSD.map(json) ?? "null"), "
-        buffer += "\"budget_stopped\": \(budgetStopped),\n  \"listings\": ["
         var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
-        var first = true
-        try store.forEachItem(job: job) { item in
-            let row = BatchRowSummary(item)
-            buffer += (first ? "\n    " : ",\n    ") + (try json(row))
-            first = false
-            if buffer.utf8.count > 1 << 16 {
-                file.write(Data(buffer.utf8))
-                buffer = ""
+        try AtomicFile.write(to: outDirectory.appendingPathComponent("summary.json")) { file in
+            var buffer = "{\n"
+            buffer += "  \"job\": \(JSONValue.string(job).canonicalText()),\n"
+            buffer += "  \"complete\": \(complete), \"partial\": \(partial), \"failed\": \(failed), \"not_started\": \(notStarted),\n"
+            buffer += "  \"spent_usd\": \(JSONValue.double((spent * 1e8).rounded() / 1e8).canonicalText()), "
+            buffer += "\"budget_usd\": \(budgetUSD.map { JSONValue.double($0).canonicalText() } ?? "null"), "
+            buffer += "\"budget_stopped\": \(budgetStopped),\n  \"listings\": ["
+            var first = true
+            try store.forEachItem(job: job) { item in
+                let row = BatchRowSummary(item)
+                buffer += (first ? "\n    " : ",\n    ") + (try JSONValueEncoder.encode(row).canonicalText())
+                first = false
+                if buffer.utf8.count > 1 << 16 {
+                    try file.append(buffer)
+                    buffer = ""
+                }
+                lines.append(row.tableLine)
+                if lines.count >= 256 {
+                    log.write(lines.joined(separator: "\n"))
+                    lines = []
+                }
             }
-            lines.append(row.tableLine)
-            if lines.count >= 256 {
-                log.write(lines.joined(separator: "\n"))
-                lines = []
-            }
+            try file.append(buffer + "\n  ]\n}\n")
         }
-        buffer += "\n  ]\n}\n"
-        file.write(Data(buffer.utf8))
-        try file.close()
-        guard rename(temporary.path, destination.path) == 0 else { throw BatchSummaryError(path: destination.path) }
         lines.append(
             String(
                 format: "%d complete, %d partial, %d failed, %d not started; $%.4f spent%@", complete, partial, failed, notStarted, spent,
@@ -285,11 +275,6 @@ final class BatchRunner: Sendable {
         log.write(lines.joined(separator: "\n"))
         return !budgetStopped && partial == 0 && failed == 0 && notStarted == 0
     }
-}
-
-struct BatchSummaryError: Error, CustomStringConvertible {
-    var path: String
-    var description: String { "cannot write \(path)" }
 }
 
 /// One listing's line in the summary.

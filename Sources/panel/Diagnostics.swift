@@ -40,12 +40,12 @@ struct Diagnostics: Sendable {
     func writeDocument(_ text: String, to output: String?) throws {
         do {
             if let output {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try AtomicFile.write(text, to: URL(fileURLWithPath: output))
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
         } catch {
-            self.error("cannot write the document to \(output ?? "stdout"): \(error.localizedDescription)")
+            self.error("cannot write the document: \(error)")
             throw PanelExit.nothingProduced
         }
     }

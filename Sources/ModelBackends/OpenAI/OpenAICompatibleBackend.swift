@@ -216,7 +216,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
         guard let content = choice.content else {
             throw BackendError.invalidResponse(backend: name, status: 200, detail: "the completion has no message content")
         }
-        let usage = TokenUsage(inputTokens: body.usage?.promptTokens, outputTokens: body.usage?.completionTokens)
+        let usage = body.usage
         return ChatResponse(
             text: content,
             model: body.model ?? configuration.model,

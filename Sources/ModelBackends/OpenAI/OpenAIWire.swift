@@ -12,7 +12,7 @@ enum OpenAIWire {
         }
         var model: String?
         var choices: [Choice]
-        var usage: Usage?
+        var usage: TokenUsage
 
         /// nil unless the value is an object with a `choices` array of objects with a `message` object.
         init?(_ json: JSONValue?) {
@@ -27,21 +27,14 @@ enum OpenAIWire {
             }
             self.choices = parsed
             model = json?["model"]?.stringValue
-            usage = json?["usage"].flatMap(Usage.init)
+            usage = TokenUsage(
+                inputTokens: json?["usage"]?["prompt_tokens"]?.intValue, outputTokens: json?["usage"]?["completion_tokens"]?.intValue)
         }
     }
 
     struct Usage: Decodable {
         var prompt_tokens: Int?
         var completion_tokens: Int?
-        var promptTokens: Int? { prompt_tokens }
-        var completionTokens: Int? { completion_tokens }
-
-        init?(_ json: JSONValue) {
-            guard case .object = json else { return nil }
-            prompt_tokens = json["prompt_tokens"]?.intValue
-            completion_tokens = json["completion_tokens"]?.intValue
-        }
     }
 
     struct Chunk: Decodable {

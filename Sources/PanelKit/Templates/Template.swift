@@ -168,19 +168,25 @@ public struct TemplateSyntaxError: Error, Sendable, CustomStringConvertible {
 /// Tokenizes and nests a template in one pass over its UTF-8 bytes.
 struct TemplateParser {
     let source: [UInt8]
+    /// Where the last tag ended: the text from here on is not emitted yet.
     var position = 0
-    /// Text not yet emitted (kept as a byte range so a standalone tag can drop its indentation).
-    var textStart = 0
 
     init(source: [UInt8]) { self.source = source }
 
     mutating func parse() throws(TemplateSyntaxError) -> [Template.Node] {
-        var frames: [(path: [String], name: String, inverted: Bool, nodes: [Template.Node], line: Int)] = [
-            ([], "", false, [], 0)
-        ]
-        func emitText(_ end: Int, into frames: inout [(path: [String], name: String, inverted: Bool, nodes: [Template.Node], line: Int)]) {
-            if end > textStart {
-                frames[frames.count - 1].nodes.append(.text(String(decoding: source[textStart..<end], as: UTF8.self)))
+        /// An open section (the bottom one is the template itself).
+        struct Frame {
+            var path: [String] = []
+            var name = ""
+            var inverted = false
+            var nodes: [Template.Node] = []
+            var line = 0
+        }
+        var frames = [Frame()]
+        /// The text from `position` (where the last tag ended) to `end`, if any.
+        func emitText(_ end: Int, into frames: inout [Frame]) {
+            if end > position {
+                frames[frames.count - 1].nodes.append(.text(String(decoding: source[position..<end], as: UTF8.self)))
             }
         }
         while let open = find("{{", from: position) {
@@ -202,12 +208,12 @@ struct TemplateParser {
                 tagStart = lineStart
                 tagEnd = lineEnd
             }
-            emitText(max(tagStart, textStart), into: &frames)
+            emitText(max(tagStart, position), into: &frames)
             let path = name == "." ? [] : name.split(separator: ".").map(String.init)
             switch kind {
             case UInt8(ascii: "#"), UInt8(ascii: "^"):
                 guard !name.isEmpty else { throw TemplateSyntaxError(line: line(at: open), problem: "a section tag has no name") }
-                frames.append((path, name, kind == UInt8(ascii: "^"), [], line(at: open)))
+                frames.append(Frame(path: path, name: name, inverted: kind == UInt8(ascii: "^"), line: line(at: open)))
             case UInt8(ascii: "/"):
                 let frame = frames.removeLast()
                 guard !frames.isEmpty, frame.name == name else {
@@ -226,7 +232,6 @@ struct TemplateParser {
                 frames[frames.count - 1].nodes.append(.variable(path: path, escaped: kind == 0))
             }
             position = tagEnd
-            textStart = tagEnd
         }
         emitText(source.count, into: &frames)
         guard frames.count == 1, let root = frames.first else {
