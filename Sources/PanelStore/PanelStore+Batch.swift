@@ -98,11 +98,19 @@ extension PanelStore {
         }
     }
 
-    public func beginJob(_ name: String) throws {
+    /// Starts a job, or continues the one of that name; true when the job is new (so nothing of it is
+    /// stored yet and its items need not be looked up).
+    @discardableResult
+    public func beginJob(_ name: String) throws -> Bool {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO batch_job (name, created_at) VALUES (?, ?)", arguments: [name, Date()])
+            try db.execute(sql: "INSERT OR IGNORE INTO batch_job (name, created_at) VALUES (?, \(Self.now))", arguments: [name])
+            return db.changesCount > 0
         }
     }
+
+    /// The current time as SQLite writes it, in the same form GRDB gives a `Date`
+    /// (`yyyy-MM-dd HH:mm:ss.SSS`, UTC), without a date formatter per write.
+    static let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
     public func jobExists(_ name: String) throws -> Bool {
         try pool.read { db in try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM batch_job WHERE name = ?", arguments: [name]) ?? false }
@@ -156,23 +164,31 @@ extension PanelStore {
         job: String, key: String, name: String?, status: BatchItem.Status, error: String? = nil, documents: [String] = [],
         outcome: BatchItem.Outcome = .init()
     ) throws {
-        let encoded = JSONValue.array(documents.map(JSONValue.string)).canonicalText()
         try pool.write { db in
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO batch_item
-                      (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(job, key) DO UPDATE SET name = excluded.name, status = excluded.status, error = excluded.error,
-                      documents = excluded.documents, verdict = excluded.verdict, ship_share = excluded.ship_share,
-                      score_median = excluded.score_median, cost_usd = excluded.cost_usd, answered = excluded.answered,
-                      updated_at = excluded.updated_at
-                    """
-            ).execute(arguments: [
-                job, key, name, status.rawValue, error, encoded, outcome.verdict, outcome.shipShare, outcome.scoreMedian, outcome.costUSD,
-                outcome.answered, Date(),
-            ])
+            try Self.writeItem(
+                db, job: job, key: key, name: name, status: status, error: error, documents: documents, outcome: outcome)
         }
+    }
+
+    static func writeItem(
+        _ db: Database, job: String, key: String, name: String?, status: BatchItem.Status, error: String?, documents: [String],
+        outcome: BatchItem.Outcome
+    ) throws {
+        let encoded = JSONValue.array(documents.map(JSONValue.string)).canonicalText()
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO batch_item
+                  (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(now))
+                ON CONFLICT(job, key) DO UPDATE SET name = excluded.name, status = excluded.status, error = excluded.error,
+                  documents = excluded.documents, verdict = excluded.verdict, ship_share = excluded.ship_share,
+                  score_median = excluded.score_median, cost_usd = excluded.cost_usd, answered = excluded.answered,
+                  updated_at = excluded.updated_at
+                """
+        ).execute(arguments: [
+            job, key, name, status.rawValue, error, encoded, outcome.verdict, outcome.shipShare, outcome.scoreMedian, outcome.costUSD,
+            outcome.answered,
+        ])
     }
 
     /// The document name (file name without extension) of an item: the one it already has, or `base`,
@@ -180,24 +196,42 @@ extension PanelStore {
     /// already in the output directory) says no. Reserved in the same transaction, so it is stable
     /// across reruns and never given to two listings.
     public func documentName(job: String, key: String, base: String, isTaken: (String) -> Bool) throws -> String {
+        try pool.write { db in try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+    }
+
+    /// Reserves the listing's document name and records it finished — status, outcome and the
+    /// documents it is about to have — in one transaction, before any file is written. A listing counts
+    /// as done on a rerun only when those files exist too, so a crash before they are renamed into
+    /// place means they are written again, from the stored results. Returns the name.
+    public func finishItem(
+        job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
+        isTaken: (String) -> Bool, documents: (String) -> [String]
+    ) throws -> String {
         try pool.write { db in
-            if let name = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT name FROM batch_name WHERE job = ? AND key = ?"), arguments: [job, key])
-            {
-                return name
-            }
-            let used = try db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_name WHERE job = ? AND name = ?")
-            var candidate = base
-            var counter = 2
-            while try Bool.fetchOne(used, arguments: [job, candidate]) == true || isTaken(candidate) {
-                candidate = "\(base)-\(counter)"
-                counter += 1
-            }
-            try db.cachedStatement(sql: "INSERT INTO batch_name (job, name, key) VALUES (?, ?, ?)").execute(arguments: [
-                job, candidate, key,
-            ])
-            return candidate
+            let reserved = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken)
+            try Self.writeItem(
+                db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome)
+            return reserved
         }
+    }
+
+    static func reserveName(_ db: Database, job: String, key: String, base: String, isTaken: (String) -> Bool) throws -> String {
+        if let name = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT name FROM batch_name WHERE job = ? AND key = ?"), arguments: [job, key])
+        {
+            return name
+        }
+        let used = try db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_name WHERE job = ? AND name = ?")
+        var candidate = base
+        var counter = 2
+        while try Bool.fetchOne(used, arguments: [job, candidate]) == true || isTaken(candidate) {
+            candidate = "\(base)-\(counter)"
+            counter += 1
+        }
+        try db.cachedStatement(sql: "INSERT INTO batch_name (job, name, key) VALUES (?, ?, ?)").execute(arguments: [
+            job, candidate, key,
+        ])
+        return candidate
     }
 
     /// Persona id → the stored review (JSON) of one item.
@@ -213,8 +247,9 @@ extension PanelStore {
     public func saveResult(job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
         try pool.write { db in
             try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-            ).execute(arguments: [job, key, persona, review, costUSD, Date()])
+                sql:
+                    "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(Self.now))"
+            ).execute(arguments: [job, key, persona, review, costUSD])
         }
     }
 

@@ -73,15 +73,16 @@ extension PanelStore: ResponseCache {
 
     public func store(_ response: ChatResponse, for key: String) async throws {
         try await pool.write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO response_cache
                       (key, backend, model, text, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, finish_reason, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(Self.now))
+                    """
+            ).execute(
                 arguments: [
                     key, response.backend, response.model, response.text, response.usage.inputTokens, response.usage.outputTokens,
-                    response.costUSD, response.latency.milliseconds, response.timeToFirstToken?.milliseconds, response.finishReason, Date(),
+                    response.costUSD, response.latency.milliseconds, response.timeToFirstToken?.milliseconds, response.finishReason,
                 ])
         }
     }

@@ -96,14 +96,14 @@ struct BatchCommand: AsyncParsableCommand {
             log.error("--resume: no job named '\(name)' in \(store.path); run without --resume to start it")
             throw PanelExit.usage
         }
-        try store.beginJob(name)
+        let newJob = try store.beginJob(name)
         let leftovers = AtomicFile.removeLeftovers(in: URL(fileURLWithPath: out))
         if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
         let runner = BatchRunner(
             job: name, store: store, prompts: promptSet, backendFor: backendFor, configuration: configuration,
             formats: format.isEmpty ? [.markdown] : format, outDirectory: URL(fileURLWithPath: out), concurrency: backend.concurrency,
             budgetUSD: budgetUsd, retryFailed: retryFailed, temperature: configuration?.temperature ?? backend.temperature,
-            maxTokens: configuration?.maxTokens ?? backend.maxTokens, log: log,
+            maxTokens: configuration?.maxTokens ?? backend.maxTokens, log: log, newJob: newJob,
             totalListings: isatty(STDERR_FILENO) == 1 && !quiet ? BatchInputs(paths: inputs).rowCount() : nil)
         let budgetStopped = await runner.run(BatchInputs(paths: inputs))
         let allComplete: Bool

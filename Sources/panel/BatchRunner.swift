@@ -33,6 +33,8 @@ final class BatchRunner: Sendable {
     let temperature: Double?
     let maxTokens: Int?
     let log: Diagnostics
+    /// The job was created by this run: nothing of it is stored, so no item is looked up.
+    let newJob: Bool
     let semaphore: AsyncSemaphore
     let totals: Mutex<Totals>
     let started = ContinuousClock.now
@@ -42,8 +44,9 @@ final class BatchRunner: Sendable {
     init(
         job: String, store: PanelStore, prompts: PromptSet, backendFor: @escaping @Sendable (String) -> any ModelBackend,
         configuration: PanelConfiguration?, formats: [OutputFormat], outDirectory: URL, concurrency: Int, budgetUSD: Double?,
-        retryFailed: Bool, temperature: Double?, maxTokens: Int?, log: Diagnostics, totalListings: Int? = nil
+        retryFailed: Bool, temperature: Double?, maxTokens: Int?, log: Diagnostics, newJob: Bool = false, totalListings: Int? = nil
     ) {
+        self.newJob = newJob
         self.totalListings = totalListings
         self.job = job
         self.store = store
@@ -96,14 +99,14 @@ final class BatchRunner: Sendable {
         case .success(let value):
             listing = value
         }
-        let existing = try? store.item(job: job, key: row.key)
+        let existing = newJob ? nil : try? store.item(job: job, key: row.key)
         if let existing, existing.status == .complete || (existing.status == .partial && !retryFailed), !existing.documents.isEmpty,
-            existing.outcome.verdict != nil
+            existing.outcome.verdict != nil, existing.documents.allSatisfy({ FileManager.default.fileExists(atPath: $0) })
         {
             totals.withLock { $0.done += 1 }
             return
         }
-        var results = storedResults(row.key, retryAbstained: retryFailed)
+        var results = newJob ? [:] : storedResults(row.key, retryAbstained: retryFailed)
         let pipeline = ReviewPipeline(
             prompts: prompts, backendFor: { self.backendFor($0.id) }, temperature: temperature, maxOutputTokens: maxTokens)
         await withTaskGroup(of: PersonaResult?.self) { group in
@@ -193,23 +196,30 @@ final class BatchRunner: Sendable {
             verdict: panel.verdict.rawValue, shipShare: panel.shipShare, scoreMedian: panel.scoreMedian,
             costUSD: ordered.compactMap(\.costUSD).reduce(0, +), answered: panel.ship + panel.skip)
         do {
-            // The name is reserved in the store before any file is written: a rerun after a crash here
-            // rewrites the same files instead of leaving a copy under another name.
+            // Documents of an earlier run of this listing (partial, now retried) go first: once the item is
+            // recorded finished below, a file on disk must be this run's.
+            for path in existing?.documents ?? [] { try? FileManager.default.removeItem(atPath: path) }
+            // Name, status and outcome are recorded before any file is written; a rerun after a crash here
+            // finds the files missing and writes them again under the same name, from the stored results.
             let fileManager = FileManager.default
-            let name = try store.documentName(job: job, key: key, base: Slug.make(listing.name)) { candidate in
-                formats.contains { fileManager.fileExists(atPath: url(candidate, $0).path) }
-            }
-            var documents: [String] = []
+            let formats = formats
+            let name = try store.finishItem(
+                job: job, key: key, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name),
+                isTaken: { candidate in formats.contains { fileManager.fileExists(atPath: self.url(candidate, $0).path) } },
+                documents: { name in formats.map { self.url(name, $0).path } })
+            var written: [String] = []
             for format in formats {
                 let url = url(name, format)
                 do {
                     try AtomicFile.write(format.documentFormat.render(document), to: url)
-                    documents.append(url.path)
+                    written.append(url.path)
                 } catch {
                     log.error("\(key): \(error)")
                 }
             }
-            try store.setItem(job: job, key: key, name: listing.name, status: status, documents: documents, outcome: outcome)
+            if written.count < formats.count {
+                try store.setItem(job: job, key: key, name: listing.name, status: status, documents: written, outcome: outcome)
+            }
         } catch {
             log.error("\(key): cannot record the listing in \(store.path): \(error)")
         }

@@ -118,6 +118,38 @@ struct BatchTests {
         }
     }
 
+    /// A listing is recorded finished before its documents are renamed into place; a crash in between
+    /// leaves it recorded with a document missing. The rerun writes that document again from the stored
+    /// results, under the same name, without asking any persona again.
+    @Test func aMissingDocumentIsWrittenAgainWithoutCalls() async throws {
+        let dir = try directory("missing-doc")
+        let input = try listings(3, in: dir)
+        let out = dir.appendingPathComponent("out")
+        let store = dir.appendingPathComponent("s.sqlite").path
+        try await MockProvider.withServer { handle in
+            let arguments = [
+                "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--job", "m",
+                "--format", "markdown", "--format", "json",
+            ]
+            let first = try await cli.panel(arguments)
+            #expect(first.code == 0, "\(first.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 12)
+            let markdown = out.appendingPathComponent("tool-1.md")
+            let original = try String(contentsOf: markdown, encoding: .utf8)
+            try FileManager.default.removeItem(at: markdown)
+            let rerun = try await cli.panel(arguments)
+            #expect(rerun.code == 0, "\(rerun.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 12)
+            let rewritten = try String(contentsOf: markdown, encoding: .utf8)
+            // Same content apart from the generation time in the footer.
+            let body = { (text: String) in text.split(separator: "\n").filter { !$0.contains("Generated") && !$0.contains("generated") } }
+            #expect(body(rewritten) == body(original))
+            let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+            #expect(names == ["summary.json", "tool-0.json", "tool-0.md", "tool-1.json", "tool-1.md", "tool-2.json", "tool-2.md"])
+            #expect(try summary(out)["complete"] as? Int == 3)
+        }
+    }
+
     @Test func budgetStopsSchedulingAndAResumeWithMoreBudgetFinishes() async throws {
         let dir = try directory("budget")
         let input = try listings(6, in: dir)

@@ -4,11 +4,14 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// The one HTTP stack every provider adapter shares: AsyncHTTPClient with one connection pool per
-/// process. Adapters build bodies and read answers; the transport sends, enforces the whole call's
-/// deadline and turns network failures into ``BackendError``s.
+/// The one HTTP stack every provider adapter shares, with one connection pool per process: whole
+/// answers from plain `http://` servers (local and in-cluster model servers) go through
+/// ``PlainHTTP1Client``; `https://` and streamed answers through AsyncHTTPClient. Adapters build bodies
+/// and read answers; the transport sends, enforces the whole call's deadline and turns network
+/// failures into ``BackendError``s.
 public struct HTTPTransport: Sendable {
     let client: HTTPClient
+    let plain: PlainHTTP1Client
 
     /// The process-wide transport: one connection pool for every adapter.
     public static let shared = HTTPTransport(client: makeClient())
@@ -27,6 +30,7 @@ public struct HTTPTransport: Sendable {
 
     public init(client: HTTPClient) {
         self.client = client
+        self.plain = PlainHTTP1Client(group: client.eventLoopGroup)
     }
 
     /// A response whose body has been read in full.
@@ -63,6 +67,9 @@ public struct HTTPTransport: Sendable {
         backend: String,
         timeout: Duration
     ) async throws -> Response {
+        if let target = PlainHTTP1Client.Target(url) {
+            return try await plain.post(target, headers: headers, body: body, backend: backend, timeout: timeout)
+        }
         let request = Self.makeRequest(url: url, headers: headers, body: body)
         return try await withDeadline(timeout, backend: backend) {
             let response = try await mapErrors(backend: backend) {
