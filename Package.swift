@@ -88,7 +88,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ModelBackendsTests", dependencies: ["ModelBackends", "MockProvider"]),
+        .testTarget(
+            name: "ModelBackendsTests",
+            dependencies: [
+                "ModelBackends", "MockProvider", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "PanelKitTests",
             dependencies: ["PanelKit", "ModelBackends", "MockProvider"],

@@ -1,0 +1,241 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import ModelBackends
+
+/// A raw HTTP/1.1 server on 127.0.0.1 for transport tests: each complete request gets the next
+/// scripted reply, written byte for byte, after which the connection stays open, is closed, or stalls.
+final class ScriptedHTTPServer: Sendable {
+    struct Reply: Sendable {
+        enum After: Sendable { case keepOpen, close, stall }
+        var bytes: String
+        var after: After = .keepOpen
+    }
+
+    let channel: any Channel
+    let connections = Mutex(0)
+    let requests = Mutex<[String]>([])
+    let script: @Sendable (Int) -> Reply
+
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+
+    init(script: @escaping @Sendable (Int) -> Reply) async throws {
+        self.script = script
+        let box = Mutex<ScriptedHTTPServer?>(nil)
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let server = box.withLock({ $0 }) else { return }
+                    server.connections.withLock { $0 += 1 }
+                    try channel.pipeline.syncOperations.addHandler(Handler(server: server))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        box.withLock { $0 = self }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+
+    /// Reads whole requests (head and Content-Length body) and answers each with the next reply.
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let server: ScriptedHTTPServer
+        var pending: [UInt8] = []
+        var stalled = false
+
+        init(server: ScriptedHTTPServer) { self.server = server }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            pending += unwrapInboundIn(data).readableBytesView
+            while !stalled, let request = takeRequest() {
+                let index = server.requests.withLock { requests in
+                    requests.append(request)
+                    return requests.count - 1
+                }
+                let reply = server.script(index)
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply.bytes)), promise: nil)
+                switch reply.after {
+                case .keepOpen: break
+                case .close: context.close(promise: nil)
+                case .stall: stalled = true
+                }
+            }
+        }
+
+        typealias OutboundOut = ByteBuffer
+
+        func takeRequest() -> String? {
+            let text = String(decoding: pending, as: UTF8.self)
+            guard let end = text.range(of: "\r\n\r\n") else { return nil }
+            let head = text[..<end.lowerBound].lowercased()
+            let length =
+                head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            let headBytes = text[..<end.upperBound].utf8.count
+            guard pending.count >= headBytes + length else { return nil }
+            let request = String(decoding: pending[..<(headBytes + length)], as: UTF8.self)
+            pending.removeFirst(headBytes + length)
+            return request
+        }
+    }
+}
+
+struct PlainHTTP1ClientTests {
+    static func ok(_ body: String, headers: String = "") -> String {
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\(headers)\r\n\(body)"
+    }
+
+    func post(
+        _ client: PlainHTTP1Client, _ server: ScriptedHTTPServer, body: String = #"{"q":1}"#, timeout: Duration = .seconds(10)
+    ) async throws -> HTTPTransport.Response {
+        try await client.post(
+            #require(PlainHTTP1Client.Target(server.url)), headers: [("authorization", "Bearer k")], body: Data(body.utf8),
+            backend: "local", timeout: timeout)
+    }
+
+    func backendError(_ body: () async throws -> Void) async -> BackendError? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return error as? BackendError
+        }
+    }
+
+    @Test func targetsArePlainHTTPOnly() throws {
+        let target = try #require(PlainHTTP1Client.Target("http://127.0.0.1:8080/v1/chat/completions"))
+        #expect(target.host == "127.0.0.1" && target.port == 8080 && target.path == "/v1/chat/completions")
+        #expect(target.authority == "127.0.0.1:8080")
+        let bare = try #require(PlainHTTP1Client.Target("HTTP://Example.com"))
+        #expect(bare.host == "Example.com" && bare.port == 80 && bare.path == "/")
+        let six = try #require(PlainHTTP1Client.Target("http://[::1]:9/x?y=1"))
+        #expect(six.host == "::1" && six.port == 9 && six.path == "/x?y=1" && six.authority == "[::1]:9")
+        let query = try #require(PlainHTTP1Client.Target("http://h?k=v"))
+        #expect(query.path == "/?k=v")
+        for url in [
+            "https://api.openai.com/v1", "http://user:pw@h/", "http://h:99999/", "http://h:x/", "http:///x", "http://h/#f", "ftp://h/",
+        ] {
+            #expect(PlainHTTP1Client.Target(url) == nil, "\(url)")
+        }
+    }
+
+    @Test func keepAliveConnectionsAreReused() async throws {
+        let server = try await ScriptedHTTPServer { index in .init(bytes: Self.ok(#"{"n":\#(index)}"#)) }
+        let client = PlainHTTP1Client()
+        for index in 0..<5 {
+            let response = try await post(client, server)
+            #expect(response.status == 200)
+            #expect(response.bodyText == #"{"n":\#(index)}"#)
+            #expect(response.header("Content-Type") == "application/json")
+        }
+        #expect(server.connections.withLock { $0 } == 1)
+        let request = try #require(server.requests.withLock { $0.first })
+        #expect(request.hasPrefix("POST /v1/chat/completions HTTP/1.1\r\n"))
+        #expect(request.lowercased().contains("host: 127.0.0.1:\(server.port)\r\n"))
+        #expect(request.contains("authorization: Bearer k\r\n"))
+        #expect(request.hasSuffix("\r\n\r\n{\"q\":1}"))
+        client.shutdownIdle()
+        await server.close()
+    }
+
+    @Test func chunkedCloseDelimitedAndInformationalAnswers() async throws {
+        let server = try await ScriptedHTTPServer { index in
+            switch index {
+            case 0: .init(bytes: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+            case 1: .init(bytes: "HTTP/1.1 100 Continue\r\n\r\n" + Self.ok("after continue"))
+            case 2: .init(bytes: "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil close", after: .close)
+            default: .init(bytes: Self.ok("fresh"))
+            }
+        }
+        let client = PlainHTTP1Client()
+        #expect(try await post(client, server).bodyText == "hello world")
+        #expect(try await post(client, server).bodyText == "after continue")
+        #expect(try await post(client, server).bodyText == "until close")
+        // The closed connection is not reused.
+        #expect(try await post(client, server).bodyText == "fresh")
+        #expect(server.connections.withLock { $0 } == 2)
+        client.shutdownIdle()
+        await server.close()
+    }
+
+    @Test func errorStatusesAreAnswersNotFailures() async throws {
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 429 Too Many Requests\r\nretry-after: 2\r\ncontent-length: 2\r\n\r\n{}")
+        }
+        let client = PlainHTTP1Client()
+        let response = try await post(client, server)
+        #expect(response.status == 429 && response.header("retry-after") == "2")
+        client.shutdownIdle()
+        await server.close()
+    }
+
+    @Test func aStalledAnswerMeetsTheDeadline() async throws {
+        // Headers and the first bytes at once, then nothing: the deadline covers the whole body.
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\":", after: .stall)
+        }
+        let client = PlainHTTP1Client()
+        let error = await backendError { _ = try await post(client, server, timeout: .milliseconds(300)) }
+        #expect(error?.kind == .timeout)
+        #expect(error?.backend == "local")
+        await server.close()
+    }
+
+    @Test func aBodyCutShortIsAConnectionError() async throws {
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\":", after: .close)
+        }
+        let client = PlainHTTP1Client()
+        let error = await backendError { _ = try await post(client, server) }
+        #expect(error?.kind == .connection)
+        #expect(error?.detail.contains("closed the connection before the answer was complete") == true)
+        await server.close()
+    }
+
+    @Test func anOversizedAnswerIsRefused() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: Self.ok(String(repeating: "x", count: 4096))) }
+        let client = PlainHTTP1Client(maxBodyBytes: 1024)
+        let error = await backendError { _ = try await post(client, server) }
+        #expect(error?.kind == .invalidResponse)
+        await server.close()
+    }
+
+    @Test func garbageIsAnInvalidResponse() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: "SSH-2.0-OpenSSH_9.6\r\n\r\n", after: .close) }
+        let client = PlainHTTP1Client()
+        let error = await backendError { _ = try await post(client, server) }
+        #expect(error?.kind == .invalidResponse)
+        #expect(error?.detail.contains("not a valid HTTP/1.1 answer") == true)
+        await server.close()
+    }
+
+    @Test func cancellationStopsTheCall() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n", after: .stall) }
+        let client = PlainHTTP1Client()
+        let task = Task { await backendError { _ = try await post(client, server) } }
+        while server.requests.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        task.cancel()
+        #expect(await task.value?.kind == .cancelled)
+        await server.close()
+    }
+
+    @Test func aServerThatIsDownIsAConnectionError() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: "") }
+        let url = server.url
+        await server.close()
+        let client = PlainHTTP1Client()
+        let error = await backendError {
+            _ = try await client.post(
+                #require(PlainHTTP1Client.Target(url)), headers: [], body: Data(), backend: "local", timeout: .seconds(5))
+        }
+        #expect(error?.kind == .connection)
+        #expect(error?.detail.contains("cannot connect") == true)
+    }
+}
