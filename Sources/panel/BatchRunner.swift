@@ -116,7 +116,7 @@ final class BatchRunner: Sendable {
                     defer { self.semaphore.release() }
                     let result = await pipeline.review(listing, by: persona)
                     self.settle(estimate: estimate, cost: result.costUSD)
-                    if let review = try? JSONValueEncoder.encode(ReviewDocument.Review(result: result)) {
+                    if let review = try? ReviewDocument.Review(result: result).jsonValue() {
                         do {
                             try self.store.saveResult(
                                 job: self.job, key: row.key, persona: persona.id, review: review.canonicalText(), costUSD: result.costUSD)

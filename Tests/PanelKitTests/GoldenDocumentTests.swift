@@ -24,6 +24,26 @@ struct GoldenDocumentTests {
         #expect(rendered == expected, "fixtures/golden/\(name).\(ext) differs; if intended, run PANEL_UPDATE_GOLDEN=1 swift test")
     }
 
+    /// The hand-built JSON of a saved review is exactly what Codable gives, for every review in the
+    /// fixture documents (answered, abstained, flagged, partial usage) and a routed one.
+    @Test func reviewJSONMatchesCodable() throws {
+        var reviews = try Self.names.flatMap { try document($0).tools.flatMap(\.reviews) }
+        var routed = try #require(reviews.first)
+        routed.routing = RoutingTrace(
+            constraints: "cheapest", candidates: [.init(backend: "a", estimatedCostUSD: 0.001, p90MS: 900, quality: 3, rank: 1)],
+            pick: "a", rule: "cheapest first", attempts: [.init(backend: "a", outcome: "answered", hedge: true)])
+        routed.flags = ["repaired", "contradiction"]
+        routed.costUSD = 0.000123
+        reviews.append(routed)
+        #expect(reviews.count > 8)
+        for review in reviews {
+            let direct = try review.jsonValue()
+            #expect(direct == (try JSONValueEncoder.encode(review)))
+            let decoded = try JSONDecoder().decode(ReviewDocument.Review.self, from: direct.canonicalData())
+            #expect(decoded == review)
+        }
+    }
+
     @Test func abstentionsSplitsAndIncompleteVerdictsAreVisible() throws {
         let doc = try document("comparison-3")
         let markdown = DocumentFormat.markdown.render(doc)

@@ -67,7 +67,7 @@ public struct HTTPTransport: Sendable {
         backend: String,
         timeout: Duration
     ) async throws -> Response {
-        if let target = PlainHTTP1Client.Target(url) {
+        if let target = plain.target(url) {
             return try await plain.post(target, headers: headers, body: body, backend: backend, timeout: timeout)
         }
         let request = Self.makeRequest(url: url, headers: headers, body: body)

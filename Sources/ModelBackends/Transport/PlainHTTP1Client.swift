@@ -92,6 +92,19 @@ final class PlainHTTP1Client: Sendable {
     private let idle = Mutex<[String: [any Channel]]>([:])
     /// The most idle connections kept per server.
     let maxIdlePerServer = 256
+    /// Parsed URLs (adapters post to a handful of fixed URLs; parsing each call was a measurable cost).
+    private let targets = Mutex<[String: Target?]>([:])
+
+    /// Where a URL points when this client handles it (plain `http://`), else nil.
+    func target(_ url: String) -> Target? {
+        if let known = targets.withLock({ $0[url] }) { return known }
+        let target = Target(url)
+        targets.withLock { targets in
+            if targets.count >= 256 { targets.removeAll() }
+            targets[url] = target
+        }
+        return target
+    }
 
     init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxBodyBytes: Int = HTTPTransport.maxBodyBytes,

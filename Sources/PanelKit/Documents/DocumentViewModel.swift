@@ -123,12 +123,54 @@ public enum DocumentViewModel {
         }
     }
 
-    /// Paragraphs of untrusted text, blank lines separating them, each folded to one line.
+    /// Paragraphs of untrusted text, blank lines separating them, each folded to one line: lines are
+    /// split at every Unicode line break (CR LF once), trimmed of spaces and tabs, and joined with one
+    /// space; blank lines end a paragraph. One pass over the UTF-8 bytes (line breaks and blanks are
+    /// ASCII or whole multi-byte sequences, so every slice is valid UTF-8).
     static func paragraphs(_ text: String) -> TemplateValue {
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
-            String($0.drop { $0 == " " || $0 == "\t" }).trimmingTrailingBlanks()
+        var text = text
+        return text.withUTF8 { bytes -> TemplateValue in
+            var paragraphs: [TemplateValue] = []
+            var current = ""
+            var lineStart = 0
+            func endLine(_ end: Int) {
+                var start = lineStart
+                var end = end
+                while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+                while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+                if start == end {
+                    if !current.isEmpty { paragraphs.append(["text": .text(current)]) }
+                    current = ""
+                } else {
+                    if !current.isEmpty { current.append(" ") }
+                    current.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+                }
+            }
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                let byte = bytes[index]
+                var length = 0
+                switch byte {
+                case 0x0A, 0x0B, 0x0C: length = 1
+                case 0x0D: length = index + 1 < count && bytes[index + 1] == 0x0A ? 2 : 1
+                case 0xC2 where index + 1 < count && bytes[index + 1] == 0x85: length = 2  // NEL
+                case 0xE2 where index + 2 < count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
+                    length = 3  // LINE / PARAGRAPH SEPARATOR
+                default: break
+                }
+                if length == 0 {
+                    index += 1
+                } else {
+                    endLine(index)
+                    index += length
+                    lineStart = index
+                }
+            }
+            endLine(count)
+            if !current.isEmpty { paragraphs.append(["text": .text(current)]) }
+            return .list(paragraphs)
         }
-        return .list(lines.split(separator: "", omittingEmptySubsequences: true).map { ["text": .text($0.joined(separator: " "))] })
     }
 
     /// One line with `|` escaped, for a Markdown table cell.

@@ -259,3 +259,21 @@ extension ReviewDocument.Review {
         routing = result.routing
     }
 }
+
+extension ReviewDocument.Review {
+    /// The review as JSON: the value `JSONValueEncoder.encode(self)` gives (tested), built directly —
+    /// a batch saves one per persona call, and `Codable`'s dynamic casts were a measurable share of it.
+    public func jsonValue() throws -> JSONValue {
+        func optional<T>(_ value: T?, _ make: (T) -> JSONValue) -> JSONValue { value.map(make) ?? .null }
+        return .object([
+            "persona": .string(persona), "status": .string(status.rawValue), "score": optional(score, JSONValue.int),
+            "verdict": optional(verdict) { .string($0.rawValue) }, "text": optional(text, JSONValue.string),
+            "error": optional(error, JSONValue.string), "flags": .array(flags.map(JSONValue.string)),
+            "backend": optional(backend, JSONValue.string), "model": optional(model, JSONValue.string),
+            "latency_ms": optional(latencyMS, JSONValue.int), "ttft_ms": optional(ttftMS, JSONValue.int),
+            "input_tokens": optional(inputTokens, JSONValue.int), "output_tokens": optional(outputTokens, JSONValue.int),
+            "cost_usd": optional(costUSD, JSONValue.double), "attempts": .int(attempts),
+            "routing": try routing.map { try JSONValueEncoder.encode($0) } ?? .null,
+        ])
+    }
+}
