@@ -164,7 +164,7 @@ extension PanelStore {
         job: String, key: String, name: String?, status: BatchItem.Status, error: String? = nil, documents: [String] = [],
         outcome: BatchItem.Outcome = .init()
     ) throws {
-        try pool.write { db in
+        try writeTransaction { db in
             try Self.writeItem(
                 db, job: job, key: key, name: name, status: status, error: error, documents: documents, outcome: outcome)
         }
@@ -196,7 +196,7 @@ extension PanelStore {
     /// already in the output directory) says no. Reserved in the same transaction, so it is stable
     /// across reruns and never given to two listings.
     public func documentName(job: String, key: String, base: String, isTaken: (String) -> Bool) throws -> String {
-        try pool.write { db in try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+        try writeTransaction { db in try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
     }
 
     /// Reserves the listing's document name and records it finished — status, outcome and the
@@ -207,7 +207,7 @@ extension PanelStore {
         job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         isTaken: (String) -> Bool, documents: (String) -> [String]
     ) throws -> String {
-        try pool.write { db in
+        try writeTransaction { db in
             let reserved = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken)
             try Self.writeItem(
                 db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome)
@@ -245,7 +245,7 @@ extension PanelStore {
 
     /// Stores one persona's result the moment it completes; a rerun never pays for it again.
     public func saveResult(job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
-        try pool.write { db in
+        try writeTransaction { db in
             try db.cachedStatement(
                 sql:
                     "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(Self.now))"

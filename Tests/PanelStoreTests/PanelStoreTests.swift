@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import ModelBackends
 import Synchronization
 import Testing
@@ -23,6 +24,26 @@ struct PanelStoreTests {
         #expect(hit.latency == .milliseconds(812) && hit.timeToFirstToken == .milliseconds(90))
         #expect(try await store.cachedResponse(for: "other") == nil)
         #expect(try store.cachedResponseCount() == 1)
+    }
+
+    /// A write that fails part-way leaves nothing behind and no transaction open; timestamps are
+    /// written in GRDB's own date form, so they read back as dates.
+    @Test func aFailedWriteRollsBackWholly() throws {
+        struct Boom: Error {}
+        let store = try temporaryStore()
+        try store.beginJob("j")
+        #expect(throws: Boom.self) {
+            try store.writeTransaction { db in
+                try db.execute(sql: "INSERT INTO batch_result (job, key, persona, review, created_at) VALUES ('j', 'a', 'p', '{}', 0)")
+                throw Boom()
+            }
+        }
+        #expect(try store.savedResultCount(job: "j") == 0)
+        try store.saveResult(job: "j", key: "a", persona: "p", review: "{}", costUSD: 0.5)
+        #expect(try store.savedResultCount(job: "j") == 1)
+        #expect(try store.spent(job: "j") == 0.5)
+        let created = try store.pool.read { db in try Date.fetchOne(db, sql: "SELECT created_at FROM batch_result") }
+        #expect(abs(try #require(created).timeIntervalSinceNow) < 600)
     }
 
     @Test func twoHandlesShareOneFile() async throws {
