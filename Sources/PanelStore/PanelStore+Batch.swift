@@ -96,6 +96,20 @@ extension PanelStore {
                     arguments: [row["job"] as String, name, row["key"] as String])
             }
         }
+        // Results live in their primary key's B-tree alone: one tree to update per saved result instead
+        // of the table and its key index.
+        migrator.registerMigration("v4-batch-result-without-rowid") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE batch_result_v4 (
+                      job TEXT NOT NULL, key TEXT NOT NULL, persona TEXT NOT NULL, review TEXT NOT NULL, cost_usd DOUBLE,
+                      created_at DATETIME NOT NULL, PRIMARY KEY (job, key, persona)
+                    ) WITHOUT ROWID;
+                    INSERT INTO batch_result_v4 SELECT job, key, persona, review, cost_usd, created_at FROM batch_result;
+                    DROP TABLE batch_result;
+                    ALTER TABLE batch_result_v4 RENAME TO batch_result;
+                    """)
+        }
     }
 
     /// Starts a job, or continues the one of that name; true when the job is new (so nothing of it is

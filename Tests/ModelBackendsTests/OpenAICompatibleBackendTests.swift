@@ -23,6 +23,63 @@ struct OpenAICompatibleBackendTests {
                 price: Price(inputPerMTok: 1, outputPerMTok: 2), structuredOutput: mode))
     }
 
+    /// The hand-written wire body is byte for byte the canonical JSON of the body as a value, in every
+    /// mode and with or without each optional field.
+    @Test func wireBodyIsCanonicalJSON() throws {
+        func reference(_ model: String, _ request: ChatRequest, _ mode: StructuredOutputMode, _ stream: Bool) -> Data {
+            var body: [String: JSONValue] = [
+                "model": .string(model),
+                "messages": .array(request.messages.map { .object(["role": .string($0.role.rawValue), "content": .string($0.content)]) }),
+            ]
+            if let temperature = request.temperature { body["temperature"] = .double(temperature) }
+            if let maxTokens = request.maxOutputTokens { body["max_tokens"] = .int(maxTokens) }
+            if stream {
+                body["stream"] = .bool(true)
+                body["stream_options"] = .object(["include_usage": .bool(true)])
+            }
+            if let schema = request.schema {
+                switch mode {
+                case .jsonSchema, .auto:
+                    body["response_format"] = .object([
+                        "type": .string("json_schema"),
+                        "json_schema": .object(["name": .string(schema.name), "schema": schema.schema, "strict": .bool(true)]),
+                    ])
+                case .jsonObject: body["response_format"] = .object(["type": .string("json_object"), "schema": schema.schema])
+                case .none: break
+                }
+            }
+            return JSONValue.object(body).canonicalData()
+        }
+        let model = "mo\"del/é"
+        let backend = OpenAICompatibleBackend(.init(name: "b", baseURL: "http://127.0.0.1:1/v1", model: model))
+        var schema = OutputSchema(name: "review", schema: .object(["type": .string("object")]))
+        schema.schema = .object([
+            "type": .string("object"), "required": .array([.string("score"), .string("verdict")]),
+            "properties": .object(["score": .object(["type": .string("integer"), "maximum": .int(100)]), "z": .double(0.5)]),
+        ])
+        var checked = 0
+        for mode in StructuredOutputMode.allCases {
+            for stream in [false, true] {
+                for temperature in [nil, 0.2, 1.0] {
+                    for maxTokens in [nil, 700] {
+                        for outputSchema in [nil, schema] {
+                            let request = ChatRequest(
+                                messages: [
+                                    .system("Be \"terse\"\n\ttabs \u{1} and ünïcode 🙂"), .user("<listing>\\</listing>"), .assistant(""),
+                                ],
+                                temperature: temperature, maxOutputTokens: maxTokens, schema: outputSchema)
+                            let body = backend.body(for: request, mode: mode, stream: stream)
+                            #expect(body == reference(model, request, mode, stream), "\(mode) stream=\(stream)")
+                            #expect(try JSONSerialization.jsonObject(with: body) is [String: Any])
+                            checked += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked == 96)
+    }
+
     @Test func plainCompletion() async throws {
         try await MockProvider.withServer { handle in
             let response = try await backend(handle).complete(Self.request)

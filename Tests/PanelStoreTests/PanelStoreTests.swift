@@ -46,6 +46,36 @@ struct PanelStoreTests {
         #expect(abs(try #require(created).timeIntervalSinceNow) < 600)
     }
 
+    /// A store written before results moved to a WITHOUT ROWID table keeps every result.
+    @Test func resultsSurviveTheMoveToAWithoutRowidTable() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        do {
+            let old = try DatabasePool(path: path)
+            try PanelStore.migrator.migrate(old, upTo: "v3-batch-outcome")
+            try old.write { db in
+                try db.execute(sql: "INSERT INTO batch_job (name, created_at) VALUES ('j', '2026-01-01 00:00:00.000')")
+                for persona in ["builder", "skeptic"] {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO batch_result VALUES ('j', 'a', ?, '{\"persona\":\"' || ? || '\"}', 0.25, '2026-01-01 00:00:00.000')",
+                        arguments: [persona, persona])
+                }
+            }
+        }
+        let store = try PanelStore(path: path)
+        #expect(try store.results(job: "j", key: "a") == ["builder": #"{"persona":"builder"}"#, "skeptic": #"{"persona":"skeptic"}"#])
+        #expect(try store.spent(job: "j") == 0.5)
+        let indexes = try store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = 'batch_result' AND type = 'index'")
+        }
+        #expect(indexes.isEmpty)
+        try store.saveResult(job: "j", key: "a", persona: "builder", review: "{}", costUSD: nil)
+        #expect(try store.results(job: "j", key: "a")["builder"] == "{}")
+        #expect(try store.integrityCheck() == "ok")
+    }
+
     @Test func twoHandlesShareOneFile() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
         let first = try PanelStore(path: path)

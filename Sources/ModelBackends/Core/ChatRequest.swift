@@ -24,11 +24,16 @@ public struct ChatMessage: Sendable, Hashable, Codable {
 public struct OutputSchema: Sendable, Hashable {
     /// A short identifier (`[a-zA-Z0-9_-]`), which OpenAI-style APIs require.
     public var name: String
-    public var schema: JSONValue
+    public var schema: JSONValue {
+        didSet { canonicalSchema = schema.canonicalBytes() }
+    }
+    /// `schema` as canonical JSON, written once: a batch sends the same schema with every call.
+    private(set) var canonicalSchema: [UInt8]
 
     public init(name: String, schema: JSONValue) {
         self.name = name
         self.schema = schema
+        self.canonicalSchema = schema.canonicalBytes()
     }
 }
 

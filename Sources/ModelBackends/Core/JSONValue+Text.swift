@@ -25,10 +25,14 @@ extension JSONValue {
 
     /// Canonical bytes: sorted keys, no insignificant whitespace, slashes unescaped.
     public func canonicalData() -> Data {
+        Data(canonicalBytes())
+    }
+
+    func canonicalBytes() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(1024)
         write(into: &bytes)
-        return Data(bytes)
+        return bytes
     }
 
     /// Canonical text (see ``canonicalData()``).
@@ -54,11 +58,13 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in fields.keys.sorted().enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 Self.write(string: key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                fields[key]!.write(into: &out)
+                value.write(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -80,32 +80,64 @@ public struct OpenAICompatibleBackend: ModelBackend {
         return headers
     }
 
-    /// The wire body for a request in a given structured-output mode.
+    /// The wire body for a request in a given structured-output mode: canonical JSON (keys sorted, the
+    /// bytes ``JSONValue/canonicalData()`` would give for the same body — tested), written directly
+    /// with the schema's canonical bytes reused, since a batch sends the same schema with every call.
     func body(for request: ChatRequest, mode: StructuredOutputMode, stream: Bool) -> Data {
-        var body: [String: JSONValue] = [
-            "model": .string(configuration.model),
-            "messages": .array(request.messages.map { .object(["role": .string($0.role.rawValue), "content": .string($0.content)]) }),
-        ]
-        if let temperature = request.temperature { body["temperature"] = .double(temperature) }
-        if let maxTokens = request.maxOutputTokens { body["max_tokens"] = .int(maxTokens) }
-        if stream {
-            body["stream"] = .bool(true)
-            body["stream_options"] = .object(["include_usage": .bool(true)])
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + request.messages.reduce(0) { $0 + $1.content.utf8.count } + (request.schema?.canonicalSchema.count ?? 0))
+        var first = true
+        func key(_ name: StaticString) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: "\":".utf8)
         }
-        if let schema = request.schema {
-            switch mode {
-            case .jsonSchema, .auto:
-                body["response_format"] = .object([
-                    "type": .string("json_schema"),
-                    "json_schema": .object(["name": .string(schema.name), "schema": schema.schema, "strict": .bool(true)]),
-                ])
-            case .jsonObject:
-                body["response_format"] = .object(["type": .string("json_object"), "schema": schema.schema])
-            case .none:
-                break
+        // Keys in sorted order.
+        if let maxTokens = request.maxOutputTokens {
+            key("max_tokens")
+            out.append(contentsOf: String(maxTokens).utf8)
+        }
+        key("messages")
+        out.append(UInt8(ascii: "["))
+        for (index, message) in request.messages.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"content":"#.utf8)
+            JSONValue.write(string: message.content, into: &out)
+            out.append(contentsOf: #","role":"#.utf8)
+            JSONValue.write(string: message.role.rawValue, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        key("model")
+        JSONValue.write(string: configuration.model, into: &out)
+        if let schema = request.schema, mode != .none {
+            key("response_format")
+            if mode == .jsonObject {
+                out.append(contentsOf: #"{"schema":"#.utf8)
+                out.append(contentsOf: schema.canonicalSchema)
+                out.append(contentsOf: #","type":"json_object"}"#.utf8)
+            } else {
+                out.append(contentsOf: #"{"json_schema":{"name":"#.utf8)
+                JSONValue.write(string: schema.name, into: &out)
+                out.append(contentsOf: #","schema":"#.utf8)
+                out.append(contentsOf: schema.canonicalSchema)
+                out.append(contentsOf: #","strict":true},"type":"json_schema"}"#.utf8)
             }
         }
-        return JSONValue.object(body).canonicalData()
+        if stream {
+            key("stream")
+            out.append(contentsOf: "true".utf8)
+            key("stream_options")
+            out.append(contentsOf: #"{"include_usage":true}"#.utf8)
+        }
+        if let temperature = request.temperature {
+            key("temperature")
+            out.append(contentsOf: JSONValue.text(of: temperature).utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+        return Data(out)
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
