@@ -217,11 +217,19 @@ extension PanelStore {
     /// documents it is about to have — in one transaction, before any file is written. A listing counts
     /// as done on a rerun only when those files exist too, so a crash before they are renamed into
     /// place means they are written again, from the stored results. Returns the name.
+    ///
+    /// `lastResult`, the persona result that completed the listing, is saved in the same transaction:
+    /// one commit instead of two, at the moment its own commit would have happened.
     public func finishItem(
         job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        isTaken: (String) -> Bool, documents: (String) -> [String]
+        lastResult: (persona: String, review: String, costUSD: Double?)? = nil, isTaken: (String) -> Bool,
+        documents: (String) -> [String]
     ) throws -> String {
         try writeTransaction { db in
+            if let lastResult {
+                try Self.insertResult(
+                    db, job: job, key: key, persona: lastResult.persona, review: lastResult.review, costUSD: lastResult.costUSD)
+            }
             let reserved = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken)
             try Self.writeItem(
                 db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome)
@@ -259,12 +267,13 @@ extension PanelStore {
 
     /// Stores one persona's result the moment it completes; a rerun never pays for it again.
     public func saveResult(job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
-        try writeTransaction { db in
-            try db.cachedStatement(
-                sql:
-                    "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(Self.now))"
-            ).execute(arguments: [job, key, persona, review, costUSD])
-        }
+        try writeTransaction { db in try Self.insertResult(db, job: job, key: key, persona: persona, review: review, costUSD: costUSD) }
+    }
+
+    static func insertResult(_ db: Database, job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
+        try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(now))"
+        ).execute(arguments: [job, key, persona, review, costUSD])
     }
 
     /// Money spent by a job so far (known costs).

@@ -109,27 +109,39 @@ final class BatchRunner: Sendable {
         var results = newJob ? [:] : storedResults(row.key, retryAbstained: retryFailed)
         let pipeline = ReviewPipeline(
             prompts: prompts, backendFor: { self.backendFor($0.id) }, temperature: temperature, maxOutputTokens: maxTokens)
-        await withTaskGroup(of: PersonaResult?.self) { group in
+        // Each result is saved the moment it arrives; the one that completes the listing is saved in the
+        // same transaction that records the listing finished.
+        var lastResult: (persona: String, review: String, costUSD: Double?)?
+        await withTaskGroup(of: (PersonaResult, String?)?.self) { group in
             for persona in prompts.personas where results[persona.id] == nil {
                 group.addTask {
                     guard let estimate = await self.reserve(listing: listing, persona: persona) else { return nil }
                     defer { self.semaphore.release() }
                     let result = await pipeline.review(listing, by: persona)
                     self.settle(estimate: estimate, cost: result.costUSD)
-                    if let review = try? ReviewDocument.Review(result: result).jsonValue() {
-                        do {
-                            try self.store.saveResult(
-                                job: self.job, key: row.key, persona: persona.id, review: review.canonicalText(), costUSD: result.costUSD)
-                        } catch {
-                            self.log.error("\(row.key): cannot save \(persona.id)'s result in \(self.store.path): \(error)")
-                        }
-                    }
-                    return result
+                    return (result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText())
                 }
             }
-            for await result in group { if let result { results[result.persona.id] = result } }
+            for await answer in group {
+                guard let (result, review) = answer else { continue }
+                results[result.persona.id] = result
+                guard let review else { continue }
+                if prompts.personas.allSatisfy({ results[$0.id] != nil }) {
+                    lastResult = (result.persona.id, review, result.costUSD)
+                } else {
+                    save(key: row.key, persona: result.persona.id, review: review, costUSD: result.costUSD)
+                }
+            }
         }
-        finish(listing, key: row.key, results: results, existing: existing)
+        finish(listing, key: row.key, results: results, existing: existing, lastResult: lastResult)
+    }
+
+    func save(key: String, persona: String, review: String, costUSD: Double?) {
+        do {
+            try store.saveResult(job: job, key: key, persona: persona, review: review, costUSD: costUSD)
+        } catch {
+            log.error("\(key): cannot save \(persona)'s result in \(store.path): \(error)")
+        }
     }
 
     func storedResults(_ key: String, retryAbstained: Bool) -> [String: PersonaResult] {
@@ -180,7 +192,10 @@ final class BatchRunner: Sendable {
         return (input * price.inputPerMTok + output * price.outputPerMTok) / 1_000_000
     }
 
-    func finish(_ listing: Listing, key: String, results: [String: PersonaResult], existing: PanelStore.BatchItem?) {
+    func finish(
+        _ listing: Listing, key: String, results: [String: PersonaResult], existing: PanelStore.BatchItem?,
+        lastResult: (persona: String, review: String, costUSD: Double?)? = nil
+    ) {
         let personas = prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
             // Stopped by the budget: known, not started, picked up by the next run.
@@ -205,6 +220,7 @@ final class BatchRunner: Sendable {
             let formats = formats
             let name = try store.finishItem(
                 job: job, key: key, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name),
+                lastResult: lastResult,
                 isTaken: { candidate in formats.contains { fileManager.fileExists(atPath: self.url(candidate, $0).path) } },
                 documents: { name in formats.map { self.url(name, $0).path } })
             var written: [String] = []
@@ -222,6 +238,7 @@ final class BatchRunner: Sendable {
             }
         } catch {
             log.error("\(key): cannot record the listing in \(store.path): \(error)")
+            if let lastResult { save(key: key, persona: lastResult.persona, review: lastResult.review, costUSD: lastResult.costUSD) }
         }
         totals.withLock { $0.done += 1 }
     }
