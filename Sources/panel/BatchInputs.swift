@@ -118,14 +118,3 @@ extension BatchInputs {
         return count
     }
 }
-
-/// File names from listing names: ASCII letters and digits, words joined by `-`.
-enum Slug {
-    static func make(_ name: String) -> String {
-        let folded = name.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "en_US_POSIX"))
-            .lowercased()
-        let words = folded.split { !($0.isASCII && ($0.isLetter || $0.isNumber)) }
-        let slug = words.joined(separator: "-")
-        return slug.isEmpty ? "listing" : String(slug.prefix(80))
-    }
-}

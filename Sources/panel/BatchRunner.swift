@@ -27,6 +27,8 @@ final class BatchRunner: Sendable {
     let prices: [String: Price]
     let formats: [OutputFormat]
     let outDirectory: URL
+    /// `outDirectory` as a path, without a trailing slash.
+    let outPath: String
     let concurrency: Int
     let budgetUSD: Double?
     let retryFailed: Bool
@@ -57,6 +59,9 @@ final class BatchRunner: Sendable {
         self.prices = prices
         self.formats = formats
         self.outDirectory = outDirectory
+        var outPath = outDirectory.path
+        while outPath.count > 1 && outPath.hasSuffix("/") { outPath.removeLast() }
+        self.outPath = outPath
         self.concurrency = concurrency
         self.budgetUSD = budgetUSD
         self.retryFailed = retryFailed
@@ -221,14 +226,14 @@ final class BatchRunner: Sendable {
             let name = try store.finishItem(
                 job: job, key: key, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name),
                 lastResult: lastResult,
-                isTaken: { candidate in formats.contains { fileManager.fileExists(atPath: self.url(candidate, $0).path) } },
-                documents: { name in formats.map { self.url(name, $0).path } })
+                isTaken: { candidate in formats.contains { fileManager.fileExists(atPath: self.path(candidate, $0)) } },
+                documents: { name in formats.map { self.path(name, $0) } })
             var written: [String] = []
             for format in formats {
-                let url = url(name, format)
+                let path = path(name, format)
                 do {
-                    try AtomicFile.write(format.documentFormat.render(document), to: url)
-                    written.append(url.path)
+                    try AtomicFile.write(format.documentFormat.render(document), toPath: path)
+                    written.append(path)
                 } catch {
                     log.error("\(key): \(error)")
                 }
@@ -243,8 +248,8 @@ final class BatchRunner: Sendable {
         totals.withLock { $0.done += 1 }
     }
 
-    func url(_ name: String, _ format: OutputFormat) -> URL {
-        outDirectory.appendingPathComponent("\(name).\(format.fileExtension)")
+    func path(_ name: String, _ format: OutputFormat) -> String {
+        "\(outPath)/\(name).\(format.fileExtension)"
     }
 
     func reportProgress() async {

@@ -4,6 +4,25 @@ import Testing
 @testable import PanelKit
 
 struct DocumentTests {
+    /// The ASCII fast path gives the slug the general folding gives.
+    @Test func asciiSlugsMatchTheFoldedForm() {
+        let alphabet = Array("aZ09 -_./!?\t\nQz#|é")
+        var state: UInt64 = 42
+        for _ in 0..<3000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            var name = ""
+            for _ in 0..<Int(state >> 58) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                name.append(alphabet[Int(state >> 33) % (alphabet.count - 1)])  // ASCII only
+            }
+            #expect(Slug.ascii(name) == Slug.folded(name), "\(name.debugDescription)")
+        }
+        #expect(Slug.make("Ünïcode Tool") == "unicode-tool")
+        #expect(Slug.make("  Acme  Relay 2! ") == "acme-relay-2")
+        #expect(Slug.make("???") == "listing")
+        #expect(Slug.make(String(repeating: "ab ", count: 60)).count == 80)
+    }
+
     /// The one-pass paragraph folding gives what the plain Character-based definition gives, on
     /// random text built from every kind of line break, blanks and multi-byte characters.
     @Test func paragraphFoldingMatchesItsDefinition() {
