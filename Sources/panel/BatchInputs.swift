@@ -23,7 +23,7 @@ struct BatchInputs: Sequence {
                 if let iterator = lines {
                     if let (number, line) = iterator.next() {
                         let key = "\(jsonlPath):\(number)"
-                        if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                        if line.unicodeScalars.allSatisfy(\.properties.isWhitespace) { continue }
                         return BatchRow(
                             key: key, listing: Result { () throws(ListingError) in try ListingLoader.parseJSON(line, source: key) })
                     }

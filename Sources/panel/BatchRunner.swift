@@ -221,12 +221,11 @@ final class BatchRunner: Sendable {
             for path in existing?.documents ?? [] { try? FileManager.default.removeItem(atPath: path) }
             // Name, status and outcome are recorded before any file is written; a rerun after a crash here
             // finds the files missing and writes them again under the same name, from the stored results.
-            let fileManager = FileManager.default
             let formats = formats
             let name = try store.finishItem(
                 job: job, key: key, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name),
                 lastResult: lastResult,
-                isTaken: { candidate in formats.contains { fileManager.fileExists(atPath: self.path(candidate, $0)) } },
+                isTaken: { candidate in formats.contains { access(self.path(candidate, $0), F_OK) == 0 } },
                 documents: { name in formats.map { self.path(name, $0) } })
             var written: [String] = []
             for format in formats {
@@ -343,11 +342,11 @@ struct BatchRowSummary: Sendable, Encodable {
     }
 
     var tableLine: String {
-        let status = status.padding(toLength: 12, withPad: " ", startingAt: 0)
-        let verdict = (verdict ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
-        let share = shipShare.map { String(format: "%3.0f%%", $0 * 100) } ?? "   -"
-        let median = scoreMedian.map { String(format: "%6.1f", $0) } ?? "     -"
-        let cost = (costUSD.map { String(format: "$%.5f", $0) } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+        let status = CFormat.padded(status, to: 12)
+        let verdict = CFormat.padded(verdict ?? "-", to: 11)
+        let share = shipShare.map { CFormat.double("%3.0f", $0 * 100) + "%" } ?? "   -"
+        let median = scoreMedian.map { CFormat.double("%6.1f", $0) } ?? "     -"
+        let cost = CFormat.padded(costUSD.map { "$" + CFormat.double("%.5f", $0) } ?? "-", to: 10)
         return "\(status) \(verdict) \(share)  \(median)  \(cost) \(name ?? key)"
     }
 }

@@ -4,6 +4,36 @@ import Testing
 @testable import PanelKit
 
 struct DocumentTests {
+    /// C formatting gives Foundation's text; the ISO 8601 writer gives the format style's; table cells
+    /// fold and escape exactly as the plain definition does.
+    @Test func fastFormattingMatchesFoundation() throws {
+        var state: UInt64 = 7
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state
+        }
+        let specials: [Double] = [0, -0.0, 0.00005, 0.000049999, 1.25, 2.5, 99.95, 1e-7, 123_456.789, -3.75, .infinity, .nan]
+        let values = specials + (0..<2000).map { _ in Double(Int64(bitPattern: next()) % 10_000_000) / Double(1 << (next() % 24)) }
+        for value in values {
+            #expect(CFormat.double("%.4f", value) == String(format: "%.4f", value))
+            #expect(CFormat.double("%.1f", value) == String(format: "%.1f", value))
+            #expect(CFormat.double("%6.1f", value) == String(format: "%6.1f", value))
+            #expect(CFormat.double("%3.0f", value) == String(format: "%3.0f", value))
+            #expect(CFormat.double("%.5f", value) == String(format: "%.5f", value))
+        }
+        for _ in 0..<500 {
+            let date = Date(timeIntervalSince1970: Double(next() % 4_102_444_800) + Double(next() % 1000) / 1000)
+            #expect(CFormat.iso8601(date) == date.formatted(Date.ISO8601FormatStyle()))
+        }
+        #expect(CFormat.padded("ab", to: 4) == "ab  " && CFormat.padded("abcdef", to: 4) == "abcdef")
+        let pieces = ["a", "|", "—", "\n", "\r\n", "\u{85}", "\u{2028}", "\u{2029}", "é", " ", "\u{0B}", "\u{0C}", "\u{2027}", "\u{A8}"]
+        for _ in 0..<2000 {
+            let text = (0..<Int(next() % 8)).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined()
+            let reference = text.split(whereSeparator: \.isNewline).joined(separator: " ").replacingOccurrences(of: "|", with: "\\|")
+            #expect(DocumentViewModel.cell(text) == reference, "\(text.debugDescription)")
+        }
+    }
+
     /// The ASCII fast path gives the slug the general folding gives.
     @Test func asciiSlugsMatchTheFoldedForm() {
         let alphabet = Array("aZ09 -_./!?\t\nQz#|é")

@@ -20,8 +20,8 @@ public enum DocumentViewModel {
             "calls": .number(doc.totals.calls), "generated_at": .text(doc.generatedAt),
             "tokens": .text(
                 doc.totals.inputTokens.flatMap { input in doc.totals.outputTokens.map { "\(input) in / \($0) out" } } ?? "not reported"),
-            "cost": .text(doc.totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown"),
-            "wall": .text(String(format: "%.1f s", Double(doc.totals.wallMS) / 1000)),
+            "cost": .text(doc.totals.costUSD.map { "$" + CFormat.double("%.4f", $0) } ?? "unknown"),
+            "wall": .text(CFormat.double("%.1f", Double(doc.totals.wallMS) / 1000) + " s"),
             "families": .number(families.count), "family_names": .text(families.joined(separator: ", ")),
         ]
         if families.count == 1 && answered.count > 1 { footer["single_model_panel"] = true }
@@ -175,12 +175,25 @@ public enum DocumentViewModel {
 
     /// One line with `|` escaped, for a Markdown table cell.
     static func cell(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == 0x0A || $0 == 0x0D || $0 >= 0x80 }) else { return text }
+        // Only `|` and line breaks (ASCII ones, NEL, LINE and PARAGRAPH SEPARATOR) need work.
+        var needsWork = false
+        var previous: (UInt8, UInt8) = (0, 0)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "|"), 0x0A, 0x0B, 0x0C, 0x0D: needsWork = true
+            case 0x85 where previous.1 == 0xC2: needsWork = true
+            case 0xA8 where previous == (0xE2, 0x80), 0xA9 where previous == (0xE2, 0x80): needsWork = true
+            default: break
+            }
+            if needsWork { break }
+            previous = (previous.1, byte)
+        }
+        guard needsWork else { return text }
         return text.split(whereSeparator: \.isNewline).joined(separator: " ").replacingOccurrences(of: "|", with: "\\|")
     }
 
     static func number(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+        value == value.rounded() ? String(Int(value)) : CFormat.double("%.1f", value)
     }
 
     static func isWebURL(_ url: String) -> Bool {

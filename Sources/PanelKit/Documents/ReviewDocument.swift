@@ -208,7 +208,7 @@ extension ReviewDocument {
     public init(run: ReviewRun, generatedAt: Date = Date()) {
         schema = Self.schemaVersion
         kind = run.tools.count == 1 ? .review : .comparison
-        self.generatedAt = generatedAt.formatted(Date.ISO8601FormatStyle())
+        self.generatedAt = CFormat.iso8601(generatedAt)
         personas = run.personas.map { PersonaInfo(id: $0.id, name: $0.name, weighs: $0.weighs) }
         tools = run.tools.map { tool in
             let listing = tool.listing

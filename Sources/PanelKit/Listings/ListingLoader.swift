@@ -1,4 +1,5 @@
 import Foundation
+import ModelBackends
 import Yams
 
 /// Reads listings from YAML (`.yaml`/`.yml`), Markdown with YAML front matter (`.md`/`.markdown`;
@@ -48,7 +49,7 @@ public enum ListingLoader {
             throw ListingError(file: source, problem: "the front matter has no closing '---' line")
         }
         var fields = try yamlFields(parts.yaml, source: source)
-        let body = parts.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = parts.body.trimmedWhitespace()
         if !body.isEmpty {
             if fields["description"] != nil {
                 throw ListingError(
@@ -122,7 +123,7 @@ public enum ListingLoader {
         func text(_ key: String) throws(ListingError) -> String? {
             switch fields[key] {
             case .text(let value)?:
-                let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+                let trimmed = value.trimmedWhitespace()
                 return trimmed.isEmpty ? nil : trimmed
             case .wrongType(let kind)?:
                 throw ListingError(file: source, field: key, problem: "must be text, found \(kind)")
