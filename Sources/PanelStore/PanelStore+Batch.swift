@@ -110,6 +110,10 @@ extension PanelStore {
                     ALTER TABLE batch_result_v4 RENAME TO batch_result;
                     """)
         }
+        // Where each listing came in the input, so the summary lists them in input order.
+        migrator.registerMigration("v5-batch-item-position") { db in
+            try db.alter(table: "batch_item") { table in table.add(column: "position", .integer) }
+        }
     }
 
     /// Starts a job, or continues the one of that name; true when the job is new (so nothing of it is
@@ -143,10 +147,10 @@ extension PanelStore {
         return items
     }
 
-    /// Every item of a job in key order, one at a time (a batch of any size is read in constant memory).
+    /// Every item of a job in input order (then key order), one at a time (a batch of any size is read in constant memory).
     public func forEachItem(job: String, _ body: (BatchItem) throws -> Void) throws {
         try pool.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY key", arguments: [job])
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY position, key", arguments: [job])
             while let row = try rows.next() { try body(Self.item(row)) }
         }
     }
@@ -176,32 +180,33 @@ extension PanelStore {
 
     public func setItem(
         job: String, key: String, name: String?, status: BatchItem.Status, error: String? = nil, documents: [String] = [],
-        outcome: BatchItem.Outcome = .init()
+        outcome: BatchItem.Outcome = .init(), position: Int? = nil
     ) throws {
         try writeTransaction { db in
             try Self.writeItem(
-                db, job: job, key: key, name: name, status: status, error: error, documents: documents, outcome: outcome)
+                db, job: job, key: key, name: name, status: status, error: error, documents: documents, outcome: outcome,
+                position: position)
         }
     }
 
     static func writeItem(
         _ db: Database, job: String, key: String, name: String?, status: BatchItem.Status, error: String?, documents: [String],
-        outcome: BatchItem.Outcome
+        outcome: BatchItem.Outcome, position: Int?
     ) throws {
         let encoded = JSONValue.array(documents.map(JSONValue.string)).canonicalText()
         try db.cachedStatement(
             sql: """
                 INSERT INTO batch_item
-                  (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(now))
+                  (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, position, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(now))
                 ON CONFLICT(job, key) DO UPDATE SET name = excluded.name, status = excluded.status, error = excluded.error,
                   documents = excluded.documents, verdict = excluded.verdict, ship_share = excluded.ship_share,
                   score_median = excluded.score_median, cost_usd = excluded.cost_usd, answered = excluded.answered,
-                  updated_at = excluded.updated_at
+                  position = IFNULL(excluded.position, position), updated_at = excluded.updated_at
                 """
         ).execute(arguments: [
             job, key, name, status.rawValue, error, encoded, outcome.verdict, outcome.shipShare, outcome.scoreMedian, outcome.costUSD,
-            outcome.answered,
+            outcome.answered, position,
         ])
     }
 
@@ -222,7 +227,7 @@ extension PanelStore {
     /// one commit instead of two, at the moment its own commit would have happened.
     public func finishItem(
         job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: (persona: String, review: String, costUSD: Double?)? = nil, isTaken: (String) -> Bool,
+        lastResult: (persona: String, review: String, costUSD: Double?)? = nil, position: Int? = nil, isTaken: (String) -> Bool,
         documents: (String) -> [String]
     ) throws -> String {
         try writeTransaction { db in
@@ -232,7 +237,8 @@ extension PanelStore {
             }
             let reserved = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken)
             try Self.writeItem(
-                db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome)
+                db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome,
+                position: position)
             return reserved
         }
     }

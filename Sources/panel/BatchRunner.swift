@@ -78,12 +78,12 @@ final class BatchRunner: Sendable {
         defer { progress.cancel() }
         await withTaskGroup(of: Void.self) { group in
             var running = 0
-            for row in inputs {
+            for (position, row) in inputs.enumerated() {
                 if running >= concurrency {
                     await group.next()
                     running -= 1
                 }
-                group.addTask { await self.process(row) }
+                group.addTask { await self.process(row, position: position) }
                 running += 1
             }
         }
@@ -93,11 +93,11 @@ final class BatchRunner: Sendable {
     }
 
     /// One listing: reuse stored persona results, ask the missing ones, write its documents.
-    func process(_ row: BatchRow) async {
+    func process(_ row: BatchRow, position: Int) async {
         let listing: Listing
         switch row.listing {
         case .failure(let error):
-            try? store.setItem(job: job, key: row.key, name: nil, status: .failed, error: error.description)
+            try? store.setItem(job: job, key: row.key, name: nil, status: .failed, error: error.description, position: position)
             log.error(error.description)
             totals.withLock { $0.failed += 1 }
             return
@@ -138,7 +138,7 @@ final class BatchRunner: Sendable {
                 }
             }
         }
-        finish(listing, key: row.key, results: results, existing: existing, lastResult: lastResult)
+        finish(listing, key: row.key, position: position, results: results, existing: existing, lastResult: lastResult)
     }
 
     func save(key: String, persona: String, review: String, costUSD: Double?) {
@@ -198,13 +198,13 @@ final class BatchRunner: Sendable {
     }
 
     func finish(
-        _ listing: Listing, key: String, results: [String: PersonaResult], existing: PanelStore.BatchItem?,
+        _ listing: Listing, key: String, position: Int, results: [String: PersonaResult], existing: PanelStore.BatchItem?,
         lastResult: (persona: String, review: String, costUSD: Double?)? = nil
     ) {
         let personas = prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
             // Stopped by the budget: known, not started, picked up by the next run.
-            if existing == nil { try? store.setItem(job: job, key: key, name: listing.name, status: .pending) }
+            if existing == nil { try? store.setItem(job: job, key: key, name: listing.name, status: .pending, position: position) }
             return
         }
         let ordered = personas.compactMap { results[$0.id] }
@@ -224,7 +224,7 @@ final class BatchRunner: Sendable {
             let formats = formats
             let name = try store.finishItem(
                 job: job, key: key, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name),
-                lastResult: lastResult,
+                lastResult: lastResult, position: position,
                 isTaken: { candidate in formats.contains { access(self.path(candidate, $0), F_OK) == 0 } },
                 documents: { name in formats.map { self.path(name, $0) } })
             var written: [String] = []
@@ -238,7 +238,8 @@ final class BatchRunner: Sendable {
                 }
             }
             if written.count < formats.count {
-                try store.setItem(job: job, key: key, name: listing.name, status: status, documents: written, outcome: outcome)
+                try store.setItem(
+                    job: job, key: key, name: listing.name, status: status, documents: written, outcome: outcome, position: position)
             }
         } catch {
             log.error("\(key): cannot record the listing in \(store.path): \(error)")

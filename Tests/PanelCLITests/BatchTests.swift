@@ -114,6 +114,9 @@ struct BatchTests {
             }
             let summary = try summary(out)
             #expect(summary["complete"] as? Int == 12)
+            // Listed in input order (line 10 after line 9, not after line 1), whatever order they finished in.
+            let listed = (summary["listings"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(listed == (0..<12).map { "Tool \($0)" })
             #expect(try database.integrityCheck() == "ok")
         }
     }
