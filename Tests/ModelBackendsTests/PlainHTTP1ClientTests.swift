@@ -204,6 +204,7 @@ struct PlainHTTP1ClientTests {
         let client = PlainHTTP1Client(maxBodyBytes: 1024)
         let error = await backendError { _ = try await post(client, server) }
         #expect(error?.kind == .invalidResponse)
+        #expect(error?.detail.contains("larger than 1024 bytes") == true)
         await server.close()
     }
 

@@ -69,6 +69,7 @@ final class PlainHTTP1Client: Sendable {
         case closedBeforeAnswer
         case tooLarge(limit: Int)
         case invalidResponse(String)
+        case cannotConnect(String)
         case busy
     }
 
@@ -154,12 +155,16 @@ final class PlainHTTP1Client: Sendable {
         case Failure.closedBeforeAnswer:
             return BackendError.connection(backend: backend, detail: "the server closed the connection before the answer was complete")
         case Failure.tooLarge(let limit):
-            return BackendError(
-                kind: .invalidResponse, backend: backend, detail: "the answer is larger than \(limit / 1024 / 1024) MiB; nothing was read")
+            let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+            return BackendError(kind: .invalidResponse, backend: backend, detail: "the answer is larger than \(size); it was not read")
         case Failure.invalidResponse(let detail):
             return BackendError(kind: .invalidResponse, backend: backend, detail: "not a valid HTTP/1.1 answer (\(detail))")
-        case is ChannelError, is IOError, is NIOConnectionError:
-            return BackendError.connection(backend: backend, detail: "cannot connect (\(error))")
+        case Failure.cannotConnect(let detail):
+            return BackendError.connection(backend: backend, detail: "cannot connect (\(detail))")
+        case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed, ChannelError.eof:
+            return BackendError.connection(backend: backend, detail: "the connection closed before the request was sent")
+        case is ChannelError, is IOError:
+            return BackendError.connection(backend: backend, detail: "the connection failed (\(error))")
         default:
             return classify(error, backend: backend)
         }
@@ -186,6 +191,9 @@ final class PlainHTTP1Client: Sendable {
             return try await bootstrap.connect(host: target.host, port: target.port).get()
         } catch ChannelError.connectTimeout where deadline <= .now() {
             throw Failure.timedOut
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw Failure.cannotConnect(String(describing: error))
         }
     }
 
