@@ -22,6 +22,12 @@ struct BatchTests {
         return path
     }
 
+    /// A directory with `count` listings in a JSON Lines file, and where a batch over them writes.
+    func workspace(_ name: String, listings count: Int) throws -> (dir: URL, input: String, out: URL, store: String) {
+        let dir = try directory(name)
+        return (dir, try listings(count, in: dir), dir.appendingPathComponent("out"), dir.appendingPathComponent("s.sqlite").path)
+    }
+
     func summary(_ out: URL) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any])
     }
@@ -57,10 +63,7 @@ struct BatchTests {
     /// at start-up (before any result), early, midway, and near the end (while documents are written).
     @Test(arguments: [0, 3, 20, 44])
     func resumesAfterKill9WithoutRepeatingPaidCalls(killAfterSaved: Int) async throws {
-        let dir = try directory("kill-\(killAfterSaved)")
-        let input = try listings(12, in: dir)
-        let out = dir.appendingPathComponent("out")
-        let store = dir.appendingPathComponent("s.sqlite").path
+        let (dir, input, out, store) = try workspace("kill-\(killAfterSaved)", listings: 12)
         var configuration = MockProviderConfiguration()
         configuration.latency = .milliseconds(150)
         try await MockProvider.withServer(configuration) { handle in
@@ -125,10 +128,7 @@ struct BatchTests {
     /// leaves it recorded with a document missing. The rerun writes that document again from the stored
     /// results, under the same name, without asking any persona again.
     @Test func aMissingDocumentIsWrittenAgainWithoutCalls() async throws {
-        let dir = try directory("missing-doc")
-        let input = try listings(3, in: dir)
-        let out = dir.appendingPathComponent("out")
-        let store = dir.appendingPathComponent("s.sqlite").path
+        let (_, input, out, store) = try workspace("missing-doc", listings: 3)
         try await MockProvider.withServer { handle in
             let arguments = [
                 "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--job", "m",
@@ -154,10 +154,7 @@ struct BatchTests {
     }
 
     @Test func budgetStopsSchedulingAndAResumeWithMoreBudgetFinishes() async throws {
-        let dir = try directory("budget")
-        let input = try listings(6, in: dir)
-        let out = dir.appendingPathComponent("out")
-        let store = dir.appendingPathComponent("s.sqlite").path
+        let (_, input, out, store) = try workspace("budget", listings: 6)
         try await MockProvider.withServer { handle in
             let base = [
                 "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--price", "100,100",
