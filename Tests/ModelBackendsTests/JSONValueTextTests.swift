@@ -36,7 +36,7 @@ import Testing
         #expect(
             value["a"] == .array([.int(1), .int(0), .double(2500), .double(0.01), .bool(true), .bool(false), .null, .string("é😀\n/\"x")]))
         #expect(value["b"] == .object([:]))
-        #expect(value["big"] == .double(123456789012345678901234))
+        #expect(value["big"] == .double(1.2345678901234568e23))  // too large for Int: the nearest double
         #expect(JSONValue.parse("42") == .int(42))
         #expect(JSONValue.parse(#""\ud800 lone""#) == .string("\u{FFFD} lone"))
         #expect(JSONValue.parse(#"{"a": [1, 2,],}"#) == .object(["a": .array([.int(1), .int(2)])]))
