@@ -227,7 +227,7 @@ extension PanelStore {
     /// one commit instead of two, at the moment its own commit would have happened.
     public func finishItem(
         job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: (persona: String, review: String, costUSD: Double?)? = nil, position: Int? = nil, isTaken: (String) -> Bool,
+        lastResult: SavedResult? = nil, position: Int? = nil, isTaken: (String) -> Bool,
         documents: (String) -> [String]
     ) throws -> String {
         try writeTransaction { db in
@@ -261,6 +261,9 @@ extension PanelStore {
         ])
         return candidate
     }
+
+    /// One persona's result as saved: the review (JSON) and its cost.
+    public typealias SavedResult = (persona: String, review: String, costUSD: Double?)
 
     /// Persona id → the stored review (JSON) of one item.
     public func results(job: String, key: String) throws -> [String: String] {

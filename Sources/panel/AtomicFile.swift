@@ -27,16 +27,8 @@ enum AtomicFile {
         }
     }
 
-    static func write(_ text: String, to url: URL) throws {
-        try write(to: url.path) { try $0.append(text) }
-    }
-
-    static func write(_ text: String, toPath path: String) throws {
+    static func write(_ text: String, to path: String) throws {
         try write(to: path) { try $0.append(text) }
-    }
-
-    static func write(to url: URL, _ body: (Writer) throws -> Void) throws {
-        try write(to: url.path, body)
     }
 
     /// Writes what `body` appends (in as many pieces as it likes) as one file at `path`, or leaves the

@@ -23,7 +23,7 @@ struct BatchInputs: Sequence {
                 if let iterator = lines {
                     if let (number, line) = iterator.next() {
                         let key = "\(jsonlPath):\(number)"
-                        if line.unicodeScalars.allSatisfy(\.properties.isWhitespace) { continue }
+                        if Self.isBlank(line) { continue }
                         return BatchRow(
                             key: key, listing: Result { () throws(ListingError) in try ListingLoader.parseJSON(line, source: key) })
                     }
@@ -53,6 +53,11 @@ struct BatchInputs: Sequence {
                 return BatchRow(key: path, listing: Result { () throws(ListingError) in try ListingLoader.load(path: path) })
             }
         }
+    }
+
+    /// A JSON Lines line with nothing but white space, skipped (and not counted) rather than reported.
+    static func isBlank(_ line: String) -> Bool {
+        line.unicodeScalars.allSatisfy(\.properties.isWhitespace)
     }
 
     /// The listing and JSON Lines files of a directory, sorted by name.
@@ -109,7 +114,7 @@ extension BatchInputs {
             }
             for file in files {
                 if file.hasSuffix(".jsonl") {
-                    count += Self.lines(of: file).reduce(0) { $0 + ($1.1.trimmingCharacters(in: .whitespaces).isEmpty ? 0 : 1) }
+                    count += Self.lines(of: file).reduce(0) { $0 + (Self.isBlank($1.1) ? 0 : 1) }
                 } else {
                     count += 1
                 }

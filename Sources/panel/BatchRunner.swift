@@ -26,8 +26,7 @@ final class BatchRunner: Sendable {
     let backendFor: @Sendable (String) -> any ModelBackend
     let prices: [String: Price]
     let formats: [OutputFormat]
-    let outDirectory: URL
-    /// `outDirectory` as a path, without a trailing slash.
+    /// The output directory's path, without a trailing slash.
     let outPath: String
     let concurrency: Int
     let budgetUSD: Double?
@@ -58,7 +57,6 @@ final class BatchRunner: Sendable {
         for backend in configuration?.backends ?? [] { prices[backend.name] = backend.price }
         self.prices = prices
         self.formats = formats
-        self.outDirectory = outDirectory
         var outPath = outDirectory.path
         while outPath.count > 1 && outPath.hasSuffix("/") { outPath.removeLast() }
         self.outPath = outPath
@@ -116,7 +114,7 @@ final class BatchRunner: Sendable {
             prompts: prompts, backendFor: { self.backendFor($0.id) }, temperature: temperature, maxOutputTokens: maxTokens)
         // Each result is saved the moment it arrives; the one that completes the listing is saved in the
         // same transaction that records the listing finished.
-        var lastResult: (persona: String, review: String, costUSD: Double?)?
+        var lastResult: PanelStore.SavedResult?
         await withTaskGroup(of: (PersonaResult, String?)?.self) { group in
             for persona in prompts.personas where results[persona.id] == nil {
                 group.addTask {
@@ -199,7 +197,7 @@ final class BatchRunner: Sendable {
 
     func finish(
         _ listing: Listing, key: String, position: Int, results: [String: PersonaResult], existing: PanelStore.BatchItem?,
-        lastResult: (persona: String, review: String, costUSD: Double?)? = nil
+        lastResult: PanelStore.SavedResult? = nil
     ) {
         let personas = prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
@@ -231,7 +229,7 @@ final class BatchRunner: Sendable {
             for format in formats {
                 let path = path(name, format)
                 do {
-                    try AtomicFile.write(format.documentFormat.render(document), toPath: path)
+                    try AtomicFile.write(format.documentFormat.render(document), to: path)
                     written.append(path)
                 } catch {
                     log.error("\(key): \(error)")
@@ -276,7 +274,7 @@ final class BatchRunner: Sendable {
         let notStarted = counts[.pending] ?? 0
         let spent = totals.withLock { $0.spentUSD }
         var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
-        try AtomicFile.write(to: outDirectory.appendingPathComponent("summary.json")) { file in
+        try AtomicFile.write(to: "\(outPath)/summary.json") { file in
             var buffer = "{\n"
             buffer += "  \"job\": \(JSONValue.string(job).canonicalText()),\n"
             buffer += "  \"complete\": \(complete), \"partial\": \(partial), \"failed\": \(failed), \"not_started\": \(notStarted),\n"

@@ -40,7 +40,7 @@ struct Diagnostics: Sendable {
     func writeDocument(_ text: String, to output: String?) throws {
         do {
             if let output {
-                try AtomicFile.write(text, to: URL(fileURLWithPath: output))
+                try AtomicFile.write(text, to: output)
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }

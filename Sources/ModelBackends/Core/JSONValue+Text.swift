@@ -159,73 +159,54 @@ struct JSONReader {
         return value
     }
 
-    mutating func object() -> JSONValue? {
+    /// Skips white space; whether `byte` comes next.
+    mutating func peek(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        return index < bytes.count && bytes[index] == byte
+    }
+
+    /// Skips white space, then `byte` if it comes next; whether it did.
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard peek(byte) else { return false }
+        index += 1
+        return true
+    }
+
+    /// An object or array: elements read by `element`, separated by commas, up to `close`. A trailing
+    /// comma is accepted, as Foundation's JSON reader accepts it (models write them).
+    mutating func container(close: UInt8, _ element: (inout JSONReader) -> Bool) -> Bool {
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { return nil }
+        guard depth <= Self.maximumDepth else { return false }
         index += 1
-        var fields: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(fields)
-        }
+        if take(close) { return true }
         while true {
-            skipWhitespace()
-            // A trailing comma is accepted, as Foundation's JSON reader accepts it (models write them).
-            if !fields.isEmpty, index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(fields)
-            }
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            guard let value = value() else { return nil }
-            fields[key] = value
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(fields)
-            } else {
-                return nil
-            }
+            guard element(&self) else { return false }
+            if take(close) { return true }
+            guard take(UInt8(ascii: ",")) else { return false }
+            if take(close) { return true }
         }
     }
 
+    mutating func object() -> JSONValue? {
+        var fields: [String: JSONValue] = [:]
+        let closed = container(close: UInt8(ascii: "}")) { reader in
+            guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")), let value = reader.value()
+            else { return false }
+            fields[key] = value
+            return true
+        }
+        return closed ? .object(fields) : nil
+    }
+
     mutating func array() -> JSONValue? {
-        depth += 1
-        defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { return nil }
-        index += 1
         var values: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(values)
-        }
-        while true {
-            skipWhitespace()
-            if !values.isEmpty, index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(values)
-            }
-            guard let value = value() else { return nil }
+        let closed = container(close: UInt8(ascii: "]")) { reader in
+            guard let value = reader.value() else { return false }
             values.append(value)
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(values)
-            } else {
-                return nil
-            }
+            return true
         }
+        return closed ? .array(values) : nil
     }
 
     /// A string starting at the opening quote.

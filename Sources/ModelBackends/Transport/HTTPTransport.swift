@@ -73,7 +73,7 @@ public struct HTTPTransport: Sendable {
         let request = Self.makeRequest(url: url, headers: headers, body: body)
         return try await withDeadline(timeout, backend: backend) {
             let response = try await mapErrors(backend: backend) {
-                try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                try await client.execute(request, timeout: TimeAmount(timeout))
             }
             let bytes = try await mapErrors(backend: backend) {
                 try await response.body.collect(upTo: Self.maxBodyBytes)
@@ -99,7 +99,7 @@ public struct HTTPTransport: Sendable {
         let request = Self.makeRequest(url: url, headers: headers, body: body)
         return try await withDeadline(timeout, backend: backend) {
             let response = try await mapErrors(backend: backend) {
-                try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                try await client.execute(request, timeout: TimeAmount(timeout))
             }
             return try await consume(
                 Int(response.status.code),
@@ -122,7 +122,7 @@ public struct HTTPTransport: Sendable {
     ) async throws -> T {
         let expired = DeadlineFlag()
         let task = Task { try await body() }
-        let timer = client.eventLoopGroup.any().scheduleTask(in: .nanoseconds(Int64(limit.seconds * 1e9))) {
+        let timer = client.eventLoopGroup.any().scheduleTask(in: TimeAmount(limit)) {
             expired.set()
             task.cancel()
         }

@@ -120,7 +120,7 @@ final class PlainHTTP1Client: Sendable {
     func post(
         _ target: Target, headers: [(String, String)], body: Data, backend: String, timeout: Duration
     ) async throws -> HTTPTransport.Response {
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(min(timeout.seconds, 1e9) * 1e9))
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         do {
             let channel = try await connection(to: target, deadline: deadline)
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
@@ -238,8 +238,10 @@ final class PlainHTTP1Client: Sendable {
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             let exchange = unwrapOutboundIn(data)
             guard current == nil, context.channel.isActive else {
-                exchange.promise.fail(current == nil ? Failure.closedBeforeAnswer : Failure.busy)
-                promise?.fail(Failure.busy)
+                // Never sent: the connection closed first (or, a bug, already carries an exchange).
+                let failure: any Error = current == nil ? ChannelError.ioOnClosedChannel : Failure.busy
+                exchange.promise.fail(failure)
+                promise?.fail(failure)
                 return
             }
             current = exchange
@@ -293,15 +295,11 @@ final class PlainHTTP1Client: Sendable {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            if error is HTTPParserError {
-                // A body cut short shows up as a parser error at end of file.
-                if case .invalidEOFState = error as? HTTPParserError {
-                    fail(Failure.closedBeforeAnswer, context: context)
-                } else {
-                    fail(Failure.invalidResponse("\(error)"), context: context)
-                }
-            } else {
-                fail(error, context: context)
+            switch error {
+            // A body cut short shows up as a parser error at end of file.
+            case HTTPParserError.invalidEOFState: fail(Failure.closedBeforeAnswer, context: context)
+            case is HTTPParserError: fail(Failure.invalidResponse("\(error)"), context: context)
+            default: fail(error, context: context)
             }
             context.close(promise: nil)
         }
