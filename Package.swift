@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MockProvider", targets: ["MockProvider"]),
         .library(name: "PanelStore", targets: ["PanelStore"]),
         .library(name: "ModelRouter", targets: ["ModelRouter"]),
+        .library(name: "PanelEngine", targets: ["PanelEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,6 +40,14 @@ let package = Package(
             name: "PanelKit",
             dependencies: [
                 "ModelBackends",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "PanelEngine",
+            dependencies: [
+                "PanelKit",
+                "ModelBackends",
                 "ModelRouter",
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -48,6 +57,7 @@ let package = Package(
             name: "PanelStore",
             dependencies: [
                 "ModelBackends",
+                "PanelEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -65,6 +75,7 @@ let package = Package(
             name: "panel",
             dependencies: [
                 "PanelKit",
+                "PanelEngine",
                 "ModelBackends",
                 "ModelRouter",
                 "PanelStore",
@@ -99,10 +110,13 @@ let package = Package(
             dependencies: ["PanelKit", "ModelBackends", "MockProvider"],
             resources: []
         ),
+        .testTarget(
+            name: "PanelEngineTests",
+            dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "MockProvider", "PanelStore"]),
         .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
         .testTarget(
-            name: "PanelStoreTests", dependencies: ["PanelStore", "ModelBackends", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore"]),
+            name: "PanelStoreTests", dependencies: ["PanelStore", "PanelEngine", "ModelBackends", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine"]),
     ]
 )
 

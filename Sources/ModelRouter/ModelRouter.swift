@@ -23,11 +23,12 @@ public final class ModelRouter: ModelBackend {
         var random: SeededRandom
         var routedCalls = 0
         var hedgedCalls = 0
-        /// Review (listing) → persona → family, for diversity.
-        var families: [String: [String: String]] = [:]
     }
 
     private let state: Mutex<State>
+
+    /// Most hedges one call may start (each further one only once the previous hedge is late too).
+    public static let maxHedgesPerCall = 2
 
     public init(
         name: String = "router", candidates: [RouteCandidate], constraints: RoutingConstraints,
@@ -49,34 +50,35 @@ public final class ModelRouter: ModelBackend {
     /// Hedged calls so far over routed calls.
     public var hedgeShare: (hedged: Int, routed: Int) { state.withLock { ($0.hedgedCalls, $0.routedCalls) } }
 
-    /// "builder · Acme" → ("builder", "Acme").
-    func parts(of request: ChatRequest) -> (persona: String, group: String) {
-        let label = request.label
-        guard let dot = label.firstIndex(of: "·") else { return (label, "") }
-        let persona = label[..<dot].trimmingCharacters(in: .whitespaces)
-        let group = label[label.index(after: dot)...].trimmingCharacters(in: .whitespaces)
-        return (persona, group)
+    /// The constraints that apply to a request: its persona's, else the panel's.
+    func constraints(for request: ChatRequest) -> RoutingConstraints {
+        request.context.persona.flatMap { personaConstraints[$0] } ?? constraints
     }
 
     /// The decision for a request, without calling anything (`panel route --explain`).
     public func decide(_ request: ChatRequest) -> RoutingDecision {
-        let (persona, group) = parts(of: request)
-        let constraints = personaConstraints[persona] ?? self.constraints
-        let (random, families) = state.withLock { state -> (Double, Set<String>) in
-            let used = Set((state.families[group] ?? [:]).filter { $0.key != persona }.values)
-            return (state.random.next(), used)
-        }
+        let persona = request.context.persona
+        let constraints = constraints(for: request)
+        let random = state.withLock { $0.random.next() }
+        let families = request.context.panel?.familiesInUse(excluding: persona) ?? []
         let decision = RoutingPolicy.decide(
             request, candidates: candidates, profiles: profiles, constraints: constraints, statistics: statistics, familiesInUse: families,
-            random: random, summary: summaries[persona] ?? defaultSummary)
-        if constraints.diverseFamilies, let pick = decision.ranked.first, !group.isEmpty {
-            state.withLock { $0.families[group, default: [:]][persona] = pick.family }
+            random: random, summary: persona.flatMap { summaries[$0] } ?? defaultSummary)
+        if constraints.diverseFamilies, let pick = decision.ranked.first, let panel = request.context.panel, let persona {
+            panel.record(persona: persona, family: pick.family)
         }
         return decision
     }
 
+    /// The most one call of this request could cost on any backend the router might pick for it
+    /// (the constraints' static filters: capability, quality, local-only, cost cap), for budgets that
+    /// must hold whichever backend answers. Nil when some such backend has no price.
+    public func costCeiling(_ request: ChatRequest) -> Double? {
+        RoutingPolicy.costCeiling(request, candidates: candidates, constraints: constraints(for: request), statistics: statistics)
+    }
+
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        let constraints = personaConstraints[parts(of: request).persona] ?? self.constraints
+        let constraints = constraints(for: request)
         var decision = decide(request)
         let waitStart = time.now()
         while decision.ranked.isEmpty && decision.allCoolingDown {
@@ -95,13 +97,16 @@ public final class ModelRouter: ModelBackend {
                     + trace.candidates.map { "\($0.backend): \($0.excludedBy ?? "ok") \($0.detail ?? "")" }.joined(separator: "; "))
         }
         state.withLock { $0.routedCalls += 1 }
+        // A candidate that cannot be reached fails at once: the router has others to try.
+        var forwarded = request
+        forwarded.context.failFastWhenUnreachable = true
         var lastError: BackendError?
         var remaining = decision.ranked
         while !remaining.isEmpty {
             let primary = remaining.removeFirst()
-            let hedge = hedgePlan(primary: primary, next: remaining.first, constraints: constraints, request: request)
+            let hedges = hedgePlan(primary: primary, next: remaining, constraints: constraints, request: request)
             do {
-                var (response, attempts) = try await attempt(request, primary: primary, hedge: hedge)
+                var (response, attempts) = try await attempt(forwarded, primary: primary, hedges: hedges)
                 trace.attempts += attempts
                 if response.backend != primary.name { remaining.removeAll { $0.name == response.backend } }
                 response.routing = trace
@@ -110,7 +115,8 @@ public final class ModelRouter: ModelBackend {
                 trace.attempts += failure.attempts
                 lastError = failure.error
                 if failure.error.kind == .cancelled { throw failure.error }
-                if let hedged = hedge?.backend { remaining.removeAll { $0.name == hedged.name } }
+                let tried = Set(failure.attempts.map(\.backend))
+                remaining.removeAll { tried.contains($0.name) }
             }
         }
         var error = lastError ?? BackendError(kind: .unsupported, backend: name, detail: "no backend answered")
@@ -126,78 +132,115 @@ public final class ModelRouter: ModelBackend {
 
     struct HedgePlan {
         var backend: RouteCandidate
+        /// How long after the previous call of this attempt started (the primary, or the last hedge).
         var after: Duration
     }
 
-    /// Whether to hedge this call, on what and after how long: only within the extra-call budget
-    /// and the per-call cost cap, and only when the chosen backend's latency is known.
-    func hedgePlan(primary: RouteCandidate, next: RouteCandidate?, constraints: RoutingConstraints, request: ChatRequest) -> HedgePlan? {
-        guard let policy = constraints.hedge, let next else { return nil }
-        let after: Duration
-        switch policy.trigger {
-        case .after(let delay): after = delay
-        case .p90:
-            let stats = statistics.snapshot(primary.name)
-            guard let p90 = stats.samples >= 3 ? stats.p90MS : primary.configuration.declaredLatencyMS else { return nil }
-            after = .milliseconds(p90)
-        }
-        if let cap = constraints.maxCostUSD {
-            let both = [primary, next].compactMap {
-                RoutingPolicy.estimatedCost(
-                    request, price: $0.configuration.price, meanOutputTokens: statistics.snapshot($0.name).meanOutputTokens)
+    /// The hedges this call may start, in order: the next-ranked backend once the chosen one has not
+    /// answered by its p90 (or `after`), then — when that hedge is late past its own p90 too — the next
+    /// one, or the chosen backend again when there is no other. Only while every call of the chain fits
+    /// the per-call cost cap together, and only where the latency to wait for is known. Each hedge is
+    /// still subject to `max_extra_share` when it is due.
+    func hedgePlan(primary: RouteCandidate, next: [RouteCandidate], constraints: RoutingConstraints, request: ChatRequest) -> [HedgePlan] {
+        guard let policy = constraints.hedge, !next.isEmpty else { return [] }
+        func delay(_ candidate: RouteCandidate) -> Duration? {
+            switch policy.trigger {
+            case .after(let delay): return delay
+            case .p90:
+                let stats = statistics.snapshot(candidate.name)
+                return (stats.samples >= 3 ? stats.p90MS : candidate.configuration.declaredLatencyMS).map { .milliseconds($0) }
             }
-            guard both.count == 2, both.reduce(0, +) <= cap else { return nil }
         }
-        return HedgePlan(backend: next, after: after)
+        var targets = Array(next.prefix(Self.maxHedgesPerCall))
+        if targets.count < Self.maxHedgesPerCall { targets.append(primary) }
+        var plans: [HedgePlan] = []
+        var waitingOn = primary
+        var cost = constraints.maxCostUSD == nil ? 0 : estimate(primary, request)
+        for target in targets {
+            guard let after = delay(waitingOn) else { break }
+            if let cap = constraints.maxCostUSD {
+                guard let current = cost, let extra = estimate(target, request), current + extra <= cap else { break }
+                cost = current + extra
+            }
+            plans.append(HedgePlan(backend: target, after: after))
+            waitingOn = target
+        }
+        return plans
+    }
+
+    func estimate(_ candidate: RouteCandidate, _ request: ChatRequest) -> Double? {
+        RoutingPolicy.estimatedCost(
+            request, price: candidate.configuration.price, meanOutputTokens: statistics.snapshot(candidate.name).meanOutputTokens)
     }
 
     enum Outcome: Sendable {
-        case answered(ChatResponse, backend: String, hedge: Bool)
-        case failed(BackendError, backend: String, hedge: Bool)
+        case answered(ChatResponse, call: Int)
+        case failed(BackendError, call: Int)
+        /// An error of our own (a recording that cannot be written): not the backend's, so no other
+        /// backend is tried.
+        case local(any Error)
         case hedgeTime
     }
 
-    /// Calls `primary`; with a hedge plan, starts the same call on the hedge backend when the primary
-    /// has not answered in time, takes whichever answers first and cancels the other.
-    func attempt(_ request: ChatRequest, primary: RouteCandidate, hedge: HedgePlan?) async throws -> (ChatResponse, [RoutingTrace.Attempt])
-    {
+    /// Calls `primary`; with hedge plans, starts the same call on each hedge backend in turn when the
+    /// calls before it have not answered in time, takes whichever answers first and cancels the rest.
+    func attempt(
+        _ request: ChatRequest, primary: RouteCandidate, hedges: [HedgePlan]
+    ) async throws -> (ChatResponse, [RoutingTrace.Attempt]) {
         var attempts: [RoutingTrace.Attempt] = []
+        // Index 0 is the primary, 1… the hedges started.
+        var calls: [(backend: String, hedge: Bool)] = [(primary.name, false)]
         return try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask { await self.call(primary, request, hedge: false) }
-            if let hedge {
+            group.addTask { await self.call(primary, request, index: 0) }
+            if let first = hedges.first {
                 group.addTask {
-                    try await self.time.sleep(hedge.after); return .hedgeTime
+                    try await self.time.sleep(first.after)
+                    return .hedgeTime
                 }
             }
-            var running = 1
+            var running: Set<Int> = [0]
+            var started = 0
             var lastError: BackendError?
             while let outcome = try await group.next() {
                 switch outcome {
                 case .hedgeTime:
-                    guard let hedge, running == 1, reserveHedge() else { continue }
-                    running += 1
-                    group.addTask { await self.call(hedge.backend, request, hedge: true) }
-                case .answered(let response, let backend, let hedged):
-                    attempts.append(RoutingTrace.Attempt(backend: backend, outcome: "answered", hedge: hedged))
-                    running -= 1
-                    if running > 0 {
-                        let loser = hedged ? primary.name : (hedge?.backend.name ?? "")
-                        attempts.append(RoutingTrace.Attempt(backend: loser, outcome: "cancelled", hedge: !hedged))
+                    guard started < hedges.count, !running.isEmpty, reserveHedge() else { continue }
+                    let plan = hedges[started]
+                    started += 1
+                    let index = calls.count
+                    calls.append((plan.backend.name, true))
+                    running.insert(index)
+                    group.addTask { await self.call(plan.backend, request, index: index) }
+                    if started < hedges.count {
+                        let after = hedges[started].after
+                        group.addTask {
+                            try await self.time.sleep(after)
+                            return .hedgeTime
+                        }
+                    }
+                case .answered(let response, let index):
+                    attempts.append(RoutingTrace.Attempt(backend: calls[index].backend, outcome: "answered", hedge: calls[index].hedge))
+                    running.remove(index)
+                    for loser in running.sorted() {
+                        attempts.append(
+                            RoutingTrace.Attempt(backend: calls[loser].backend, outcome: "cancelled", hedge: calls[loser].hedge))
                     }
                     group.cancelAll()
                     return (response, attempts)
-                case .failed(let error, let backend, let hedged):
+                case .failed(let error, let index):
                     attempts.append(
                         RoutingTrace.Attempt(
-                            backend: backend, outcome: "failed", errorClass: error.kind.rawValue,
-                            retryAfterMS: error.retryAfter?.milliseconds,
-                            hedge: hedged))
+                            backend: calls[index].backend, outcome: "failed", errorClass: error.kind.rawValue,
+                            retryAfterMS: error.retryAfter?.milliseconds, hedge: calls[index].hedge))
                     lastError = error
-                    running -= 1
-                    if running == 0 {
+                    running.remove(index)
+                    if running.isEmpty {
                         group.cancelAll()
                         throw AttemptFailure(error: error, attempts: attempts)
                     }
+                case .local(let error):
+                    group.cancelAll()
+                    throw error
                 }
             }
             throw AttemptFailure(error: lastError ?? BackendError.cancelled(backend: name), attempts: attempts)
@@ -215,10 +258,9 @@ public final class ModelRouter: ModelBackend {
     }
 
     /// One call to one backend, with statistics and health kept.
-    func call(_ candidate: RouteCandidate, _ request: ChatRequest, hedge: Bool) async -> Outcome {
+    func call(_ candidate: RouteCandidate, _ request: ChatRequest, index: Int) async -> Outcome {
         guard statistics.begin(candidate.name) else {
-            return .failed(
-                BackendError(kind: .overloaded, backend: candidate.name, detail: "cooling down"), backend: candidate.name, hedge: hedge)
+            return .failed(BackendError(kind: .overloaded, backend: candidate.name, detail: "cooling down"), call: index)
         }
         let start = time.now()
         do {
@@ -226,17 +268,20 @@ public final class ModelRouter: ModelBackend {
             statistics.succeeded(
                 candidate.name, latency: time.now() - start, ttft: response.timeToFirstToken, outputTokens: response.usage.outputTokens)
             if let remaining = response.rateLimitRemaining { statistics.rateLimit(candidate.name, remaining: remaining) }
-            return .answered(response, backend: candidate.name, hedge: hedge)
+            return .answered(response, call: index)
         } catch let error as BackendError {
             if error.kind == .cancelled || Task.isCancelled {
                 statistics.abandoned(candidate.name)
             } else {
                 statistics.failed(candidate.name, error: error)
             }
-            return .failed(error, backend: candidate.name, hedge: hedge)
+            return .failed(error, call: index)
         } catch {
             statistics.abandoned(candidate.name)
-            return .failed(BackendError.cancelled(backend: candidate.name), backend: candidate.name, hedge: hedge)
+            if Task.isCancelled || error is CancellationError {
+                return .failed(BackendError.cancelled(backend: candidate.name), call: index)
+            }
+            return .local(error)
         }
     }
 }

@@ -108,5 +108,6 @@ public struct RouteCandidate: Sendable {
         return capabilities
     }
 
-    public var family: String { configuration.family ?? configuration.kind.rawValue }
+    /// The model family (``ModelFamily``'s one definition, shared with documents).
+    public var family: String { ModelFamily.of(configuration) }
 }

@@ -22,6 +22,35 @@ public enum RoutingPolicy {
             inputTokens: inputTokens(request), maxOutputTokens: request.maxOutputTokens, price: price, meanOutputTokens: meanOutputTokens)
     }
 
+    /// The most one call of `request` could cost on any candidate that passes the constraints'
+    /// static filters (capability, quality, local-only, cost cap) — what a budget must reserve when the
+    /// router, not the caller, picks the backend. Nil when such a candidate has no price (its cost is
+    /// unknown, so no ceiling holds); 0 when no candidate qualifies.
+    public static func costCeiling(
+        _ request: ChatRequest, candidates: [RouteCandidate], constraints: RoutingConstraints, statistics: BackendStatistics
+    ) -> Double? {
+        let tokens = inputTokens(request)
+        var ceiling = 0.0
+        for candidate in candidates {
+            let profile = Profile(candidate)
+            let required = Profile.mask(constraints.require)
+            guard required & profile.capabilityMask == required, constraints.minQuality.map({ profile.quality >= $0 }) ?? true,
+                !constraints.localOnly || profile.isLocal
+            else { continue }
+            guard
+                let cost = estimatedCost(
+                    inputTokens: tokens, maxOutputTokens: request.maxOutputTokens, price: profile.price,
+                    meanOutputTokens: statistics.snapshot(profile.name).meanOutputTokens)
+            else {
+                if constraints.maxCostUSD != nil { continue }  // an unknown price never passes a cost cap
+                return nil
+            }
+            if let cap = constraints.maxCostUSD, cost > cap { continue }
+            ceiling = max(ceiling, cost)
+        }
+        return ceiling
+    }
+
     static func inputTokens(_ request: ChatRequest) -> Double {
         Double(request.messages.reduce(0) { $0 + $1.content.utf8.count }) / 4
     }

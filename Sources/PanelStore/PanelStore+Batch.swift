@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ModelBackends
+public import PanelEngine
 
 /// Batch state: a job, its items (one per listing) and each persona's result, written as each call
 /// completes, so a crashed or interrupted batch resumes without losing or repeating paid work.
@@ -8,42 +9,6 @@ import ModelBackends
 /// Every write is one SQLite transaction (WAL): a process killed at any moment leaves the store as it
 /// was after the last committed write, never half of one.
 extension PanelStore {
-    public struct BatchItem: Sendable, Hashable {
-        public enum Status: String, Sendable {
-            /// Known, not finished: never started, stopped by the budget, or killed before its documents.
-            case pending, complete, partial, failed
-        }
-
-        /// The panel's outcome for one listing, kept with the item so the batch summary is read back
-        /// from the store instead of being held in memory.
-        public struct Outcome: Sendable, Hashable {
-            public var verdict: String?
-            public var shipShare: Double?
-            public var scoreMedian: Double?
-            public var costUSD: Double?
-            public var answered: Int?
-
-            public init(
-                verdict: String? = nil, shipShare: Double? = nil, scoreMedian: Double? = nil, costUSD: Double? = nil, answered: Int? = nil
-            ) {
-                self.verdict = verdict
-                self.shipShare = shipShare
-                self.scoreMedian = scoreMedian
-                self.costUSD = costUSD
-                self.answered = answered
-            }
-        }
-
-        public var key: String
-        public var name: String?
-        public var status: Status
-        public var error: String?
-        /// The document paths; set before the files are written, so a rerun after a crash writes the
-        /// same names instead of leaving a stray copy under another one.
-        public var documents: [String]
-        public var outcome: Outcome
-    }
-
     static func registerBatchMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v2-batch") { db in
             try db.create(table: "batch_job") { table in
@@ -114,59 +79,35 @@ extension PanelStore {
         migrator.registerMigration("v5-batch-item-position") { db in
             try db.alter(table: "batch_item") { table in table.add(column: "position", .integer) }
         }
-    }
-
-    /// Starts a job, or continues the one of that name; true when the job is new (so nothing of it is
-    /// stored yet and its items need not be looked up).
-    @discardableResult
-    public func beginJob(_ name: String) throws -> Bool {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO batch_job (name, created_at) VALUES (?, \(Self.now))", arguments: [name])
-            return db.changesCount > 0
+        // Claims under leases (so processes sharing a job share its work), a running tally of spend, and
+        // budget reservations for calls in flight.
+        migrator.registerMigration("v6-leases-and-budget") { db in
+            try db.alter(table: "batch_item") { table in
+                table.add(column: "lease_owner", .text)
+                table.add(column: "lease_token", .text)
+                table.add(column: "lease_expires", .double)
+            }
+            try db.alter(table: "batch_job") { table in table.add(column: "spent_usd", .double).notNull().defaults(to: 0) }
+            try db.execute(
+                sql:
+                    "UPDATE batch_job SET spent_usd = (SELECT IFNULL(SUM(cost_usd), 0) FROM batch_result WHERE batch_result.job = batch_job.name)"
+            )
+            try db.execute(
+                sql: """
+                    CREATE TABLE budget_reservation (
+                      job TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL, amount_usd DOUBLE NOT NULL, expires DOUBLE NOT NULL,
+                      PRIMARY KEY (job, id)
+                    ) WITHOUT ROWID
+                    """)
         }
     }
+
+    /// Seconds since 1970 as SQLite computes them: every process sharing the file reads one clock.
+    static let epoch = "((julianday('now') - 2440587.5) * 86400.0)"
 
     /// The current time as SQLite writes it, in the same form GRDB gives a `Date`
     /// (`yyyy-MM-dd HH:mm:ss.SSS`, UTC), without a date formatter per write.
     static let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-
-    public func jobExists(_ name: String) throws -> Bool {
-        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM batch_job WHERE name = ?", arguments: [name]) ?? false }
-    }
-
-    public func item(job: String, key: String) throws -> BatchItem? {
-        try pool.read { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?"), arguments: [job, key])
-                .map(Self.item)
-        }
-    }
-
-    public func items(job: String) throws -> [BatchItem] {
-        var items: [BatchItem] = []
-        try forEachItem(job: job) { items.append($0) }
-        return items
-    }
-
-    /// Every item of a job in input order (then key order), one at a time (a batch of any size is read in constant memory).
-    public func forEachItem(job: String, _ body: (BatchItem) throws -> Void) throws {
-        try pool.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY position, key", arguments: [job])
-            while let row = try rows.next() { try body(Self.item(row)) }
-        }
-    }
-
-    /// Items per status.
-    public func itemCounts(job: String) throws -> [BatchItem.Status: Int] {
-        try pool.read { db in
-            var counts: [BatchItem.Status: Int] = [:]
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT status, COUNT(*) AS n FROM batch_item WHERE job = ? GROUP BY status", arguments: [job])
-            while let row = try rows.next() {
-                counts[BatchItem.Status(rawValue: row["status"]) ?? .pending, default: 0] += row["n"] as Int
-            }
-            return counts
-        }
-    }
 
     static func item(_ row: Row) -> BatchItem {
         let documents = (try? JSONDecoder().decode([String].self, from: Data((row["documents"] as String).utf8))) ?? []
@@ -178,17 +119,6 @@ extension PanelStore {
                 answered: row["answered"]))
     }
 
-    public func setItem(
-        job: String, key: String, name: String?, status: BatchItem.Status, error: String? = nil, documents: [String] = [],
-        outcome: BatchItem.Outcome = .init(), position: Int? = nil
-    ) throws {
-        try writeTransaction { db in
-            try Self.writeItem(
-                db, job: job, key: key, name: name, status: status, error: error, documents: documents, outcome: outcome,
-                position: position)
-        }
-    }
-
     static func writeItem(
         _ db: Database, job: String, key: String, name: String?, status: BatchItem.Status, error: String?, documents: [String],
         outcome: BatchItem.Outcome, position: Int?
@@ -197,50 +127,19 @@ extension PanelStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO batch_item
-                  (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, position, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(now))
+                  (job, key, name, status, error, documents, verdict, ship_share, score_median, cost_usd, answered, position, updated_at,
+                   lease_owner, lease_token, lease_expires)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(now), NULL, NULL, NULL)
                 ON CONFLICT(job, key) DO UPDATE SET name = excluded.name, status = excluded.status, error = excluded.error,
                   documents = excluded.documents, verdict = excluded.verdict, ship_share = excluded.ship_share,
                   score_median = excluded.score_median, cost_usd = excluded.cost_usd, answered = excluded.answered,
-                  position = IFNULL(excluded.position, position), updated_at = excluded.updated_at
+                  position = IFNULL(excluded.position, position), updated_at = excluded.updated_at,
+                  lease_owner = NULL, lease_token = NULL, lease_expires = NULL
                 """
         ).execute(arguments: [
             job, key, name, status.rawValue, error, encoded, outcome.verdict, outcome.shipShare, outcome.scoreMedian, outcome.costUSD,
             outcome.answered, position,
         ])
-    }
-
-    /// The document name (file name without extension) of an item: the one it already has, or `base`,
-    /// `base-2`, `base-3`… — the first not used by another item of the job and for which `isTaken` (files
-    /// already in the output directory) says no. Reserved in the same transaction, so it is stable
-    /// across reruns and never given to two listings.
-    public func documentName(job: String, key: String, base: String, isTaken: (String) -> Bool) throws -> String {
-        try writeTransaction { db in try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
-    }
-
-    /// Reserves the listing's document name and records it finished — status, outcome and the
-    /// documents it is about to have — in one transaction, before any file is written. A listing counts
-    /// as done on a rerun only when those files exist too, so a crash before they are renamed into
-    /// place means they are written again, from the stored results. Returns the name.
-    ///
-    /// `lastResult`, the persona result that completed the listing, is saved in the same transaction:
-    /// one commit instead of two, at the moment its own commit would have happened.
-    public func finishItem(
-        job: String, key: String, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: SavedResult? = nil, position: Int? = nil, isTaken: (String) -> Bool,
-        documents: (String) -> [String]
-    ) throws -> String {
-        try writeTransaction { db in
-            if let lastResult {
-                try Self.insertResult(
-                    db, job: job, key: key, persona: lastResult.persona, review: lastResult.review, costUSD: lastResult.costUSD)
-            }
-            let reserved = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken)
-            try Self.writeItem(
-                db, job: job, key: key, name: name, status: status, error: nil, documents: documents(reserved), outcome: outcome,
-                position: position)
-            return reserved
-        }
     }
 
     static func reserveName(_ db: Database, job: String, key: String, base: String, isTaken: (String) -> Bool) throws -> String {
@@ -262,34 +161,27 @@ extension PanelStore {
         return candidate
     }
 
-    /// One persona's result as saved: the review (JSON) and its cost.
-    public typealias SavedResult = (persona: String, review: String, costUSD: Double?)
-
-    /// Persona id → the stored review (JSON) of one item.
-    public func results(job: String, key: String) throws -> [String: String] {
-        try pool.read { db in
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT persona, review FROM batch_result WHERE job = ? AND key = ?"), arguments: [job, key])
-            return Dictionary(rows.map { ($0["persona"] as String, $0["review"] as String) }, uniquingKeysWith: { first, _ in first })
-        }
+    /// True while `claim` holds its item's lease.
+    static func holds(_ db: Database, _ claim: ItemClaim) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?"),
+            arguments: [claim.job, claim.key, claim.token]) ?? false
     }
 
-    /// Stores one persona's result the moment it completes; a rerun never pays for it again.
-    public func saveResult(job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
-        try writeTransaction { db in try Self.insertResult(db, job: job, key: key, persona: persona, review: review, costUSD: costUSD) }
-    }
-
-    static func insertResult(_ db: Database, job: String, key: String, persona: String, review: String, costUSD: Double?) throws {
+    static func insertResult(_ db: Database, job: String, key: String, result: SavedResult) throws {
         try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(now))"
-        ).execute(arguments: [job, key, persona, review, costUSD])
+        ).execute(arguments: [job, key, result.persona, result.review, result.costUSD])
+        if let cost = result.costUSD, cost != 0 {
+            try db.cachedStatement(sql: "UPDATE batch_job SET spent_usd = spent_usd + ? WHERE name = ?").execute(arguments: [cost, job])
+        }
     }
 
-    /// Money spent by a job so far (known costs).
-    public func spent(job: String) throws -> Double {
-        try pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT IFNULL(SUM(cost_usd), 0) FROM batch_result WHERE job = ?", arguments: [job]) ?? 0
-        }
+    static func deleteReservation(_ db: Database, _ reservation: BudgetReservation?) throws {
+        guard let reservation else { return }
+        try db.cachedStatement(sql: "DELETE FROM budget_reservation WHERE job = ? AND id = ?").execute(arguments: [
+            reservation.job, reservation.id,
+        ])
     }
 
     /// Persona results saved for a job.
@@ -300,5 +192,180 @@ extension PanelStore {
     /// SQLite's own check of the file (`PRAGMA integrity_check`): "ok" or the problems found.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+}
+
+/// The batch half of the engine's store protocol. Every method is one SQLite transaction (WAL): a
+/// process killed at any moment leaves the store as it was after the last committed one. The methods
+/// do their work synchronously (SQLite answers in microseconds; a hop to another executor per call
+/// would cost more than the call).
+extension PanelStore: ReviewStore {
+    public var location: String { path }
+
+    @discardableResult
+    public func beginJob(_ name: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO batch_job (name, created_at) VALUES (?, \(Self.now))", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func jobExists(_ name: String) throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM batch_job WHERE name = ?", arguments: [name]) ?? false }
+    }
+
+    public func claim(
+        job: String, key: String, position: Int, owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
+    ) throws -> ClaimResult {
+        let token = UUID().uuidString
+        return try writeTransaction { db in
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?"), arguments: [job, key])
+            let existing = row.map(Self.item)
+            if let existing, settled(existing) { return .settled(existing) }
+            if let row, let holder = row["lease_token"] as String?, !holder.isEmpty, row["lease_owner"] as String? != owner,
+                let expires = row["lease_expires"] as Double?,
+                expires > (try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0)
+            {
+                return .heldElsewhere
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO batch_item (job, key, status, documents, position, updated_at, lease_owner, lease_token, lease_expires)
+                    VALUES (?, ?, 'pending', '[]', ?, \(Self.now), ?, ?, \(Self.epoch) + ?)
+                    ON CONFLICT(job, key) DO UPDATE SET position = excluded.position, lease_owner = excluded.lease_owner,
+                      lease_token = excluded.lease_token, lease_expires = excluded.lease_expires
+                    """
+            ).execute(arguments: [job, key, position, owner, token, lease.seconds])
+            return .claimed(ItemClaim(job: job, key: key, token: token), existing: existing)
+        }
+    }
+
+    public func renewLeases(owner: String, lease: Duration) throws {
+        try writeTransaction { db in
+            try db.cachedStatement(
+                sql: "UPDATE batch_item SET lease_expires = \(Self.epoch) + ? WHERE lease_owner = ? AND lease_token IS NOT NULL"
+            ).execute(arguments: [lease.seconds, owner])
+            try db.cachedStatement(sql: "UPDATE budget_reservation SET expires = \(Self.epoch) + ? WHERE owner = ?").execute(arguments: [
+                max(lease.seconds, Self.reservationLease.seconds), owner,
+            ])
+        }
+    }
+
+    public func release(_ claim: ItemClaim, name: String?) throws {
+        try writeTransaction { db in
+            try db.cachedStatement(
+                sql: """
+                    UPDATE batch_item SET name = IFNULL(?, name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
+                      updated_at = \(Self.now)
+                    WHERE job = ? AND key = ? AND lease_token = ?
+                    """
+            ).execute(arguments: [name, claim.job, claim.key, claim.token])
+        }
+    }
+
+    public func failItem(job: String, key: String, error: String, position: Int) throws {
+        try writeTransaction { db in
+            try Self.writeItem(
+                db, job: job, key: key, name: nil, status: .failed, error: error, documents: [], outcome: .init(), position: position)
+        }
+    }
+
+    public func item(job: String, key: String) throws -> BatchItem? {
+        try pool.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?"), arguments: [job, key])
+                .map(Self.item)
+        }
+    }
+
+    public func results(job: String, key: String) throws -> [String: String] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT persona, review FROM batch_result WHERE job = ? AND key = ?"), arguments: [job, key])
+            return Dictionary(rows.map { ($0["persona"] as String, $0["review"] as String) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) throws -> Bool {
+        try writeTransaction { db in
+            try Self.deleteReservation(db, reservation)
+            guard try Self.holds(db, claim) else { return false }
+            try Self.insertResult(db, job: claim.job, key: claim.key, result: result)
+            return true
+        }
+    }
+
+    public func finishItem(
+        _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
+        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
+        documents: @Sendable (String) -> [String]
+    ) throws -> String? {
+        try writeTransaction { db in
+            try Self.deleteReservation(db, reservation)
+            guard try Self.holds(db, claim) else { return nil }
+            if let lastResult { try Self.insertResult(db, job: claim.job, key: claim.key, result: lastResult) }
+            let reserved = try Self.reserveName(db, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
+            try Self.writeItem(
+                db, job: claim.job, key: claim.key, name: name, status: status, error: nil, documents: documents(reserved),
+                outcome: outcome, position: nil)
+            return reserved
+        }
+    }
+
+    public func setDocuments(job: String, key: String, documents: [String]) throws {
+        try writeTransaction { db in
+            try db.cachedStatement(sql: "UPDATE batch_item SET documents = ?, updated_at = \(Self.now) WHERE job = ? AND key = ?")
+                .execute(arguments: [JSONValue.array(documents.map(JSONValue.string)).canonicalText(), job, key])
+        }
+    }
+
+    /// How long a reservation lives without its owner's heartbeat: longer than any one call may take.
+    static let reservationLease: Duration = .seconds(900)
+
+    public func reserveBudget(job: String, owner: String, amountUSD: Double, limitUSD: Double) throws -> BudgetReservation? {
+        try writeTransaction { db in
+            let spent =
+                try Double.fetchOne(db.cachedStatement(sql: "SELECT spent_usd FROM batch_job WHERE name = ?"), arguments: [job]) ?? 0
+            let reserved =
+                try Double.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT IFNULL(SUM(amount_usd), 0) FROM budget_reservation WHERE job = ? AND expires > \(Self.epoch)"),
+                    arguments: [job]) ?? 0
+            guard spent + reserved + amountUSD <= limitUSD else { return nil }
+            let reservation = BudgetReservation(job: job, id: UUID().uuidString, amountUSD: amountUSD)
+            try db.cachedStatement(
+                sql: "INSERT INTO budget_reservation (job, id, owner, amount_usd, expires) VALUES (?, ?, ?, ?, \(Self.epoch) + ?)"
+            ).execute(arguments: [job, reservation.id, owner, amountUSD, Self.reservationLease.seconds])
+            return reservation
+        }
+    }
+
+    public func releaseBudget(_ reservation: BudgetReservation) throws {
+        try writeTransaction { db in try Self.deleteReservation(db, reservation) }
+    }
+
+    public func spent(job: String) throws -> Double {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT spent_usd FROM batch_job WHERE name = ?", arguments: [job]) ?? 0
+        }
+    }
+
+    public func itemCounts(job: String) throws -> [BatchItem.Status: Int] {
+        try pool.read { db in
+            var counts: [BatchItem.Status: Int] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT status, COUNT(*) AS n FROM batch_item WHERE job = ? GROUP BY status", arguments: [job])
+            while let row = try rows.next() {
+                counts[BatchItem.Status(rawValue: row["status"]) ?? .pending, default: 0] += row["n"] as Int
+            }
+            return counts
+        }
+    }
+
+    public func forEachItem(job: String, _ body: (BatchItem) throws -> Void) throws {
+        try pool.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY position, key", arguments: [job])
+            while let row = try rows.next() { try body(Self.item(row)) }
+        }
     }
 }

@@ -2,6 +2,14 @@ import Foundation
 import GRDB
 public import ModelBackends
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// panel's SQLite store (`.panel/panel.sqlite` by default): the response cache, and later runs and
 /// batch state. WAL mode and a busy timeout make it safe for several `panel` processes at once;
 /// SQL stays in this module.
@@ -21,6 +29,17 @@ public final class PanelStore: Sendable {
         // WAL with synchronous=NORMAL: a committed write survives a crash or kill -9 of panel (only a
         // power loss can lose the last transactions), without an fsync per persona result.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // Several processes may open a new store at once (two batches on one job, a worker and a server):
+        // opening (the switch to WAL) and migrating happen under an exclusive lock on a file beside it, so
+        // one process migrates and the others find the store ready.
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lock >= 0 { _ = flock(lock, LOCK_EX) }
+        defer {
+            if lock >= 0 {
+                _ = flock(lock, LOCK_UN)
+                close(lock)
+            }
+        }
         pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
         try Self.migrator.migrate(pool)
@@ -77,9 +96,18 @@ public final class PanelStore: Sendable {
 }
 
 extension PanelStore: ResponseCache {
-    public func cachedResponse(for key: String) async throws -> ChatResponse? {
+    public func cachedResponse(for key: String, maxAge: Duration?) async throws -> ChatResponse? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM response_cache WHERE key = ?", arguments: [key]) else { return nil }
+            let row: Row?
+            if let maxAge {
+                row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM response_cache WHERE key = ? AND created_at >= strftime('%Y-%m-%d %H:%M:%f', 'now', ?)",
+                    arguments: [key, "-\(max(0, maxAge.seconds)) seconds"])
+            } else {
+                row = try Row.fetchOne(db, sql: "SELECT * FROM response_cache WHERE key = ?", arguments: [key])
+            }
+            guard let row else { return nil }
             return ChatResponse(
                 text: row["text"], model: row["model"], backend: row["backend"],
                 usage: TokenUsage(inputTokens: row["input_tokens"], outputTokens: row["output_tokens"]),

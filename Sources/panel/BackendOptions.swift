@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
 import PanelStore
 
@@ -33,11 +34,11 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("USD per million input and output tokens, e.g. 0.15,0.60 (0,0 for a local model).", valueName: "IN,OUT"))
     var price: String?
 
-    @Option(help: "Sampling temperature.")
-    var temperature: Double = 0.2
+    @Option(help: "Sampling temperature (default: the configuration's, else 0.2).")
+    var temperature: Double?
 
-    @Option(help: ArgumentHelp("Most tokens a persona may answer with.", valueName: "N"))
-    var maxTokens: Int = 700
+    @Option(help: ArgumentHelp("Most tokens a persona may answer with (default: the configuration's, else 700).", valueName: "N"))
+    var maxTokens: Int?
 
     @Option(help: ArgumentHelp("Deadline for each whole call, in seconds.", valueName: "SECONDS"))
     var timeout: Double = 120
@@ -83,9 +84,11 @@ struct BackendOptions: ParsableArguments {
                 throw ValidationError("--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(baseURL)'")
             }
         }
-        guard (0...2).contains(temperature) else { throw ValidationError("--temperature must be between 0 and 2") }
-        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be between 0 and 2") }
+        if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
+        guard timeout > 0, timeout.isFinite, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be a positive number of seconds, at most 86400 (a day)")
+        }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         if let price, parsedPrice(price) == nil {
             throw ValidationError("--price takes two non-negative numbers, USD per million input and output tokens: 0.15,0.60")
@@ -104,7 +107,7 @@ struct BackendOptions: ParsableArguments {
             let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
             let backend = BackendConfiguration(
                 name: name, kind: .openai, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, price: price.flatMap(parsedPrice),
-                maxConcurrency: concurrency, timeout: .milliseconds(Int64(timeout * 1000)),
+                maxConcurrency: concurrency, timeout: .milliseconds(Int64((timeout * 1000).rounded())),
                 structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts))
             return PanelConfiguration(backends: [backend], defaultBackend: name, source: "command line")
         }
@@ -112,42 +115,45 @@ struct BackendOptions: ParsableArguments {
         return try PanelConfiguration.load(path: path)
     }
 
-    /// The backend answering each persona, decorators included.
-    func makeBackends(log: Diagnostics) throws -> (configuration: PanelConfiguration?, backendFor: @Sendable (String) -> any ModelBackend) {
-        if let replay {
-            do {
-                let backend = try ReplayBackend(store: RecordingStore(directory: URL(fileURLWithPath: replay)))
-                return (nil, { _ in backend })
-            } catch {
-                throw ConfigurationError("--replay: \(error)")
-            }
-        }
+    /// The typed settings these options describe (the store is opened by the command).
+    func settings() throws -> BackendSettings {
+        if let replay { return BackendSettings(source: .replay(directory: replay)) }
         guard let configuration = try configuration() else { throw ConfigurationError("no backend configured") }
-        let environment = ProcessInfo.processInfo.environment
-        if configuration.source == "command line", let variable = apiKeyEnv, environment[variable]?.isEmpty ?? true {
+        if baseURL != nil, let variable = apiKeyEnv, ProcessInfo.processInfo.environment[variable]?.isEmpty ?? true {
             throw ConfigurationError(
                 "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
             )
         }
-        let keys = try configuration.resolveKeys(environment: environment)
-        var cacheStore: PanelStore?
-        if !noCache && (cache || configuration.backends.contains { !$0.isLocal }) {
-            do {
-                cacheStore = try PanelStore(path: store)
-            } catch {
-                throw ConfigurationError("--store \(store): cannot open the store (\(error)); fix the path or use --no-cache")
-            }
-        }
-        let backends = BackendStack.build(
-            configuration, keys: keys,
-            options: .init(
-                recordDirectory: record.map { URL(fileURLWithPath: $0) },
-                cache: cacheStore, cacheMode: refresh || record != nil ? .refresh : .normal, cacheLocal: cache,
+        return BackendSettings(
+            source: .configuration(configuration), recordDirectory: record,
+            cacheMode: noCache ? .off : (refresh ? .refresh : .normal), cacheLocal: cache)
+    }
+
+    /// The overrides of review settings these options give.
+    var overrides: ReviewOverrides {
+        ReviewOverrides(temperature: temperature, maxOutputTokens: maxTokens, stream: stream ? true : nil)
+    }
+
+    /// The backend stack: settings, the store when the cache needs it, retries logged at debug level.
+    func makeBackends(_ settings: BackendSettings, store: PanelStore?, log: Diagnostics) throws -> EngineBackends {
+        do {
+            return try EngineBackends(
+                settings, cache: store,
                 onRetry: { name, attempt, error, wait in
                     log.debug("↻ \(name): attempt \(attempt) failed (\(error.kind.rawValue)); retrying in \(wait.milliseconds) ms")
-                }))
-        let fallback = backends[configuration.defaultBackend]!
-        return (configuration, { persona in backends[configuration.backendName(for: persona)] ?? fallback })
+                })
+        } catch {
+            throw ConfigurationError(error.description)
+        }
+    }
+
+    /// Opens the store at `--store`, with a message that says what to do when it cannot be opened.
+    func openStore() throws -> PanelStore {
+        do {
+            return try PanelStore(path: store)
+        } catch {
+            throw ConfigurationError("--store \(store): cannot open the store (\(error)); fix the path or use --no-cache")
+        }
     }
 }
 

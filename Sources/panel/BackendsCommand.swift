@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
 
 struct BackendsCommand: AsyncParsableCommand {

@@ -2,9 +2,9 @@ import ArgumentParser
 import Crypto
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
 import PanelStore
-import Synchronization
 
 struct BatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +59,14 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Persona prompt files.", valueName: "DIR"))
     var prompts: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A directory of document templates (review.md.mustache, review.html.mustache) overriding the built-in ones.", valueName: "DIR"))
+    var templates: String?
+
+    @Option(help: ArgumentHelp("Answers needed for a panel verdict (default: the configuration's, else a majority).", valueName: "N"))
+    var quorum: Int?
+
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors and the summary.")
     var quiet = false
 
@@ -66,6 +74,7 @@ struct BatchCommand: AsyncParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give at least one INPUT (a directory, a .jsonl file or listing files)") }
         if let budgetUsd, budgetUsd < 0 || !budgetUsd.isFinite { throw ValidationError("--budget-usd must be 0 or more") }
         try backend.validate()
+        if let quorum, quorum < 1 { throw ValidationError("--quorum must be at least 1") }
     }
 
     var jobName: String {
@@ -78,15 +87,26 @@ struct BatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let log = Diagnostics(verbose: false, quiet: quiet)
-        let promptSet: PromptSet
-        let backendFor: @Sendable (String) -> any ModelBackend
-        let configuration: PanelConfiguration?
+        let engine: ReviewEngine
         let store: PanelStore
+        let sink = DirectorySink(path: out)
         do {
-            promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            (configuration, backendFor) = try backend.makeBackends(log: log)
-            store = try PanelStore(path: backend.store)
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            let settings = try backend.settings()
+            store = try backend.openStore()
+            let backends = try backend.makeBackends(settings, store: store, log: log)
+            var overrides = backend.overrides
+            overrides.quorum = quorum
+            engine = ReviewEngine(
+                settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
+                backends: backends)
+            let leftovers = try sink.prepare()
+            if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
+            if budgetUsd != nil, !backends.unpriced.isEmpty {
+                log.warning(
+                    "backend(s) \(backends.unpriced.joined(separator: ", ")) have no price: their calls count as $0 against --budget-usd")
+            }
         } catch {
             log.error("\(error)")
             throw PanelExit.usage
@@ -96,23 +116,80 @@ struct BatchCommand: AsyncParsableCommand {
             log.error("--resume: no job named '\(name)' in \(store.path); run without --resume to start it")
             throw PanelExit.usage
         }
-        let newJob = try store.beginJob(name)
-        let leftovers = AtomicFile.removeLeftovers(in: URL(fileURLWithPath: out))
-        if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
-        let runner = BatchRunner(
-            job: name, store: store, prompts: promptSet, backendFor: backendFor, configuration: configuration,
-            formats: format.isEmpty ? [.markdown] : format, outDirectory: URL(fileURLWithPath: out), concurrency: backend.concurrency,
-            budgetUSD: budgetUsd, retryFailed: retryFailed, temperature: configuration?.temperature ?? backend.temperature,
-            maxTokens: configuration?.maxTokens ?? backend.maxTokens, log: log, newJob: newJob,
-            totalListings: isatty(STDERR_FILENO) == 1 && !quiet ? BatchInputs(paths: inputs).rowCount() : nil)
-        let budgetStopped = await runner.run(BatchInputs(paths: inputs))
-        let allComplete: Bool
+        try store.beginJob(name)
+        let formats = (format.isEmpty ? [.markdown] : format).map(\.documentFormat)
+        let driver = BatchDriver(
+            engine: engine, store: store, sink: sink,
+            options: .init(
+                job: name, formats: formats, concurrency: backend.concurrency, budgetUSD: budgetUsd, retryFailed: retryFailed),
+            onEvent: { event in
+                if case .problem(let message) = event { log.error(message) }
+            })
+        let progress = BatchProgressLines(log: log, job: name, driver: driver)
+        let reporting = quiet ? nil : Task { await progress.run() }
+        let budgetStopped: Bool
         do {
-            allComplete = try runner.writeSummary(budgetStopped: budgetStopped)
+            budgetStopped = try await driver.run(BatchInputs(paths: inputs))
+        } catch {
+            reporting?.cancel()
+            log.error("\(error)")
+            throw PanelExit.someAbstained
+        }
+        reporting?.cancel()
+        await reporting?.value
+        let summary: BatchSummary
+        var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
+        do {
+            summary = try await driver.writeSummary(budgetStopped: budgetStopped) { row in
+                lines.append(row.tableLine)
+                if lines.count >= 256 {
+                    log.write(lines.joined(separator: "\n"))
+                    lines = []
+                }
+            }
         } catch {
             log.error("\(error)")
             throw PanelExit.someAbstained
         }
-        throw allComplete ? PanelExit.allAnswered : PanelExit.someAbstained
+        lines.append(
+            String(
+                format: "%d complete, %d partial, %d failed, %d not started; $%.4f spent%@", summary.complete, summary.partial,
+                summary.failed, summary.notStarted, summary.spentUSD,
+                budgetStopped ? " — budget reached: rerun the job with a larger --budget-usd to continue" : ""))
+        log.write(lines.joined(separator: "\n"))
+        throw summary.allComplete ? PanelExit.allAnswered : PanelExit.someAbstained
+    }
+}
+
+/// The batch's progress on stderr: a line every 2 seconds.
+struct BatchProgressLines: Sendable {
+    let log: Diagnostics
+    let job: String
+    let driver: BatchDriver
+
+    func run() async {
+        let started = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            if Task.isCancelled { return }
+            let t = driver.progress
+            let seconds = max((ContinuousClock.now - started).seconds, 0.001)
+            var line = String(
+                format: "batch %@: %d listings done, %d failed, %d calls in flight, %.1f calls/s, $%.4f spent", job, t.done, t.failed,
+                t.inFlight, Double(t.calls) / seconds, t.spentUSD)
+            if t.heldElsewhere > 0 { line += ", waiting for \(t.heldElsewhere) another process holds" }
+            log.info(line)
+        }
+    }
+}
+
+extension BatchRowSummary {
+    var tableLine: String {
+        let status = CFormat.padded(status, to: 12)
+        let verdict = CFormat.padded(verdict ?? "-", to: 11)
+        let share = shipShare.map { CFormat.double("%3.0f", $0 * 100) + "%" } ?? "   -"
+        let median = scoreMedian.map { CFormat.double("%6.1f", $0) } ?? "     -"
+        let cost = CFormat.padded(costUSD.map { "$" + CFormat.double("%.5f", $0) } ?? "-", to: 10)
+        return "\(status) \(verdict) \(share)  \(median)  \(cost) \(name ?? key)"
     }
 }

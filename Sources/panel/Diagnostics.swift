@@ -1,4 +1,5 @@
 import Foundation
+import PanelEngine
 
 /// Writes diagnostics to stderr, never stdout (which carries documents). Colour only on a
 /// terminal and only when NO_COLOR is unset.

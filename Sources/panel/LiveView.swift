@@ -1,5 +1,6 @@
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
 import Synchronization
 
@@ -43,7 +44,7 @@ final class LiveView: Sendable {
         return lines + 2 < max(rows, 10)
     }
 
-    func handle(_ event: PipelineEvent) {
+    func handle(_ event: EngineEvent) {
         state.withLock { state in
             switch event {
             case .started(let persona, let listing):
@@ -60,6 +61,8 @@ final class LiveView: Sendable {
                 state.rows[key(persona.id, listing.name)] = .repairing
             case .finished(let result, let listing):
                 state.rows[key(result.persona.id, listing.name)] = .done(result)
+            case .listingFinished, .spend, .problem:
+                return
             }
             state.dirty = true
         }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
 import Synchronization
 
@@ -7,12 +8,14 @@ import Synchronization
 struct ProgressLines: Sendable {
     let log: Diagnostics
 
-    func handle(_ event: PipelineEvent) {
+    func handle(_ event: EngineEvent) {
         switch event {
         case .started(let persona, let listing):
             log.debug("→ \(persona.id) · \(listing.name)")
-        case .delta:
+        case .delta, .listingFinished, .spend:
             break
+        case .problem(let message):
+            log.error(message)
         case .repairing(let persona, let listing, let reason):
             log.debug("↻ \(persona.id) · \(listing.name): unreadable answer (\(reason)); asking once more")
         case .finished(let result, let listing):

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import ModelBackends
+import PanelEngine
 import PanelKit
+import PanelStore
 
 struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,10 +93,10 @@ struct ReviewCommand: AsyncParsableCommand {
             problems.append("\(error)")
             promptSet = PromptSet.builtIn()
         }
-        var backendFor: @Sendable (String) -> any ModelBackend = { _ in NoBackend() }
-        var configuration: PanelConfiguration?
+        var backends: EngineBackends?
         do {
-            (configuration, backendFor) = try backend.makeBackends(log: log)
+            let settings = try backend.settings()
+            backends = try backend.makeBackends(settings, store: settings.usesCache ? try backend.openStore() : nil, log: log)
         } catch {
             problems.append("\(error)")
         }
@@ -106,51 +108,47 @@ struct ReviewCommand: AsyncParsableCommand {
                 problems.append("\(error)")
             }
         }
-        guard problems.isEmpty else {
+        guard problems.isEmpty, let backends else {
             problems.forEach(log.error)
             throw PanelExit.usage
         }
+        var overrides = backend.overrides
+        overrides.quorum = quorum
+        let engine = ReviewEngine(
+            settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
+            backends: backends)
 
-        let chosen = backendFor
         let progress = ProgressLines(log: log)
         var live: LiveView?
         if LiveView.usable(lines: promptSet.personas.count * loaded.count, quiet: quiet || verbose) {
             live = LiveView(log: log, personas: promptSet.personas, listings: loaded)
         }
-        let onEvent: @Sendable (PipelineEvent) -> Void
+        let onEvent: @Sendable (EngineEvent) -> Void
         if let view = live {
             onEvent = { view.handle($0) }
         } else {
             onEvent = { progress.handle($0) }
         }
-        let pipeline = ReviewPipeline(
-            prompts: promptSet,
-            backendFor: { chosen($0.id) },
-            temperature: configuration?.temperature ?? backend.temperature,
-            maxOutputTokens: configuration?.maxTokens ?? backend.maxTokens,
-            stream: backend.stream,
-            quorum: quorum ?? configuration?.quorum,
-            onEvent: onEvent)
         log.debug(
             "panel: \(loaded.count) listing(s) × \(promptSet.personas.count) personas; "
-                + promptSet.personas.map { "\($0.id) → \(chosen($0.id).name)" }.joined(separator: ", ") + "; prompts: \(promptSet.source)")
+                + promptSet.personas.map { "\($0.id) → \(backends.backend(for: $0.id).name)" }.joined(separator: ", ")
+                + "; prompts: \(promptSet.source)")
 
         let inputs = loaded
         let liveView = live
-        let run = await withInterruptHandler {
-            guard let live = liveView else { return await pipeline.run(inputs) }
+        let document = await withInterruptHandler {
+            guard let live = liveView else { return await engine.review(inputs, onEvent: onEvent) }
             let drawing = Task { await live.run() }
-            let run = await pipeline.run(inputs)
+            let document = await engine.review(inputs, onEvent: onEvent)
             drawing.cancel()
             await drawing.value
-            return run
+            return document
         }
-        guard let run else {
+        guard let document else {
             log.error("interrupted; in-flight calls were cancelled and no document was written")
             throw PanelExit.interrupted
         }
-        let document = ReviewDocument(run: run)
-        let text = format.documentFormat.render(document, templates: documentTemplates)
+        let text = engine.render(document, as: format.documentFormat)
         try log.writeDocument(text, to: output)
         progress.summary(document, output: output)
         throw document.allAnswered ? PanelExit.allAnswered : PanelExit.someAbstained
@@ -166,14 +164,5 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case .html: return .html
         case .json: return .json
         }
-    }
-}
-
-/// Stands in when backend options were rejected, so the remaining input checks still run and
-/// every problem is reported at once. It is never called: the command stops before any call.
-struct NoBackend: ModelBackend {
-    var name: String { "none" }
-    func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        throw BackendError(kind: .badRequest, backend: name, detail: "no backend is configured")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelBackends
 import ModelRouter
+import PanelEngine
 import PanelKit
 
 struct RouteCommand: AsyncParsableCommand {

@@ -79,6 +79,7 @@ struct ModelRouterTests {
             for index in 0..<8 {
                 var request = routedRequest
                 request.label = "builder · tool \(index)"
+                request.context = RoutingContext(persona: "builder", panel: PanelScope())
                 let call = request
                 group.addTask { _ = try? await router.complete(call) }
                 await Task.yield()
@@ -98,8 +99,8 @@ struct ModelRouterTests {
             candidates: [candidate(ScriptedRouteBackend("a"), price: (1, 1)), candidate(ScriptedRouteBackend("b"), price: (1, 1))],
             constraints: RoutingConstraints(maxCostUSD: 0.0015, hedge: .init(trigger: .after(.seconds(1)))), time: ManualTime().routerTime)
         let plan = router.hedgePlan(
-            primary: router.candidates[0], next: router.candidates[1], constraints: router.constraints, request: routedRequest)
-        #expect(plan == nil)  // each call fits the cap (~$0.0013) but the two together do not
+            primary: router.candidates[0], next: [router.candidates[1]], constraints: router.constraints, request: routedRequest)
+        #expect(plan.isEmpty)  // each call fits the cap (~$0.0013) but the two together do not
     }
 
     @Test func sameSeedAndStatisticsGiveTheSameDecisions() {
@@ -129,14 +130,23 @@ struct ModelRouterTests {
             ],
             constraints: RoutingConstraints(objective: .cheapest, diverseFamilies: true, explorationShare: 0), time: ManualTime().routerTime
         )
+        let acme = PanelScope()
         let families = ["builder", "skeptic", "founder", "futurist"].map { persona -> String in
             var request = routedRequest
             request.label = "\(persona) · Acme"
+            request.context = RoutingContext(persona: persona, panel: acme)
             return router.decide(request).ranked.first?.family ?? "-"
         }
         #expect(Set(families.prefix(3)) == ["openai", "anthropic", "mistral"])
+        // Another panel starts afresh — even for a listing of the same name: diversity follows the typed
+        // panel, not the label.
         var other = routedRequest
-        other.label = "builder · Globex"
-        #expect(router.decide(other).trace.pick == "gpt")  // another review starts afresh
+        other.label = "builder · Acme"
+        other.context = RoutingContext(persona: "builder", panel: PanelScope())
+        #expect(router.decide(other).trace.pick == "gpt")
+        // Without a panel there is no diversity memory to grow.
+        var loose = routedRequest
+        loose.context = RoutingContext(persona: "skeptic")
+        #expect(router.decide(loose).trace.pick == "gpt")
     }
 }

@@ -79,20 +79,6 @@ struct GoldenDocumentTests {
         #expect(!html.contains("<script") && !html.contains("<img") && !html.contains("javascript:"))
     }
 
-    /// JSON → render equals rendering the run directly.
-    @Test func renderRoundTrips() async throws {
-        let replay = try ReplayBackend(store: RecordingStore(directory: packageRoot.appendingPathComponent("fixtures/recordings")))
-        let listings = try ["azure-ai-foundry-realtime-voice.yaml", "mistral-3-small.yaml"].map {
-            try ListingLoader.load(path: packageRoot.appendingPathComponent("fixtures/listings/\($0)").path)
-        }
-        let run = await ReviewPipeline(prompts: .builtIn(), backendFor: { _ in replay }).run(listings)
-        let direct = ReviewDocument(run: run)
-        let json = JSONDocumentRenderer.render(direct)
-        let reread = try JSONDocumentRenderer.decode(Data(json.utf8), source: "doc.json")
-        #expect(reread == direct)
-        for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
-    }
-
     @Test func templatesCanBeOverriddenFromADirectory() throws {
         let dir = try TemporaryDirectory()
         _ = try dir.write(DocumentTemplates.markdownFile, "{{#tools}}* {{name}}: {{headline}}\n{{/tools}}")

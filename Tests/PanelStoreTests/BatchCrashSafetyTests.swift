@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PanelEngine
 import Testing
 
 @testable import PanelStore
@@ -29,13 +30,13 @@ struct BatchCrashSafetyTests {
         let store = try PanelStore(path: path)
         try store.beginJob("j")
         // Committed: listing a complete (four results, a name, its outcome); listing b half done.
-        for persona in personas { try store.saveResult(job: "j", key: "a", persona: persona, review: review(persona), costUSD: 0.001) }
-        #expect(try store.documentName(job: "j", key: "a", base: "tool") { _ in false } == "tool")
-        try store.setItem(
-            job: "j", key: "a", name: "Tool", status: .complete, documents: ["out/tool.md"],
-            outcome: .init(verdict: "ship", shipShare: 1, scoreMedian: 70, costUSD: 0.004, answered: 4))
+        for persona in personas { try store.testSave("j", "a", persona, review(persona), cost: 0.001) }
+        #expect(
+            try store.testFinish(
+                "j", "a", base: "tool", outcome: .init(verdict: "ship", shipShare: 1, scoreMedian: 70, costUSD: 0.004, answered: 4))
+                == "tool")
         for persona in personas.prefix(2) {
-            try store.saveResult(job: "j", key: "b", persona: persona, review: review(persona), costUSD: 0.001)
+            try store.testSave("j", "b", persona, review(persona), cost: 0.001)
         }
         let walBefore = fileSize(path + "-wal")
 
@@ -54,8 +55,8 @@ struct BatchCrashSafetyTests {
                 try db.execute(sql: "INSERT INTO batch_name (job, name, key) VALUES ('j', 'tool-2', 'b')")
                 try db.execute(
                     sql: """
-                        INSERT INTO batch_item (job, key, name, status, documents, verdict, updated_at)
-                        VALUES ('j', 'b', 'Tool', 'complete', '["out/tool-2.md"]', 'ship', ?)
+                        UPDATE batch_item SET name = 'Tool', status = 'complete', documents = '["out/tool-2.md"]', verdict = 'ship',
+                          updated_at = ? WHERE job = 'j' AND key = 'b'
                         """, arguments: [Date()])
                 let filler = String(repeating: "x", count: 4000)
                 for index in 0..<600 {
@@ -79,12 +80,13 @@ struct BatchCrashSafetyTests {
         #expect(try recovered.savedResultCount(job: "j") == 6)
         #expect(Set(try recovered.results(job: "j", key: "b").keys) == ["builder", "skeptic"])
         let items = try recovered.items(job: "j")
-        #expect(items.map(\.key) == ["a"])
+        #expect(items.map(\.key) == ["a", "b"])
+        #expect(items.last?.status == .pending)
         #expect(items.first?.status == .complete && items.first?.documents == ["out/tool.md"] && items.first?.outcome.answered == 4)
         #expect(abs(try recovered.spent(job: "j") - 0.006) < 1e-12)
         // The job goes on from there: b gets the next free name, a keeps its own.
-        #expect(try recovered.documentName(job: "j", key: "b", base: "tool") { _ in false } == "tool-2")
-        #expect(try recovered.documentName(job: "j", key: "a", base: "tool") { _ in false } == "tool")
+        #expect(try recovered.testFinish("j", "b", base: "tool") == "tool-2")
+        #expect(try recovered.testFinish("j", "a", base: "tool") == "tool")
         // The original store rolled back too and is still usable.
         #expect(try store.savedResultCount(job: "j") == 6)
         #expect(try store.integrityCheck() == "ok")

@@ -39,7 +39,7 @@ struct PanelStoreTests {
             }
         }
         #expect(try store.savedResultCount(job: "j") == 0)
-        try store.saveResult(job: "j", key: "a", persona: "p", review: "{}", costUSD: 0.5)
+        try store.testSave("j", "a", "p", "{}", cost: 0.5)
         #expect(try store.savedResultCount(job: "j") == 1)
         #expect(try store.spent(job: "j") == 0.5)
         let created = try store.pool.read { db in try Date.fetchOne(db, sql: "SELECT created_at FROM batch_result") }
@@ -71,7 +71,7 @@ struct PanelStoreTests {
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = 'batch_result' AND type = 'index'")
         }
         #expect(indexes.isEmpty)
-        try store.saveResult(job: "j", key: "a", persona: "builder", review: "{}", costUSD: nil)
+        try store.testSave("j", "a", "builder", "{}", cost: nil)
         #expect(try store.results(job: "j", key: "a")["builder"] == "{}")
         #expect(try store.integrityCheck() == "ok")
     }

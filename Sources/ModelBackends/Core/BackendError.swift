@@ -33,6 +33,9 @@ public struct BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     public var bodyExcerpt: String?
     /// How long the server asked us to wait before trying again.
     public var retryAfter: Duration?
+    /// The backend could not be reached at all: the connection was refused, or reset before a byte
+    /// of answer arrived. A router fails over at once on this instead of waiting out retries.
+    public var unreachable: Bool = false
 
     public init(
         kind: Kind,
@@ -96,6 +99,13 @@ extension BackendError {
 
     public static func connection(backend: String, detail: String) -> BackendError {
         BackendError(kind: .connection, backend: backend, detail: detail)
+    }
+
+    /// The backend cannot be reached: nothing was asked of it and nothing answered.
+    public static func unreachable(backend: String, detail: String) -> BackendError {
+        var error = BackendError(kind: .connection, backend: backend, detail: detail)
+        error.unreachable = true
+        return error
     }
 
     public static func cancelled(backend: String) -> BackendError {

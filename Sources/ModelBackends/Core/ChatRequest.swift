@@ -45,9 +45,11 @@ public struct ChatRequest: Sendable, Hashable {
     public var schema: OutputSchema?
     /// Ask the backend to stream; the answer is the same, with time to first token measured.
     public var stream: Bool
-    /// Who is asking, for messages and traces (e.g. "builder · Mistral 3 Small"). Not part of the
-    /// request's identity.
+    /// Who is asking, for messages and traces (e.g. "builder · Mistral 3 Small"). For display only:
+    /// nothing parses it (the router reads ``context``). Not part of the request's identity.
     public var label: String
+    /// The persona and panel the call belongs to, for the router. Not part of the request's identity.
+    public var context: RoutingContext
 
     public init(
         messages: [ChatMessage],
@@ -55,7 +57,8 @@ public struct ChatRequest: Sendable, Hashable {
         maxOutputTokens: Int? = nil,
         schema: OutputSchema? = nil,
         stream: Bool = false,
-        label: String = ""
+        label: String = "",
+        context: RoutingContext = RoutingContext()
     ) {
         self.messages = messages
         self.temperature = temperature
@@ -63,6 +66,7 @@ public struct ChatRequest: Sendable, Hashable {
         self.schema = schema
         self.stream = stream
         self.label = label
+        self.context = context
     }
 
     /// The request's identity as canonical JSON: messages, sampling and schema — not the backend,
@@ -80,5 +84,12 @@ public struct ChatRequest: Sendable, Hashable {
     /// SHA-256 of ``canonicalBody``, hex encoded.
     public var canonicalHash: String {
         SHA256.hash(data: canonicalBody.canonicalData()).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// SHA-256 of text, hex encoded: request identities, prompt and template provenance.
+public enum ContentHash {
+    public static func sha256(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

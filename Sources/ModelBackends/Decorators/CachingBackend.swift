@@ -1,7 +1,15 @@
 /// Where cached answers live. ``PanelStore`` keeps them in SQLite; tests may keep them in memory.
 public protocol ResponseCache: Sendable {
-    func cachedResponse(for key: String) async throws -> ChatResponse?
+    /// The answer stored under `key`, if there is one no older than `maxAge` (nil: any age).
+    func cachedResponse(for key: String, maxAge: Duration?) async throws -> ChatResponse?
     func store(_ response: ChatResponse, for key: String) async throws
+}
+
+extension ResponseCache {
+    /// The answer stored under `key`, whatever its age.
+    public func cachedResponse(for key: String) async throws -> ChatResponse? {
+        try await cachedResponse(for: key, maxAge: nil)
+    }
 }
 
 /// Answers a request from the cache when the same backend and model answered the same request
@@ -21,18 +29,21 @@ public struct CachingBackend: ModelBackend {
     let cache: any ResponseCache
     let model: String
     let mode: Mode
+    /// How long a cached answer is good for; older ones are asked again (nil: for ever).
+    let ttl: Duration?
     let isCacheable: @Sendable (ChatResponse) -> Bool
 
     public var name: String { base.name }
 
     public init(
-        _ base: any ModelBackend, cache: any ResponseCache, model: String, mode: Mode = .normal,
+        _ base: any ModelBackend, cache: any ResponseCache, model: String, mode: Mode = .normal, ttl: Duration? = nil,
         isCacheable: @escaping @Sendable (ChatResponse) -> Bool = { _ in true }
     ) {
         self.base = base
         self.cache = cache
         self.model = model
         self.mode = mode
+        self.ttl = ttl
         self.isCacheable = isCacheable
     }
 
@@ -77,7 +88,7 @@ public struct CachingBackend: ModelBackend {
     }
 
     func lookup(_ key: String) async throws -> ChatResponse? {
-        guard mode == .normal, var hit = try? await cache.cachedResponse(for: key) else { return nil }
+        guard mode == .normal, var hit = try? await cache.cachedResponse(for: key, maxAge: ttl) else { return nil }
         hit.attempts = 0
         hit.costUSD = 0
         hit.cached = true

@@ -69,13 +69,13 @@ public struct RetryingBackend: ModelBackend {
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        try await withRetries { try await base.complete(request) }
+        try await withRetries(request) { try await base.complete(request) }
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
         let base = self.base
         return .answering { yield in
-            try await withRetries {
+            try await withRetries(request) {
                 for try await event in base.stream(request) {
                     switch event {
                     case .delta(let text): yield(text)
@@ -87,7 +87,7 @@ public struct RetryingBackend: ModelBackend {
         }
     }
 
-    func withRetries(_ call: () async throws -> ChatResponse) async throws -> ChatResponse {
+    func withRetries(_ request: ChatRequest, _ call: () async throws -> ChatResponse) async throws -> ChatResponse {
         var attempt = 1
         var calls = 0
         while true {
@@ -98,6 +98,8 @@ public struct RetryingBackend: ModelBackend {
             } catch let error as BackendError {
                 calls += 1
                 guard attempt < policy.maxAttempts, RetryPolicy.isRetryable(error) else { throw error }
+                // A router has other candidates: an unreachable backend is its to fail over, not ours to retry.
+                if error.unreachable && request.context.failFastWhenUnreachable { throw error }
                 if let retryAfter = error.retryAfter, retryAfter > policy.maxRetryAfter { throw error }
                 let wait = policy.delay(after: attempt, error: error, random: random())
                 onRetry(attempt, error, wait)

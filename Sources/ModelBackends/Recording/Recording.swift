@@ -81,6 +81,19 @@ public struct RecordingStore: Sendable {
     }
 
     /// Writes a recording atomically, with every secret the redactor knows removed.
+    /// Creates the directory if needed and proves a file can be written in it, so a directory that
+    /// cannot hold recordings is refused before any call is paid for.
+    public func checkWritable() throws(RecordingError) {
+        let probe = directory.appendingPathComponent(".panel-write-check-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data().write(to: probe, options: .withoutOverwriting)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw RecordingError(path: directory.path, detail: "cannot write recordings here (\(error.localizedDescription))")
+        }
+    }
+
     public func save(_ recording: Recording) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()

@@ -36,13 +36,16 @@ public struct RecordingBackend: ModelBackend {
         }
     }
 
+    /// A recording that cannot be written is an error of our own, not the provider's: it is thrown as a
+    /// ``RecordingError``, which no retry policy retries and no router fails over on, so the call that
+    /// could not be saved is the only one paid for.
     private func save(_ request: ChatRequest, _ response: ChatResponse) throws {
         do {
             try store.save(Recording(request: request, response: response))
         } catch {
-            throw BackendError(
-                kind: .invalidResponse, backend: name,
-                detail: "cannot write the recording to \(store.directory.path): \(error)")
+            throw RecordingError(
+                path: store.directory.path,
+                detail: "cannot write the recording of \(request.label.isEmpty ? "a call" : request.label) (\(error))")
         }
     }
 }

@@ -211,7 +211,7 @@ func classify(_ error: any Error, backend: String) -> any Error {
         }
     }
     if error is ChannelError || error is IOError {
-        return BackendError.connection(backend: backend, detail: "cannot connect (\(error))")
+        return BackendError.unreachable(backend: backend, detail: "cannot connect (\(error))")
     }
     return BackendError.connection(backend: backend, detail: String(describing: error))
 }

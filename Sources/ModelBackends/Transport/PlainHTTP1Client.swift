@@ -160,7 +160,7 @@ final class PlainHTTP1Client: Sendable {
         case Failure.invalidResponse(let detail):
             return BackendError(kind: .invalidResponse, backend: backend, detail: "not a valid HTTP/1.1 answer (\(detail))")
         case Failure.cannotConnect(let detail):
-            return BackendError.connection(backend: backend, detail: "cannot connect (\(detail))")
+            return BackendError.unreachable(backend: backend, detail: "cannot connect (\(detail))")
         case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed, ChannelError.eof:
             return BackendError.connection(backend: backend, detail: "the connection closed before the request was sent")
         case is ChannelError, is IOError:

@@ -1,4 +1,5 @@
 public import Foundation
+import ModelBackends
 
 /// The document templates (Mustache): `review.md.mustache` and `review.html.mustache`, built into the
 /// binary from the repository's `templates/`, each overridable by a file of the same name in a
@@ -13,6 +14,8 @@ public struct DocumentTemplates: Sendable {
     let markdown: Template
     let html: Template
     public let source: String
+    /// Template file name → SHA-256 of its text, for provenance.
+    public let hashes: [String: String]
 
     /// The built-in templates, parsed once per process.
     public static func builtIn() -> DocumentTemplates { parsedBuiltIn }
@@ -54,6 +57,9 @@ public struct DocumentTemplates: Sendable {
         markdown = try template(Self.markdownFile, escaping: .markdown)
         html = try template(Self.htmlFile, escaping: .html)
         self.source = source
+        var hashes: [String: String] = [:]
+        for name in [Self.markdownFile, Self.htmlFile] { hashes[name] = ContentHash.sha256(files[name] ?? "") }
+        self.hashes = hashes
     }
 
     public func renderMarkdown(_ document: ReviewDocument) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import ModelBackends
 
 /// The values document templates see, built from a v1 document alone (so `panel render` and a live
 /// review render identically).
@@ -14,7 +15,7 @@ public enum DocumentViewModel {
         for review in reviews {
             if let by = answeredBy(review), !models.contains(by) { models.append(by) }
         }
-        let families = Set(answered.compactMap { ModelFamily.guess(model: $0.model, backend: $0.backend) }).sorted()
+        let families = Set(answered.map { ModelFamily.of(family: $0.family, kind: nil, model: $0.model ?? $0.backend) }).sorted()
         var footer: [String: TemplateValue] = [
             "answered": .number(answered.count), "total": .number(reviews.count), "models": .text(models.joined(separator: ", ")),
             "calls": .number(doc.totals.calls), "generated_at": .text(doc.generatedAt),
@@ -199,22 +200,6 @@ public enum DocumentViewModel {
     static func isWebURL(_ url: String) -> Bool {
         let lowered = url.lowercased()
         return (lowered.hasPrefix("https://") || lowered.hasPrefix("http://")) && URL(string: url)?.host != nil
-    }
-}
-
-/// A model's family, guessed from its name, for the "how many families answered" line.
-public enum ModelFamily {
-    static let prefixes: [(String, String)] = [
-        ("gpt", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"), ("chatgpt", "openai"), ("claude", "anthropic"),
-        ("mistral", "mistral"), ("mixtral", "mistral"), ("codestral", "mistral"), ("ministral", "mistral"), ("magistral", "mistral"),
-        ("llama", "llama"), ("meta-llama", "llama"), ("gemini", "google"), ("gemma", "google"), ("qwen", "qwen"), ("deepseek", "deepseek"),
-        ("phi", "microsoft"), ("command", "cohere"), ("grok", "xai"),
-    ]
-
-    public static func guess(model: String?, backend: String?) -> String? {
-        guard let name = (model ?? backend)?.lowercased() else { return nil }
-        let base = name.split(separator: "/").last.map(String.init) ?? name
-        return prefixes.first { base.hasPrefix($0.0) }?.1 ?? base.split(whereSeparator: { $0 == "-" || $0 == ":" }).first.map(String.init)
     }
 }
 

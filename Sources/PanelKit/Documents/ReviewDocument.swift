@@ -71,6 +71,8 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var flags: [String]
         public var backend: String?
         public var model: String?
+        /// The answering backend's model family (``ModelFamily``); an addition within v1.
+        public var family: String?
         public var latencyMS: Int?
         public var ttftMS: Int?
         public var inputTokens: Int?
@@ -81,7 +83,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var routing: RoutingTrace?
 
         enum CodingKeys: String, CodingKey {
-            case persona, status, score, verdict, text, error, flags, backend, model, attempts, routing
+            case persona, status, score, verdict, text, error, flags, backend, model, family, attempts, routing
             case latencyMS = "latency_ms"
             case ttftMS = "ttft_ms"
             case inputTokens = "input_tokens"
@@ -100,6 +102,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(flags, forKey: .flags)
             try c.encode(backend, forKey: .backend)
             try c.encode(model, forKey: .model)
+            try c.encode(family, forKey: .family)
             try c.encode(latencyMS, forKey: .latencyMS)
             try c.encode(ttftMS, forKey: .ttftMS)
             try c.encode(inputTokens, forKey: .inputTokens)
@@ -169,15 +172,38 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         }
     }
 
+    /// What produced the document, so two documents can be told apart by more than their dates: panel's
+    /// version, each persona prompt's hash and each document template's hash (SHA-256 of the text).
+    /// An addition within v1; absent (null) in documents written before it.
+    public struct Provenance: Sendable, Hashable, Codable {
+        public var panelVersion: String
+        /// Persona id → SHA-256 of its prompt (the persona file and the request template).
+        public var prompts: [String: String]
+        /// Template file name → SHA-256 of its text.
+        public var templates: [String: String]
+
+        public init(panelVersion: String, prompts: [String: String], templates: [String: String]) {
+            self.panelVersion = panelVersion
+            self.prompts = prompts
+            self.templates = templates
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case prompts, templates
+            case panelVersion = "panel_version"
+        }
+    }
+
     public var schema: String
     public var kind: Kind
     public var generatedAt: String
     public var personas: [PersonaInfo]
     public var tools: [Tool]
     public var totals: Totals
+    public var provenance: Provenance?
 
     enum CodingKeys: String, CodingKey {
-        case schema, kind, personas, tools, totals
+        case schema, kind, personas, tools, totals, provenance
         case generatedAt = "generated_at"
     }
 
@@ -189,6 +215,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         try c.encode(personas, forKey: .personas)
         try c.encode(tools, forKey: .tools)
         try c.encode(totals, forKey: .totals)
+        try c.encode(provenance, forKey: .provenance)
     }
 
     /// The display name of a persona id.
@@ -205,8 +232,9 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
 
 extension ReviewDocument {
     /// Builds the document of a finished run.
-    public init(run: ReviewRun, generatedAt: Date = Date()) {
+    public init(run: ReviewRun, generatedAt: Date = Date(), provenance: Provenance? = nil) {
         schema = Self.schemaVersion
+        self.provenance = provenance
         kind = run.tools.count == 1 ? .review : .comparison
         self.generatedAt = CFormat.iso8601(generatedAt)
         personas = run.personas.map { PersonaInfo(id: $0.id, name: $0.name, weighs: $0.weighs) }
@@ -250,6 +278,7 @@ extension ReviewDocument.Review {
         flags = result.flags
         backend = result.backend
         model = result.model
+        family = result.family
         latencyMS = result.latencyMS
         ttftMS = result.ttftMS
         inputTokens = result.inputTokens
@@ -270,6 +299,7 @@ extension ReviewDocument.Review {
             "verdict": optional(verdict) { .string($0.rawValue) }, "text": optional(text, JSONValue.string),
             "error": optional(error, JSONValue.string), "flags": .array(flags.map(JSONValue.string)),
             "backend": optional(backend, JSONValue.string), "model": optional(model, JSONValue.string),
+            "family": optional(family, JSONValue.string),
             "latency_ms": optional(latencyMS, JSONValue.int), "ttft_ms": optional(ttftMS, JSONValue.int),
             "input_tokens": optional(inputTokens, JSONValue.int), "output_tokens": optional(outputTokens, JSONValue.int),
             "cost_usd": optional(costUSD, JSONValue.double), "attempts": .int(attempts),

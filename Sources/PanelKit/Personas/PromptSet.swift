@@ -14,6 +14,8 @@ public struct PromptSet: Sendable {
     let requestTemplate: Template
     /// Where the prompts came from: a directory, or "built-in".
     public let source: String
+    /// Persona id → SHA-256 of its prompt (its file and the request template), for provenance.
+    public let hashes: [String: String]
 
     public static let requestFileName = "_request.md"
 
@@ -52,6 +54,7 @@ public struct PromptSet: Sendable {
     init(files: [String: String], source: String) throws(PromptError) {
         var personas: [Persona] = []
         var templates: [String: Template] = [:]
+        var texts: [String: String] = [:]
         for (fileName, text) in files.sorted(by: { $0.key < $1.key }) where !fileName.hasPrefix("_") {
             let file = source == "built-in" ? "built-in \(fileName)" : "\(source)/\(fileName)"
             let (persona, template) = try Self.parsePersona(text, file: file)
@@ -60,6 +63,7 @@ public struct PromptSet: Sendable {
             }
             personas.append(persona)
             templates[persona.id] = template
+            texts[persona.id] = text
         }
         guard !personas.isEmpty else {
             throw PromptError(file: source, problem: "holds no persona files (<id>.md with front matter)")
@@ -71,6 +75,7 @@ public struct PromptSet: Sendable {
         self.systemTemplates = templates
         self.requestTemplate = try Self.template(request, file: "\(source)/\(Self.requestFileName)")
         self.source = source
+        self.hashes = texts.mapValues { ContentHash.sha256($0 + "\n" + request) }
     }
 
     static func parsePersona(_ text: String, file: String) throws(PromptError) -> (Persona, Template) {
@@ -120,7 +125,8 @@ public struct PromptSet: Sendable {
         listing: Listing,
         temperature: Double?,
         maxOutputTokens: Int?,
-        stream: Bool = false
+        stream: Bool = false,
+        panel: PanelScope? = nil
     ) -> ChatRequest {
         let context: TemplateValue = [
             "persona": ["id": .text(persona.id), "name": .text(persona.name), "weighs": .text(persona.weighs)],
@@ -137,7 +143,8 @@ public struct PromptSet: Sendable {
             maxOutputTokens: maxOutputTokens,
             schema: ReviewSchema.outputSchema,
             stream: stream,
-            label: "\(persona.id) · \(listing.name)")
+            label: "\(persona.id) · \(listing.name)",
+            context: RoutingContext(persona: persona.id, panel: panel))
     }
 
     /// The listing's fields for templates, with the data markers neutralised so listing text cannot

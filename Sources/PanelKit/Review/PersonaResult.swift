@@ -14,6 +14,8 @@ public struct PersonaResult: Sendable, Hashable {
     public var flags: [String]
     public var backend: String?
     public var model: String?
+    /// The answering backend's model family (``ModelFamily``), when the backend is configured.
+    public var family: String?
     public var latencyMS: Int?
     public var ttftMS: Int?
     public var inputTokens: Int?
@@ -85,5 +87,6 @@ extension PersonaResult {
             latencyMS: review.latencyMS, ttftMS: review.ttftMS, inputTokens: review.inputTokens, outputTokens: review.outputTokens,
             costUSD: review.costUSD, attempts: review.attempts)
         routing = review.routing
+        family = review.family
     }
 }

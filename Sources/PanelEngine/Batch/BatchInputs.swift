@@ -1,19 +1,21 @@
 import Foundation
-import PanelKit
+public import PanelKit
 
 /// One row of a batch: a listing, or why it could not be read.
-struct BatchRow: Sendable {
+public struct BatchRow: Sendable {
     /// Stable identity across runs: the file path, or `file:line` for JSON Lines.
-    var key: String
-    var listing: Result<Listing, ListingError>
+    public var key: String
+    public var listing: Result<Listing, ListingError>
 }
 
 /// Reads batch inputs lazily — a directory of listing files, JSON Lines files (one listing per
 /// line), or listing files — so memory stays flat whatever the batch size.
-struct BatchInputs: Sequence {
-    var paths: [String]
+public struct BatchInputs: Sequence, Sendable {
+    public var paths: [String]
 
-    func makeIterator() -> AnyIterator<BatchRow> {
+    public init(paths: [String]) { self.paths = paths }
+
+    public func makeIterator() -> AnyIterator<BatchRow> {
         var pending = paths[...]
         var lines: AnyIterator<(Int, String)>?
         var jsonlPath = ""
@@ -98,7 +100,7 @@ struct BatchInputs: Sequence {
 
 extension BatchInputs {
     /// How many rows the inputs hold, counted without parsing any listing (for the progress bar).
-    func rowCount() -> Int {
+    public func rowCount() -> Int {
         var count = 0
         for path in paths {
             var isDirectory: ObjCBool = false

@@ -1,8 +1,9 @@
 import Foundation
 import ModelBackends
+import PanelKit
 import Testing
 
-@testable import PanelKit
+@testable import PanelEngine
 
 struct PanelConfigurationTests {
     func parse(_ text: String) throws(ConfigurationError) -> PanelConfiguration {

@@ -1,9 +1,10 @@
 import Foundation
 import ModelBackends
+import PanelKit
 import Synchronization
 import Testing
 
-@testable import PanelKit
+@testable import PanelEngine
 
 /// A backend answering from a script keyed by persona and call number, for pipeline logic tests.
 /// (The real HTTP path is tested against the mock provider.)

@@ -1,40 +1,5 @@
 public import ModelBackends
-
-/// Everything the panel produced for a set of listings.
-public struct ReviewRun: Sendable {
-    public struct ToolReview: Sendable {
-        public var listing: Listing
-        /// In persona order.
-        public var results: [PersonaResult]
-        public var panel: PanelSummary
-
-        public init(listing: Listing, results: [PersonaResult], panel: PanelSummary) {
-            self.listing = listing
-            self.results = results
-            self.panel = panel
-        }
-    }
-
-    public var tools: [ToolReview]
-    public var personas: [Persona]
-    public var wallMS: Int
-
-    public var allAnswered: Bool { tools.allSatisfy { $0.panel.abstained == 0 } }
-
-    public init(tools: [ToolReview], personas: [Persona], wallMS: Int) {
-        self.tools = tools
-        self.personas = personas
-        self.wallMS = wallMS
-    }
-}
-
-/// What the pipeline reports while it runs, for progress views and logs.
-public enum PipelineEvent: Sendable {
-    case started(persona: Persona, listing: Listing)
-    case delta(persona: Persona, listing: Listing, text: String)
-    case repairing(persona: Persona, listing: Listing, reason: String)
-    case finished(PersonaResult, listing: Listing)
-}
+public import PanelKit
 
 /// Runs every persona over every listing concurrently and aggregates the votes.
 ///
@@ -49,7 +14,9 @@ public struct ReviewPipeline: Sendable {
     public var maxOutputTokens: Int?
     public var stream: Bool
     public var quorum: Int?
-    public var onEvent: @Sendable (PipelineEvent) -> Void
+    /// The model family of a configured backend, by name (nil for one without a configuration).
+    public var familyOf: @Sendable (String) -> String?
+    public var onEvent: @Sendable (EngineEvent) -> Void
 
     public init(
         prompts: PromptSet,
@@ -58,7 +25,8 @@ public struct ReviewPipeline: Sendable {
         maxOutputTokens: Int? = 700,
         stream: Bool = false,
         quorum: Int? = nil,
-        onEvent: @escaping @Sendable (PipelineEvent) -> Void = { _ in }
+        familyOf: @escaping @Sendable (String) -> String? = { _ in nil },
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
     ) {
         self.prompts = prompts
         self.backendFor = backendFor
@@ -66,7 +34,19 @@ public struct ReviewPipeline: Sendable {
         self.maxOutputTokens = maxOutputTokens
         self.stream = stream
         self.quorum = quorum
+        self.familyOf = familyOf
         self.onEvent = onEvent
+    }
+
+    /// The settings' form of a pipeline.
+    public init(
+        settings: ReviewSettings, backendFor: @escaping @Sendable (Persona) -> any ModelBackend,
+        familyOf: @escaping @Sendable (String) -> String? = { _ in nil }, onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+    ) {
+        self.init(
+            prompts: settings.prompts, backendFor: backendFor, temperature: settings.temperature,
+            maxOutputTokens: settings.maxOutputTokens, stream: settings.stream, quorum: settings.quorum, familyOf: familyOf,
+            onEvent: onEvent)
     }
 
     public func run(_ listings: [Listing]) async -> ReviewRun {
@@ -76,8 +56,10 @@ public struct ReviewPipeline: Sendable {
         var results = Array(repeating: [PersonaResult?](repeating: nil, count: personas.count), count: listings.count)
         await withTaskGroup(of: (Int, Int, PersonaResult).self) { group in
             for (l, listing) in listings.enumerated() {
+                // One panel per tool: its routed calls share diversity state, freed when the run ends.
+                let panel = PanelScope()
                 for (p, persona) in personas.enumerated() {
-                    group.addTask { (l, p, await review(listing, by: persona)) }
+                    group.addTask { (l, p, await review(listing, by: persona, panel: panel)) }
                 }
             }
             for await (l, p, result) in group {
@@ -96,16 +78,15 @@ public struct ReviewPipeline: Sendable {
     }
 
     /// One persona's review of one listing: ask, parse, repair once, or abstain.
-    public func review(_ listing: Listing, by persona: Persona) async -> PersonaResult {
+    public func review(_ listing: Listing, by persona: Persona, panel: PanelScope? = nil) async -> PersonaResult {
         onEvent(.started(persona: persona, listing: listing))
         let backend = backendFor(persona)
-        let request = prompts.request(
-            for: persona, listing: listing, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream)
+        let request = self.request(listing, by: persona, panel: panel)
         var result = PersonaResult(persona: persona, outcome: .abstained(reason: "not answered"), backend: backend.name)
         let onEvent = self.onEvent
         do {
             let first = try await backend.respond(to: request) { onEvent(.delta(persona: persona, listing: listing, text: $0)) }
-            result.add(first)
+            result.add(first, family: familyOf)
             switch ReviewParser.parse(first.text) {
             case .success(let review):
                 result.answer(review)
@@ -115,7 +96,7 @@ public struct ReviewPipeline: Sendable {
                 var repair = request
                 repair.messages += [.assistant(first.text), .user(Self.repairInstruction(failure))]
                 let second = try await backend.respond(to: repair)
-                result.add(second)
+                result.add(second, family: familyOf)
                 switch ReviewParser.parse(second.text) {
                 case .success(let review):
                     result.answer(review)
@@ -134,6 +115,12 @@ public struct ReviewPipeline: Sendable {
         return result
     }
 
+    /// The request a persona sends for a listing, with these settings.
+    public func request(_ listing: Listing, by persona: Persona, panel: PanelScope? = nil) -> ChatRequest {
+        prompts.request(
+            for: persona, listing: listing, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream, panel: panel)
+    }
+
     static func repairInstruction(_ failure: ParseFailure) -> String {
         """
         Your answer could not be read: \(failure.reason). Answer again with only this JSON object and nothing \
@@ -143,9 +130,10 @@ public struct ReviewPipeline: Sendable {
 }
 
 extension PersonaResult {
-    mutating func add(_ response: ChatResponse) {
+    mutating func add(_ response: ChatResponse, family familyOf: (String) -> String?) {
         backend = response.backend
         model = response.model ?? model
+        family = familyOf(response.backend) ?? family
         latencyMS = (latencyMS ?? 0) + response.latency.milliseconds
         if ttftMS == nil { ttftMS = response.timeToFirstToken?.milliseconds }
         inputTokens = Self.sum(inputTokens, response.usage.inputTokens, first: attempts == 0)

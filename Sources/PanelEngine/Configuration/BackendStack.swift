@@ -1,6 +1,7 @@
 public import Foundation
 public import ModelBackends
 public import ModelRouter
+import PanelKit
 
 /// Composes each configured backend into the chain DESIGN.md describes:
 /// retries ─► (recording) ─► concurrency limit ─► provider adapter ─► HTTP.
@@ -18,6 +19,8 @@ public enum BackendStack {
         /// Cache local backends too. Off by default: a local server is free, and it often answers with
         /// whatever model is loaded whatever name is asked for, so a cached answer may be stale.
         public var cacheLocal: Bool
+        /// How long cached answers are good for (nil: for ever).
+        public var cacheTTL: Duration?
         /// Router statistics to start from (e.g. stored ones, for a dry run); fresh when nil.
         public var statistics: BackendStatistics?
         public var routerTime: RouterTime
@@ -27,6 +30,7 @@ public enum BackendStack {
             cache: (any ResponseCache)? = nil,
             cacheMode: CachingBackend.Mode = .normal,
             cacheLocal: Bool = false,
+            cacheTTL: Duration? = nil,
             statistics: BackendStatistics? = nil,
             routerTime: RouterTime = .continuous(),
             onRetry: @escaping @Sendable (String, Int, BackendError, Duration) -> Void = { _, _, _, _ in },
@@ -38,6 +42,7 @@ public enum BackendStack {
             self.cache = cache
             self.cacheMode = cacheMode
             self.cacheLocal = cacheLocal
+            self.cacheTTL = cacheTTL
             self.statistics = statistics
             self.routerTime = routerTime
         }
@@ -59,7 +64,7 @@ public enum BackendStack {
             if let cache = options.cache, options.cacheLocal || !backend.isLocal {
                 // Only answers the panel can read are worth keeping.
                 chain = CachingBackend(
-                    chain, cache: cache, model: backend.model, mode: options.cacheMode,
+                    chain, cache: cache, model: backend.model, mode: options.cacheMode, ttl: options.cacheTTL,
                     isCacheable: { (try? ReviewParser.parse($0.text).get()) != nil })
             }
             let name = backend.name

@@ -1,0 +1,88 @@
+import ModelBackends
+
+/// One listing's line in a batch summary.
+public struct BatchRowSummary: Sendable, Encodable {
+    public var key: String
+    public var name: String?
+    public var status: String
+    public var verdict: String?
+    public var shipShare: Double?
+    public var scoreMedian: Double?
+    public var costUSD: Double?
+    public var documents: [String]
+    public var error: String?
+    public var answered: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case key, name, status, verdict, documents, error, answered
+        case shipShare = "ship_share"
+        case scoreMedian = "score_median"
+        case costUSD = "cost_usd"
+    }
+
+    public init(_ item: BatchItem) {
+        key = item.key
+        name = item.name
+        status = item.status == .pending ? "not_started" : item.status.rawValue
+        verdict = item.outcome.verdict
+        shipShare = item.outcome.shipShare
+        scoreMedian = item.outcome.scoreMedian
+        costUSD = item.outcome.costUSD
+        documents = item.documents
+        error = item.error
+        answered = item.outcome.answered
+    }
+}
+
+/// A batch job's counts at the end of a run.
+public struct BatchSummary: Sendable {
+    public var complete: Int
+    public var partial: Int
+    public var failed: Int
+    public var notStarted: Int
+    public var spentUSD: Double
+    public var budgetStopped: Bool
+
+    /// Every listing of the job complete, and nothing left for a later run.
+    public var allComplete: Bool { !budgetStopped && partial == 0 && failed == 0 && notStarted == 0 }
+}
+
+extension BatchDriver {
+    /// The summary file's name in the sink.
+    public static let summaryFile = "summary.json"
+
+    /// Writes `summary.json` to the sink (whole or not at all), streamed from the store in input order,
+    /// handing each row to `onRow` as well (for a table on a terminal).
+    public func writeSummary(budgetStopped: Bool, onRow: (BatchRowSummary) -> Void = { _ in }) async throws -> BatchSummary {
+        let counts = try await store.itemCounts(job: job)
+        let spent = try await store.spent(job: job)
+        let summary = BatchSummary(
+            complete: counts[.complete] ?? 0, partial: counts[.partial] ?? 0, failed: counts[.failed] ?? 0,
+            notStarted: counts[.pending] ?? 0, spentUSD: spent, budgetStopped: budgetStopped)
+        let job = self.job
+        let budget = options.budgetUSD
+        try await sink.write(to: sink.address(file: Self.summaryFile)) { file in
+            var buffer = "{\n"
+            buffer += "  \"job\": \(JSONValue.string(job).canonicalText()),\n"
+            buffer +=
+                "  \"complete\": \(summary.complete), \"partial\": \(summary.partial), \"failed\": \(summary.failed), \"not_started\": \(summary.notStarted),\n"
+            buffer += "  \"spent_usd\": \(JSONValue.double((spent * 1e8).rounded() / 1e8).canonicalText()), "
+            buffer += "\"budget_usd\": \(budget.map { JSONValue.double($0).canonicalText() } ?? "null"), "
+            buffer += "\"budget_stopped\": \(budgetStopped),\n  \"listings\": ["
+            var first = true
+            // Streamed from the store in input order, 64 KiB at a time: constant memory whatever the job's size.
+            try await store.forEachItem(job: job) { item in
+                let row = BatchRowSummary(item)
+                buffer += (first ? "\n    " : ",\n    ") + (try JSONValueEncoder.encode(row).canonicalText())
+                first = false
+                if buffer.utf8.count > 1 << 16 {
+                    try file.append(buffer)
+                    buffer = ""
+                }
+                onRow(row)
+            }
+            try file.append(buffer + "\n  ]\n}\n")
+        }
+        return summary
+    }
+}

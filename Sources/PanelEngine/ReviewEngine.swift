@@ -1,0 +1,38 @@
+public import PanelKit
+
+/// The engine front ends call: settings and a backend stack in, documents and events out. `panel
+/// review`, `panel batch`, a server handler and a worker loop all go through it, so a listing gets the
+/// same document whichever way it was reviewed.
+public struct ReviewEngine: Sendable {
+    public let settings: ReviewSettings
+    public let backends: EngineBackends
+
+    public init(settings: ReviewSettings, backends: EngineBackends) {
+        self.settings = settings
+        self.backends = backends
+    }
+
+    /// The pipeline these settings and backends make, reporting to `onEvent`.
+    public func pipeline(onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }) -> ReviewPipeline {
+        let backends = self.backends
+        return ReviewPipeline(
+            settings: settings, backendFor: { backends.backend(for: $0.id) }, familyOf: { backends.family(ofBackend: $0) },
+            onEvent: onEvent)
+    }
+
+    /// Reviews listings together — one review, or a comparison of two or more — and builds the document.
+    /// Cancelling the caller's task cancels every call in flight.
+    public func review(_ listings: [Listing], onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }) async -> ReviewDocument {
+        document(await pipeline(onEvent: onEvent).run(listings))
+    }
+
+    /// The document of a finished run, with these settings' provenance.
+    public func document(_ run: ReviewRun) -> ReviewDocument {
+        ReviewDocument(run: run, provenance: settings.provenance)
+    }
+
+    /// The document as text in a format, with these settings' templates.
+    public func render(_ document: ReviewDocument, as format: DocumentFormat) -> String {
+        format.render(document, templates: settings.templates)
+    }
+}

@@ -1,0 +1,117 @@
+public import Foundation
+import ModelBackends
+public import PanelKit
+
+/// How reviews are asked and written — the same for `review`, `batch`, the server and workers.
+public struct ReviewSettings: Sendable {
+    public var prompts: PromptSet
+    public var templates: DocumentTemplates
+    public var temperature: Double?
+    public var maxOutputTokens: Int?
+    public var stream: Bool
+    /// Answers needed for a panel verdict (nil: a majority of the personas).
+    public var quorum: Int?
+
+    public static let defaultTemperature = 0.2
+    public static let defaultMaxOutputTokens = 700
+
+    public init(
+        prompts: PromptSet = .builtIn(), templates: DocumentTemplates = .builtIn(), temperature: Double? = defaultTemperature,
+        maxOutputTokens: Int? = defaultMaxOutputTokens, stream: Bool = false, quorum: Int? = nil
+    ) {
+        self.prompts = prompts
+        self.templates = templates
+        self.temperature = temperature
+        self.maxOutputTokens = maxOutputTokens
+        self.stream = stream
+        self.quorum = quorum
+    }
+
+    /// Settings from what a user said, in order of precedence: explicit overrides (flags, an API
+    /// request), then the configuration's `panel:` section, then the defaults.
+    public static func resolved(
+        _ overrides: ReviewOverrides, configuration: PanelConfiguration?, prompts: PromptSet = .builtIn(),
+        templates: DocumentTemplates = .builtIn()
+    ) -> ReviewSettings {
+        ReviewSettings(
+            prompts: prompts, templates: templates,
+            temperature: overrides.temperature ?? configuration?.temperature ?? defaultTemperature,
+            maxOutputTokens: overrides.maxOutputTokens ?? configuration?.maxTokens ?? defaultMaxOutputTokens,
+            stream: overrides.stream ?? false, quorum: overrides.quorum ?? configuration?.quorum)
+    }
+
+    /// What produced documents made with these settings.
+    public var provenance: ReviewDocument.Provenance {
+        ReviewDocument.Provenance(panelVersion: PanelVersion.current, prompts: prompts.hashes, templates: templates.hashes)
+    }
+}
+
+/// What a caller asked for explicitly; nil leaves the choice to the configuration or the default.
+public struct ReviewOverrides: Sendable {
+    public var temperature: Double?
+    public var maxOutputTokens: Int?
+    public var stream: Bool?
+    public var quorum: Int?
+
+    public init(temperature: Double? = nil, maxOutputTokens: Int? = nil, stream: Bool? = nil, quorum: Int? = nil) {
+        self.temperature = temperature
+        self.maxOutputTokens = maxOutputTokens
+        self.stream = stream
+        self.quorum = quorum
+    }
+}
+
+/// Where answers come from and what is kept of them.
+public struct BackendSettings: Sendable {
+    public enum Source: Sendable {
+        /// Live backends, as configured.
+        case configuration(PanelConfiguration)
+        /// Recorded answers only, from a directory.
+        case replay(directory: String)
+    }
+
+    /// How the response cache is used.
+    public enum CacheMode: Sendable, Hashable {
+        /// Read and write cached answers.
+        case normal
+        /// Ignore cached answers, store fresh ones.
+        case refresh
+        /// Neither read nor write.
+        case off
+    }
+
+    public var source: Source
+    /// Record every answer into this directory.
+    public var recordDirectory: String?
+    public var cacheMode: CacheMode
+    /// Cache local backends too (off by default: they cost nothing, and a local server often answers
+    /// with whatever model is loaded).
+    public var cacheLocal: Bool
+    /// How long a cached answer is good for (nil: for ever).
+    public var cacheTTL: Duration?
+    /// The environment keys are read from.
+    public var environment: [String: String]
+
+    public init(
+        source: Source, recordDirectory: String? = nil, cacheMode: CacheMode = .normal, cacheLocal: Bool = false,
+        cacheTTL: Duration? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.source = source
+        self.recordDirectory = recordDirectory
+        self.cacheMode = cacheMode
+        self.cacheLocal = cacheLocal
+        self.cacheTTL = cacheTTL
+        self.environment = environment
+    }
+
+    public var configuration: PanelConfiguration? {
+        if case .configuration(let configuration) = source { return configuration }
+        return nil
+    }
+
+    /// True when these settings read or write the response cache, so a store must be opened.
+    public var usesCache: Bool {
+        guard cacheMode != .off, let configuration else { return false }
+        return cacheLocal || configuration.backends.contains { !$0.isLocal }
+    }
+}
