@@ -124,6 +124,33 @@ struct BatchTests {
         }
     }
 
+    /// Two `panel batch` processes started at once on the same store and job share the work through the
+    /// store's claims: every persona call is made once in all, both exit 0, and both summaries are whole.
+    /// (Before, each did all of it — twice the calls — and a new store opened by both at once could fail
+    /// with "database is locked" or a migration conflict.)
+    @Test func twoBatchesOnOneJobShareTheWork() async throws {
+        let (_, input, out, store) = try workspace("shared", listings: 16)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(40)
+        try await MockProvider.withServer(configuration) { handle in
+            let arguments = [
+                "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--concurrency", "4",
+                "--job", "shared",
+            ]
+            async let first = cli.panel(arguments)
+            async let second = cli.panel(arguments)
+            let (a, b) = try await (first, second)
+            #expect(a.code == 0, "\(a.stderr)")
+            #expect(b.code == 0, "\(b.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 64)
+            let database = try PanelStore(path: store)
+            #expect(try database.savedResultCount(job: "shared") == 64)
+            #expect(try summary(out)["complete"] as? Int == 16)
+            let names = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".md") }
+            #expect(names.count == 16)
+        }
+    }
+
     /// A listing is recorded finished before its documents are renamed into place; a crash in between
     /// leaves it recorded with a document missing. The rerun writes that document again from the stored
     /// results, under the same name, without asking any persona again.

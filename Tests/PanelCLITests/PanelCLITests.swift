@@ -161,6 +161,19 @@ struct PanelCLITests {
         #expect(!everything.contains(key))
     }
 
+    /// A --record directory that cannot be written is refused before any call: exit 2, naming it.
+    @Test func unwritableRecordDirectoryIsAUsageError() async throws {
+        let blocker = try temporaryFile("blocker", "a file where a directory should be")
+        try await MockProvider.withServer { handle in
+            let result = try await panel([
+                "review", Self.mistral, "--base-url", handle.baseURL, "--model", "m", "--record", blocker + "/recordings",
+            ])
+            #expect(result.code == 2)
+            #expect(result.stderr.contains(blocker + "/recordings"))
+            #expect(handle.stats.snapshot.chatRequests == 0)
+        }
+    }
+
     @Test func wrongKeyIsReportedWithoutTheKey() async throws {
         var configuration = MockProviderConfiguration()
         configuration.requiredKey = "sk-the-right-one-000000"

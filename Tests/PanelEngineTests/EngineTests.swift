@@ -1,0 +1,230 @@
+import Foundation
+import MockProvider
+import ModelBackends
+import ModelRouter
+import PanelEngine
+import PanelKit
+import PanelStore
+import Synchronization
+import Testing
+
+/// The engine as front ends use it: the same settings and documents for `review` and `batch`,
+/// budgets that hold for routed personas, recordings that fail as our own errors, and a router that
+/// fails over at once from a backend that cannot be reached.
+struct EngineTests {
+    func mockConfiguration(_ baseURL: String, price: Price? = nil) -> PanelConfiguration {
+        PanelConfiguration(
+            backends: [BackendConfiguration(name: "mock", kind: .openai, baseURL: baseURL, model: "m", price: price)],
+            defaultBackend: "mock")
+    }
+
+    func engine(
+        _ configuration: PanelConfiguration, overrides: ReviewOverrides = .init(), recordDirectory: String? = nil
+    ) throws
+        -> ReviewEngine
+    {
+        let backends = try EngineBackends(
+            BackendSettings(source: .configuration(configuration), recordDirectory: recordDirectory, cacheMode: .off, environment: [:]),
+            cache: nil)
+        return ReviewEngine(settings: .resolved(overrides, configuration: configuration), backends: backends)
+    }
+
+    func listing(_ workspace: Workspace, _ name: String = "Acme Relay") throws -> String {
+        try workspace.write(
+            "\(Slug.make(name)).yaml",
+            """
+            name: "\(name)"
+            tagline: "Typed webhooks as a service"
+            category: "Developer Tools"
+            description: "\(name) receives, verifies and retries webhooks, and hands your code typed events."
+            """)
+    }
+
+    /// A document with everything that may differ between two runs of the same review taken out:
+    /// the date, wall time and each call's timings.
+    func comparable(_ document: ReviewDocument) -> ReviewDocument {
+        var document = document
+        document.generatedAt = "-"
+        document.totals.wallMS = 0
+        for t in document.tools.indices {
+            for r in document.tools[t].reviews.indices {
+                document.tools[t].reviews[r].latencyMS = nil
+                document.tools[t].reviews[r].ttftMS = nil
+            }
+        }
+        return document
+    }
+
+    /// A listing reviewed by `batch` gets the document `review` gives it with the same settings —
+    /// quorum, templates, temperature, answer length — but for dates and timings; and its wall time is
+    /// real, not zero.
+    @Test func batchAndReviewGiveTheSameDocument() async throws {
+        let workspace = try Workspace()
+        let path = try listing(workspace)
+        var mock = MockProviderConfiguration()
+        mock.latency = .milliseconds(5)
+        mock.shape = .mixed
+        try await MockProvider.withServer(mock) { handle in
+            let engine = try engine(
+                mockConfiguration(handle.baseURL, price: Price(inputPerMTok: 0.1, outputPerMTok: 0.4)),
+                overrides: ReviewOverrides(temperature: 0.7, maxOutputTokens: 300, quorum: 4))
+            let reviewed = await engine.review([try ListingLoader.load(path: path)])
+
+            let store = try PanelStore(path: workspace.file("s.sqlite"))
+            _ = try store.beginJob("parity")
+            let sink = DirectorySink(path: workspace.file("out"))
+            _ = try sink.prepare()
+            let driver = BatchDriver(
+                engine: engine, store: store, sink: sink, options: .init(job: "parity", formats: [.json, .markdown], concurrency: 4))
+            #expect(try await driver.run(BatchInputs(paths: [path])) == false)
+            let batched = try JSONDocumentRenderer.decode(
+                Data(contentsOf: URL(fileURLWithPath: sink.address(name: "acme-relay", format: .json))), source: "batch")
+
+            #expect(comparable(batched) == comparable(reviewed))
+            #expect(batched.tools[0].panel.verdict == reviewed.tools[0].panel.verdict)
+            #expect(batched.totals.wallMS >= 5)  // four calls of at least 5 ms each, at once
+            #expect(batched.provenance?.panelVersion == PanelVersion.current)
+            #expect(batched.provenance?.prompts.count == 4 && batched.provenance?.templates.count == 2)
+            #expect(batched.tools[0].reviews.allSatisfy { $0.family == "openai" || $0.family == nil })
+            // Quorum 4 reached both ways: the configuration's settings are the batch's too.
+            #expect(batched.tools[0].panel.verdict != .incomplete)
+        }
+    }
+
+    /// A routed persona's budget reserves the dearest backend the router could pick: a batch whose
+    /// budget cannot cover that stops before paying for anything, though the cheap backend would fit.
+    /// (Before, a routed persona was estimated at $0 and never stopped.)
+    @Test func aRoutedBatchIsStoppedByItsBudget() async throws {
+        let workspace = try Workspace()
+        let path = try listing(workspace)
+        try await MockProvider.withServer { handle in
+            let cheap = BackendConfiguration(
+                name: "cheap", kind: .openai, baseURL: handle.baseURL, model: "m", price: Price(inputPerMTok: 0, outputPerMTok: 0.1))
+            let dear = BackendConfiguration(
+                name: "dear", kind: .openai, baseURL: handle.baseURL, model: "m", price: Price(inputPerMTok: 0, outputPerMTok: 10))
+            let configuration = PanelConfiguration(
+                backends: [cheap, dear], defaultBackend: PanelConfiguration.routerName,
+                router: RoutingConstraints(objective: .cheapest, explorationShare: 0))
+            let engine = try engine(configuration)
+            // The dear backend's ceiling: 60% of 700 tokens at $10/Mtok = $0.0042; the cheap one's $0.000042.
+            let request = engine.pipeline().request(try ListingLoader.load(path: path), by: engine.settings.prompts.personas[0])
+            let ceiling = try #require(engine.backends.costCeiling(request, persona: "builder"))
+            #expect(abs(ceiling - 0.0042) < 1e-9)
+
+            for (budget, calls) in [(0.003, 0), (1.0, 4)] {
+                let store = try PanelStore(path: workspace.file("s-\(budget).sqlite"))
+                _ = try store.beginJob("j")
+                let before = handle.stats.snapshot.chatRequests
+                let sink = DirectorySink(path: workspace.file("out-\(budget)"))
+                _ = try sink.prepare()
+                let driver = BatchDriver(
+                    engine: engine, store: store, sink: sink,
+                    options: .init(job: "j", concurrency: 1, budgetUSD: budget))
+                let stopped = try await driver.run(BatchInputs(paths: [path]))
+                #expect(stopped == (calls == 0))
+                #expect(handle.stats.snapshot.chatRequests - before == calls)
+                #expect(try store.spent(job: "j") <= budget)
+                let summary = try await driver.writeSummary(budgetStopped: stopped)
+                #expect(summary.complete == (calls == 0 ? 0 : 1) && summary.notStarted == (calls == 0 ? 1 : 0))
+            }
+        }
+    }
+
+    /// A recording that cannot be written fails the persona after the one call that was made: it is not
+    /// a provider error, so it is neither retried nor reported as one.
+    @Test func aFailedRecordingWriteMakesExactlyOneCall() async throws {
+        let workspace = try Workspace()
+        let path = try listing(workspace)
+        let recordings = workspace.file("recordings")
+        try await MockProvider.withServer { handle in
+            var configuration = mockConfiguration(handle.baseURL)
+            configuration.backends[0].retry = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(1))
+            let engine = try engine(configuration, recordDirectory: recordings)
+            // The directory passed the check at start-up; now it is gone and a file stands in its place.
+            try FileManager.default.removeItem(atPath: recordings)
+            try workspace.write("recordings", "not a directory")
+            let document = await engine.review([try ListingLoader.load(path: path)])
+            #expect(handle.stats.snapshot.chatRequests == 4)  // one per persona
+            let reviews = document.tools[0].reviews
+            #expect(reviews.allSatisfy { $0.status == .abstained && ($0.error ?? "").contains("cannot write the recording") })
+            #expect(reviews.allSatisfy { !($0.error ?? "").contains("backend '") })
+        }
+    }
+
+    /// A recording directory that cannot be written is refused before any call, naming it.
+    @Test func anUnwritableRecordDirectoryIsRefusedUpFront() throws {
+        let workspace = try Workspace()
+        let file = try workspace.write("taken", "a file, not a directory")
+        #expect {
+            try engine(mockConfiguration("http://127.0.0.1:9/v1"), recordDirectory: file + "/sub")
+        } throws: { error in
+            "\(error)".contains("--record") && "\(error)".contains(file)
+        }
+    }
+
+    /// With the cheapest of two backends refusing connections, a routed two-tool review moves every call
+    /// to the other at once: one connect attempt each on the dead backend, no retry waits at all.
+    @Test func routedCallsFailOverAtOnceFromAnUnreachableBackend() async throws {
+        let workspace = try Workspace()
+        let paths = [try listing(workspace, "Acme Relay"), try listing(workspace, "Globex Lens")]
+        let deadPort = MockProvider.unusedPort()
+        try await MockProvider.withServer { handle in
+            let dead = BackendConfiguration(
+                name: "dead", kind: .openai, baseURL: "http://127.0.0.1:\(deadPort)/v1", model: "m",
+                price: Price(inputPerMTok: 0, outputPerMTok: 0.01))
+            let live = BackendConfiguration(
+                name: "live", kind: .openai, baseURL: handle.baseURL, model: "m", price: Price(inputPerMTok: 0, outputPerMTok: 1))
+            let configuration = PanelConfiguration(
+                backends: [dead, live], defaultBackend: PanelConfiguration.routerName,
+                router: RoutingConstraints(objective: .cheapest, explorationShare: 0))
+            let clock = RecordingSleepClock()
+            let stack = BackendStack.build(configuration, keys: [:], options: .init(clock: clock))
+            let router = try #require(stack[PanelConfiguration.routerName])
+            let pipeline = ReviewPipeline(prompts: .builtIn(), backendFor: { _ in router })
+            let start = ContinuousClock.now
+            let run = await pipeline.run(try paths.map { try ListingLoader.load(path: $0) })
+            let elapsed = ContinuousClock.now - start
+            let results = run.tools.flatMap(\.results)
+            #expect(results.count == 8 && results.allSatisfy { $0.review != nil && $0.backend == "live" })
+            #expect(clock.waits.values.isEmpty, "no retry backoff on an unreachable backend")
+            #expect(handle.stats.snapshot.chatRequests == 8)
+            for result in results {
+                let attempts = try #require(result.routing?.attempts)
+                #expect(attempts.filter { $0.backend == "dead" }.count <= 1)
+            }
+            print("routed two-tool review with the cheapest backend down: \(elapsed)")
+        }
+    }
+
+    /// JSON → render equals rendering the run directly.
+    @Test func renderRoundTrips() async throws {
+        let replay = try ReplayBackend(store: RecordingStore(directory: packageRoot.appendingPathComponent("fixtures/recordings")))
+        let listings = try ["azure-ai-foundry-realtime-voice.yaml", "mistral-3-small.yaml"].map {
+            try ListingLoader.load(path: packageRoot.appendingPathComponent("fixtures/listings/\($0)").path)
+        }
+        let run = await ReviewPipeline(prompts: .builtIn(), backendFor: { _ in replay }).run(listings)
+        let direct = ReviewDocument(run: run, provenance: ReviewSettings().provenance)
+        let json = JSONDocumentRenderer.render(direct)
+        let reread = try JSONDocumentRenderer.decode(Data(json.utf8), source: "doc.json")
+        #expect(reread == direct)
+        for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
+    }
+}
+
+/// A clock whose sleeps are noted and return at once.
+struct RecordingSleepClock: Clock {
+    typealias Duration = Swift.Duration
+    typealias Instant = ContinuousClock.Instant
+
+    final class Waits: Sendable {
+        let list = Mutex<[Duration]>([])
+        var values: [Duration] { list.withLock { $0 } }
+    }
+
+    let waits = Waits()
+    var now: Instant { ContinuousClock.now }
+    var minimumResolution: Duration { .zero }
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        waits.list.withLock { $0.append(deadline - ContinuousClock.now) }
+    }
+}
