@@ -4,11 +4,14 @@
 # CPU time per call (panel's user+sys, from the kernel's accounting of the process), peak RSS, and the
 # mock's own CPU per request (it shares the machine); with RUNS > 1 also the median run.
 # Usage: bench/batch-throughput.sh [listings=500] [concurrency=64] [latency_ms=100] [runs=1]
+# PANEL_BIN=path/to/panel measures another build of panel (e.g. the one before a change) against the
+# same mock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-1}
 swift build -c release >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
+PANEL="${PANEL_BIN:-$BIN/panel}"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 python3 -c "
 import json, sys
@@ -24,7 +27,7 @@ for run in $(seq "$runs"); do
   # (this machine's ext4), creating files right after deleting many makes every new inode skip the
   # recently deleted ones — a cost of the harness's clean-up, not of the run being measured.
   before=$(mock_ticks)
-  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out.$run" \
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$PANEL" batch "$tmp/in.jsonl" --out "$tmp/out.$run" \
     --base-url "http://127.0.0.1:$(cat "$tmp/port")/v1" --model mock --store "$tmp/s.$run.sqlite" --concurrency "$concurrency" \
     --quiet >/dev/null 2>&1 || true
   echo "$(( $(mock_ticks) - before ))" > "$tmp/mock.$run"

@@ -212,7 +212,8 @@ struct ChatCompletions: Sendable {
         if configuration.jitter > .zero {
             delay += configuration.jitter * Self.uniform("jitter:\(hash):\(configuration.seed)")
         }
-        if configuration.slowRate > 0, Self.uniform("slow:\(hash):\(configuration.seed)") < configuration.slowRate {
+        let slowKey = configuration.slowPerAttempt ? "arrival \(stats.nextArrival())" : hash
+        if configuration.slowRate > 0, Self.uniform("slow:\(slowKey):\(configuration.seed)") < configuration.slowRate {
             delay = delay * configuration.slowFactor
         }
         return delay

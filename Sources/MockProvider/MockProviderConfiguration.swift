@@ -75,6 +75,10 @@ public struct MockProviderConfiguration: Sendable {
     /// Share of calls (0…1) that take `slowFactor` times as long.
     public var slowRate: Double = 0
     public var slowFactor: Double = 10
+    /// Decide slow calls per attempt at random (seeded, in order of arrival) instead of from the request
+    /// body: a repeat of a slow request is then no more likely to be slow than any other call — what a
+    /// hedged or retried call meets on a real server.
+    public var slowPerAttempt = false
     public var faults = FaultRates()
     public var maxFaultsPerRequest = 2
     /// What 429s ask for in `retry-after` (seconds).

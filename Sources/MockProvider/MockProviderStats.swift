@@ -24,6 +24,15 @@ public final class MockProviderStats: Sendable {
     func beginShutdown() { stopping.withLock { $0 = true } }
     var isShuttingDown: Bool { stopping.withLock { $0 } }
     private let attempts = Mutex([String: Int]())
+    private let arrivals = Mutex(0)
+
+    /// A number for each request as it arrives (0, 1, 2 …).
+    func nextArrival() -> Int {
+        arrivals.withLock { count in
+            defer { count += 1 }
+            return count
+        }
+    }
 
     public init() {}
 

@@ -86,6 +86,8 @@ struct Hedging: AsyncParsableCommand {
             configuration.jitter = .milliseconds(Int64(latencyMs * 0.2))
             configuration.slowRate = slowRate
             configuration.slowFactor = slowFactor
+            // Slow per attempt, not per body: a hedge (or a repeat on the same backend) may be fast.
+            configuration.slowPerAttempt = true
             configuration.seed = seed
             return configuration
         }

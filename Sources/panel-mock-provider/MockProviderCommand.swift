@@ -34,6 +34,9 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "How much slower a slow call is.")
     var slowFactor = 10.0
 
+    @Flag(help: "Decide slow calls at random per attempt (seeded), not from the request body.")
+    var slowPerAttempt = false
+
     @Option(help: "Share of calls (0…1) that fail, spread over --faults.")
     var faultRate = 0.0
 
@@ -76,6 +79,7 @@ struct MockProviderCommand: AsyncParsableCommand {
         configuration.jitter = .microseconds(Int64(jitterMs * 1000))
         configuration.slowRate = slowRate
         configuration.slowFactor = slowFactor
+        configuration.slowPerAttempt = slowPerAttempt
         configuration.maxFaultsPerRequest = maxFaults
         configuration.retryAfterSeconds = retryAfter
         configuration.shape = MockProviderConfiguration.AnswerShape(rawValue: shape) ?? .json

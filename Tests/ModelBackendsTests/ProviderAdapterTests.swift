@@ -30,7 +30,7 @@ struct ProviderAdapterTests {
         return BackendConfiguration(
             name: kind.rawValue, kind: kind, baseURL: base, model: "model-\(kind.rawValue)",
             price: Price(inputPerMTok: 1, outputPerMTok: 1),
-            azureDeployment: kind == .azure ? "panel-gpt" : nil)
+            options: kind == .azure ? .azure(AzureOptions(deployment: "panel-gpt")) : .none)
     }
 
     @Test(arguments: BackendKind.allCases, [false, true])
@@ -85,12 +85,19 @@ struct ProviderAdapterTests {
 
     @Test func azureURLs() {
         var azure = BackendConfiguration(
-            name: "az", kind: .azure, baseURL: "https://r.openai.azure.com/", model: "gpt-4o", azureDeployment: "dep")
-        #expect(azure.azureEndpoint == "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21")
-        azure.azureAPIVersion = "2025-01-01-preview"
-        #expect(azure.azureEndpoint.hasSuffix("api-version=2025-01-01-preview"))
+            name: "az", kind: .azure, baseURL: "https://r.openai.azure.com/", model: "gpt-4o",
+            options: .azure(AzureOptions(deployment: "dep")))
+        func endpoint(_ configuration: BackendConfiguration) -> String {
+            guard case .azure(let options) = configuration.options else {
+                return BackendConfiguration.azureEndpoint(baseURL: configuration.baseURL, AzureOptions())
+            }
+            return BackendConfiguration.azureEndpoint(baseURL: configuration.baseURL, options)
+        }
+        #expect(endpoint(azure) == "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21")
+        azure.options = .azure(AzureOptions(deployment: "dep", apiVersion: "2025-01-01-preview"))
+        #expect(endpoint(azure).hasSuffix("api-version=2025-01-01-preview"))
         azure = BackendConfiguration(name: "az", kind: .azure, baseURL: "https://r.openai.azure.com/openai/v1", model: "model-router")
-        #expect(azure.azureEndpoint == "https://r.openai.azure.com/openai/v1/chat/completions")
+        #expect(endpoint(azure) == "https://r.openai.azure.com/openai/v1/chat/completions")
     }
 
     @Test func geminiSchemaIsTranslated() {

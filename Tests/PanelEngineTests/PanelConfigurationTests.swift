@@ -43,6 +43,16 @@ struct PanelConfigurationTests {
         ("backends:\n  - {name: a, kind: openai, model: m, price: {input_per_mtok: 1}}\n", "backends[0].price", "output_per_mtok"),
         ("backends: []\n", "backends", "is required"),
         ("backend:\n  - {name: a}\n", "backend", "did you mean 'backends'"),
+        // Kind-specific settings are read by their kind: another kind's key is named as such.
+        ("backends:\n  - {name: a, kind: openai, model: m, deployment: d}\n", "backends[0].deployment", "setting of azure backends"),
+        (
+            "backends:\n  - {name: a, kind: anthropic, model: m, api_key_env: K, anthropic_version: latest}\n",
+            "backends[0].anthropic_version", "date version"
+        ),
+        (
+            "backends:\n  - {name: a, kind: gemini, model: m, api_key_env: K, api_key_style: cookie}\n", "backends[0].api_key_style",
+            "header or query"
+        ),
     ]
 
     @Test(arguments: errors)

@@ -4,6 +4,24 @@ import Foundation
 /// `system` travels apart from the messages and `max_tokens` is required. Structured output is a
 /// forced tool call whose input is the answer. Streams are SSE with typed events.
 public struct AnthropicBackend: ModelBackend {
+    /// Anthropic's own settings in a configuration: `anthropic_version`.
+    public struct Options: Sendable, Hashable {
+        public var version: String
+
+        public static let keys = ["anthropic_version"]
+        public static let defaultVersion = "2023-06-01"
+
+        public init(version: String = defaultVersion) { self.version = version }
+
+        public static func read(_ values: [String: String]) throws(ProviderOptionError) -> Options {
+            guard let version = values["anthropic_version"] else { return Options() }
+            guard version.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil else {
+                throw ProviderOptionError(key: "anthropic_version", problem: "must be a date version such as \(defaultVersion)")
+            }
+            return Options(version: version)
+        }
+    }
+
     public struct Configuration: Sendable {
         public var name: String
         public var baseURL: String

@@ -30,11 +30,9 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var timeout: Duration
     public var structuredOutput: StructuredOutputMode
     public var retry: RetryPolicy
-    // kind-specific
-    public var azureAPIVersion: String?
-    public var azureDeployment: String?
-    public var anthropicVersion: String
-    public var geminiKeyStyle: GeminiBackend.KeyStyle
+    /// What only this kind has (Azure's deployment, Anthropic's version, Gemini's key style), read
+    /// and checked by the kind itself.
+    public var options: ProviderOptions
     // router metadata
     public var quality: Int?
     public var family: String?
@@ -45,8 +43,7 @@ public struct BackendConfiguration: Sendable, Hashable {
     public init(
         name: String, kind: BackendKind, baseURL: String, model: String, apiKeyEnv: String? = nil, price: Price? = nil,
         maxConcurrency: Int = 8, timeout: Duration = .seconds(120), structuredOutput: StructuredOutputMode = .auto,
-        retry: RetryPolicy = RetryPolicy(), azureAPIVersion: String? = nil, azureDeployment: String? = nil,
-        anthropicVersion: String = "2023-06-01", geminiKeyStyle: GeminiBackend.KeyStyle = .header, quality: Int? = nil,
+        retry: RetryPolicy = RetryPolicy(), options: ProviderOptions = .none, quality: Int? = nil,
         family: String? = nil, declaredLocal: Bool? = nil, contextWindow: Int? = nil, declaredLatencyMS: Int? = nil
     ) {
         self.name = name
@@ -59,10 +56,7 @@ public struct BackendConfiguration: Sendable, Hashable {
         self.timeout = timeout
         self.structuredOutput = structuredOutput
         self.retry = retry
-        self.azureAPIVersion = azureAPIVersion
-        self.azureDeployment = azureDeployment
-        self.anthropicVersion = anthropicVersion
-        self.geminiKeyStyle = geminiKeyStyle
+        self.options = options
         self.quality = quality
         self.family = family
         self.declaredLocal = declaredLocal
@@ -78,12 +72,11 @@ public struct BackendConfiguration: Sendable, Hashable {
     }
 
     /// The Azure chat-completions URL: a deployment URL with `api-version`, or the `/openai/v1/` form.
-    var azureEndpoint: String {
+    static func azureEndpoint(baseURL: String, _ options: AzureOptions) -> String {
         let base = trimmedBase(baseURL)
         if base.hasSuffix("/openai/v1") { return base + "/chat/completions" }
-        if let deployment = azureDeployment {
-            let version = azureAPIVersion ?? "2024-10-21"
-            return base + "/openai/deployments/\(deployment)/chat/completions?api-version=\(version)"
+        if let deployment = options.deployment {
+            return base + "/openai/deployments/\(deployment)/chat/completions?api-version=\(options.apiVersion)"
         }
         return base + "/openai/v1/chat/completions"
     }
@@ -98,15 +91,22 @@ public struct BackendConfiguration: Sendable, Hashable {
                     structuredOutput: structuredOutput),
                 transport: transport)
         case .azure:
+            var azure = AzureOptions()
+            if case .azure(let options) = options { azure = options }
+            // On the `/openai/v1` form the deployment is named in the body, as the model.
+            let v1 = trimmedBase(baseURL).hasSuffix("/openai/v1")
             return OpenAICompatibleBackend(
                 .init(
-                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, timeout: timeout, price: price,
-                    structuredOutput: structuredOutput, keyHeader: .apiKey, endpointURL: azureEndpoint),
+                    name: name, baseURL: baseURL, model: v1 ? (azure.deployment ?? model) : model, apiKey: apiKey, timeout: timeout,
+                    price: price,
+                    structuredOutput: structuredOutput, keyHeader: .apiKey, endpointURL: Self.azureEndpoint(baseURL: baseURL, azure)),
                 transport: transport)
         case .anthropic:
+            var version = AnthropicBackend.Options.defaultVersion
+            if case .anthropic(let anthropic) = options { version = anthropic.version }
             return AnthropicBackend(
                 .init(
-                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, version: anthropicVersion, timeout: timeout, price: price,
+                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, version: version, timeout: timeout, price: price,
                     structuredOutput: structuredOutput != .none),
                 transport: transport)
         case .ollama:
@@ -116,9 +116,11 @@ public struct BackendConfiguration: Sendable, Hashable {
                     structuredOutput: structuredOutput != .none),
                 transport: transport)
         case .gemini:
+            var keyStyle = GeminiBackend.KeyStyle.header
+            if case .gemini(let gemini) = options { keyStyle = gemini.keyStyle }
             return GeminiBackend(
                 .init(
-                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, keyStyle: geminiKeyStyle, timeout: timeout, price: price,
+                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, keyStyle: keyStyle, timeout: timeout, price: price,
                     structuredOutput: structuredOutput != .none),
                 transport: transport)
         }

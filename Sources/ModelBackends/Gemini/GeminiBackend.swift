@@ -12,6 +12,23 @@ public struct GeminiBackend: ModelBackend {
         case query
     }
 
+    /// Gemini's own settings in a configuration: `api_key_style`.
+    public struct Options: Sendable, Hashable {
+        public var keyStyle: KeyStyle
+
+        public static let keys = ["api_key_style"]
+
+        public init(keyStyle: KeyStyle = .header) { self.keyStyle = keyStyle }
+
+        public static func read(_ values: [String: String]) throws(ProviderOptionError) -> Options {
+            guard let text = values["api_key_style"] else { return Options() }
+            guard let style = KeyStyle(rawValue: text) else {
+                throw ProviderOptionError(key: "api_key_style", problem: "must be header or query")
+            }
+            return Options(keyStyle: style)
+        }
+    }
+
     public struct Configuration: Sendable {
         public var name: String
         public var baseURL: String

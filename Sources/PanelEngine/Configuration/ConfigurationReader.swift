@@ -62,9 +62,10 @@ struct ConfigurationReader {
         }
     }
 
+    /// Keys every backend may have; each kind adds its own (``BackendKind/optionKeys``).
     static let backendKeys = [
         "name", "kind", "base_url", "model", "api_key_env", "price", "max_concurrency", "timeout_s", "structured_output", "max_attempts",
-        "api_version", "deployment", "anthropic_version", "api_key_style", "quality", "family", "local", "context_window", "latency_ms",
+        "quality", "family", "local", "context_window", "latency_ms",
     ]
 
     func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
@@ -127,12 +128,26 @@ struct ConfigurationReader {
     }
 
     func readBackend(_ node: Node, _ path: String) throws(ConfigurationError) -> BackendConfiguration {
-        let fields = try mapping(node, path, allowed: Self.backendKeys)
-        let name = try required(fields["name"], "\(path).name")
-        let kindText = try required(fields["kind"], "\(path).kind")
+        let kindText = try required(node.mapping?["kind"], "\(path).kind")
         guard let kind = BackendKind(rawValue: kindText.lowercased()) else {
             throw fail(
                 "\(path).kind", "'\(kindText)' is not a backend kind; use \(BackendKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        // A key another kind has is named as such, rather than as a typo.
+        for other in BackendKind.allCases where other != kind {
+            for key in other.optionKeys where !kind.optionKeys.contains(key) && node.mapping?[key] != nil {
+                throw fail("\(path).\(key)", "is a setting of \(other.rawValue) backends, not of \(kind.rawValue) ones")
+            }
+        }
+        let fields = try mapping(node, path, allowed: Self.backendKeys + kind.optionKeys)
+        let name = try required(fields["name"], "\(path).name")
+        var optionValues: [String: String] = [:]
+        for key in kind.optionKeys { optionValues[key] = try string(fields[key], "\(path).\(key)") }
+        let options: ProviderOptions
+        do {
+            options = try kind.options(from: optionValues)
+        } catch {
+            throw fail("\(path).\(error.key)", error.problem)
         }
         guard let baseURL = try string(fields["base_url"], "\(path).base_url") ?? kind.defaultBaseURL else {
             throw fail("\(path).base_url", "is required for \(kind.rawValue) backends (https://RESOURCE.openai.azure.com)")
@@ -159,15 +174,12 @@ struct ConfigurationReader {
             throw fail(
                 "\(path).structured_output", "must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let keyStyleText = try string(fields["api_key_style"], "\(path).api_key_style") ?? "header"
-        guard let keyStyle = GeminiBackend.KeyStyle(rawValue: keyStyleText) else {
-            throw fail("\(path).api_key_style", "must be header or query")
-        }
         let timeout = try number(fields["timeout_s"], "\(path).timeout_s") ?? 120
         guard timeout > 0 else { throw fail("\(path).timeout_s", "must be positive") }
         let quality = try integer(fields["quality"], "\(path).quality", min: 1)
         if let quality, quality > 5 { throw fail("\(path).quality", "must be 1 to 5") }
-        let deployment = try string(fields["deployment"], "\(path).deployment")
+        var deployment: String?
+        if case .azure(let azure) = options { deployment = azure.deployment }
         guard let model = try string(fields["model"], "\(path).model") ?? deployment else {
             throw fail("\(path).model", "is required (the model name; for Azure, the deployment's model)")
         }
@@ -177,10 +189,7 @@ struct ConfigurationReader {
             maxConcurrency: try integer(fields["max_concurrency"], "\(path).max_concurrency", min: 1) ?? 8,
             timeout: .milliseconds(Int64(timeout * 1000)), structuredOutput: mode,
             retry: RetryPolicy(maxAttempts: try integer(fields["max_attempts"], "\(path).max_attempts", min: 1) ?? 4),
-            azureAPIVersion: try string(fields["api_version"], "\(path).api_version"),
-            azureDeployment: try string(fields["deployment"], "\(path).deployment"),
-            anthropicVersion: try string(fields["anthropic_version"], "\(path).anthropic_version") ?? "2023-06-01",
-            geminiKeyStyle: keyStyle, quality: quality, family: try string(fields["family"], "\(path).family"),
+            options: options, quality: quality, family: try string(fields["family"], "\(path).family"),
             declaredLocal: try bool(fields["local"], "\(path).local"),
             contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
             declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))

@@ -64,7 +64,7 @@ public struct PanelConfiguration: Sendable {
         var keys: [String: String] = [:]
         for (index, backend) in backends.enumerated() {
             guard let variable = backend.apiKeyEnv else {
-                if !backend.isLocal, [.anthropic, .gemini, .azure].contains(backend.kind) {
+                if !backend.isLocal, backend.kind.requiresKey {
                     throw ConfigurationError(
                         file: source, path: "backends[\(index)].api_key_env",
                         problem:
