@@ -13,6 +13,8 @@ final class ScriptedHTTPServer: Sendable {
         enum After: Sendable { case keepOpen, close, stall }
         var bytes: String
         var after: After = .keepOpen
+        /// Written this long after the request arrived.
+        var delay: TimeAmount = .zero
     }
 
     let channel: any Channel
@@ -60,6 +62,14 @@ final class ScriptedHTTPServer: Sendable {
                     return requests.count - 1
                 }
                 let reply = server.script(index)
+                guard reply.delay == .zero else {
+                    let bytes = wrapOutboundOut(ByteBuffer(string: reply.bytes))
+                    context.eventLoop.assumeIsolated().scheduleTask(in: reply.delay) { [context] in
+                        context.writeAndFlush(bytes, promise: nil)
+                        if reply.after == .close { context.close(promise: nil) }
+                    }
+                    continue
+                }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply.bytes)), promise: nil)
                 switch reply.after {
                 case .keepOpen: break
@@ -124,6 +134,34 @@ struct PlainHTTP1ClientTests {
         ] {
             #expect(PlainHTTP1Client.Target(url) == nil, "\(url)")
         }
+    }
+
+    /// At most `maxPerServer` connections to one server: further calls wait for a connection to come
+    /// back and use it, and every call is answered.
+    @Test func connectionsPerServerAreCapped() async throws {
+        let server = try await ScriptedHTTPServer { index in .init(bytes: Self.ok(#"{"n":\#(index)}"#), delay: .milliseconds(20)) }
+        let client = PlainHTTP1Client(maxPerServer: 2)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 { group.addTask { try await post(client, server).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 6))
+        #expect(server.connections.withLock { $0 } == 2)
+        await server.close()
+    }
+
+    /// A kept-alive connection the server closes after answering is not used again: the next call goes
+    /// out on a new connection and is answered (whether the client saw the close first, or found it
+    /// when the write failed and retried once on a new connection).
+    @Test func aConnectionTheServerClosedIsReplaced() async throws {
+        let server = try await ScriptedHTTPServer { index in .init(bytes: Self.ok(#"{"n":\#(index)}"#), after: .close) }
+        let client = PlainHTTP1Client()
+        for index in 0..<3 {
+            let response = try await post(client, server)
+            #expect(response.status == 200 && response.bodyText == #"{"n":\#(index)}"#)
+        }
+        #expect(server.requests.withLock { $0.count } == 3)  // never sent twice
+        await server.close()
     }
 
     @Test func keepAliveConnectionsAreReused() async throws {
