@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Test-only: the reference Mustache implementation our template engine is checked against.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -107,7 +109,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "PanelKitTests",
-            dependencies: ["PanelKit", "ModelBackends", "MockProvider"],
+            dependencies: ["PanelKit", "ModelBackends", "MockProvider", .product(name: "Mustache", package: "swift-mustache")],
             resources: []
         ),
         .testTarget(
