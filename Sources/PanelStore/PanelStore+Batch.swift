@@ -215,29 +215,31 @@ extension PanelStore: ReviewStore {
     }
 
     public func claim(
-        job: String, key: String, position: Int, owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
-    ) throws -> ClaimResult {
-        let token = UUID().uuidString
-        return try writeTransaction { db in
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?"), arguments: [job, key])
-            let existing = row.map(Self.item)
-            if let existing, settled(existing) { return .settled(existing) }
-            if let row, let holder = row["lease_token"] as String?, !holder.isEmpty, row["lease_owner"] as String? != owner,
-                let expires = row["lease_expires"] as Double?,
-                expires > (try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0)
-            {
-                return .heldElsewhere
-            }
-            try db.cachedStatement(
+        job: String, listings: [(key: String, position: Int)], owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
+    ) throws -> [ClaimResult] {
+        try writeTransaction { db in
+            let now = try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0
+            let select = try db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?")
+            let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO batch_item (job, key, status, documents, position, updated_at, lease_owner, lease_token, lease_expires)
-                    VALUES (?, ?, 'pending', '[]', ?, \(Self.now), ?, ?, \(Self.epoch) + ?)
+                    VALUES (?, ?, 'pending', '[]', ?, \(Self.now), ?, ?, ?)
                     ON CONFLICT(job, key) DO UPDATE SET position = excluded.position, lease_owner = excluded.lease_owner,
                       lease_token = excluded.lease_token, lease_expires = excluded.lease_expires
-                    """
-            ).execute(arguments: [job, key, position, owner, token, lease.seconds])
-            return .claimed(ItemClaim(job: job, key: key, token: token), existing: existing)
+                    """)
+            return try listings.map { listing -> ClaimResult in
+                let row = try Row.fetchOne(select, arguments: [job, listing.key])
+                let existing = row.map(Self.item)
+                if let existing, settled(existing) { return .settled(existing) }
+                if let row, let holder = row["lease_token"] as String?, !holder.isEmpty, row["lease_owner"] as String? != owner,
+                    let expires = row["lease_expires"] as Double?, expires > now
+                {
+                    return .heldElsewhere
+                }
+                let token = UUID().uuidString
+                try upsert.execute(arguments: [job, listing.key, listing.position, owner, token, now + lease.seconds])
+                return .claimed(ItemClaim(job: job, key: listing.key, token: token), existing: existing)
+            }
         }
     }
 

@@ -7,10 +7,8 @@ struct NotClaimed: Error {}
 extension PanelStore {
     /// Claims a listing for a test, as one process would.
     func testClaim(_ job: String, _ key: String, owner: String = "test", position: Int = 0) throws -> ItemClaim {
-        guard
-            case .claimed(let claim, _) = try claim(
-                job: job, key: key, position: position, owner: owner, lease: .seconds(60), settled: { _ in false })
-        else { throw NotClaimed() }
+        let results = try claim(job: job, listings: [(key, position)], owner: owner, lease: .seconds(60), settled: { _ in false })
+        guard case .claimed(let claim, _)? = results.first else { throw NotClaimed() }
         return claim
     }
 

@@ -98,13 +98,26 @@ public final class BatchDriver: Sendable {
         var deferred: [(BatchRow, Int)] = []
         await withTaskGroup(of: (BatchRow, Int)?.self) { group in
             var running = 0
-            for (position, row) in inputs.enumerated() {
-                if running >= options.concurrency, let finished = await group.next() {
-                    running -= 1
-                    if let finished { deferred.append(finished) }
+            let rows = inputs.makeIterator()
+            var position = 0
+            // Rows are claimed a few at a time (one commit for several listings); each is then scheduled
+            // as a call slot frees up.
+            let chunk = max(1, min(16, options.concurrency / 4))
+            while true {
+                var batch: [(BatchRow, Int)] = []
+                while batch.count < chunk, let row = rows.next() {
+                    batch.append((row, position))
+                    position += 1
                 }
-                group.addTask { await self.process(row, position: position) ? nil : (row, position) }
-                running += 1
+                if batch.isEmpty { break }
+                for (row, position, claimed) in await claim(batch) {
+                    if running >= options.concurrency, let finished = await group.next() {
+                        running -= 1
+                        if let finished { deferred.append(finished) }
+                    }
+                    group.addTask { await self.process(row, position: position, claimed: claimed) ? nil : (row, position) }
+                    running += 1
+                }
             }
             for await finished in group { if let finished { deferred.append(finished) } }
         }
@@ -113,7 +126,9 @@ public final class BatchDriver: Sendable {
             state.withLock { $0.heldElsewhere = deferred.count }
             try? await Task.sleep(for: options.pollInterval)
             var still: [(BatchRow, Int)] = []
-            for (row, position) in deferred where !(await process(row, position: position)) { still.append((row, position)) }
+            for (row, position, claimed) in await claim(deferred) where !(await process(row, position: position, claimed: claimed)) {
+                still.append((row, position))
+            }
             deferred = still
         }
         state.withLock { $0.heldElsewhere = 0 }
@@ -122,9 +137,42 @@ public final class BatchDriver: Sendable {
         return state.withLock { $0.budgetStopped }
     }
 
-    /// One listing: claim it, reuse stored persona results, ask the missing ones, write its documents.
-    /// False when another process holds it.
-    func process(_ row: BatchRow, position: Int) async -> Bool {
+    /// Claims the rows that hold listings, in one step; a row that could not be read needs no claim
+    /// (nil), nor does any row when the store cannot be reached (the error is reported per row).
+    func claim(_ rows: [(BatchRow, Int)]) async -> [(BatchRow, Int, Result<ClaimResult, any Error>?)] {
+        let listings = rows.compactMap { row, position -> (key: String, position: Int)? in
+            if case .success = row.listing { return (row.key, position) }
+            return nil
+        }
+        let retryFailed = options.retryFailed
+        let sink = self.sink
+        let claimed: Result<[ClaimResult], any Error>
+        if listings.isEmpty {
+            claimed = .success([])
+        } else {
+            do {
+                claimed = .success(
+                    try await store.claim(
+                        job: job, listings: listings, owner: owner, lease: options.lease,
+                        settled: { item in
+                            (item.status == .complete || (item.status == .partial && !retryFailed)) && !item.documents.isEmpty
+                                && item.outcome.verdict != nil && item.documents.allSatisfy(sink.exists)
+                        }))
+            } catch {
+                claimed = .failure(error)
+            }
+        }
+        var next = 0
+        return rows.map { row, position in
+            guard case .success = row.listing else { return (row, position, nil) }
+            defer { next += 1 }
+            return (row, position, claimed.map { $0[next] })
+        }
+    }
+
+    /// One listing: reuse stored persona results, ask the missing ones, write its documents. False when
+    /// another process holds it.
+    func process(_ row: BatchRow, position: Int, claimed: Result<ClaimResult, any Error>?) async -> Bool {
         let listing: Listing
         switch row.listing {
         case .failure(let error):
@@ -136,30 +184,19 @@ public final class BatchDriver: Sendable {
         case .success(let value):
             listing = value
         }
-        let claimed: ClaimResult
-        do {
-            let retryFailed = options.retryFailed
-            let sink = self.sink
-            claimed = try await store.claim(
-                job: job, key: row.key, position: position, owner: owner, lease: options.lease,
-                settled: { item in
-                    (item.status == .complete || (item.status == .partial && !retryFailed)) && !item.documents.isEmpty
-                        && item.outcome.verdict != nil && item.documents.allSatisfy(sink.exists)
-                })
-        } catch {
+        switch claimed {
+        case .failure(let error)?:
             onEvent(.problem("\(row.key): cannot claim the listing in \(store.location): \(error)"))
             state.withLock { $0.failed += 1 }
             onEvent(.listingFinished(key: row.key, name: listing.name, status: .failed))
             return true
-        }
-        switch claimed {
-        case .heldElsewhere:
+        case .success(.heldElsewhere)?, nil:
             return false
-        case .settled(let item):
+        case .success(.settled(let item))?:
             state.withLock { $0.done += 1 }
             onEvent(.listingFinished(key: row.key, name: item.name, status: item.status))
             return true
-        case .claimed(let claim, let existing):
+        case .success(.claimed(let claim, let existing))?:
             await work(listing, claim: claim, existing: existing)
             return true
         }

@@ -21,12 +21,13 @@ public protocol ReviewStore: ResponseCache {
 
     // MARK: Items and claims
 
-    /// Claims a listing for `owner` until `lease` from now — unless `settled` says its stored state needs
-    /// no more work, or another owner holds an unexpired lease. Records the item (pending) and its input
-    /// position when it is new. A lease that expired is taken over.
+    /// Claims listings for `owner` until `lease` from now, in one step — each unless `settled` says its
+    /// stored state needs no more work, or another owner holds an unexpired lease. Records each item
+    /// (pending) and its input position when it is new. A lease that expired is taken over. One result
+    /// per listing, in order. (Claiming a few listings at once saves a commit per listing.)
     func claim(
-        job: String, key: String, position: Int, owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
-    ) async throws -> ClaimResult
+        job: String, listings: [(key: String, position: Int)], owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
+    ) async throws -> [ClaimResult]
 
     /// Extends every lease `owner` holds (items and budget reservations) to `lease` from now.
     func renewLeases(owner: String, lease: Duration) async throws
