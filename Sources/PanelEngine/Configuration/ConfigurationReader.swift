@@ -135,11 +135,13 @@ struct ConfigurationReader {
         }
         // A key another kind has is named as such, rather than as a typo.
         for other in BackendKind.allCases where other != kind {
-            for key in other.optionKeys where !kind.optionKeys.contains(key) && node.mapping?[key] != nil {
+            for key in other.optionKeys where !kind.optionKeys.contains(key) {
+                // A null value (`~`) means the key is not set.
+                guard let value = node.mapping?[key], (try? string(value, "\(path).\(key)")) != nil else { continue }
                 throw fail("\(path).\(key)", "is a setting of \(other.rawValue) backends, not of \(kind.rawValue) ones")
             }
         }
-        let fields = try mapping(node, path, allowed: Self.backendKeys + kind.optionKeys)
+        let fields = try mapping(node, path, allowed: Self.backendKeys + BackendKind.allCases.flatMap(\.optionKeys))
         let name = try required(fields["name"], "\(path).name")
         var optionValues: [String: String] = [:]
         for key in kind.optionKeys { optionValues[key] = try string(fields[key], "\(path).\(key)") }
