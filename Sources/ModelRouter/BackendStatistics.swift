@@ -2,13 +2,14 @@ public import ModelBackends
 import Synchronization
 
 /// Live statistics and health of every routed backend: latency and time to first token over a
-/// sliding time window (p50/p90/p99), error rate, calls in flight, mean answer length, and the
+/// sliding time window (p50/p90/p95/p99), error rate, calls in flight, mean answer length, and the
 /// cooldown state machine (cooling → half-open probe → healthy). Thread-safe; time is injected.
 public final class BackendStatistics: Sendable {
     public struct Snapshot: Sendable, Hashable {
         public var samples: Int
         public var p50MS: Int?
         public var p90MS: Int?
+        public var p95MS: Int?
         public var p99MS: Int?
         public var ttftP90MS: Int?
         public var errorRate: Double
@@ -50,6 +51,7 @@ public final class BackendStatistics: Sendable {
     struct Summary {
         var p50: Int?
         var p90: Int?
+        var p95: Int?
         var p99: Int?
         var ttftP90: Int?
         var errorRate: Double
@@ -60,7 +62,8 @@ public final class BackendStatistics: Sendable {
         let ttfts = state.samples.compactMap(\.ttftMS).sorted()
         let failures = state.outcomes.filter(\.failed).count
         return Summary(
-            p50: percentile(latencies, 0.50), p90: percentile(latencies, 0.90), p99: percentile(latencies, 0.99),
+            p50: percentile(latencies, 0.50), p90: percentile(latencies, 0.90), p95: percentile(latencies, 0.95),
+            p99: percentile(latencies, 0.99),
             ttftP90: percentile(ttfts, 0.90), errorRate: state.outcomes.isEmpty ? 0 : Double(failures) / Double(state.outcomes.count))
     }
 
@@ -93,7 +96,7 @@ public final class BackendStatistics: Sendable {
     private func snapshot(_ backend: String, in states: inout [String: State], now: Duration) -> Snapshot {
         guard var state = states[backend] else {
             return Snapshot(
-                samples: 0, p50MS: nil, p90MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0, meanOutputTokens: nil,
+                samples: 0, p50MS: nil, p90MS: nil, p95MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0, meanOutputTokens: nil,
                 health: .healthy)
         }
         var changed = false
@@ -111,7 +114,7 @@ public final class BackendStatistics: Sendable {
         }
         if changed { states[backend] = state }
         return Snapshot(
-            samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p99MS: summary.p99, ttftP90MS: summary.ttftP90,
+            samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p95MS: summary.p95, p99MS: summary.p99, ttftP90MS: summary.ttftP90,
             errorRate: summary.errorRate, inFlight: state.inFlight, meanOutputTokens: state.meanOutputTokens,
             health: health(state, now: now),
             rateLimitRemaining: state.rateLimit.flatMap { now - $0.at < rateLimitMemory ? $0.remaining : nil })

@@ -149,6 +149,9 @@ public final class ModelRouter: ModelBackend {
             case .p90:
                 let stats = statistics.snapshot(candidate.name)
                 return (stats.samples >= 3 ? stats.p90MS : candidate.configuration.declaredLatencyMS).map { .milliseconds($0) }
+            case .p95:
+                let stats = statistics.snapshot(candidate.name)
+                return (stats.samples >= 3 ? stats.p95MS : candidate.configuration.declaredLatencyMS).map { .milliseconds($0) }
             }
         }
         var targets = Array(next.prefix(Self.maxHedgesPerCall))

@@ -77,6 +77,7 @@ struct Hedging: AsyncParsableCommand {
     @Option var slowFactor = 10.0
     @Option var concurrency = 8
     @Option(help: "Hedge after this many milliseconds instead of the backend's p90.") var afterMs: Int?
+    @Option(help: "Hedge at this percentile of the backend's latency (90 or 95) instead of p90.") var afterPercentile = 90
     @Option var maxExtraShare = 0.10
 
     func run() async throws {
@@ -97,7 +98,7 @@ struct Hedging: AsyncParsableCommand {
             try await MockProvider.withServer(secondConfiguration) { second in
                 print(
                     "\(reviews) reviews × 4 personas, mock latency \(Int(latencyMs)) ms + 20% jitter, \(Int(slowRate * 100))% of calls \(Int(slowFactor))× slower; "
-                        + "hedge after \(afterMs.map { "\($0) ms" } ?? "p90"), ≤\(Int(maxExtraShare * 100))% extra calls")
+                        + "hedge after \(afterMs.map { "\($0) ms" } ?? "p\(afterPercentile)"), ≤\(Int(maxExtraShare * 100))% extra calls")
                 for hedged in [false, true] {
                     let result = try await run(ports: [first.port, second.port], hedge: hedged)
                     print(
@@ -125,7 +126,10 @@ struct Hedging: AsyncParsableCommand {
             candidates: candidates,
             constraints: RoutingConstraints(
                 objective: .cheapest,
-                hedge: hedge ? .init(trigger: afterMs.map { .after(.milliseconds($0)) } ?? .p90, maxExtraShare: maxExtraShare) : nil,
+                hedge: hedge
+                    ? .init(
+                        trigger: afterMs.map { .after(.milliseconds($0)) } ?? (afterPercentile == 95 ? .p95 : .p90),
+                        maxExtraShare: maxExtraShare) : nil,
                 explorationShare: 0))
         let clock = ContinuousClock()
         var latencies: [Double] = []

@@ -65,6 +65,37 @@ struct ModelRouterTests {
         #expect(router.statistics.snapshot("slow").inFlight == 0)
     }
 
+    /// A hedge that is late too gets a further hedge: here the third backend, once the first hedge has
+    /// run past its own delay; the two slow calls are cancelled.
+    @Test func aLateHedgeIsHedgedAgain() async throws {
+        let time = ManualTime()
+        let slow = ScriptedRouteBackend("slow", .hang)
+        let slower = ScriptedRouteBackend("slower", .hang)
+        let backup = ScriptedRouteBackend("backup")
+        let router = ModelRouter(
+            candidates: [candidate(slow, price: (0.1, 0.1)), candidate(slower, price: (0.5, 0.5)), candidate(backup, price: (1, 1))],
+            constraints: RoutingConstraints(
+                objective: .cheapest, hedge: .init(trigger: .after(.milliseconds(500)), maxExtraShare: 2), explorationShare: 0),
+            time: time.routerTime)
+        let response = try await router.complete(routedRequest)
+        #expect(response.backend == "backup")
+        let attempts = try #require(response.routing?.attempts)
+        #expect(attempts.map(\.backend) == ["backup", "slow", "slower"])
+        #expect(attempts.map(\.outcome) == ["answered", "cancelled", "cancelled"])
+        #expect(router.hedgeShare.hedged == 2)
+        // With only two backends, the further hedge asks the first one again.
+        let again = ScriptedRouteBackend("again", .hang)
+        let fast = ScriptedRouteBackend("fast", .hang)
+        let pair = ModelRouter(
+            candidates: [candidate(again, price: (0.1, 0.1)), candidate(fast, price: (1, 1))],
+            constraints: RoutingConstraints(
+                objective: .cheapest, hedge: .init(trigger: .after(.milliseconds(500)), maxExtraShare: 2), explorationShare: 0),
+            time: time.routerTime)
+        let plan = pair.hedgePlan(
+            primary: pair.candidates[0], next: [pair.candidates[1]], constraints: pair.constraints, request: routedRequest)
+        #expect(plan.map(\.backend.name) == ["fast", "again"])
+    }
+
     @Test func hedgesStayWithinTheirBudget() async throws {
         let time = ManualTime()
         let slow = ScriptedRouteBackend("slow", .hang)

@@ -255,11 +255,16 @@ struct ConfigurationReader {
         if let hedgeNode = fields["hedge"] {
             let h = try mapping(hedgeNode, "\(path).hedge", allowed: ["after", "max_extra_share"])
             var hedge = RoutingConstraints.Hedge()
-            if let after = try string(h["after"], "\(path).hedge.after"), after != "p90" {
-                guard let ms = Int(after.replacingOccurrences(of: "ms", with: "")), ms >= 0 else {
-                    throw fail("\(path).hedge.after", "must be p90 or a delay like 1500ms")
+            if let after = try string(h["after"], "\(path).hedge.after") {
+                switch after {
+                case "p90": hedge.trigger = .p90
+                case "p95": hedge.trigger = .p95
+                default:
+                    guard let ms = Int(after.replacingOccurrences(of: "ms", with: "")), (0...600_000).contains(ms) else {
+                        throw fail("\(path).hedge.after", "must be p90, p95 or a delay like 1500ms")
+                    }
+                    hedge.trigger = .after(.milliseconds(ms))
                 }
-                hedge.trigger = .after(.milliseconds(ms))
             }
             if let share = try number(h["max_extra_share"], "\(path).hedge.max_extra_share") {
                 guard (0...1).contains(share) else { throw fail("\(path).hedge.max_extra_share", "must be between 0 and 1") }
