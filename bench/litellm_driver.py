@@ -1,5 +1,5 @@
 """Drives N chat calls through LiteLLM's Router against an OpenAI-compatible server, at a fixed
-concurrency, and prints wall time and this process's CPU time. Used by bench/batch-vs-litellm.sh."""
+concurrency, and prints wall time and this process's CPU time. Used by bench/batch-vs-peers.sh."""
 import asyncio, json, resource, sys, time
 
 import litellm

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The same 2,000 calls (500 listings × 4 personas, concurrency 64, mock at 100 ms) driven by
-# `panel batch` and by LiteLLM's Router, against the same mock provider in the same run. LiteLLM is
-# installed with pip into a throwaway virtual environment (set PANEL_BENCH_VENV to reuse one).
-# Usage: bench/batch-vs-litellm.sh [listings=500] [concurrency=64] [latency_ms=100] [runs=3]; runs alternate
-# panel and LiteLLM, and the medians are compared.
+# `panel batch`, by LiteLLM's Router and by TensorZero's Rust gateway embedded in its Python client
+# (`AsyncTensorZeroGateway.build_embedded`), against the same mock provider in the same run. LiteLLM
+# and TensorZero are installed with pip into a throwaway virtual environment (set PANEL_BENCH_VENV to
+# reuse one).
+# Usage: bench/batch-vs-peers.sh [listings=500] [concurrency=64] [latency_ms=100] [runs=3]; runs alternate
+# panel, LiteLLM and TensorZero, and the medians are compared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-3}
@@ -11,7 +13,8 @@ swift build -c release >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 venv=${PANEL_BENCH_VENV:-$tmp/venv}
-if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv" && "$venv/bin/pip" install -q litellm; fi
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+"$venv/bin/python" -c "import litellm, tensorzero" 2>/dev/null || "$venv/bin/pip" install -q litellm tensorzero
 python3 -c "
 import json
 with open('$tmp/in.jsonl', 'w') as f:
@@ -27,23 +30,27 @@ for run in $(seq "$runs"); do
     --model mock --store "$tmp/s.$run.sqlite" --concurrency "$concurrency" --quiet >/dev/null 2>&1 || true
   LITELLM_LOCAL_MODEL_COST_MAP=True "$venv/bin/python" bench/litellm_driver.py "$base" "$((listings * 4))" "$concurrency" \
     > "$tmp/litellm.$run.json"
+  RUST_LOG=error "$venv/bin/python" bench/tensorzero_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/tensorzero.$run.json"
 done
 python3 - "$tmp" "$runs" "$((listings * 4))" "$concurrency" "$latency" <<'PY'
 import json, statistics, sys
 tmp, runs, calls, concurrency, latency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 ideal = calls * latency / 1000 / concurrency
 print(f"{calls} calls, concurrency {concurrency}, mock {latency:.0f} ms (ideal {ideal:.2f} s), {runs} run(s) each, alternating")
-panel, lite = [], []
+rows = {"panel batch": [], "LiteLLM Router": [], "TensorZero (embedded)": []}
 for run in range(1, runs + 1):
     wall, user, sys_, rss = map(float, open(f"{tmp}/time.{run}").read().split())
-    l = json.load(open(f"{tmp}/litellm.{run}.json"))
-    panel.append((wall, (user + sys_) / calls * 1000))
-    lite.append((l["wall_s"], l["cpu_s"] / calls * 1000, l["failed"]))
-    print(f"run {run}: panel wall {wall:.2f} s ({wall / ideal:.2f}× ideal), CPU {panel[-1][1]:.3f} ms/call; "
-          f"LiteLLM wall {l['wall_s']:.2f} s ({l['wall_s'] / ideal:.2f}× ideal), CPU {lite[-1][1]:.3f} ms/call, failed {l['failed']}")
-pw, pc = statistics.median(p[0] for p in panel), statistics.median(p[1] for p in panel)
-lw, lc = statistics.median(l[0] for l in lite), statistics.median(l[1] for l in lite)
-print(f"panel batch : wall {pw:.2f} s ({pw / ideal:.2f}× ideal), CPU {pc:.3f} ms/call (median)")
-print(f"LiteLLM     : wall {lw:.2f} s ({lw / ideal:.2f}× ideal), CPU {lc:.3f} ms/call (median)")
-print(f"CPU per call, panel ÷ LiteLLM: 1/{lc / pc:.1f}")
+    rows["panel batch"].append((wall, (user + sys_) / calls * 1000, 0))
+    for name, file in (("LiteLLM Router", "litellm"), ("TensorZero (embedded)", "tensorzero")):
+        r = json.load(open(f"{tmp}/{file}.{run}.json"))
+        rows[name].append((r["wall_s"], r["cpu_s"] / calls * 1000, r["failed"]))
+    print(f"run {run}: " + "; ".join(
+        f"{name} wall {v[-1][0]:.2f} s ({v[-1][0] / ideal:.2f}× ideal), CPU {v[-1][1]:.3f} ms/call, failed {v[-1][2]}"
+        for name, v in rows.items()))
+medians = {name: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for name, v in rows.items()}
+for name, (wall, cpu) in medians.items():
+    print(f"{name:22}: wall {wall:.2f} s ({wall / ideal:.2f}× ideal), CPU {cpu:.3f} ms/call (median)")
+panel = medians["panel batch"][1]
+for name in ("LiteLLM Router", "TensorZero (embedded)"):
+    print(f"CPU per call, panel ÷ {name}: 1/{medians[name][1] / panel:.1f}")
 PY
