@@ -96,7 +96,8 @@ public final class BackendStatistics: Sendable {
     private func snapshot(_ backend: String, in states: inout [String: State], now: Duration) -> Snapshot {
         guard var state = states[backend] else {
             return Snapshot(
-                samples: 0, p50MS: nil, p90MS: nil, p95MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0, meanOutputTokens: nil,
+                samples: 0, p50MS: nil, p90MS: nil, p95MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0,
+                meanOutputTokens: nil,
                 health: .healthy)
         }
         var changed = false
@@ -114,7 +115,8 @@ public final class BackendStatistics: Sendable {
         }
         if changed { states[backend] = state }
         return Snapshot(
-            samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p95MS: summary.p95, p99MS: summary.p99, ttftP90MS: summary.ttftP90,
+            samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p95MS: summary.p95, p99MS: summary.p99,
+            ttftP90MS: summary.ttftP90,
             errorRate: summary.errorRate, inFlight: state.inFlight, meanOutputTokens: state.meanOutputTokens,
             health: health(state, now: now),
             rateLimitRemaining: state.rateLimit.flatMap { now - $0.at < rateLimitMemory ? $0.remaining : nil })

@@ -64,6 +64,11 @@ struct BackendOptions: ParsableArguments {
     @Flag(help: "Ignore cached answers but cache the fresh ones.")
     var refresh = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Use cached answers no older than this (default: the configuration's cache_ttl_s, else any age).", valueName: "SECONDS"))
+    var cacheTTL: Double?
+
     @Flag(help: "Stream answers (measures time to first token).")
     var stream = false
 
@@ -78,6 +83,9 @@ struct BackendOptions: ParsableArguments {
         if config != nil && baseURL != nil { throw ValidationError("--config and --base-url cannot be used together") }
         if noCache && (refresh || cache) { throw ValidationError("--no-cache contradicts --refresh and --cache") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        if let cacheTTL, !(0...31_536_000).contains(cacheTTL) {
+            throw ValidationError("--cache-ttl must be a number of seconds from 0 to 31536000 (a year)")
+        }
         if let baseURL {
             let lowered = baseURL.lowercased()
             guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), URL(string: baseURL)?.host != nil else {
@@ -126,7 +134,8 @@ struct BackendOptions: ParsableArguments {
         }
         return BackendSettings(
             source: .configuration(configuration), recordDirectory: record,
-            cacheMode: noCache ? .off : (refresh ? .refresh : .normal), cacheLocal: cache)
+            cacheMode: noCache ? .off : (refresh ? .refresh : .normal), cacheLocal: cache,
+            cacheTTL: cacheTTL.map { .milliseconds(Int64(($0 * 1000).rounded())) } ?? configuration.cacheTTL)
     }
 
     /// The overrides of review settings these options give.

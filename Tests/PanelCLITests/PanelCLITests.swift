@@ -289,6 +289,13 @@ struct PanelCLITests {
             let refreshed = try await panel(arguments + ["--refresh"], environment: ["PANEL_TEST_KEY": key])
             #expect(refreshed.code == 0)
             #expect(handle.stats.snapshot.chatRequests == 16)
+            // Answers older than --cache-ttl are asked again (0: every one is too old); a generous one serves them.
+            let expired = try await panel(arguments + ["--cache-ttl", "0"], environment: ["PANEL_TEST_KEY": key])
+            #expect(expired.code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 24)
+            let fresh = try await panel(arguments + ["--cache-ttl", "3600"], environment: ["PANEL_TEST_KEY": key])
+            #expect(fresh.code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 24)
             let database = try Data(contentsOf: URL(fileURLWithPath: store))
             #expect(database.range(of: Data(key.utf8)) == nil)
         }

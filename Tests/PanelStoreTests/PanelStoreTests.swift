@@ -26,6 +26,19 @@ struct PanelStoreTests {
         #expect(try store.cachedResponseCount() == 1)
     }
 
+    /// A cached answer older than the maximum age asked for is not served; without one, any age is.
+    @Test func cachedAnswersHonourAMaximumAge() async throws {
+        let store = try temporaryStore()
+        try await store.store(ChatResponse(text: "old", model: "m", backend: "b"), for: "k")
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE response_cache SET created_at = '2020-01-01 00:00:00.000' WHERE key = 'k'")
+        }
+        #expect(try await store.cachedResponse(for: "k", maxAge: .seconds(3600)) == nil)
+        #expect(try await store.cachedResponse(for: "k", maxAge: nil)?.text == "old")
+        try await store.store(ChatResponse(text: "new", model: "m", backend: "b"), for: "k")
+        #expect(try await store.cachedResponse(for: "k", maxAge: .seconds(3600))?.text == "new")
+    }
+
     /// A write that fails part-way leaves nothing behind and no transaction open; timestamps are
     /// written in GRDB's own date form, so they read back as dates.
     @Test func aFailedWriteRollsBackWholly() throws {

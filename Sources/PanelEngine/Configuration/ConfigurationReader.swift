@@ -89,7 +89,7 @@ struct ConfigurationReader {
         if let seedNode = top["router"]?.mapping?["seed"], let seed = try integer(seedNode, "router.seed") { routerSeed = UInt64(seed) }
         let panel =
             try top["panel"].map { node throws(ConfigurationError) in
-                try mapping(node, "panel", allowed: ["backend", "personas", "quorum", "temperature", "max_tokens"])
+                try mapping(node, "panel", allowed: ["backend", "personas", "quorum", "temperature", "max_tokens", "cache_ttl_s"])
             } ?? [:]
         let known = backends.map(\.name) + [PanelConfiguration.routerName]
         let defaultBackend =
@@ -118,12 +118,17 @@ struct ConfigurationReader {
                 personaBackends[persona] = name
             }
         }
+        let cacheTTL = try number(panel["cache_ttl_s"], "panel.cache_ttl_s")
+        if let cacheTTL, !(0...31_536_000).contains(cacheTTL) {
+            throw fail("panel.cache_ttl_s", "must be a number of seconds from 0 to 31536000 (a year)")
+        }
         let temperature = try number(panel["temperature"], "panel.temperature")
         if let temperature, !(0...2).contains(temperature) { throw fail("panel.temperature", "must be between 0 and 2") }
         return PanelConfiguration(
             backends: backends, defaultBackend: defaultBackend, personaBackends: personaBackends,
             quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
-            maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1), source: source, router: router,
+            maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1),
+            cacheTTL: cacheTTL.map { .milliseconds(Int64(($0 * 1000).rounded())) }, source: source, router: router,
             personaRouters: personaRouters, routerSeed: routerSeed)
     }
 

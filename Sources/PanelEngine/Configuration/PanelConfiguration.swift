@@ -17,6 +17,8 @@ public struct PanelConfiguration: Sendable {
     public var quorum: Int?
     public var temperature: Double?
     public var maxTokens: Int?
+    /// How long cached answers are good for (`panel.cache_ttl_s`; nil: for ever).
+    public var cacheTTL: Duration?
     /// Where it was read from.
     public var source: String
     /// The router's constraints (the `router:` section), used by personas whose backend is `router`.
@@ -37,7 +39,7 @@ public struct PanelConfiguration: Sendable {
 
     public init(
         backends: [BackendConfiguration], defaultBackend: String, personaBackends: [String: String] = [:], quorum: Int? = nil,
-        temperature: Double? = nil, maxTokens: Int? = nil, source: String = "command line",
+        temperature: Double? = nil, maxTokens: Int? = nil, cacheTTL: Duration? = nil, source: String = "command line",
         router: RoutingConstraints = RoutingConstraints(),
         personaRouters: [String: RoutingConstraints] = [:], routerSeed: UInt64 = 1
     ) {
@@ -47,6 +49,7 @@ public struct PanelConfiguration: Sendable {
         self.quorum = quorum
         self.temperature = temperature
         self.maxTokens = maxTokens
+        self.cacheTTL = cacheTTL
         self.source = source
         self.router = router
         self.personaRouters = personaRouters
