@@ -101,8 +101,9 @@ public struct AnthropicBackend: ModelBackend {
         let response = try await transport.post(
             url: url, headers: headers, body: body(for: request, stream: false), backend: name, timeout: configuration.timeout)
         guard response.status == 200 else { throw httpError(response.status, response.bodyText, response.headers) }
-        guard let message = JSONValue.parse(response.body), message["type"]?.stringValue == "message" else {
-            if let error = JSONValue.parse(response.body)?["error"] { throw streamError(error) }
+        let parsed = JSONValue.parse(response.body)
+        guard let message = parsed, message["type"]?.stringValue == "message" else {
+            if let error = parsed?["error"] { throw streamError(error) }
             throw BackendError.invalidResponse(
                 backend: name, status: 200, detail: "the body is not a message", body: redactor.redact(response.bodyText))
         }

@@ -32,29 +32,14 @@ enum OpenAIWire {
         }
     }
 
-    struct Usage: Decodable {
-        var prompt_tokens: Int?
-        var completion_tokens: Int?
-    }
-
-    struct Chunk: Decodable {
-        struct Choice: Decodable {
-            struct Delta: Decodable {
-                var content: String?
-                var refusal: String?
-            }
-            var delta: Delta?
-            var finish_reason: String?
-        }
-        var model: String?
-        var choices: [Choice]?
-        var usage: Usage?
-    }
-
     /// The human message of an error body in any of the shapes servers use:
     /// `{"error": {"message": …}}`, `{"error": "…"}`, `{"message": …}`, `{"detail": …}`.
     static func errorMessage(in body: String) -> String? {
-        guard let json = JSONValue.parse(body) else { return nil }
+        JSONValue.parse(body).flatMap(errorMessage(in:))
+    }
+
+    /// The same, from JSON already parsed.
+    static func errorMessage(in json: JSONValue) -> String? {
         if let error = json["error"] {
             if let message = error["message"]?.stringValue {
                 let type = error["type"]?.stringValue ?? error["code"]?.stringValue
@@ -90,31 +75,42 @@ struct OpenAIStreamAccumulator {
             return nil
         }
         if data.isEmpty { return nil }
-        if event.event == "error" || JSONValue.parse(data)?["error"] != nil {
-            let message = OpenAIWire.errorMessage(in: data) ?? data
+        // Each chunk is parsed once, by panel's own JSON reader (the hot path of a streamed answer).
+        let json = JSONValue.parse(data)
+        if event.event == "error" || json?["error"] != nil {
+            let message = json.flatMap(OpenAIWire.errorMessage(in:)) ?? data
             let lowered = message.lowercased()
             let kind: BackendError.Kind =
                 lowered.contains("rate") ? .rateLimited : lowered.contains("overload") ? .overloaded : .server
             throw BackendError(kind: kind, backend: backend, status: 200, detail: "error in the stream: " + redactor.redact(message))
         }
-        guard let chunk = try? JSONDecoder().decode(OpenAIWire.Chunk.self, from: Data(data.utf8)) else {
+        guard let json, json.objectValue != nil, Self.isNullOr(json["choices"], \.arrayValue),
+            Self.isNullOr(json["usage"], \.objectValue)
+        else {
             throw BackendError.invalidResponse(
                 backend: backend, status: 200, detail: "a stream event is not a completion chunk", body: redactor.redact(data))
         }
-        if let model = chunk.model, !model.isEmpty { self.model = model }
-        if let usage = chunk.usage {
-            self.usage = TokenUsage(inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens)
+        if let model = json["model"]?.stringValue, !model.isEmpty { self.model = model }
+        if let usage = json["usage"], usage.objectValue != nil {
+            self.usage = TokenUsage(inputTokens: usage["prompt_tokens"]?.intValue, outputTokens: usage["completion_tokens"]?.intValue)
         }
         var added = ""
-        for choice in chunk.choices ?? [] {
-            if let reason = choice.finish_reason { finishReason = reason }
-            if let refusal = choice.delta?.refusal, !refusal.isEmpty {
+        for choice in json["choices"]?.arrayValue ?? [] {
+            if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+            let delta = choice["delta"]
+            if let refusal = delta?["refusal"]?.stringValue, !refusal.isEmpty {
                 throw BackendError(kind: .contentFiltered, backend: backend, status: 200, detail: redactor.redact(refusal))
             }
-            if let content = choice.delta?.content { added += content }
+            if let content = delta?["content"]?.stringValue { added += content }
         }
         text += added
         return added.isEmpty ? nil : added
+    }
+
+    /// True when a field is absent, null, or of the kind `read` accepts.
+    static func isNullOr<T>(_ value: JSONValue?, _ read: (JSONValue) -> T?) -> Bool {
+        guard let value, value != .null else { return true }
+        return read(value) != nil
     }
 
     func finish() throws -> ChatResponse {
