@@ -13,14 +13,9 @@ swift build -c release >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
 PANEL="${PANEL_BIN:-$BIN/panel}"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-python3 -c "
-import json, sys
-with open('$tmp/in.jsonl', 'w') as f:
-    for i in range($listings):
-        f.write(json.dumps({'name': f'Tool {i}', 'tagline': 'A tool', 'description': f'Tool number {i} does one thing well for teams that need it.'}) + '\n')"
-"$BIN/panel-mock-provider" --port 0 --ready-file "$tmp/port" --latency-ms "$latency" >/dev/null &
-pid=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+. bench/common.sh
+write_listings "$listings"
+start_mock "$latency"
 mock_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 for run in $(seq "$runs"); do
   # A fresh directory and store per run, all removed at exit: on a file system without a journal
@@ -28,7 +23,7 @@ for run in $(seq "$runs"); do
   # recently deleted ones — a cost of the harness's clean-up, not of the run being measured.
   before=$(mock_ticks)
   /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$PANEL" batch "$tmp/in.jsonl" --out "$tmp/out.$run" \
-    --base-url "http://127.0.0.1:$(cat "$tmp/port")/v1" --model mock --store "$tmp/s.$run.sqlite" --concurrency "$concurrency" \
+    --base-url "$base" --model mock --store "$tmp/s.$run.sqlite" --concurrency "$concurrency" \
     --quiet >/dev/null 2>&1 || true
   echo "$(( $(mock_ticks) - before ))" > "$tmp/mock.$run"
   python3 -c "import json; s = json.load(open('$tmp/out.$run/summary.json')); print(s['complete'])" > "$tmp/complete.$run"

@@ -15,15 +15,9 @@ tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 venv=${PANEL_BENCH_VENV:-$tmp/venv}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/python" -c "import litellm, tensorzero" 2>/dev/null || "$venv/bin/pip" install -q litellm tensorzero
-python3 -c "
-import json
-with open('$tmp/in.jsonl', 'w') as f:
-    for i in range($listings):
-        f.write(json.dumps({'name': f'Tool {i}', 'tagline': 'A tool', 'description': f'Tool number {i} does one thing well for teams that need it.'}) + '\n')"
-"$BIN/panel-mock-provider" --port 0 --ready-file "$tmp/port" --latency-ms "$latency" >/dev/null &
-pid=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(cat "$tmp/port")/v1"
+. bench/common.sh
+write_listings "$listings"
+start_mock "$latency"
 for run in $(seq "$runs"); do
   # panel: a fresh output directory and store per run (see bench/batch-throughput.sh).
   /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out.$run" --base-url "$base" \
