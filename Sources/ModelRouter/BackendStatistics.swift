@@ -144,8 +144,8 @@ public final class BackendStatistics: Sendable {
     /// Nearest-rank percentile; nil without data (never NaN).
     static func percentile(_ sorted: [Double], _ p: Double) -> Int? {
         guard !sorted.isEmpty else { return nil }
-        let rank = Int((p * Double(sorted.count)).rounded(.up))
-        return Int(sorted[min(max(rank, 1), sorted.count) - 1].rounded())
+        let rank = CheckedNumber.clamped((p * Double(sorted.count)).rounded(.up), to: 0...sorted.count) ?? sorted.count
+        return CheckedNumber.clamped(sorted[min(max(rank, 1), sorted.count) - 1], to: 0...Int(Int32.max))
     }
 
     private func prune(_ state: inout State, now: Duration) {
@@ -239,8 +239,10 @@ public final class BackendStatistics: Sendable {
         let now = time.now()
         states.withLock { states in
             var state = states[backend] ?? State()
-            state.samples += latenciesMS.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
-            state.outcomes += latenciesMS.map { _ in (now, false) }
+            // Observed latencies from a file: only finite, non-negative ones up to a day count.
+            let usable = latenciesMS.filter { $0.isFinite && $0 >= 0 && $0 <= 86_400_000 }
+            state.samples += usable.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
+            state.outcomes += usable.map { _ in (now, false) }
             state.summary = nil
             states[backend] = state
         }

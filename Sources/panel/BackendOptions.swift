@@ -99,7 +99,8 @@ struct BackendOptions: ParsableArguments {
         }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         if let price, parsedPrice(price) == nil {
-            throw ValidationError("--price takes two non-negative numbers, USD per million input and output tokens: 0.15,0.60")
+            throw ValidationError(
+                "--price takes two numbers from 0 to \(Int(Price.maxPerMTok)), USD per million input and output tokens: 0.15,0.60")
         }
         guard StructuredOutputMode(rawValue: structuredOutput) != nil else {
             throw ValidationError(
@@ -115,7 +116,7 @@ struct BackendOptions: ParsableArguments {
             let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
             let backend = BackendConfiguration(
                 name: name, kind: .openai, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, price: price.flatMap(parsedPrice),
-                maxConcurrency: concurrency, timeout: .milliseconds(Int64((timeout * 1000).rounded())),
+                maxConcurrency: concurrency, timeout: CheckedNumber.duration(seconds: timeout, max: 86_400) ?? .seconds(120),
                 structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts))
             return PanelConfiguration(backends: [backend], defaultBackend: name, source: "command line")
         }
@@ -135,7 +136,7 @@ struct BackendOptions: ParsableArguments {
         return BackendSettings(
             source: .configuration(configuration), recordDirectory: record,
             cacheMode: noCache ? .off : (refresh ? .refresh : .normal), cacheLocal: cache,
-            cacheTTL: cacheTTL.map { .milliseconds(Int64(($0 * 1000).rounded())) } ?? configuration.cacheTTL)
+            cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) } ?? configuration.cacheTTL)
     }
 
     /// The overrides of review settings these options give.
@@ -168,7 +169,8 @@ struct BackendOptions: ParsableArguments {
 
 func parsedPrice(_ text: String) -> Price? {
     let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-    guard parts.count == 2, let input = parts[0], let output = parts[1], input >= 0, output >= 0, input.isFinite, output.isFinite
+    guard parts.count == 2, let input = parts[0], let output = parts[1], (0...Price.maxPerMTok).contains(input),
+        (0...Price.maxPerMTok).contains(output)
     else { return nil }
     return Price(inputPerMTok: input, outputPerMTok: output)
 }

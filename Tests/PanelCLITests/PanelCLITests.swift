@@ -97,6 +97,10 @@ struct PanelCLITests {
             ["review"],
             ["review", Self.azure, "--replay", Self.recordings, "--format", "pdf"],
             ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", "PANEL_TEST_UNSET_VARIABLE"],
+            // Numbers out of range are refused, not trapped on (these crashed with exit 132).
+            ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--timeout", "1e17"],
+            ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--price", "1e308,1e308"],
+            ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--cache-ttl", "inf"],
         ] {
             let result = try await panel(arguments)
             #expect(result.code == 2, "\(arguments): \(result.stderr)")

@@ -3,9 +3,10 @@ public struct TokenUsage: Sendable, Hashable, Codable {
     public var inputTokens: Int?
     public var outputTokens: Int?
 
+    /// Negative counts (which some servers report for unknown) are taken as unknown.
     public init(inputTokens: Int? = nil, outputTokens: Int? = nil) {
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
+        self.inputTokens = CheckedNumber.tokenCount(inputTokens)
+        self.outputTokens = CheckedNumber.tokenCount(outputTokens)
     }
 }
 
@@ -22,8 +23,14 @@ public struct Price: Sendable, Hashable, Codable {
     /// The cost of a call, or `nil` when the usage it needs is unknown.
     public func cost(of usage: TokenUsage) -> Double? {
         guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
-        return (Double(input) * inputPerMTok + Double(output) * outputPerMTok) / 1_000_000
+        let cost = (Double(input) * inputPerMTok + Double(output) * outputPerMTok) / 1_000_000
+        // Absurd counts or prices give no figure rather than an infinite one.
+        return cost.isFinite ? cost : nil
     }
+
+    /// The most a price may say, in USD per million tokens: well above any model's, far below where
+    /// costs stop being finite numbers.
+    public static let maxPerMTok = 1_000_000.0
 }
 
 /// A model's answer, and everything about how it was obtained.
@@ -81,7 +88,10 @@ extension Duration {
     /// Whole milliseconds, for documents and logs.
     public var milliseconds: Int {
         let (seconds, attoseconds) = components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        // Clamped, not trapping, for durations beyond what an Int of milliseconds holds.
+        let (whole, overflow) = Int(seconds).multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? Int.min : Int.max }
+        return whole &+ Int(attoseconds / 1_000_000_000_000_000)
     }
 
     /// Seconds as a floating-point number.

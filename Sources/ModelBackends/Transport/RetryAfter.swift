@@ -7,12 +7,14 @@ public enum RetryAfter {
         func value(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name }?.value.trimmingCharacters(in: .whitespaces)
         }
-        if let ms = value("retry-after-ms"), let number = Double(ms), number.isFinite, number >= 0 {
-            return .milliseconds(Int64(number.rounded(.up)))
+        // A wait beyond a year (or infinite) is taken as a year: longer than any retry policy waits, so the
+        // call fails with the server's error instead of trapping or hanging.
+        if let ms = value("retry-after-ms"), let number = Double(ms), number >= 0 {
+            return CheckedNumber.clampedDuration(seconds: number / 1000)
         }
         guard let raw = value("retry-after") else { return nil }
-        if let seconds = Double(raw), seconds.isFinite, seconds >= 0 {
-            return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        if let seconds = Double(raw), seconds >= 0 {
+            return CheckedNumber.clampedDuration(seconds: seconds)
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -20,6 +22,6 @@ public enum RetryAfter {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: raw) else { return nil }
         let wait = max(0, date.timeIntervalSince(now))
-        return .milliseconds(Int64((wait * 1000).rounded(.up)))
+        return CheckedNumber.clampedDuration(seconds: wait)
     }
 }

@@ -128,7 +128,7 @@ struct ConfigurationReader {
             backends: backends, defaultBackend: defaultBackend, personaBackends: personaBackends,
             quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
             maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1),
-            cacheTTL: cacheTTL.map { .milliseconds(Int64(($0 * 1000).rounded())) }, source: source, router: router,
+            cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) }, source: source, router: router,
             personaRouters: personaRouters, routerSeed: routerSeed)
     }
 
@@ -172,8 +172,12 @@ struct ConfigurationReader {
         if let priceNode = fields["price"] {
             let p = try mapping(priceNode, "\(path).price", allowed: ["input_per_mtok", "output_per_mtok"])
             guard let input = try number(p["input_per_mtok"], "\(path).price.input_per_mtok"),
-                let output = try number(p["output_per_mtok"], "\(path).price.output_per_mtok"), input >= 0, output >= 0
-            else { throw fail("\(path).price", "needs input_per_mtok and output_per_mtok, USD per million tokens, 0 or more") }
+                let output = try number(p["output_per_mtok"], "\(path).price.output_per_mtok"),
+                (0...Price.maxPerMTok).contains(input), (0...Price.maxPerMTok).contains(output)
+            else {
+                throw fail(
+                    "\(path).price", "needs input_per_mtok and output_per_mtok, USD per million tokens, from 0 to \(Int(Price.maxPerMTok))")
+            }
             price = Price(inputPerMTok: input, outputPerMTok: output)
         }
         let modeText = try string(fields["structured_output"], "\(path).structured_output") ?? "auto"
@@ -181,8 +185,10 @@ struct ConfigurationReader {
             throw fail(
                 "\(path).structured_output", "must be one of \(StructuredOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let timeout = try number(fields["timeout_s"], "\(path).timeout_s") ?? 120
-        guard timeout > 0 else { throw fail("\(path).timeout_s", "must be positive") }
+        let timeoutSeconds = try number(fields["timeout_s"], "\(path).timeout_s") ?? 120
+        guard timeoutSeconds > 0, let timeout = CheckedNumber.duration(seconds: timeoutSeconds, max: 86_400) else {
+            throw fail("\(path).timeout_s", "must be a positive number of seconds, at most 86400 (a day)")
+        }
         let quality = try integer(fields["quality"], "\(path).quality", min: 1)
         if let quality, quality > 5 { throw fail("\(path).quality", "must be 1 to 5") }
         var deployment: String?
@@ -194,7 +200,7 @@ struct ConfigurationReader {
             name: name, kind: kind, baseURL: baseURL, model: model,
             apiKeyEnv: try string(fields["api_key_env"], "\(path).api_key_env"), price: price,
             maxConcurrency: try integer(fields["max_concurrency"], "\(path).max_concurrency", min: 1) ?? 8,
-            timeout: .milliseconds(Int64(timeout * 1000)), structuredOutput: mode,
+            timeout: timeout, structuredOutput: mode,
             retry: RetryPolicy(maxAttempts: try integer(fields["max_attempts"], "\(path).max_attempts", min: 1) ?? 4),
             options: options, quality: quality, family: try string(fields["family"], "\(path).family"),
             declaredLocal: try bool(fields["local"], "\(path).local"),
@@ -282,7 +288,10 @@ struct ConfigurationReader {
             constraints.explorationShare = share
         }
         if let wait = try number(fields["max_recovery_wait_s"], "\(path).max_recovery_wait_s") {
-            constraints.maxRecoveryWait = .milliseconds(Int64(max(0, wait) * 1000))
+            guard let duration = CheckedNumber.duration(seconds: wait, max: 3600) else {
+                throw fail("\(path).max_recovery_wait_s", "must be a number of seconds from 0 to 3600")
+            }
+            constraints.maxRecoveryWait = duration
         }
         return constraints
     }

@@ -134,7 +134,7 @@ extension PersonaResult {
         backend = response.backend
         model = response.model ?? model
         family = familyOf(response.backend) ?? family
-        latencyMS = (latencyMS ?? 0) + response.latency.milliseconds
+        latencyMS = CheckedNumber.sum(latencyMS ?? 0, response.latency.milliseconds)
         if ttftMS == nil { ttftMS = response.timeToFirstToken?.milliseconds }
         inputTokens = Self.sum(inputTokens, response.usage.inputTokens, first: attempts == 0)
         outputTokens = Self.sum(outputTokens, response.usage.outputTokens, first: attempts == 0)
@@ -149,10 +149,17 @@ extension PersonaResult {
         if Self.contradicts(review) { flags.append(Self.contradictionFlag) }
     }
 
-    /// Adds a second call's figure; unknown stays unknown rather than being invented.
-    static func sum<T: AdditiveArithmetic>(_ total: T?, _ value: T?, first: Bool) -> T? {
+    /// Adds a second call's figure; unknown stays unknown rather than being invented, and so does a sum
+    /// too large to hold.
+    static func sum(_ total: Int?, _ value: Int?, first: Bool) -> Int? {
         if first { return value }
         guard let total, let value else { return nil }
+        return CheckedNumber.sum(total, value)
+    }
+
+    static func sum(_ total: Double?, _ value: Double?, first: Bool) -> Double? {
+        if first { return value }
+        guard let total, let value, (total + value).isFinite else { return nil }
         return total + value
     }
 }

@@ -34,7 +34,11 @@ public enum JSONDocumentRenderer {
             throw DocumentError("\(source): schema '\(schema)' is not supported; this panel reads \(ReviewDocument.schemaVersion)")
         }
         do {
-            return try JSONDecoder().decode(ReviewDocument.self, from: data)
+            let document = try JSONDecoder().decode(ReviewDocument.self, from: data)
+            try validate(document, source: source)
+            return document
+        } catch let error as DocumentError {
+            throw error
         } catch let DecodingError.keyNotFound(key, context) {
             throw DocumentError("\(source): missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
@@ -43,6 +47,50 @@ public enum JSONDocumentRenderer {
             throw DocumentError(
                 "\(source): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
         }
+    }
+}
+
+extension JSONDocumentRenderer {
+    /// The ranges a v1 document's numbers keep: a document from elsewhere saying otherwise is refused
+    /// with the field's path, rather than rendered as nonsense (a score of -5, a share of 1e308).
+    static func validate(_ document: ReviewDocument, source: String) throws {
+        func fail(_ path: String, _ problem: String) -> DocumentError { DocumentError("\(source): field '\(path)': \(problem)") }
+        func count(_ value: Int?, _ path: String) throws {
+            if let value, value < 0 { throw fail(path, "must be 0 or more, found \(value)") }
+        }
+        func amount(_ value: Double?, _ path: String) throws {
+            if let value, !(value.isFinite && value >= 0) { throw fail(path, "must be a finite number, 0 or more") }
+        }
+        for (t, tool) in document.tools.enumerated() {
+            let panel = tool.panel
+            let at = "tools.\(t).panel"
+            for (name, value) in [("ship", panel.ship), ("skip", panel.skip), ("abstained", panel.abstained)] {
+                try count(value, "\(at).\(name)")
+            }
+            if let share = panel.shipShare, !(0...1).contains(share) { throw fail("\(at).ship_share", "must be from 0 to 1") }
+            if let median = panel.scoreMedian, !(0...100).contains(median) { throw fail("\(at).score_median", "must be from 0 to 100") }
+            for (name, value) in [("score_min", panel.scoreMin), ("score_max", panel.scoreMax)] {
+                if let value, !(0...100).contains(value) { throw fail("\(at).\(name)", "must be from 0 to 100") }
+            }
+            for (r, review) in tool.reviews.enumerated() {
+                let at = "tools.\(t).reviews.\(r)"
+                if let score = review.score, !(0...100).contains(score) {
+                    throw fail("\(at).score", "must be from 0 to 100, found \(score)")
+                }
+                try count(review.attempts, "\(at).attempts")
+                try count(review.latencyMS, "\(at).latency_ms")
+                try count(review.ttftMS, "\(at).ttft_ms")
+                try count(review.inputTokens, "\(at).input_tokens")
+                try count(review.outputTokens, "\(at).output_tokens")
+                try amount(review.costUSD, "\(at).cost_usd")
+            }
+        }
+        let totals = document.totals
+        try count(totals.calls, "totals.calls")
+        try count(totals.wallMS, "totals.wall_ms")
+        try count(totals.inputTokens, "totals.input_tokens")
+        try count(totals.outputTokens, "totals.output_tokens")
+        try amount(totals.costUSD, "totals.cost_usd")
     }
 }
 

@@ -41,8 +41,8 @@ public enum DocumentViewModel {
             "verdict": .text(panel.verdict.rawValue), "verdict_label": .text(panel.verdict.rawValue.capitalized),
             "headline": .text(panel.headline), "community": .text(tool.community ?? "No community votes yet"),
             "has_community": .flag(tool.community != nil), "entry": .text(tool.entry ?? "—"), "description": paragraphs(tool.description),
-            "share": .text(panel.shipShare.map { "\(Int(($0 * 100).rounded()))%" } ?? "no votes"),
-            "share_percent": .number(panel.shipShare.map { Int(($0 * 100).rounded()) } ?? 0),
+            "share": .text(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) }.map { "\($0)%" } ?? "no votes"),
+            "share_percent": .number(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) } ?? 0),
             "votes": .text("\(panel.ship) of \(panel.ship + panel.skip) votes"),
         ]
         if panel.abstained != 0 { values["abstained"] = .number(panel.abstained) }

@@ -252,18 +252,34 @@ extension ReviewDocument {
                 reviews: tool.results.map(Review.init(result:)))
         }
         let calls = tools.flatMap(\.reviews).filter { $0.attempts > 0 }
-        func total<T: AdditiveArithmetic>(_ value: (Review) -> T?) -> T? {
+        // A total is unknown (null) when any call's figure is, or when it would not fit: figures come from
+        // servers, and a server may report anything.
+        func total(_ value: (Review) -> Int?) -> Int? {
+            guard !calls.isEmpty else { return nil }
+            var sum = 0
+            for review in calls {
+                guard let figure = value(review), let next = CheckedNumber.sum(sum, figure) else { return nil }
+                sum = next
+            }
+            return sum
+        }
+        func total(_ value: (Review) -> Double?) -> Double? {
             let values = calls.map(value)
             guard !values.isEmpty, !values.contains(where: { $0 == nil }) else { return nil }
-            return values.compactMap { $0 }.reduce(.zero, +)
+            let sum = values.compactMap { $0 }.reduce(0, +)
+            return sum.isFinite ? sum : nil
         }
         totals = Totals(
-            calls: calls.map(\.attempts).reduce(0, +),
+            calls: calls.reduce(0) { CheckedNumber.sum($0, $1.attempts) ?? Int.max },
             inputTokens: total(\.inputTokens), outputTokens: total(\.outputTokens),
             costUSD: total(\.costUSD).map(Self.roundCost), wallMS: run.wallMS)
     }
 
-    static func roundCost(_ value: Double) -> Double { (value * 1e8).rounded() / 1e8 }
+    /// To 1e-8 USD; a figure too large to scale is left as it is (never made infinite).
+    static func roundCost(_ value: Double) -> Double {
+        let scaled = value * 1e8
+        return scaled.isFinite ? scaled.rounded() / 1e8 : value
+    }
 }
 
 extension ReviewDocument.Review {
