@@ -82,6 +82,12 @@ struct BackendOptions: ParsableArguments {
         if (baseURL == nil) != (model == nil) { throw ValidationError("--base-url and --model go together") }
         if config != nil && baseURL != nil { throw ValidationError("--config and --base-url cannot be used together") }
         if noCache && (refresh || cache) { throw ValidationError("--no-cache contradicts --refresh and --cache") }
+        if let apiKeyEnv, apiKeyEnv.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil {
+            // Most likely the key itself: it is not repeated here.
+            throw ValidationError(
+                "--api-key-env takes the NAME of the environment variable that holds the key (e.g. OPENAI_API_KEY), not the key; the value given is not shown"
+            )
+        }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if let cacheTTL, !(0...31_536_000).contains(cacheTTL) {
             throw ValidationError("--cache-ttl must be a number of seconds from 0 to 31536000 (a year)")
@@ -89,7 +95,8 @@ struct BackendOptions: ParsableArguments {
         if let baseURL {
             let lowered = baseURL.lowercased()
             guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), URL(string: baseURL)?.host != nil else {
-                throw ValidationError("--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(baseURL)'")
+                throw ValidationError(
+                    "--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, not '\(BackendURL.redacted(baseURL))'")
             }
         }
         if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be between 0 and 2") }

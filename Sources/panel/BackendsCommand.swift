@@ -43,7 +43,8 @@ struct BackendsCommand: AsyncParsableCommand {
             for (index, backend) in configuration.backends.enumerated() {
                 group.addTask {
                     var row: [String: String] = [
-                        "name": backend.name, "kind": backend.kind.rawValue, "model": backend.model, "base_url": backend.baseURL,
+                        "name": backend.name, "kind": backend.kind.rawValue, "model": backend.model,
+                        "base_url": BackendURL.redacted(backend.baseURL),
                         "key": backend.apiKeyEnv.map { environment[$0]?.isEmpty == false ? "$\($0) set" : "$\($0) NOT SET" } ?? "none",
                         "price": backend.price.map { "\($0.inputPerMTok)/\($0.outputPerMTok) per Mtok" } ?? "unknown",
                         "used_by": usedBy(backend.name, configuration),

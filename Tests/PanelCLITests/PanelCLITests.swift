@@ -165,6 +165,30 @@ struct PanelCLITests {
         #expect(!everything.contains(key))
     }
 
+    /// A key given where its variable's name belongs is refused without being repeated; a key carried in
+    /// a base URL's query reaches the server (the path goes before the query) but no message, list or
+    /// document.
+    @Test func keysInFlagsAndURLsAreNeverShown() async throws {
+        let key = "sk-flag-secret-0123456789"
+        let refused = try await panel(["review", Self.mistral, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", key])
+        #expect(refused.code == 2)
+        #expect(!refused.stderr.contains(key) && refused.stderr.contains("--api-key-env"))
+        let secret = "sk-query-secret-0123456789"
+        try await MockProvider.withServer { handle in
+            let result = try await panel([
+                "review", Self.mistral, "--base-url", handle.baseURL + "?key=" + secret, "--model", "m", "--format", "json", "-v",
+            ])
+            #expect(result.code == 0, "\(result.stderr)")
+            #expect(!(result.stdout + result.stderr).contains(secret))
+            let config = try temporaryFile(
+                "panel.yaml",
+                "backends:\n  - {name: q, kind: openai, model: m, base_url: \"http://u:\(secret)@127.0.0.1:9/v1?key=\(secret)\"}\n")
+            let listed = try await panel(["backends", "--config", config, "--check"])
+            #expect(!(listed.stdout + listed.stderr).contains(secret), "\(listed.stdout)\(listed.stderr)")
+            #expect(listed.stdout.contains("[redacted]"))
+        }
+    }
+
     /// A --record directory that cannot be written is refused before any call: exit 2, naming it.
     @Test func unwritableRecordDirectoryIsAUsageError() async throws {
         let blocker = try temporaryFile("blocker", "a file where a directory should be")

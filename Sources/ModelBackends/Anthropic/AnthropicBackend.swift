@@ -58,10 +58,10 @@ public struct AnthropicBackend: ModelBackend {
     public init(_ configuration: Configuration, transport: HTTPTransport = .shared) {
         self.configuration = configuration
         self.transport = transport
-        self.redactor = Redactor().adding(configuration.apiKey)
+        self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
     }
 
-    var url: String { trimmedBase(configuration.baseURL) + "/v1/messages" }
+    var url: String { BackendURL.join(configuration.baseURL, "/v1/messages") }
 
     var headers: [(String, String)] {
         var headers = [("anthropic-version", configuration.version)]

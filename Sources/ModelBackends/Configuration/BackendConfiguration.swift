@@ -73,12 +73,11 @@ public struct BackendConfiguration: Sendable, Hashable {
 
     /// The Azure chat-completions URL: a deployment URL with `api-version`, or the `/openai/v1/` form.
     static func azureEndpoint(baseURL: String, _ options: AzureOptions) -> String {
-        let base = trimmedBase(baseURL)
-        if base.hasSuffix("/openai/v1") { return base + "/chat/completions" }
+        if trimmedBase(BackendURL.split(baseURL).0).hasSuffix("/openai/v1") { return BackendURL.join(baseURL, "/chat/completions") }
         if let deployment = options.deployment {
-            return base + "/openai/deployments/\(deployment)/chat/completions?api-version=\(options.apiVersion)"
+            return BackendURL.join(baseURL, "/openai/deployments/\(deployment)/chat/completions?api-version=\(options.apiVersion)")
         }
-        return base + "/openai/v1/chat/completions"
+        return BackendURL.join(baseURL, "/openai/v1/chat/completions")
     }
 
     /// The provider adapter alone, with the key already read from the environment.

@@ -64,13 +64,14 @@ public struct GeminiBackend: ModelBackend {
     public init(_ configuration: Configuration, transport: HTTPTransport = .shared) {
         self.configuration = configuration
         self.transport = transport
-        self.redactor = Redactor().adding(configuration.apiKey)
+        self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
     }
 
     func url(stream: Bool) -> String {
         let model = configuration.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? configuration.model
         var url =
-            trimmedBase(configuration.baseURL) + "/v1beta/models/\(model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent")
+            BackendURL.join(
+                configuration.baseURL, "/v1beta/models/\(model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent"))
         if configuration.keyStyle == .query, let key = configuration.apiKey {
             url +=
                 (stream ? "&" : "?") + "key="

@@ -37,10 +37,10 @@ public struct OllamaBackend: ModelBackend {
     public init(_ configuration: Configuration, transport: HTTPTransport = .shared) {
         self.configuration = configuration
         self.transport = transport
-        self.redactor = Redactor().adding(configuration.apiKey)
+        self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
     }
 
-    var url: String { trimmedBase(configuration.baseURL) + "/api/chat" }
+    var url: String { BackendURL.join(configuration.baseURL, "/api/chat") }
 
     var headers: [(String, String)] {
         configuration.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []

@@ -64,10 +64,10 @@ public struct OpenAICompatibleBackend: ModelBackend {
         self.configuration = configuration
         self.transport = transport
         self.negotiation = StructuredOutputNegotiation(configuration.structuredOutput)
-        self.redactor = Redactor().adding(configuration.apiKey)
+        self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
     }
 
-    var url: String { configuration.endpointURL ?? trimmedBase(configuration.baseURL) + "/chat/completions" }
+    var url: String { configuration.endpointURL ?? BackendURL.join(configuration.baseURL, "/chat/completions") }
 
     var headers: [(String, String)] {
         var headers = configuration.extraHeaders

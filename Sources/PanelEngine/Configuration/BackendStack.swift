@@ -53,7 +53,7 @@ public enum BackendStack {
     public static func build(
         _ configuration: PanelConfiguration, keys: [String: String], options: Options = Options(), transport: HTTPTransport = .shared
     ) -> [String: any ModelBackend] {
-        let redactor = Redactor(secrets: Array(keys.values))
+        let redactor = Redactor(secrets: Array(keys.values) + configuration.backends.flatMap { BackendURL.secrets(in: $0.baseURL) })
         var result: [String: any ModelBackend] = [:]
         for backend in configuration.backends {
             var chain: any ModelBackend = backend.makeAdapter(apiKey: keys[backend.name], transport: transport)

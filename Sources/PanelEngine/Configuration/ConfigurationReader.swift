@@ -161,7 +161,7 @@ struct ConfigurationReader {
         }
         let lowered = baseURL.lowercased()
         guard (lowered.hasPrefix("http://") || lowered.hasPrefix("https://")), URL(string: baseURL)?.host != nil else {
-            throw fail("\(path).base_url", "must be an http(s) URL, found '\(baseURL)'")
+            throw fail("\(path).base_url", "must be an http(s) URL, found '\(BackendURL.redacted(baseURL))'")
         }
         if let env = try string(fields["api_key_env"], "\(path).api_key_env") {
             guard env.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
