@@ -190,6 +190,6 @@ extension BatchRowSummary {
         let share = shipShare.map { CFormat.double("%3.0f", $0 * 100) + "%" } ?? "   -"
         let median = scoreMedian.map { CFormat.double("%6.1f", $0) } ?? "     -"
         let cost = CFormat.padded(costUSD.map { "$" + CFormat.double("%.5f", $0) } ?? "-", to: 10)
-        return "\(status) \(verdict) \(share)  \(median)  \(cost) \(name ?? key)"
+        return "\(status) \(verdict) \(share)  \(median)  \(cost) \(TerminalText.safe(name ?? key))"
     }
 }

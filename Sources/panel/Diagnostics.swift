@@ -1,5 +1,6 @@
 import Foundation
 import PanelEngine
+import PanelKit
 
 /// Writes diagnostics to stderr, never stdout (which carries documents). Colour only on a
 /// terminal and only when NO_COLOR is unset.
@@ -31,10 +32,13 @@ struct Diagnostics: Sendable {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    func error(_ message: String) { write(paint("error: ", .red) + message) }
-    func warning(_ message: String) { if !quiet { write(paint("warning: ", .yellow) + message) } }
+    // Messages carry untrusted text (listing names, server errors, model names): every control
+    // character is made visible before it reaches the terminal; only panel's own colours are painted.
+    func error(_ message: String) { write(paint("error: ", .red) + TerminalText.safe(message, singleLine: false)) }
+    func warning(_ message: String) { if !quiet { write(paint("warning: ", .yellow) + TerminalText.safe(message, singleLine: false)) } }
+    /// A line composed by a view: its untrusted parts are made safe there (it may hold panel's colours).
     func info(_ message: String) { if !quiet { write(message) } }
-    func debug(_ message: String) { if verbose { write(paint(message, .dim)) } }
+    func debug(_ message: String) { if verbose { write(paint(TerminalText.safe(message, singleLine: false), .dim)) } }
 
     /// Writes a document to `output` atomically (a temporary file, then a rename), or to stdout.
     /// A failure is reported here and exits 1: nothing could be produced.

@@ -94,7 +94,7 @@ final class LiveView: Sendable {
     }
 
     private func line(_ persona: String, _ listing: String, _ status: Status) -> String {
-        let who = "\(persona) · \(listing)"
+        let who = TerminalText.safe("\(persona) · \(listing)")
         let detail: String
         switch status {
         case .waiting: detail = log.paint("waiting", .dim)
@@ -105,12 +105,13 @@ final class LiveView: Sendable {
             switch result.outcome {
             case .answered(let review):
                 let via = [result.backend, result.latencyMS.map { String(format: "%.1f s", Double($0) / 1000) }].compactMap { $0 }
+                    .map { TerminalText.safe($0) }
                 var text =
                     log.paint("✓ \(review.score)/100 · \(review.verdict.rawValue)", .green) + " (" + via.joined(separator: ", ") + ")"
                 if !result.flags.isEmpty { text += " [" + result.flags.joined(separator: ", ") + "]" }
                 detail = text
             case .abstained(let reason):
-                detail = log.paint("✗ abstained — \(reason)", .red)
+                detail = log.paint("✗ abstained — \(TerminalText.safe(reason))", .red)
             }
         }
         let plain = "  \(who): "

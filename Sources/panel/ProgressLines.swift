@@ -11,7 +11,7 @@ struct ProgressLines: Sendable {
     func handle(_ event: EngineEvent) {
         switch event {
         case .started(let persona, let listing):
-            log.debug("→ \(persona.id) · \(listing.name)")
+            log.debug("→ \(persona.id) · \(TerminalText.safe(listing.name))")
         case .delta, .listingFinished, .spend:
             break
         case .problem(let message):
@@ -19,16 +19,17 @@ struct ProgressLines: Sendable {
         case .repairing(let persona, let listing, let reason):
             log.debug("↻ \(persona.id) · \(listing.name): unreadable answer (\(reason)); asking once more")
         case .finished(let result, let listing):
-            let who = "\(result.persona.id) · \(listing.name)"
-            let via = [result.backend, result.model, result.latencyMS.map { String(format: "%.1f s", Double($0) / 1000) }]
-                .compactMap { $0 }.joined(separator: ", ")
+            let who = TerminalText.safe("\(result.persona.id) · \(listing.name)")
+            let via = TerminalText.safe(
+                [result.backend, result.model, result.latencyMS.map { String(format: "%.1f s", Double($0) / 1000) }]
+                    .compactMap { $0 }.joined(separator: ", "))
             switch result.outcome {
             case .answered(let review):
                 var line = log.paint("✓", .green) + " \(who): \(review.score)/100 · \(review.verdict.rawValue) (\(via))"
                 if !result.flags.isEmpty { line += " [" + result.flags.joined(separator: ", ") + "]" }
                 log.info(line)
             case .abstained(let reason):
-                log.info(log.paint("✗", .red) + " \(who): abstained — \(reason)")
+                log.info(log.paint("✗", .red) + " \(who): abstained — \(TerminalText.safe(reason))")
             }
             if log.verbose, let trace = result.routing {
                 log.debug("  routing: \(trace.rule) — pick \(trace.pick ?? "none"); constraints: \(trace.constraints)")
@@ -53,7 +54,7 @@ struct ProgressLines: Sendable {
 
     func summary(_ document: ReviewDocument, output: String?) {
         for tool in document.tools {
-            log.info(log.paint(tool.name, .bold) + ": " + tool.panel.headline)
+            log.info(log.paint(TerminalText.safe(tool.name), .bold) + ": " + tool.panel.headline)
         }
         let answered = document.tools.flatMap(\.reviews).filter { $0.status == .answered }.count
         let total = document.tools.flatMap(\.reviews).count

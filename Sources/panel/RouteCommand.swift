@@ -66,7 +66,7 @@ struct RouteCommand: AsyncParsableCommand {
         guard let router = backends[PanelConfiguration.routerName] as? ModelRouter else { throw PanelExit.usage }
         var traces: [[String: Any]] = []
         for listing in loaded {
-            if !json { print("\n\(listing.name)") }
+            if !json { print("\n\(TerminalText.safe(listing.name))") }
             for persona in promptSet.personas {
                 let request = promptSet.request(
                     for: persona, listing: listing, temperature: configuration.temperature ?? 0.2,
@@ -81,12 +81,14 @@ struct RouteCommand: AsyncParsableCommand {
                     ])
                     continue
                 }
-                print("\n  \(persona.name): pick \(decision.trace.pick ?? "none") — \(decision.trace.rule)")
+                print(
+                    TerminalText.safe(
+                        "\n  \(persona.name): pick \(decision.trace.pick ?? "none") — \(decision.trace.rule)", singleLine: false))
                 if fixed != PanelConfiguration.routerName {
                     print("    (this persona is configured on '\(fixed)'; shown: what the router would do)")
                 }
                 print("    constraints: \(decision.trace.constraints)")
-                print(table(decision.trace.candidates))
+                print(TerminalText.safe(table(decision.trace.candidates), singleLine: false))
             }
         }
         if json {

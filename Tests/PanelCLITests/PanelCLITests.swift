@@ -189,6 +189,29 @@ struct PanelCLITests {
         }
     }
 
+    /// Escape sequences in a listing's name and in a server-reported model name reach neither the
+    /// terminal (stderr: progress, summary, table) nor the Markdown on stdout; a newline in a name does
+    /// not break a line.
+    @Test func hostileBytesNeverReachTheTerminal() async throws {
+        let listing = try temporaryFile(
+            "evil.yaml", "name: \"Evil\\e]52;c;aGk=\\a\\nTool\\e[2J\"\ndescription: \"It \\e[31mdoes\\e[0m things.\\u009b1m\"\n")
+        try await MockProvider.withServer { handle in
+            let review = try await panel([
+                "review", listing, "--base-url", handle.baseURL, "--model", "model\u{1B}]0;title\u{07}", "-v",
+            ])
+            #expect(review.code == 0, "\(review.stderr)")
+            let out = try temporaryFile("out.txt", "")
+            let batch = try await panel([
+                "batch", listing, "--out", out + ".d", "--base-url", handle.baseURL, "--model", "m", "--store", out + ".sqlite",
+            ])
+            #expect(batch.code == 0, "\(batch.stderr)")
+            for text in [review.stdout, review.stderr, batch.stdout, batch.stderr] {
+                #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+            }
+            #expect(review.stderr.contains("Evil\u{FFFD}]52;c;aGk=\u{FFFD} Tool"))
+        }
+    }
+
     /// A --record directory that cannot be written is refused before any call: exit 2, naming it.
     @Test func unwritableRecordDirectoryIsAUsageError() async throws {
         let blocker = try temporaryFile("blocker", "a file where a directory should be")

@@ -72,3 +72,26 @@ import Testing
         #expect(try render("{{% CONTENT_TYPE: TEXT}}\n{{x}}", ["x": "<"]) == "&lt;")
     }
 }
+
+/// Untrusted text in documents and on terminals: control characters never pass, Markdown links from
+/// untrusted text are never live.
+@Suite struct UntrustedTextTests {
+    @Test func markdownEscapingNeutralisesLinksAndControls() throws {
+        let hostile: TemplateValue = ["x": "see [click](javascript:alert(3)) \u{1B}]52;c;aGk=\u{07} \u{9B}31m © ok"]
+        let markdown = try Template("{{x}}", escaping: .markdown).render(hostile)
+        #expect(markdown == "see \\[click\\](javascript:alert(3)) \u{FFFD}\\]52;c;aGk=\u{FFFD} \u{FFFD}31m © ok")
+        #expect(!markdown.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+        let html = try Template("{{x}}", escaping: .html).render(hostile)
+        #expect(!html.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+        #expect(html.contains("[click](javascript:alert(3))"))  // inert in HTML: no Markdown there
+        #expect(try Template("{{{x}}}", escaping: .markdown).render(["x": "[a](b)"]) == "[a](b)")  // trusted text only
+    }
+
+    @Test func terminalTextShowsEveryControlCharacter() {
+        #expect(TerminalText.safe("Acme\u{1B}]52;c;aGk=\u{07}\nRelay\u{202E}") == "Acme\u{FFFD}]52;c;aGk=\u{FFFD} Relay\u{FFFD}")
+        #expect(TerminalText.safe("line one\nline two\ttab", singleLine: false) == "line one\nline two\ttab")
+        #expect(TerminalText.safe("\u{9B}2J plain é ©") == "\u{FFFD}2J plain é ©")
+        let clean = "Mistral 3 Small · 78/100"
+        #expect(TerminalText.safe(clean) == clean)
+    }
+}

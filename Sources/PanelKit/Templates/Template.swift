@@ -129,30 +129,50 @@ public struct Template: Sendable {
             switch byte {
             case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"): return escaping != .none
             case UInt8(ascii: "\""), UInt8(ascii: "'"): return escaping == .html
+            // `[` and `]` in Markdown: untrusted text never makes a live link (`[click](javascript:…)`).
+            case UInt8(ascii: "["), UInt8(ascii: "]"): return escaping == .markdown
+            // Control characters (ESC and the rest of C0, DEL; C1 begins with 0xC2) never reach a document.
+            case 0x00...0x08, 0x0B, 0x0C, 0x0E...0x1F, 0x7F, 0xC2: return escaping != .none
             default: return false
             }
         }
-        guard text.utf8.contains(where: needsEscape) else {
+        let utf8 = text.utf8
+        guard utf8.contains(where: needsEscape) else {
             output += text
             return
         }
-        var run = text.utf8.startIndex
+        var run = utf8.startIndex
         var index = run
-        let utf8 = text.utf8
         while index < utf8.endIndex {
             let byte = utf8[index]
-            if needsEscape(byte) {
-                output += text[run..<index]
-                switch byte {
-                case UInt8(ascii: "&"): output += "&amp;"
-                case UInt8(ascii: "<"): output += "&lt;"
-                case UInt8(ascii: ">"): output += "&gt;"
-                case UInt8(ascii: "\""): output += "&quot;"
-                default: output += "&#39;"
-                }
-                run = utf8.index(after: index)
+            guard needsEscape(byte) else {
+                index = utf8.index(after: index)
+                continue
             }
-            index = utf8.index(after: index)
+            var next = utf8.index(after: index)
+            let replacement: String
+            switch byte {
+            case UInt8(ascii: "&"): replacement = "&amp;"
+            case UInt8(ascii: "<"): replacement = "&lt;"
+            case UInt8(ascii: ">"): replacement = "&gt;"
+            case UInt8(ascii: "\""): replacement = "&quot;"
+            case UInt8(ascii: "'"): replacement = "&#39;"
+            case UInt8(ascii: "["): replacement = "\\["
+            case UInt8(ascii: "]"): replacement = "\\]"
+            case 0xC2:
+                // U+0080–U+00BF: only U+0080–U+009F (C1 controls) go; `©`, `°`, a no-break space stay.
+                guard next < utf8.endIndex, (0x80...0x9F).contains(utf8[next]) else {
+                    index = next
+                    continue
+                }
+                next = utf8.index(after: next)
+                replacement = "\u{FFFD}"
+            default: replacement = "\u{FFFD}"
+            }
+            output += text[run..<index]
+            output += replacement
+            run = next
+            index = next
         }
         output += text[run..<utf8.endIndex]
     }
