@@ -125,6 +125,12 @@ struct BatchCommand: AsyncParsableCommand {
             onEvent: { event in
                 if case .problem(let message) = event { log.error(message) }
             })
+        do {
+            try driver.checkSummaryFile()
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
         let progress = BatchProgressLines(log: log, job: name, driver: driver)
         let reporting = quiet ? nil : Task { await progress.run() }
         let budgetStopped: Bool

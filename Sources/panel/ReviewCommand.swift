@@ -108,6 +108,9 @@ struct ReviewCommand: AsyncParsableCommand {
                 problems.append("\(error)")
             }
         }
+        if let output, let input = listings.first(where: { Self.samePath($0, output) }) {
+            problems.append("-o \(output): is the listing \(input); choose another file for the document (nothing was written)")
+        }
         guard problems.isEmpty, let backends else {
             problems.forEach(log.error)
             throw PanelExit.usage
@@ -152,6 +155,14 @@ struct ReviewCommand: AsyncParsableCommand {
         try log.writeDocument(text, to: output)
         progress.summary(document, output: output)
         throw document.allAnswered ? PanelExit.allAnswered : PanelExit.someAbstained
+    }
+}
+
+extension ReviewCommand {
+    /// Two paths naming the same file (symbolic links and `..` resolved).
+    static func samePath(_ a: String, _ b: String) -> Bool {
+        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+        return resolved(a) == resolved(b)
     }
 }
 

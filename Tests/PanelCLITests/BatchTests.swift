@@ -151,6 +151,37 @@ struct BatchTests {
         }
     }
 
+    /// A listing named "Summary" never takes the batch summary's name in JSON, and a summary.json panel
+    /// did not write is never overwritten: the batch refuses to start (exit 2) and leaves it alone.
+    @Test func theSummaryNeverOverwritesAnotherFile() async throws {
+        let dir = try directory("summary")
+        let rows = dir.appendingPathComponent("rows.jsonl").path
+        try #"{"name": "Summary", "description": "A tool called Summary."}"#.write(toFile: rows, atomically: true, encoding: .utf8)
+        try await MockProvider.withServer { handle in
+            let out = dir.appendingPathComponent("out")
+            let arguments = [
+                "batch", rows, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--format", "json", "--store",
+                dir.appendingPathComponent("s.sqlite").path,
+            ]
+            let first = try await cli.panel(arguments)
+            #expect(first.code == 0, "\(first.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["summary-2.json", "summary.json"])
+            #expect(try summary(out)["complete"] as? Int == 1)
+            // A file of the user's own where the summary goes.
+            let other = dir.appendingPathComponent("other")
+            try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+            let mine = other.appendingPathComponent("summary.json")
+            try #"{"mine": true}"#.write(to: mine, atomically: true, encoding: .utf8)
+            var second = arguments
+            second[3] = other.path
+            let refused = try await cli.panel(second)
+            #expect(refused.code == 2)
+            #expect(refused.stderr.contains("not a panel batch summary"))
+            #expect(try String(contentsOf: mine, encoding: .utf8) == #"{"mine": true}"#)
+            #expect(handle.stats.snapshot.chatRequests == 4)  // refused before any call
+        }
+    }
+
     /// A listing is recorded finished before its documents are renamed into place; a crash in between
     /// leaves it recorded with a document missing. The rerun writes that document again from the stored
     /// results, under the same name, without asking any persona again.

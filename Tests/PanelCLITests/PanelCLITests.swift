@@ -212,6 +212,15 @@ struct PanelCLITests {
         }
     }
 
+    /// `-o` naming one of the listings is refused before any call; the listing is left as it was.
+    @Test func outputOntoAnInputIsRefused() async throws {
+        let listing = try temporaryFile("tool.yaml", "name: Acme\ndescription: Webhooks.\n")
+        let result = try await panel(["review", listing, "--replay", Self.recordings, "-o", listing])
+        #expect(result.code == 2)
+        #expect(result.stderr.contains("is the listing"))
+        #expect(try String(contentsOfFile: listing, encoding: .utf8) == "name: Acme\ndescription: Webhooks.\n")
+    }
+
     /// A --record directory that cannot be written is refused before any call: exit 2, naming it.
     @Test func unwritableRecordDirectoryIsAUsageError() async throws {
         let blocker = try temporaryFile("blocker", "a file where a directory should be")

@@ -331,11 +331,15 @@ public final class BatchDriver: Sendable {
         // finds the documents missing and writes them again under the same name, from the stored results.
         let formats = options.formats
         let sink = self.sink
+        let reserved = Self.reservedNames
         let name: String?
         do {
             name = try await store.finishItem(
                 claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
-                settling: last?.1, isTaken: { candidate in formats.contains { sink.exists(sink.address(name: candidate, format: $0)) } },
+                settling: last?.1,
+                isTaken: { candidate in
+                    reserved.contains(candidate) || formats.contains { sink.exists(sink.address(name: candidate, format: $0)) }
+                },
                 documents: { name in formats.map { sink.address(name: name, format: $0) } })
         } catch {
             onEvent(.problem("\(claim.key): cannot record the listing in \(store.location): \(error)"))

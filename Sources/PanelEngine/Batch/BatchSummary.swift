@@ -1,3 +1,4 @@
+import Foundation
 import ModelBackends
 
 /// One listing's line in a batch summary.
@@ -50,6 +51,26 @@ public struct BatchSummary: Sendable {
 extension BatchDriver {
     /// The summary file's name in the sink.
     public static let summaryFile = "summary.json"
+
+    /// Document names a listing never gets, whatever its name: `summary` would be `summary.json` in
+    /// JSON, the batch's own summary.
+    static let reservedNames: Set<String> = ["summary"]
+
+    /// Checks before any call that the summary can be written without destroying a file panel did not
+    /// write: a `summary.json` already in the sink must be a batch summary.
+    public func checkSummaryFile() throws {
+        let address = sink.address(file: Self.summaryFile)
+        guard sink.exists(address) else { return }
+        guard let handle = FileHandle(forReadingAtPath: address) else { return }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        guard head.hasPrefix("{\n  \"job\": ") else {
+            throw SinkError(
+                description:
+                    "\(address) exists and is not a panel batch summary; panel writes summary.json there and never overwrites a file it did not write — move it, or choose another --out"
+            )
+        }
+    }
 
     /// Writes `summary.json` to the sink (whole or not at all), streamed from the store in input order,
     /// handing each row to `onRow` as well (for a table on a terminal).

@@ -46,6 +46,11 @@ public enum AtomicFile {
     /// destination as it was when anything fails. Paths stay strings: a batch writes hundreds of
     /// files, and Foundation's URL arithmetic per file was a measurable share of its CPU.
     public static func write(to path: String, _ body: (Writer) throws -> Void) throws {
+        if let inPlace = try openInPlace(path) {
+            defer { close(inPlace) }
+            try body(Writer(descriptor: inPlace, destination: path))
+            return
+        }
         let (descriptor, temporary) = try createTemporary(for: path)
         do {
             defer { close(descriptor) }
@@ -59,6 +64,11 @@ public enum AtomicFile {
 
     /// The same, for a body that waits on something (a store streamed into the file).
     public static func write(to path: String, _ body: (Writer) async throws -> Void) async throws {
+        if let inPlace = try openInPlace(path) {
+            defer { close(inPlace) }
+            try await body(Writer(descriptor: inPlace, destination: path))
+            return
+        }
         let (descriptor, temporary) = try createTemporary(for: path)
         do {
             defer { close(descriptor) }
@@ -68,6 +78,20 @@ public enum AtomicFile {
             throw error
         }
         try moveIntoPlace(temporary, path)
+    }
+
+    /// A destination that is not a regular file — a FIFO, a device such as `/dev/stdout`, a symbolic
+    /// link — is written in place (through the link), never replaced by a regular file: a descriptor for
+    /// it, or nil when the destination is a regular file or does not exist (written whole, by rename).
+    static func openInPlace(_ path: String) throws -> Int32? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        let type = info.st_mode & S_IFMT
+        guard type != S_IFREG else { return nil }
+        if type == S_IFDIR { throw AtomicFileError(path: path, operation: "write to a directory at", code: EISDIR) }
+        let descriptor = open(path, O_WRONLY | O_CLOEXEC | (type == S_IFLNK ? O_TRUNC : 0))
+        guard descriptor >= 0 else { throw AtomicFileError(path: path, operation: "open", code: errno) }
+        return descriptor
     }
 
     /// A new temporary file beside `path`, created exclusively under an unpredictable name.
