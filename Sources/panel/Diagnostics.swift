@@ -29,7 +29,8 @@ struct Diagnostics: Sendable {
     }
 
     func write(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        // A closed or full stderr loses the message, never the run.
+        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
     }
 
     // Messages carry untrusted text (listing names, server errors, model names): every control
@@ -47,7 +48,12 @@ struct Diagnostics: Sendable {
             if let output {
                 try AtomicFile.write(text, to: output)
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                do {
+                    try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+                } catch {
+                    throw ConfigurationError(
+                        "standard output cannot be written (\(error.localizedDescription)); the document was not written")
+                }
             }
         } catch {
             self.error("cannot write the document: \(error)")

@@ -90,7 +90,7 @@ final class LiveView: Sendable {
             state.drawnLines = keys.count
             return text
         }
-        if let output { FileHandle.standardError.write(Data(output.utf8)) }
+        if let output { try? FileHandle.standardError.write(contentsOf: Data(output.utf8)) }
     }
 
     private func line(_ persona: String, _ listing: String, _ status: Status) -> String {

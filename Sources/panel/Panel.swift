@@ -21,6 +21,9 @@ struct Panel: AsyncParsableCommand {
 
     /// Runs the command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64.
     static func main() async {
+        // A reader that went away (`panel review … | head -1`) makes writes fail with EPIPE, reported like any
+        // other failed write, instead of killing the process.
+        signal(SIGPIPE, SIG_IGN)
         let code: Int32
         do {
             var command = try parseAsRoot()
@@ -39,7 +42,7 @@ struct Panel: AsyncParsableCommand {
                 print(message)
                 code = 0
             } else {
-                if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                if !message.isEmpty { try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8)) }
                 code = status == .validationFailure ? PanelExit.usage.rawValue : status.rawValue
             }
         }

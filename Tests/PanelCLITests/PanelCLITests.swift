@@ -212,6 +212,27 @@ struct PanelCLITests {
         }
     }
 
+    /// A document written to a standard output nobody reads any more (a closed pipe) is reported and
+    /// exits 1; it used to trap (exit 132) in a write that could not fail.
+    @Test func aClosedStandardOutputIsReportedNotTrappedOn() async throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["review", Self.azure, Self.mistral, "--replay", Self.recordings]
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()  // nobody will read the document
+        process.standardOutput = pipe
+        let errors = Pipe()
+        process.standardError = errors
+        let code: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit)
+        #expect(code == 1, "\(stderr)")
+        #expect(stderr.contains("standard output cannot be written"))
+    }
+
     /// `-o` naming one of the listings is refused before any call; the listing is left as it was.
     @Test func outputOntoAnInputIsRefused() async throws {
         let listing = try temporaryFile("tool.yaml", "name: Acme\ndescription: Webhooks.\n")
