@@ -120,6 +120,7 @@ public final class ModelRouter: ModelBackend {
             }
         }
         var error = lastError ?? BackendError(kind: .unsupported, backend: name, detail: "no backend answered")
+        error.attempts = trace.attempts.filter { $0.outcome != "cancelled" }.count
         error.detail =
             "every candidate failed (\(trace.attempts.map { "\($0.backend): \($0.errorClass ?? $0.outcome)" }.joined(separator: ", "))); last: \(error.detail)"
         throw error

@@ -67,6 +67,12 @@ struct MockProviderCommand: AsyncParsableCommand {
     func validate() throws {
         guard MockProviderConfiguration.AnswerShape(rawValue: shape) != nil else { throw ValidationError("unknown --shape \(shape)") }
         guard (0...1).contains(faultRate), (0...1).contains(slowRate) else { throw ValidationError("rates are between 0 and 1") }
+        // Taken whole into durations and ports: out of range is refused, never trapped on or wrapped.
+        for (name, value) in [("--latency-ms", latencyMs), ("--jitter-ms", jitterMs)] where !(0...3_600_000).contains(value) {
+            throw ValidationError("\(name) must be a number of milliseconds from 0 to 3600000")
+        }
+        guard (1...1000).contains(slowFactor) else { throw ValidationError("--slow-factor must be from 1 to 1000") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 (any free port) to 65535") }
         let known: Set<String> = ["429", "500", "503", "reset", "malformed", "truncate"]
         for fault in faults.split(separator: ",") where !known.contains(String(fault)) {
             throw ValidationError("unknown fault '\(fault)'; use \(known.sorted().joined(separator: ","))")

@@ -233,6 +233,23 @@ struct PanelCLITests {
         #expect(stderr.contains("standard output cannot be written"))
     }
 
+    /// The mock provider refuses numbers it cannot use (it trapped on NaN and wrapped port 99999 to 34463).
+    @Test func theMockRefusesUnusableNumbers() async throws {
+        for arguments in [["--latency-ms", "nan"], ["--latency-ms", "1e300"], ["--port", "99999"], ["--slow-factor", "inf"]] {
+            let process = Process()
+            process.executableURL = Self.binary.deletingLastPathComponent().appendingPathComponent("panel-mock-provider")
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationReason == .exit && process.terminationStatus != 0, "\(arguments)")
+            #expect(stderr.contains(arguments[0]), "\(arguments): \(stderr)")
+        }
+    }
+
     /// `-o` naming one of the listings is refused before any call; the listing is left as it was.
     @Test func outputOntoAnInputIsRefused() async throws {
         let listing = try temporaryFile("tool.yaml", "name: Acme\ndescription: Webhooks.\n")

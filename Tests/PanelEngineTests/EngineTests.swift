@@ -228,3 +228,40 @@ struct RecordingSleepClock: Clock {
         waits.list.withLock { $0.append(deadline - ContinuousClock.now) }
     }
 }
+
+/// What a persona's calls cost is counted even when it abstains.
+struct AbstentionAccountingTests {
+    struct Failing: ModelBackend {
+        let name = "failing"
+        let calls = CallCounter()
+        let error: BackendError
+        func complete(_ request: ChatRequest) async throws -> ChatResponse {
+            _ = calls.next("all")
+            throw error
+        }
+    }
+
+    /// A persona that abstains after three failed calls shows three calls, and so do the totals (they
+    /// showed 0).
+    @Test func failedCallsCountAsAttempts() async throws {
+        let failing = Failing(error: BackendError(kind: .server, backend: "failing", status: 500, detail: "boom"))
+        let backend = RetryingBackend(failing, policy: RetryPolicy(maxAttempts: 3), clock: RecordingSleepClock())
+        let pipeline = ReviewPipeline(prompts: .builtIn(), backendFor: { _ in backend })
+        let run = await pipeline.run([Listing(name: "Acme", description: "Webhooks.")])
+        let results = run.tools[0].results
+        #expect(results.allSatisfy { $0.review == nil && $0.attempts == 3 })
+        #expect(ReviewDocument(run: run).totals.calls == 12)
+    }
+
+    /// An answer too large to read is not asked for again: it would be as large the next time.
+    @Test func anOversizedAnswerIsNotRetried() async throws {
+        var error = BackendError(kind: .invalidResponse, backend: "failing", detail: "the answer is larger than 16 MiB")
+        error.permanent = true
+        let failing = Failing(error: error)
+        let backend = RetryingBackend(failing, policy: RetryPolicy(maxAttempts: 4), clock: RecordingSleepClock())
+        let pipeline = ReviewPipeline(prompts: .builtIn(), backendFor: { _ in backend })
+        let result = await pipeline.review(Listing(name: "Acme", description: "Webhooks."), by: PromptSet.builtIn().personas[0])
+        #expect(result.attempts == 1)
+        #expect(failing.calls.next("all") == 2)  // one call was made before this
+    }
+}

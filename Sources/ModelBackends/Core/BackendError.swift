@@ -36,6 +36,11 @@ public struct BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The backend could not be reached at all: the connection was refused, or reset before a byte
     /// of answer arrived. A router fails over at once on this instead of waiting out retries.
     public var unreachable: Bool = false
+    /// Asking again cannot help (an answer larger than panel reads will be as large next time), so the
+    /// error is never retried whatever its kind.
+    public var permanent: Bool = false
+    /// Calls made before giving up (retries included); nil when not counted (one call).
+    public var attempts: Int?
 
     public init(
         kind: Kind,

@@ -23,6 +23,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// connections and garbled 200 bodies — never authentication, permission, bad requests, content
     /// filters, missing recordings or cancellation.
     public static func isRetryable(_ error: BackendError) -> Bool {
+        if error.permanent { return false }
         switch error.kind {
         case .rateLimited, .overloaded, .server, .timeout, .connection: return true
         case .invalidResponse: return error.status == 200 || error.status == nil
@@ -95,8 +96,9 @@ public struct RetryingBackend: ModelBackend {
                 var response = try await call()
                 response.attempts += calls
                 return response
-            } catch let error as BackendError {
+            } catch var error as BackendError {
                 calls += 1
+                error.attempts = calls
                 guard attempt < policy.maxAttempts, RetryPolicy.isRetryable(error) else { throw error }
                 // A router has other candidates: an unreachable backend is its to fail over, not ours to retry.
                 if error.unreachable && request.context.failFastWhenUnreachable { throw error }

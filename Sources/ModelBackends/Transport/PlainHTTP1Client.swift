@@ -211,7 +211,9 @@ final class PlainHTTP1Client: Sendable {
             return BackendError.connection(backend: backend, detail: "the server closed the connection before the answer was complete")
         case Failure.tooLarge(let limit):
             let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
-            return BackendError(kind: .invalidResponse, backend: backend, detail: "the answer is larger than \(size); it was not read")
+            var error = BackendError(kind: .invalidResponse, backend: backend, detail: "the answer is larger than \(size); it was not read")
+            error.permanent = true
+            return error
         case Failure.invalidResponse(let detail):
             return BackendError(kind: .invalidResponse, backend: backend, detail: "not a valid HTTP/1.1 answer (\(detail))")
         case Failure.cannotConnect(let detail):

@@ -107,6 +107,8 @@ public struct ReviewPipeline: Sendable {
             }
         } catch let error as BackendError {
             result.outcome = .abstained(reason: error.description)
+            // The calls that failed count: a persona that abstained after four failed calls made four calls.
+            result.attempts += error.attempts ?? ([.notRecorded, .cancelled].contains(error.kind) ? 0 : 1)
         } catch is CancellationError {
             result.outcome = .abstained(reason: "cancelled")
         } catch {
