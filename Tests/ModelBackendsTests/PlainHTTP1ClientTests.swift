@@ -136,6 +136,39 @@ struct PlainHTTP1ClientTests {
         }
     }
 
+    /// A streamed answer that never stops growing fails the call once it passes the answer limit — for
+    /// good (never retried) — instead of filling memory (879 MB in 15 s before).
+    @Test func aStreamedAnswerHasASizeCap() async throws {
+        let line = "data: {\"choices\":[{\"delta\":{\"content\":\"" + String(repeating: "x", count: 1000) + "\"}}]}\n\n"
+        let body = String(repeating: line, count: (HTTPTransport.maxBodyBytes / line.utf8.count) + 64)
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(body.utf8.count)\r\n\r\n" + body)
+        }
+        let backend = OpenAICompatibleBackend(
+            .init(name: "local", baseURL: "http://127.0.0.1:\(server.port)/v1", model: "m", structuredOutput: .none))
+        let request = ChatRequest(messages: [.user("hi")], stream: true)
+        let error = await backendError { _ = try await backend.respond(to: request) }
+        #expect(error?.permanent == true && error?.detail.contains("grew past") == true, "\(String(describing: error))")
+        #expect(error.map(RetryPolicy.isRetryable) == false)
+        await server.close()
+    }
+
+    /// A streamed request is never re-posted where a 307/308 points (the prompt and its key headers would
+    /// go to another origin): the redirect is reported with its status.
+    @Test func streamedRequestsFollowNoRedirects() async throws {
+        let elsewhere = try await ScriptedHTTPServer { _ in .init(bytes: Self.ok("{}")) }
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 307 Temporary Redirect\r\nlocation: \(elsewhere.url)\r\ncontent-length: 0\r\n\r\n")
+        }
+        let backend = OpenAICompatibleBackend(
+            .init(name: "local", baseURL: "http://127.0.0.1:\(server.port)/v1", model: "m", apiKey: "sk-redirect-key-123456"))
+        let error = await backendError { _ = try await backend.respond(to: ChatRequest(messages: [.user("hi")], stream: true)) }
+        #expect(error?.status == 307, "\(String(describing: error))")
+        #expect(elsewhere.requests.withLock { $0.count } == 0)
+        await server.close()
+        await elsewhere.close()
+    }
+
     /// At most `maxPerServer` connections to one server: further calls wait for a connection to come
     /// back and use it, and every call is answered.
     @Test func connectionsPerServerAreCapped() async throws {

@@ -23,6 +23,9 @@ public struct HTTPTransport: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+        // No redirects: a 3xx is reported with its status, like the plain client does. Following one would
+        // re-post the prompt (and for a cross-origin 307/308, the key's headers) to wherever it points.
+        configuration.redirectConfiguration = .disallow
         // No distributed tracing: panel has no tracer, and the span bookkeeping cost CPU on every call.
         configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -46,8 +49,8 @@ public struct HTTPTransport: Sendable {
         public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// The most a non-streamed answer may weigh.
-    static let maxBodyBytes = 16 * 1024 * 1024
+    /// The most an answer may weigh, whole or streamed.
+    public static let maxBodyBytes = 16 * 1024 * 1024
 
     static func makeRequest(url: String, headers: [(String, String)], body: Data) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
@@ -156,14 +159,28 @@ public struct StreamedBody: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         var inner: HTTPClientResponse.Body.AsyncIterator
         let backend: String
+        let limit: Int
+        var received = 0
 
+        /// The next chunk; an answer that grows past the limit (an endless stream, one endless line) fails
+        /// the call — for good: asking again would stream as much again.
         public mutating func next() async throws -> [UInt8]? {
             var inner = self.inner
             defer { self.inner = inner }
             let backend = self.backend
             do {
                 guard let buffer = try await inner.next() else { return nil }
+                received += buffer.readableBytes
+                if received > limit {
+                    var error = BackendError(
+                        kind: .invalidResponse, backend: backend,
+                        detail: "the streamed answer grew past \(limit >> 20) MiB; it was not read further")
+                    error.permanent = true
+                    throw error
+                }
                 return Array(buffer.readableBytesView)
+            } catch let error as BackendError {
+                throw error
             } catch {
                 throw classify(error, backend: backend)
             }
@@ -171,8 +188,11 @@ public struct StreamedBody: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(inner: body.makeAsyncIterator(), backend: backend)
+        AsyncIterator(inner: body.makeAsyncIterator(), backend: backend, limit: limit)
     }
+
+    /// The most the stream may carry in all.
+    var limit: Int = HTTPTransport.maxBodyBytes
 
     /// Reads the rest of the body as text (for error responses), up to a limit.
     public func collectText(limit: Int = 64 * 1024) async throws -> String {

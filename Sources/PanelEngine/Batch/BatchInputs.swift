@@ -17,7 +17,7 @@ public struct BatchInputs: Sequence, Sendable {
 
     public func makeIterator() -> AnyIterator<BatchRow> {
         var pending = paths[...]
-        var lines: AnyIterator<(Int, String)>?
+        var lines: AnyIterator<(Int, String?)>?
         var jsonlPath = ""
         var directoryFiles: [String] = []
         return AnyIterator {
@@ -25,6 +25,14 @@ public struct BatchInputs: Sequence, Sendable {
                 if let iterator = lines {
                     if let (number, line) = iterator.next() {
                         let key = "\(jsonlPath):\(number)"
+                        guard let line else {
+                            return BatchRow(
+                                key: key,
+                                listing: .failure(
+                                    ListingError(
+                                        file: key,
+                                        problem: "is longer than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")))
+                        }
                         if Self.isBlank(line) { continue }
                         return BatchRow(
                             key: key, listing: Result { () throws(ListingError) in try ListingLoader.parseJSON(line, source: key) })
@@ -71,28 +79,64 @@ public struct BatchInputs: Sequence, Sendable {
         }.map { URL(fileURLWithPath: directory).appendingPathComponent($0).path }
     }
 
-    /// Lines of a file, read in chunks, numbered from 1.
-    static func lines(of path: String) -> AnyIterator<(Int, String)> {
+    /// Lines of a file, read in chunks, numbered from 1; a line longer than a listing may be is nil (its
+    /// bytes are skipped up to the next line in constant memory; a file with no line end for 64 times
+    /// that — `/dev/zero` — is not read further).
+    ///
+    /// Linear in the file: each byte is looked at once (the reader used to search its whole buffer
+    /// again after every read — a 10 MB line took 14 s).
+    static func lines(of path: String, maxLine: Int = ListingLoader.maxBytes) -> AnyIterator<(Int, String?)> {
         guard let handle = FileHandle(forReadingAtPath: path) else { return AnyIterator { nil } }
-        var buffer = Data()
+        var buffer: [UInt8] = []
+        var start = 0  // where the current line begins in `buffer`
+        var scanned = 0  // bytes of the current line already searched for a newline
+        var skipping = false  // inside a line too long to keep
+        var skipped = 0  // bytes of that line dropped so far
         var number = 0
         var finished = false
         return AnyIterator {
             while true {
-                if let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer.removeSubrange(buffer.startIndex...newline)
+                if let newline = buffer[(start + scanned)...].firstIndex(of: 0x0A) {
+                    defer {
+                        start = newline + 1
+                        scanned = 0
+                    }
                     number += 1
-                    return (number, String(decoding: line, as: UTF8.self))
+                    if skipping {
+                        skipping = false
+                        skipped = 0
+                        return (number, nil)
+                    }
+                    return (number, String(decoding: buffer[start..<newline], as: UTF8.self))
                 }
+                scanned = buffer.count - start
                 if finished {
-                    guard !buffer.isEmpty else { return nil }
+                    guard start < buffer.count || skipping else { return nil }
                     number += 1
-                    defer { buffer.removeAll() }
-                    return (number, String(decoding: buffer, as: UTF8.self))
+                    defer {
+                        buffer.removeAll()
+                        start = 0
+                        scanned = 0
+                        skipping = false
+                    }
+                    return skipping ? (number, nil) : (number, String(decoding: buffer[start...], as: UTF8.self))
                 }
+                if scanned > maxLine {
+                    // Too long to be a listing: drop what is held and skip to the next newline — or stop
+                    // reading when none comes.
+                    skipping = true
+                    skipped += scanned
+                    if skipped > 64 * maxLine { finished = true }
+                    buffer.removeAll(keepingCapacity: true)
+                    start = 0
+                    scanned = 0
+                } else if start > 0 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
+                if finished { continue }
                 let chunk = handle.readData(ofLength: 64 * 1024)
-                if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+                if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
             }
         }
     }
@@ -116,7 +160,7 @@ extension BatchInputs {
             }
             for file in files {
                 if file.hasSuffix(".jsonl") {
-                    count += Self.lines(of: file).reduce(0) { $0 + (Self.isBlank($1.1) ? 0 : 1) }
+                    count += Self.lines(of: file).reduce(0) { $0 + ($1.1.map(Self.isBlank) == true ? 0 : 1) }
                 } else {
                     count += 1
                 }

@@ -10,14 +10,24 @@ import Yams
 public enum ListingLoader {
     public static let fileExtensions = ["yaml", "yml", "md", "markdown", "json"]
 
+    /// The most a listing may weigh: far more than any real listing, far less than what would be sent to
+    /// every persona (a 50 MB listing was sent four times).
+    public static let maxBytes = 256 * 1024
+
     /// Loads one listing file.
     public static func load(path: String) throws(ListingError) -> Listing {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            // Read at most one byte past the limit: a huge file, or a device that never ends, is refused.
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: maxBytes + 1) ?? Data()
         } catch {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file"
             throw ListingError(file: path, problem: reason)
+        }
+        guard data.count <= maxBytes else {
+            throw ListingError(file: path, problem: "is larger than \(maxBytes / 1024) KiB; a listing is a page of text, not a document")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ListingError(file: path, problem: "is not UTF-8 text; save it as UTF-8")

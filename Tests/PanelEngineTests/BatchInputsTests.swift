@@ -1,0 +1,59 @@
+import Foundation
+import PanelEngine
+import PanelKit
+import Testing
+
+/// Batch inputs read in constant memory and linear time, whatever a file holds.
+struct BatchInputsTests {
+    func rows(_ path: String) -> [(key: String, name: String?, error: String?)] {
+        BatchInputs(paths: [path]).map { row in
+            switch row.listing {
+            case .success(let listing): return (row.key, listing.name, nil)
+            case .failure(let error): return (row.key, nil, error.description)
+            }
+        }
+    }
+
+    @Test func linesAreNumberedAndTheLastNeedsNoNewline() throws {
+        let workspace = try Workspace()
+        let lines = (1...1000).map { #"{"name": "Tool \#($0)", "description": "d"}"# }
+        let path = try workspace.write("in.jsonl", lines.joined(separator: "\n"))
+        let read = rows(path)
+        #expect(read.count == 1000)
+        #expect(read.first?.key == path + ":1" && read.last?.key == path + ":1000" && read.last?.name == "Tool 1000")
+        #expect(BatchInputs(paths: [path]).rowCount() == 1000)
+    }
+
+    /// A row longer than a listing may be (10 MB here) is a failed row naming its line; the rows around
+    /// it are read as usual.
+    @Test func anOversizedRowFailsAlone() throws {
+        let workspace = try Workspace()
+        let huge = #"{"name": "Huge", "description": ""# + String(repeating: "x", count: 10_000_000) + #""}"#
+        let path = try workspace.write(
+            "in.jsonl", [#"{"name": "A", "description": "d"}"#, huge, #"{"name": "B", "description": "d"}"#].joined(separator: "\n") + "\n")
+        let read = rows(path)
+        #expect(read.map(\.name) == ["A", nil, "B"])
+        #expect(read[1].key == path + ":2" && read[1].error?.contains("longer than") == true)
+    }
+
+    /// A file with no line end at all (what `/dev/zero` is) is not read for ever: one failed row, then the
+    /// end.
+    @Test func aFileWithoutLineEndsEnds() throws {
+        let workspace = try Workspace()
+        let path = workspace.file("zeros.jsonl")
+        _ = FileManager.default.createFile(atPath: path, contents: Data(count: 64 * ListingLoader.maxBytes + 2_000_000))
+        let read = rows(path)
+        #expect(read.count == 1 && read[0].name == nil)
+    }
+
+    @Test func anOversizedListingFileIsRefused() throws {
+        let workspace = try Workspace()
+        let path = try workspace.write(
+            "big.yaml", "name: Big\ndescription: \"" + String(repeating: "y", count: ListingLoader.maxBytes) + "\"\n")
+        #expect {
+            try ListingLoader.load(path: path)
+        } throws: { error in
+            "\(error)".contains("big.yaml") && "\(error)".contains("KiB")
+        }
+    }
+}
