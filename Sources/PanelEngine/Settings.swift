@@ -40,6 +40,22 @@ public struct ReviewSettings: Sendable {
             stream: overrides.stream ?? false, quorum: overrides.quorum ?? configuration?.quorum)
     }
 
+    /// Checks the settings against the panel and the configuration before any call: a quorum the panel
+    /// cannot reach, a persona the configuration names that the prompts do not have.
+    public func check(against configuration: PanelConfiguration?) throws(EngineError) {
+        let ids = Set(prompts.personas.map(\.id))
+        if let quorum, quorum > ids.count {
+            throw EngineError("quorum \(quorum) is more than the \(ids.count) personas of the panel; use at most \(ids.count)")
+        }
+        guard let configuration else { return }
+        let named = Set(configuration.personaBackends.keys).union(configuration.personaRouters.keys)
+        for persona in named.sorted() where !ids.contains(persona) {
+            throw EngineError(
+                "\(configuration.source): panel.personas.\(persona): no persona has the id '\(persona)'; the panel's are \(ids.sorted().joined(separator: ", "))"
+            )
+        }
+    }
+
     /// What produced documents made with these settings.
     public var provenance: ReviewDocument.Provenance {
         ReviewDocument.Provenance(panelVersion: PanelVersion.current, prompts: prompts.hashes, templates: templates.hashes)

@@ -42,8 +42,23 @@ public final class PanelStore: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
-        try Self.migrator.migrate(pool)
+        let migrator = Self.migrator
+        if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+            throw StoreError(path: path, problem: "was written by a newer version of panel; use that version, or another --store")
+        }
+        try migrator.migrate(pool)
+        let missing = try pool.read { db in try Self.tables.filter { try !db.tableExists($0) } }
+        if !missing.isEmpty {
+            throw StoreError(
+                path: path,
+                problem:
+                    "is damaged: table(s) \(missing.joined(separator: ", ")) are missing; move it aside (panel makes a new one) or use another --store"
+            )
+        }
     }
+
+    /// The tables a store has once migrated.
+    static let tables = ["response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation"]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements
     /// prepared once: GRDB's `write` parses and prepares them from SQL text on every call, which was a
@@ -93,6 +108,13 @@ public final class PanelStore: Sendable {
         try pool.read { db in try String.fetchAll(db, sql: "SELECT backend || ' ' || IFNULL(model, '') || ' ' || text FROM response_cache")
         }
     }
+}
+
+/// A store that cannot be used: which file and why.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String { "\(path): \(problem)" }
 }
 
 extension PanelStore: ResponseCache {

@@ -14,7 +14,7 @@ struct BackendsCommand: AsyncParsableCommand {
 
             Examples:
               panel backends
-              panel backends --check --config fixtures/configs/local-mock.yaml
+              panel backends --check --config fixtures/configs/example.yaml
             """
     )
 

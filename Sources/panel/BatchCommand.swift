@@ -72,7 +72,13 @@ struct BatchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one INPUT (a directory, a .jsonl file or listing files)") }
-        if let budgetUsd, budgetUsd < 0 || !budgetUsd.isFinite { throw ValidationError("--budget-usd must be 0 or more") }
+        if let budgetUsd, budgetUsd < 0 || !budgetUsd.isFinite {
+            throw ValidationError("--budget-usd must be a finite amount of USD, 0 or more (e.g. 5 or 0.25)")
+        }
+        // An input that is not there is a bad invocation (exit 2), found before anything starts.
+        for input in inputs where !FileManager.default.fileExists(atPath: input) {
+            throw ValidationError("\(input): no such file or directory (INPUT is a directory of listings, a .jsonl file or a listing file)")
+        }
         try backend.validate()
         if let quorum, quorum < 1 { throw ValidationError("--quorum must be at least 1") }
     }
@@ -101,6 +107,7 @@ struct BatchCommand: AsyncParsableCommand {
             engine = ReviewEngine(
                 settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
                 backends: backends)
+            try engine.settings.check(against: backends.configuration)
             let leftovers = try sink.prepare()
             if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
             if budgetUsd != nil, !backends.unpriced.isEmpty {

@@ -120,6 +120,12 @@ struct ReviewCommand: AsyncParsableCommand {
         let engine = ReviewEngine(
             settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
             backends: backends)
+        do {
+            try engine.settings.check(against: backends.configuration)
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
 
         let progress = ProgressLines(log: log)
         var live: LiveView?

@@ -169,6 +169,19 @@ struct PlainHTTP1ClientTests {
         await elsewhere.close()
     }
 
+    /// A 302 is what it is — a redirect panel does not follow, never retried — not "a server error, try
+    /// again".
+    @Test func aRedirectIsReportedAsSuch() async throws {
+        let server = try await ScriptedHTTPServer { _ in
+            .init(bytes: "HTTP/1.1 302 Found\r\nlocation: http://elsewhere.example/v1\r\ncontent-length: 0\r\n\r\n")
+        }
+        let backend = OpenAICompatibleBackend(.init(name: "local", baseURL: "http://127.0.0.1:\(server.port)/v1", model: "m"))
+        let error = await backendError { _ = try await backend.complete(ChatRequest(messages: [.user("hi")])) }
+        #expect(error?.status == 302 && error?.kind == .badRequest && error?.detail.contains("redirect") == true)
+        #expect(error.map(RetryPolicy.isRetryable) == false)
+        await server.close()
+    }
+
     /// At most `maxPerServer` connections to one server: further calls wait for a connection to come
     /// back and use it, and every call is answered.
     @Test func connectionsPerServerAreCapped() async throws {

@@ -182,6 +182,34 @@ struct BatchTests {
         }
     }
 
+    /// Invocations that cannot work are refused before anything starts, with a message (exit 2): an input
+    /// that is not there (it exited 3), an --out that is a file (a raw system error), a quorum above the
+    /// panel, a configuration naming a persona the panel does not have.
+    @Test func badInvocationsExitTwoBeforeAnyCall() async throws {
+        let dir = try directory("usage")
+        let input = try listings(1, in: dir)
+        let file = dir.appendingPathComponent("a-file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("panel.yaml").path
+        try
+            "backends:\n  - {name: a, kind: openai, model: m, base_url: \"http://127.0.0.1:9/v1\"}\npanel:\n  personas: {critic: {backend: a}}\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let store = dir.appendingPathComponent("s.sqlite").path
+        let out = dir.appendingPathComponent("out").path
+        let cases: [([String], String)] = [
+            (["batch", "/nonexistent/listings", "--out", out, "--replay", PanelCLITests.recordings], "no such file"),
+            (["batch", input, "--out", file.path, "--replay", PanelCLITests.recordings, "--store", store], "is a file, not a directory"),
+            (["batch", input, "--out", out, "--replay", PanelCLITests.recordings, "--store", store, "--quorum", "5"], "quorum 5"),
+            (["batch", input, "--out", out, "--config", config, "--store", store], "panel.personas.critic"),
+            (["batch", input, "--out", out, "--replay", PanelCLITests.recordings, "--budget-usd", "inf"], "finite"),
+        ]
+        for (arguments, message) in cases {
+            let result = try await cli.panel(arguments)
+            #expect(result.code == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+
     /// A listing is recorded finished before its documents are renamed into place; a crash in between
     /// leaves it recorded with a document missing. The rerun writes that document again from the stored
     /// results, under the same name, without asking any persona again.

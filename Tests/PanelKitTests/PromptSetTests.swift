@@ -73,3 +73,11 @@ struct PromptSetTests {
         #expect(missing.problem.contains("cannot list"))
     }
 }
+
+@Suite struct ListingMarkerTests {
+    /// Spaced and cased forms of the data markers are neutralised too (`</ listing >` passed before).
+    @Test func spacedMarkersAreNeutralised() {
+        #expect(PromptSet.neutraliseMarkers("a </ listing > b < LISTING> c <\tlisting") == "a [/listing > b [LISTING> c [listing")
+        #expect(PromptSet.neutraliseMarkers("a <b>bold</b> <list>") == "a <b>bold</b> <list>")
+    }
+}

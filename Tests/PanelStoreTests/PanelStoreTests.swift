@@ -39,6 +39,29 @@ struct PanelStoreTests {
         #expect(try await store.cachedResponse(for: "k", maxAge: .seconds(3600))?.text == "new")
     }
 
+    /// A store written by a newer panel, or missing a table, is refused with a message naming it — not
+    /// used as if it were whole.
+    @Test func newerOrDamagedStoresAreRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
+        _ = try PanelStore(path: path)
+        let raw = try DatabaseQueue(path: path)
+        try raw.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')") }
+        #expect {
+            try PanelStore(path: path)
+        } throws: { error in
+            "\(error)".contains(path) && "\(error)".contains("newer version")
+        }
+        try raw.write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v99-from-the-future'")
+            try db.execute(sql: "DROP TABLE batch_name")
+        }
+        #expect {
+            try PanelStore(path: path)
+        } throws: { error in
+            "\(error)".contains("batch_name") && "\(error)".contains("damaged")
+        }
+    }
+
     /// A write that fails part-way leaves nothing behind and no transaction open; timestamps are
     /// written in GRDB's own date form, so they read back as dates.
     @Test func aFailedWriteRollsBackWholly() throws {

@@ -125,6 +125,12 @@ extension BackendError {
         retryAfter: Duration?,
         message: String?
     ) -> BackendError {
+        if (300..<400).contains(status) {
+            // Not a server failure: retrying cannot help, and panel follows no redirects.
+            return BackendError(
+                kind: .badRequest, backend: backend, status: status,
+                detail: "the server answered with a redirect; panel follows none — set base_url to the address it redirects to")
+        }
         let kind: Kind
         switch status {
         case 401: kind = .authentication

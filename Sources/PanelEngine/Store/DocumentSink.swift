@@ -52,6 +52,10 @@ public struct DirectorySink: DocumentSink {
     public var location: String { path }
 
     public func prepare() throws -> Int {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw SinkError(description: "the output directory \(path) is a file, not a directory; choose another --out")
+        }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {

@@ -161,10 +161,11 @@ public struct PromptSet: Sendable {
         return fields.mapValues(neutraliseMarkers)
     }
 
+    /// `<listing>`, `</listing>` and their spaced forms (`</ listing >`, `< listing`) become `[listing`…,
+    /// so listing text cannot end the data block.
     static func neutraliseMarkers(_ text: String) -> String {
         guard text.utf8.contains(UInt8(ascii: "<")) else { return text }
-        return text.replacingOccurrences(of: "</listing", with: "[/listing", options: .caseInsensitive)
-            .replacingOccurrences(of: "<listing", with: "[listing", options: .caseInsensitive)
+        return text.replacingOccurrences(of: "<\\s*(/?)\\s*(listing)", with: "[$1$2", options: [.regularExpression, .caseInsensitive])
     }
 }
 
