@@ -94,6 +94,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzzing harnesses (scripts/fuzz.sh builds them with libFuzzer; built plainly, a replayer).
+        .executableTarget(name: "panel-fuzz", dependencies: ["ModelBackends", "PanelKit", "PanelEngine"]),
         .executableTarget(
             name: "panel-mock-provider",
             dependencies: [
