@@ -66,52 +66,52 @@ func fuzzOne(_ target: FuzzTarget, _ bytes: [UInt8]) {
 }
 
 #if FUZZING
-    let fuzzTarget: FuzzTarget = {
-        guard let name = ProcessInfo.processInfo.environment["PANEL_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(
-                Data("set PANEL_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+let fuzzTarget: FuzzTarget = {
+    guard let name = ProcessInfo.processInfo.environment["PANEL_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
+        FileHandle.standardError.write(
+            Data("set PANEL_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+        exit(2)
+    }
+    return target
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    fuzzOne(fuzzTarget, Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+/// libFuzzer's driver, entered from the executable's main (SwiftPM links an executable target's main
+/// under the target's name).
+@_silgen_name("LLVMFuzzerRunDriver")
+func llvmFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("panel_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return llvmFuzzerRunDriver(&count, &arguments) { data, size in fuzzerTestOneInput(data, size) }
+}
+#else
+@main
+struct FuzzReplay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: panel-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) FILE...")
             exit(2)
         }
-        return target
-    }()
-
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-        fuzzOne(fuzzTarget, Array(UnsafeBufferPointer(start: data, count: size)))
-        return 0
-    }
-
-    /// libFuzzer's driver, entered from the executable's main (SwiftPM links an executable target's main
-    /// under the target's name).
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func llvmFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-    ) -> CInt
-
-    @_cdecl("panel_fuzz_main")
-    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-        var count = argc
-        var arguments = argv
-        return llvmFuzzerRunDriver(&count, &arguments) { data, size in fuzzerTestOneInput(data, size) }
-    }
-#else
-    @main
-    struct FuzzReplay {
-        static func main() {
-            let arguments = CommandLine.arguments.dropFirst()
-            guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
-                print("usage: panel-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) FILE...")
+        for path in arguments.dropFirst() {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                print("\(path): cannot be read")
                 exit(2)
             }
-            for path in arguments.dropFirst() {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    print("\(path): cannot be read")
-                    exit(2)
-                }
-                fuzzOne(target, Array(data))
-                print("\(path): ok")
-            }
+            fuzzOne(target, Array(data))
+            print("\(path): ok")
         }
     }
+}
 #endif
