@@ -252,19 +252,24 @@ extension ReviewDocument {
                 reviews: tool.results.map(Review.init(result:)))
         }
         let calls = tools.flatMap(\.reviews).filter { $0.attempts > 0 }
-        // A total is unknown (null) when any call's figure is, or when it would not fit: figures come from
-        // servers, and a server may report anything.
+        // Token and cost totals are over the calls that were answered: a persona whose calls all failed
+        // reported no usage (and is billed none), so it counts in `calls` but leaves the totals known.
+        let answeredCalls = calls.filter {
+            !($0.status == .abstained && $0.inputTokens == nil && $0.outputTokens == nil && $0.costUSD == nil)
+        }
+        // A total is unknown (null) when any answered call's figure is, or when it would not fit: figures
+        // come from servers, and a server may report anything.
         func total(_ value: (Review) -> Int?) -> Int? {
-            guard !calls.isEmpty else { return nil }
+            guard !answeredCalls.isEmpty else { return nil }
             var sum = 0
-            for review in calls {
+            for review in answeredCalls {
                 guard let figure = value(review), let next = CheckedNumber.sum(sum, figure) else { return nil }
                 sum = next
             }
             return sum
         }
         func total(_ value: (Review) -> Double?) -> Double? {
-            let values = calls.map(value)
+            let values = answeredCalls.map(value)
             guard !values.isEmpty, !values.contains(where: { $0 == nil }) else { return nil }
             let sum = values.compactMap { $0 }.reduce(0, +)
             return sum.isFinite ? sum : nil
