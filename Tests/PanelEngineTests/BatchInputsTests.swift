@@ -46,6 +46,22 @@ struct BatchInputsTests {
         #expect(read.count == 1 && read[0].name == nil)
     }
 
+    /// Rows that most readers accept silently are reported: a key given twice (which one would count?),
+    /// bytes that are not UTF-8 (they were replaced without a word), and a syntax error says where.
+    @Test func ambiguousOrMalformedRowsSayWhatAndWhere() throws {
+        let workspace = try Workspace()
+        let path = workspace.file("in.jsonl")
+        var bytes = Array(#"{"name": "A", "name": "B", "description": "d"}"#.utf8) + [0x0A]
+        bytes += Array(#"{"name": "Caf"#.utf8) + [0xE9] + Array(#"", "description": "d"}"#.utf8) + [0x0A]
+        bytes += Array(#"{"name": "C", "description": }"#.utf8) + [0x0A]
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let read = rows(path)
+        #expect(read.map(\.name) == [nil, nil, nil])
+        #expect(read[0].error?.contains("the key 'name' appears twice") == true, "\(read[0])")
+        #expect(read[1].error?.contains("not UTF-8") == true, "\(read[1])")
+        #expect(read[2].error?.contains("is not valid JSON (at line 1, column 30)") == true, "\(read[2])")
+    }
+
     @Test func anOversizedListingFileIsRefused() throws {
         let workspace = try Workspace()
         let path = try workspace.write(

@@ -23,6 +23,28 @@ extension JSONValue {
         }
     }
 
+    /// Parses JSON text strictly, saying where it fails: a syntax error's line and column, or a key an
+    /// object has twice (which most readers silently resolve by keeping one).
+    public static func parseStrictly(_ text: String) -> Result<JSONValue, JSONSyntaxError> {
+        var text = text
+        return text.withUTF8 { bytes in
+            var reader = JSONReader(bytes: bytes)
+            reader.rejectDuplicateKeys = true
+            if let value = reader.document() { return .success(value) }
+            var line = 1
+            var column = 1
+            for byte in bytes[..<min(reader.index, bytes.count)] {
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if byte & 0xC0 != 0x80 {
+                    column += 1
+                }
+            }
+            return .failure(JSONSyntaxError(line: line, column: column, duplicateKey: reader.duplicateKey))
+        }
+    }
+
     /// Canonical bytes: sorted keys, no insignificant whitespace, slashes unescaped.
     public func canonicalData() -> Data {
         Data(canonicalBytes())
@@ -114,10 +136,26 @@ extension JSONValue {
 /// An RFC 8259 reader (no comments, no raw control characters in strings; a trailing comma is allowed, as
 /// Foundation's reader allows it),
 /// with a nesting limit so hostile model output cannot exhaust the stack.
+/// Where JSON text stops being JSON.
+public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    /// Set when the text is JSON but an object holds this key twice.
+    public var duplicateKey: String?
+
+    public var description: String {
+        if let duplicateKey { return "the key '\(duplicateKey)' appears twice (line \(line), column \(column))" }
+        return "at line \(line), column \(column)"
+    }
+}
+
 struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// Fail on an object that has a key twice (noting it) instead of keeping the last.
+    var rejectDuplicateKeys = false
+    var duplicateKey: String?
     static let maximumDepth = 512
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -193,6 +231,10 @@ struct JSONReader {
         let closed = container(close: UInt8(ascii: "}")) { reader in
             guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")), let value = reader.value()
             else { return false }
+            if reader.rejectDuplicateKeys, fields[key] != nil {
+                reader.duplicateKey = key
+                return false
+            }
             fields[key] = value
             return true
         }

@@ -17,21 +17,27 @@ public struct BatchInputs: Sequence, Sendable {
 
     public func makeIterator() -> AnyIterator<BatchRow> {
         var pending = paths[...]
-        var lines: AnyIterator<(Int, String?)>?
+        var lines: AnyIterator<(Int, Line)>?
         var jsonlPath = ""
         var directoryFiles: [String] = []
         return AnyIterator {
             while true {
                 if let iterator = lines {
-                    if let (number, line) = iterator.next() {
+                    if let (number, content) = iterator.next() {
                         let key = "\(jsonlPath):\(number)"
-                        guard let line else {
+                        let line: String
+                        switch content {
+                        case .text(let text): line = text
+                        case .tooLong:
                             return BatchRow(
                                 key: key,
                                 listing: .failure(
                                     ListingError(
                                         file: key,
                                         problem: "is longer than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")))
+                        case .notUTF8:
+                            return BatchRow(
+                                key: key, listing: .failure(ListingError(file: key, problem: "is not UTF-8 text; save the file as UTF-8")))
                         }
                         if Self.isBlank(line) { continue }
                         return BatchRow(
@@ -85,7 +91,18 @@ public struct BatchInputs: Sequence, Sendable {
     ///
     /// Linear in the file: each byte is looked at once (the reader used to search its whole buffer
     /// again after every read — a 10 MB line took 14 s).
-    static func lines(of path: String, maxLine: Int = ListingLoader.maxBytes) -> AnyIterator<(Int, String?)> {
+    /// A line of a JSON Lines file as read.
+    enum Line {
+        case text(String)
+        case tooLong
+        case notUTF8
+    }
+
+    static func lines(of path: String, maxLine: Int = ListingLoader.maxBytes) -> AnyIterator<(Int, Line)> {
+        func line(_ bytes: ArraySlice<UInt8>) -> Line {
+            // Invalid UTF-8 is reported, not silently replaced.
+            String(validating: bytes, as: UTF8.self).map(Line.text) ?? .notUTF8
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else { return AnyIterator { nil } }
         var buffer: [UInt8] = []
         var start = 0  // where the current line begins in `buffer`
@@ -105,9 +122,9 @@ public struct BatchInputs: Sequence, Sendable {
                     if skipping {
                         skipping = false
                         skipped = 0
-                        return (number, nil)
+                        return (number, .tooLong)
                     }
-                    return (number, String(decoding: buffer[start..<newline], as: UTF8.self))
+                    return (number, line(buffer[start..<newline]))
                 }
                 scanned = buffer.count - start
                 if finished {
@@ -119,7 +136,7 @@ public struct BatchInputs: Sequence, Sendable {
                         scanned = 0
                         skipping = false
                     }
-                    return skipping ? (number, nil) : (number, String(decoding: buffer[start...], as: UTF8.self))
+                    return skipping ? (number, .tooLong) : (number, line(buffer[start...]))
                 }
                 if scanned > maxLine {
                     // Too long to be a listing: drop what is held and skip to the next newline — or stop
@@ -160,7 +177,10 @@ extension BatchInputs {
             }
             for file in files {
                 if file.hasSuffix(".jsonl") {
-                    count += Self.lines(of: file).reduce(0) { $0 + ($1.1.map(Self.isBlank) == true ? 0 : 1) }
+                    count += Self.lines(of: file).reduce(0) { count, line in
+                        if case .text(let text) = line.1, Self.isBlank(text) { return count }
+                        return count + 1
+                    }
                 } else {
                     count += 1
                 }

@@ -72,24 +72,26 @@ public enum ListingLoader {
     }
 
     public static func parseJSON(_ text: String, source: String) throws(ListingError) -> Listing {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
-        } catch {
-            throw ListingError(file: source, problem: "is not valid JSON (\(describe(error)))")
-        }
-        guard let dictionary = object as? [String: Any] else {
-            throw ListingError(file: source, problem: "must be a JSON object with the listing's fields")
+        let dictionary: [String: JSONValue]
+        switch JSONValue.parseStrictly(text) {
+        case .failure(let error) where error.duplicateKey != nil:
+            throw ListingError(file: source, problem: "is ambiguous: \(error); keep one")
+        case .failure(let error):
+            throw ListingError(file: source, problem: "is not valid JSON (\(error))")
+        case .success(let value):
+            guard let object = value.objectValue else {
+                throw ListingError(file: source, problem: "must be a JSON object with the listing's fields")
+            }
+            dictionary = object
         }
         var fields: [String: FieldValue] = [:]
         for (key, value) in dictionary {
             switch value {
-            case is NSNull: fields[key] = .absent
-            case let string as String: fields[key] = .text(string)
-            case is [Any]: fields[key] = .wrongType("a list")
-            case is [String: Any]: fields[key] = .wrongType("an object")
-            case is NSNumber: fields[key] = .wrongType("a number or true/false")
-            default: fields[key] = .wrongType("not text")
+            case .null: fields[key] = .absent
+            case .string(let string): fields[key] = .text(string)
+            case .array: fields[key] = .wrongType("a list")
+            case .object: fields[key] = .wrongType("an object")
+            case .int, .double, .bool: fields[key] = .wrongType("a number or true/false")
             }
         }
         return try build(fields, source: source)
@@ -168,7 +170,7 @@ public enum ListingLoader {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         var keys: [String] = []
         if ext == "json" {
-            keys = ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]).map { Array($0.keys) } ?? []
+            keys = JSONValue.parse(text)?.objectValue.map { Array($0.keys) } ?? []
         } else {
             var yaml = text
             if ext == "md" || ext == "markdown" { yaml = (try? FrontMatter.split(text))?.yaml ?? "" }
