@@ -21,12 +21,15 @@ final class ScriptedHTTPServer: Sendable {
     let connections = Mutex(0)
     let requests = Mutex<[String]>([])
     let script: @Sendable (Int) -> Reply
+    /// Written the moment a connection opens, before any request (a server that is not what the client expects).
+    let greeting: String?
 
     var port: Int { channel.localAddress?.port ?? 0 }
     var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
 
-    init(script: @escaping @Sendable (Int) -> Reply) async throws {
+    init(greeting: String? = nil, script: @escaping @Sendable (Int) -> Reply) async throws {
         self.script = script
+        self.greeting = greeting
         let box = Mutex<ScriptedHTTPServer?>(nil)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -53,6 +56,14 @@ final class ScriptedHTTPServer: Sendable {
         var stalled = false
 
         init(server: ScriptedHTTPServer) { self.server = server }
+
+        func channelActive(context: ChannelHandlerContext) {
+            if let greeting = server.greeting {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: greeting)), promise: nil)
+                context.close(promise: nil)
+            }
+            context.fireChannelActive()
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             pending += unwrapInboundIn(data).readableBytesView
@@ -179,6 +190,21 @@ struct PlainHTTP1ClientTests {
         let error = await backendError { _ = try await backend.complete(ChatRequest(messages: [.user("hi")])) }
         #expect(error?.status == 302 && error?.kind == .badRequest && error?.detail.contains("redirect") == true)
         #expect(error.map(RetryPolicy.isRetryable) == false)
+        await server.close()
+    }
+
+    /// An https URL pointing at a server that does not speak TLS fails with a sentence saying what to
+    /// check — not the TLS library's error stack with its build paths.
+    @Test func aTLSFailureIsDescribedWithoutTheLibrarysText() async throws {
+        let server = try await ScriptedHTTPServer(greeting: "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n") { _ in
+            .init(bytes: Self.ok("{}"))
+        }
+        let backend = OpenAICompatibleBackend(
+            .init(name: "tls", baseURL: "https://127.0.0.1:\(server.port)/v1", model: "m", timeout: .seconds(5)))
+        let error = await backendError { _ = try await backend.complete(ChatRequest(messages: [.user("hi")])) }
+        let text = error?.description ?? ""
+        #expect(text.contains("TLS handshake failed") && text.contains("https or http"), "\(text)")
+        #expect(!text.contains("/"), "\(text)")  // no build paths (nor any path) from the TLS library
         await server.close()
     }
 

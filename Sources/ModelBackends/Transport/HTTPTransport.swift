@@ -233,5 +233,16 @@ func classify(_ error: any Error, backend: String) -> any Error {
     if error is ChannelError || error is IOError {
         return BackendError.unreachable(backend: backend, detail: "cannot connect (\(error))")
     }
+    // A TLS failure's own text is the TLS library's error stack (with its build paths): say what failed and
+    // what to check instead, with the error's case name only.
+    let type = String(reflecting: Swift.type(of: error))
+    if type.contains("SSL") || type.contains("TLS") {
+        let name = String("\(error)".prefix { $0.isLetter || $0.isNumber || $0 == "." })
+        return BackendError.connection(
+            backend: backend,
+            detail:
+                "the TLS handshake failed (\(name.isEmpty ? "TLS error" : name)); check that the base URL's scheme matches the server (https or http) and that its certificate is valid"
+        )
+    }
     return BackendError.connection(backend: backend, detail: String(describing: error))
 }
