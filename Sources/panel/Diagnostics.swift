@@ -1,4 +1,5 @@
 import Foundation
+import ModelBackends
 import PanelEngine
 import PanelKit
 

@@ -99,8 +99,8 @@ public struct RecordingStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let text = redactor.redact(String(decoding: try encoder.encode(recording), as: UTF8.self)) + "\n"
-        let url = directory.appendingPathComponent("\(recording.key).json")
-        try Data(text.utf8).write(to: url, options: .atomic)
+        // Through the one writer of every file panel writes: whole or nothing, never through a planted link.
+        try AtomicFile.write(text, to: directory.appendingPathComponent("\(recording.key).json").path)
     }
 
     /// Loads every recording in the directory, by key. Files that are not recordings are errors

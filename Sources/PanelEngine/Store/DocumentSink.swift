@@ -1,4 +1,5 @@
 import Foundation
+public import ModelBackends
 public import PanelKit
 
 #if canImport(Glibc)
