@@ -22,7 +22,17 @@ public final class PanelStore: Sendable {
 
     public init(path: String) throws {
         let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StoreError(path: path, problem: "cannot be created: \(directory) is a file, not a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(
+                path: path, problem: "cannot be created: its directory \(directory) cannot be made (\(error.localizedDescription))")
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.label = "panel-store"

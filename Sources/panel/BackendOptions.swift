@@ -169,7 +169,8 @@ struct BackendOptions: ParsableArguments {
         do {
             return try PanelStore(path: store)
         } catch {
-            throw ConfigurationError("--store \(store): cannot open the store (\(error)); fix the path or use --no-cache")
+            let reason = (error as? StoreError)?.problem ?? "\(error)"
+            throw ConfigurationError("--store \(store): \(reason); fix the path or use --no-cache")
         }
     }
 }

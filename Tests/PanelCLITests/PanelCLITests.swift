@@ -259,6 +259,23 @@ struct PanelCLITests {
         #expect(try String(contentsOfFile: listing, encoding: .utf8) == "name: Acme\ndescription: Webhooks.\n")
     }
 
+    /// A store that cannot be created says why in a sentence (it printed a raw NSError), and `route`
+    /// prints a hostile listing name without its escape sequences.
+    @Test func storeAndRouteMessagesAreClean() async throws {
+        let blocker = try temporaryFile("blocker", "a file")
+        let store = try await panel([
+            "review", Self.mistral, "--base-url", "https://example.invalid/v1", "--model", "m", "--store", blocker + "/s.sqlite",
+        ])
+        #expect(store.code == 2)
+        #expect(store.stderr.contains("is a file, not a directory") && !store.stderr.contains("NSCocoaErrorDomain"), "\(store.stderr)")
+        let listing = try temporaryFile("evil.yaml", "name: \"Evil\\e]52;c;aGk=\\a Tool\"\ndescription: \"d\"\n")
+        let route = try await panel([
+            "route", "--explain", listing, "--config", Self.root.appendingPathComponent("fixtures/configs/router.yaml").path,
+        ])
+        #expect(route.code == 0, "\(route.stderr)")
+        #expect(route.stdout.contains("Evil") && !route.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
+    }
+
     /// A --record directory that cannot be written is refused before any call: exit 2, naming it.
     @Test func unwritableRecordDirectoryIsAUsageError() async throws {
         let blocker = try temporaryFile("blocker", "a file where a directory should be")
