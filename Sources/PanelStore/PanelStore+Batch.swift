@@ -273,13 +273,6 @@ extension PanelStore: ReviewStore {
         }
     }
 
-    public func item(job: String, key: String) throws -> BatchItem? {
-        try pool.read { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?"), arguments: [job, key])
-                .map(Self.item)
-        }
-    }
-
     public func results(job: String, key: String) throws -> [String: String] {
         try pool.read { db in
             let rows = try Row.fetchAll(

@@ -92,11 +92,6 @@ struct ConnectionPoolState<Connection: AnyObject> {
         return true
     }
 
-    /// Removes a parked connection that the server closed (found closed when checked).
-    mutating func discardIdle(_ key: String, _ connection: Connection) {
-        idle[key]?.removeAll { $0.connection === connection }
-    }
-
     /// Idle connections of every server parked for longer than the idle timeout, removed.
     mutating func sweep(now: UInt64) -> [Connection] {
         idle.keys.flatMap { expire($0, now: now) }

@@ -13,56 +13,6 @@ import Synchronization
 /// one hop onto the loop and one back. The call's deadline is a timer on that loop, covering the
 /// connect, the request and every byte of the answer.
 final class PlainHTTP1Client: Sendable {
-    /// Where a plain-HTTP URL points.
-    struct Target: Sendable, Hashable {
-        var host: String
-        var port: Int
-        /// Path and query, as sent in the request line.
-        var path: String
-        /// The `Host` header.
-        var authority: String
-
-        /// `http://host[:port][/path][?query]`; nil for anything else (https, user info, fragments),
-        /// which AsyncHTTPClient handles.
-        init?(_ url: String) {
-            let scheme = "http://"
-            guard url.utf8.count > scheme.utf8.count, url.prefix(scheme.count).lowercased() == scheme else { return nil }
-            let rest = url.dropFirst(scheme.count)
-            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-            let authority = rest[..<authorityEnd]
-            var path = String(rest[authorityEnd...])
-            guard !authority.isEmpty, !authority.contains("@"), !path.contains("#") else { return nil }
-            if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
-            let host: Substring
-            let portText: Substring?
-            if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]") else { return nil }
-                host = authority[authority.index(after: authority.startIndex)..<close]
-                let after = authority[authority.index(after: close)...]
-                guard after.isEmpty || after.hasPrefix(":") else { return nil }
-                portText = after.isEmpty ? nil : after.dropFirst()
-            } else if let colon = authority.lastIndex(of: ":") {
-                host = authority[..<colon]
-                portText = authority[authority.index(after: colon)...]
-            } else {
-                host = authority
-                portText = nil
-            }
-            var port = 80
-            if let portText {
-                guard let value = Int(portText), (1...65535).contains(value) else { return nil }
-                port = value
-            }
-            guard !host.isEmpty else { return nil }
-            self.host = String(host)
-            self.port = port
-            self.path = path
-            self.authority = String(authority)
-        }
-
-        var key: String { "\(host):\(port)" }
-    }
-
     /// Why an exchange failed, before it is given a backend's name.
     enum Failure: Error, Sendable, Equatable {
         case timedOut
@@ -73,7 +23,7 @@ final class PlainHTTP1Client: Sendable {
         case busy
     }
 
-    private struct Exchange: Sendable {
+    struct Exchange: Sendable {
         var head: HTTPRequestHead
         var body: ByteBuffer
         var deadline: NIODeadline
@@ -81,7 +31,7 @@ final class PlainHTTP1Client: Sendable {
     }
 
     /// The answer, and whether the connection can carry another request.
-    private struct Answer: Sendable {
+    struct Answer: Sendable {
         var response: HTTPTransport.Response
         var reusable: Bool
     }
@@ -360,103 +310,5 @@ final class PlainHTTP1Client: Sendable {
             return pool.state.idle.values.flatMap { $0.map(\.connection.channel) }
         }
         for channel in channels { channel.close(promise: nil) }
-    }
-
-    /// One exchange at a time: writes the request, collects the answer, fails the call when the
-    /// connection closes early, the answer is too large or the deadline passes.
-    private final class ExchangeHandler: ChannelDuplexHandler {
-        typealias InboundIn = HTTPClientResponsePart
-        typealias OutboundIn = Exchange
-        typealias OutboundOut = HTTPClientRequestPart
-
-        let maxBodyBytes: Int
-        var current: Exchange?
-        var timer: Scheduled<Void>?
-        var head: HTTPResponseHead?
-        var body: ByteBuffer?
-
-        init(maxBodyBytes: Int) {
-            self.maxBodyBytes = maxBodyBytes
-        }
-
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            let exchange = unwrapOutboundIn(data)
-            guard current == nil, context.channel.isActive else {
-                // Never sent: the connection closed first (or, a bug, already carries an exchange).
-                let failure: any Error = current == nil ? ChannelError.ioOnClosedChannel : Failure.busy
-                exchange.promise.fail(failure)
-                promise?.fail(failure)
-                return
-            }
-            current = exchange
-            head = nil
-            body = nil
-            let loop = context.eventLoop.assumeIsolated()
-            timer = loop.scheduleTask(deadline: exchange.deadline) { [weak self, context] in
-                self?.fail(Failure.timedOut, context: context)
-            }
-            context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-            context.write(wrapOutboundOut(.end(nil)), promise: promise)
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard current != nil else { return }
-            switch unwrapInboundIn(data) {
-            case .head(let received):
-                head = received
-            case .body(var chunk):
-                if (body?.readableBytes ?? 0) + chunk.readableBytes > maxBodyBytes {
-                    fail(Failure.tooLarge(limit: maxBodyBytes), context: context)
-                    return
-                }
-                if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
-            case .end:
-                guard let head else { return }
-                // An informational answer (100 Continue, 103 Early Hints) comes before the real one.
-                if head.status.code < 200 {
-                    self.head = nil
-                    return
-                }
-                guard let exchange = current else { return }
-                current = nil
-                timer?.cancel()
-                timer = nil
-                let keepAlive = head.isKeepAlive
-                let bytes = body.map { Data($0.readableBytesView) } ?? Data()
-                self.head = nil
-                body = nil
-                let response = HTTPTransport.Response(
-                    status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: bytes)
-                exchange.promise.succeed(Answer(response: response, reusable: keepAlive))
-                if !keepAlive { context.close(promise: nil) }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            fail(Failure.closedBeforeAnswer, context: context)
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            switch error {
-            // A body cut short shows up as a parser error at end of file.
-            case HTTPParserError.invalidEOFState: fail(Failure.closedBeforeAnswer, context: context)
-            case is HTTPParserError: fail(Failure.invalidResponse("\(error)"), context: context)
-            default: fail(error, context: context)
-            }
-            context.close(promise: nil)
-        }
-
-        private func fail(_ error: any Error, context: ChannelHandlerContext) {
-            timer?.cancel()
-            timer = nil
-            guard let exchange = current else { return }
-            current = nil
-            head = nil
-            body = nil
-            exchange.promise.fail(error)
-            context.close(promise: nil)
-        }
     }
 }

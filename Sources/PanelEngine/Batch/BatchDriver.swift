@@ -308,8 +308,8 @@ public final class BatchDriver: Sendable {
     ) async {
         let personas = engine.settings.prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
-            // Stopped by the budget: known, not started, picked up by the next run or another process.
-            if let (saved, reservation) = last { _ = try? await store.saveResult(saved, claim: claim, settling: reservation) }
+            // Stopped by the budget: known, not started, picked up by the next run or another process. (`last`
+            // is set only once every persona has a result, so nothing is left to save here.)
             try? await store.release(claim, name: listing.name)
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return

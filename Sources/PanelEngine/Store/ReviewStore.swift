@@ -39,9 +39,6 @@ public protocol ReviewStore: ResponseCache {
     /// Records a listing that cannot be reviewed (its file or line is malformed).
     func failItem(job: String, key: String, error: String, position: Int) async throws
 
-    /// The item of a key, as stored.
-    func item(job: String, key: String) async throws -> BatchItem?
-
     // MARK: Results
 
     /// Persona id → the stored review (JSON) of one item.
