@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // Test-only: the reference Mustache implementation our template engine is checked against.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // Test-only: property-based tests of the answer parser.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -89,6 +91,7 @@ let package = Package(
             name: "panel-bench",
             dependencies: [
                 "ModelRouter",
+                "PanelKit",
                 "ModelBackends",
                 "MockProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -111,7 +114,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "PanelKitTests",
-            dependencies: ["PanelKit", "ModelBackends", "MockProvider", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: [
+                "PanelKit", "ModelBackends", "MockProvider", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             resources: []
         ),
         .testTarget(

@@ -8,7 +8,7 @@ import ModelRouter
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "panel-bench", abstract: "panel's benchmarks.", subcommands: [Decision.self, Hedging.self])
+        commandName: "panel-bench", abstract: "panel's benchmarks.", subcommands: [Decision.self, Hedging.self, Parser.self])
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -1,65 +1,122 @@
+import Foundation
+import ModelBackends
 import Testing
 
 @testable import PanelKit
 
-struct ReviewParserTests {
-    static let paragraph = "The primitive is clean and the first hour delivers."
+/// One case of fixtures/answers/corpus.json (the schema is in fixtures/answers/README.md).
+struct AnswerCase: Sendable, CustomTestStringConvertible {
+    var shape: String
+    var family: String
+    var source: String
+    var answer: String
+    var score: Int?
+    var verdict: Verdict?
+    var abstain: ParseFailure.Kind?
+    var paragraphStarts: String?
+    var paragraphExcludes: [String]
 
-    static let shapes: [(String, Int, Verdict)] = [
-        (#"{"rationale": "\#(paragraph)", "score": 78, "verdict": "ship"}"#, 78, .ship),
-        (#"{"review": "\#(paragraph)", "score": "7.8/10", "verdict": "SHIP"}"#, 78, .ship),
-        (#"{"Rationale": "\#(paragraph)", "Score": 61.6, "Verdict": "Skip it"}"#, 62, .skip),
-        ("Here is my review:\n\n```json\n{\"rationale\": \"\(paragraph)\", \"score\": 44, \"verdict\": \"skip\"}\n```\n", 44, .skip),
-        ("Sure! {\"text\": \"\(paragraph) {braces} inside\", \"score\": 90, \"verdict\": \"ship\"} Hope that helps.", 90, .ship),
-        (#"{"review": {"rationale": "\#(paragraph)", "score": 55, "verdict": "ship"}}"#, 55, .ship),
-        ("78/100 · ship\n\n\(paragraph)", 78, .ship),
-        ("**82/100 — Ship it**\n\n\(paragraph)", 82, .ship),
-        ("7.8/10 | skip\n\(paragraph)", 78, .skip),
-        ("Score: 78/100\nVerdict: Ship\n\n\(paragraph)", 78, .ship),
-        ("**Score:** 64\n**Verdict:** SKIP\n\n**Rationale:** \(paragraph)", 64, .skip),
-        ("\(paragraph)\n\nScore: 77%\nVerdict: Ship it", 77, .ship),
-        ("- Score: 8/10\n- Verdict: do not ship\n\n\(paragraph)", 80, .skip),
-        ("## Score: 91 out of 100\n## Verdict: ship.\n\(paragraph)", 91, .ship),
-    ]
+    var testDescription: String { "\(family)/\(shape)" }
 
-    @Test(arguments: shapes)
-    func readsEveryShape(_ shape: (String, Int, Verdict)) throws {
-        let review = try ReviewParser.parse(shape.0).get()
-        #expect(review.score == shape.1)
-        #expect(review.verdict == shape.2)
-        #expect(review.text.hasPrefix(Self.paragraph))
+    static func load() throws -> [AnswerCase] {
+        let url = packageRoot.appendingPathComponent("fixtures/answers/corpus.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        guard case .array(let items)? = JSONValue.parse(text) else { throw CorpusError("corpus.json is not a JSON array") }
+        return try items.map { item in
+            guard let shape = item["shape"]?.stringValue, let family = item["family"]?.stringValue,
+                let source = item["source"]?.stringValue, let answer = item["answer"]?.stringValue, let expect = item["expect"]
+            else { throw CorpusError("a case lacks shape, family, source, answer or expect: \(item.canonicalText().prefix(120))") }
+            var abstain: ParseFailure.Kind?
+            if let reason = expect["abstain"]?.stringValue {
+                guard let kind = ParseFailure.Kind(rawValue: reason) else { throw CorpusError("\(shape): unknown reason class \(reason)") }
+                abstain = kind
+            }
+            let verdict = expect["verdict"]?.stringValue.flatMap(Verdict.init(rawValue:))
+            let score = expect["score"]?.intValue
+            guard abstain != nil || (score != nil && verdict != nil) else {
+                throw CorpusError("\(shape): expects neither an answer nor an abstention")
+            }
+            return AnswerCase(
+                shape: shape, family: family, source: source, answer: answer, score: score, verdict: verdict, abstain: abstain,
+                paragraphStarts: expect["paragraph_starts"]?.stringValue,
+                paragraphExcludes: expect["paragraph_excludes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
     }
 
-    static let failures: [(String, String)] = [
-        ("", "empty"),
-        ("I would rather not put a number on this one.", "found no score"),
-        (#"{"rationale": "x", "verdict": "ship"}"#, "no score"),
-        (#"{"rationale": "x", "score": 70}"#, "no verdict"),
-        (#"{"score": 70, "verdict": "ship"}"#, "no rationale"),
-        (#"{"rationale": "x", "score": 140, "verdict": "ship"}"#, "outside 0–100"),
-        (#"{"rationale": "x", "score": -5, "verdict": "ship"}"#, "outside 0–100"),
-        (#"{"rationale": "x", "score": 70, "verdict": "maybe"}"#, "neither ship nor skip"),
-        ("Score: 12/10\nVerdict: ship\n\ntext", "outside 0–100"),
-        ("Score: 70\n\ntext only", "no verdict line"),
-        ("Verdict: ship\n\ntext only", "no score line"),
-        ("78/100 · ship", "no review paragraph"),
-    ]
+    static let all: [AnswerCase] = (try? load()) ?? []
+}
 
-    @Test(arguments: failures)
-    func neverDefaultsAMissingField(_ failure: (String, String)) {
-        switch ReviewParser.parse(failure.0) {
-        case .success(let review): Issue.record("parsed \(review) from \(failure.0)")
-        case .failure(let error): #expect(error.reason.contains(failure.1), "\(error.reason)")
+struct CorpusError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct ReviewParserTests {
+    @Test func theCorpusIsComplete() throws {
+        let cases = try AnswerCase.load()
+        #expect(cases.count >= 60)
+        #expect(Set(cases.map(\.shape)).count == cases.count, "every case names a shape of its own")
+        #expect(cases.contains { $0.source.hasPrefix("recorded") }, "the corpus has answers recorded from a real model")
+        let classes = Set(cases.compactMap(\.abstain))
+        #expect(
+            classes == Set(ParseFailure.Kind.allCases),
+            "every reason class has a case: missing \(Set(ParseFailure.Kind.allCases).subtracting(classes))")
+    }
+
+    @Test(arguments: AnswerCase.all)
+    func corpusCase(_ answerCase: AnswerCase) {
+        switch ReviewParser.parse(answerCase.answer) {
+        case .success(let review):
+            guard answerCase.abstain == nil else {
+                Issue.record("expected an abstention (\(answerCase.abstain!.rawValue)), read \(review.score) \(review.verdict)")
+                return
+            }
+            #expect(review.score == answerCase.score)
+            #expect(review.verdict == answerCase.verdict)
+            if let starts = answerCase.paragraphStarts {
+                #expect(review.text.hasPrefix(starts), "paragraph: \(review.text)")
+            }
+            for excluded in answerCase.paragraphExcludes {
+                #expect(!review.text.contains(excluded), "paragraph keeps '\(excluded)': \(review.text)")
+            }
+        case .failure(let failure):
+            #expect(answerCase.abstain == failure.kind, "\(failure.kind.rawValue): \(failure.reason)")
         }
     }
 
     @Test func verdictPhrasings() {
         for (text, verdict) in [
             ("Ship", Verdict.ship), ("SHIP IT!", .ship), ("skip it.", .skip), ("**Skip**", .skip), ("Don't ship", .skip),
-            ("I'd ship it", .ship),
+            ("✅", .ship), ("❌ Skip", .skip), ("do not ship", .skip), ("Ship — with caveats", .ship),
         ] {
             #expect((try? ReviewParser.parseVerdict(text).get()) == verdict, "\(text)")
         }
-        #expect((try? ReviewParser.parseVerdict("ship or skip").get()) == nil)
+        for unclear in ["ship or skip", "maybe", "✅ Skip", ""] {
+            #expect((try? ReviewParser.parseVerdict(unclear).get()) == nil, "\(unclear)")
+        }
+    }
+
+    @Test func scoreForms() {
+        for (text, score) in [
+            ("78", 78), ("78/100", 78), ("7.8/10", 78), ("4/5", 80), ("78%", 78), ("66 out of 100", 66), ("[[7]]", 7), ("7,5/10", 75),
+        ] {
+            #expect((try? ReviewParser.parseScore(text).get()) == score, "\(text)")
+        }
+        for outside in ["101", "-1", "12/10", "0.5"] {
+            #expect(throws: ParseFailure.self, "\(outside)") { try ReviewParser.parseScore(outside).get() }
+        }
+    }
+
+    /// The repair request quotes the reason: it must say what was wrong in words a model can act on.
+    @Test func failuresSayWhatWasWrong() throws {
+        let failure = try #require(ReviewParser.parse("Score: 70\nVerdict: ship\n\ntext\n\nFinal score: 75").failureValue)
+        #expect(failure.reason.contains("70") && failure.reason.contains("75"))
+    }
+}
+
+extension Result {
+    var failureValue: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
     }
 }

@@ -124,10 +124,13 @@ public struct ReviewPipeline: Sendable {
     }
 
     static func repairInstruction(_ failure: ParseFailure) -> String {
-        """
-        Your answer could not be read: \(failure.reason). Answer again with only this JSON object and nothing \
-        before or after it: {"rationale": "<your paragraph>", "score": <an integer from 0 to 100>, "verdict": "ship" or "skip"}
-        """
+        // A cut-off answer ran into the length cap: asking again the same way would only cut it off again.
+        let shorter = failure.kind == .truncated ? " Keep the paragraph under 120 words." : ""
+        return """
+            Your answer could not be read: \(failure.reason). Answer again with only a JSON object and nothing \
+            before or after it, with three fields: "rationale" (your paragraph, as a string), "score" (an integer from 0 to 100) \
+            and "verdict" ("ship" or "skip").\(shorter)
+            """
     }
 }
 

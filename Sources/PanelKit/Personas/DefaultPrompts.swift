@@ -41,8 +41,7 @@ enum DefaultPrompts {
 
             First write your rationale: one paragraph of 80 to 140 words, in your own voice, through your lens. Then decide the score and the verdict that follow from that rationale.
 
-            Answer with only this JSON object, and nothing before or after it:
-            {"rationale": "<your paragraph>", "score": <an integer from 0 to 100>, "verdict": "ship" or "skip"}
+            Answer with only a JSON object, and nothing before or after it, with three fields: "rationale" (your paragraph, as a string), "score" (an integer from 0 to 100) and "verdict" ("ship" or "skip").
             """#,
         "builder.md": #"""
             ---
