@@ -74,12 +74,11 @@ struct BackendOptions: ParsableArguments {
 
     func validate() throws {
         if replay != nil && record != nil { throw ValidationError("--replay and --record cannot be used together") }
-        if replay == nil, config == nil, baseURL == nil, model == nil,
-            !FileManager.default.fileExists(atPath: PanelConfiguration.fileName)
-        {
-            throw ValidationError("no backend: give --config FILE (or put panel.yaml here), --base-url and --model, or --replay DIR")
+        if baseURL != nil && model == nil { throw ValidationError("--base-url needs --model (the model to request)") }
+        if model != nil, baseURL == nil, config != nil || FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
+            throw ValidationError(
+                "--model without --base-url names the model of a detected backend; with a configuration file, set the model in it")
         }
-        if (baseURL == nil) != (model == nil) { throw ValidationError("--base-url and --model go together") }
         if config != nil && baseURL != nil { throw ValidationError("--config and --base-url cannot be used together") }
         if noCache && (refresh || cache) { throw ValidationError("--no-cache contradicts --refresh and --cache") }
         if let apiKeyEnv, apiKeyEnv.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil {
@@ -116,9 +115,14 @@ struct BackendOptions: ParsableArguments {
     }
 
     /// The configuration these options describe: `--config FILE`, else `--base-url/--model` as a
-    /// one-backend configuration, else `panel.yaml` in the working directory.
-    func configuration() throws -> PanelConfiguration? {
+    /// one-backend configuration, else `panel.yaml` in the working directory, else a detected backend
+    /// (``BackendDetection``: provider keys in the environment, then a model server on this machine),
+    /// said on stderr.
+    func configuration(log: Diagnostics) async throws -> PanelConfiguration? {
         if replay != nil { return nil }
+        if baseURL == nil, config == nil, !FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
+            return try await Self.detected(model: model, log: log)
+        }
         if let baseURL, let model {
             let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
             let backend = BackendConfiguration(
@@ -131,10 +135,23 @@ struct BackendOptions: ParsableArguments {
         return try PanelConfiguration.load(path: path)
     }
 
+    /// A backend found without configuration, announced on stderr; the error lists what was tried.
+    static func detected(model: String?, log: Diagnostics) async throws -> PanelConfiguration {
+        switch await BackendDetection(environment: ProcessInfo.processInfo.environment).detect(model: model) {
+        case .success(let found):
+            log.info(
+                "no \(PanelConfiguration.fileName) here: using backend '\(found.backend.name)' — \(found.reason). panel init writes a panel.yaml."
+            )
+            return found.configuration
+        case .failure(let notFound):
+            throw ConfigurationError(notFound.description)
+        }
+    }
+
     /// The typed settings these options describe (the store is opened by the command).
-    func settings() throws -> BackendSettings {
+    func settings(log: Diagnostics) async throws -> BackendSettings {
         if let replay { return BackendSettings(source: .replay(directory: replay)) }
-        guard let configuration = try configuration() else { throw ConfigurationError("no backend configured") }
+        guard let configuration = try await configuration(log: log) else { throw ConfigurationError("no backend configured") }
         if baseURL != nil, let variable = apiKeyEnv, ProcessInfo.processInfo.environment[variable]?.isEmpty ?? true {
             throw ConfigurationError(
                 "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"

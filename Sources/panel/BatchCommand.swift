@@ -99,7 +99,7 @@ struct BatchCommand: AsyncParsableCommand {
         do {
             let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
             let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            let settings = try backend.settings()
+            let settings = try await backend.settings(log: log)
             store = try backend.openStore()
             let backends = try backend.makeBackends(settings, store: store, log: log)
             var overrides = backend.overrides

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PanelKit
 
 /// `panel`: drafts reviews of software tools with a panel of model personas.
 @main
@@ -15,7 +16,10 @@ struct Panel: AsyncParsableCommand {
             Exit codes: 0 every persona answered; 3 the document was written but some persona abstained; \
             2 usage, input or configuration error; 1 nothing could be produced.
             """,
-        subcommands: [ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self],
+        version: PanelVersion.current,
+        subcommands: [
+            ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self, InitCommand.self,
+        ],
         defaultSubcommand: nil
     )
 

@@ -32,7 +32,7 @@ struct ReviewCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Listing files to review.", valueName: "LISTING"))
+    @Argument(help: ArgumentHelp("Listing files to review; - reads one from standard input.", valueName: "LISTING"))
     var listings: [String] = []
 
     @OptionGroup(title: "Model backend")
@@ -63,6 +63,9 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !listings.isEmpty else { throw ValidationError("give at least one listing file") }
+        if listings.filter({ $0 == ListingLoader.standardInputPath }).count > 1 {
+            throw ValidationError("'-' (standard input) can be given once: it holds one listing")
+        }
         try backend.validate()
         if let quorum, quorum < 1 { throw ValidationError("--quorum must be at least 1") }
     }
@@ -95,7 +98,7 @@ struct ReviewCommand: AsyncParsableCommand {
         }
         var backends: EngineBackends?
         do {
-            let settings = try backend.settings()
+            let settings = try await backend.settings(log: log)
             backends = try backend.makeBackends(settings, store: settings.usesCache ? try backend.openStore() : nil, log: log)
         } catch {
             problems.append("\(error)")

@@ -43,7 +43,11 @@ struct RouteCommand: AsyncParsableCommand {
         let promptSet: PromptSet
         var loaded: [Listing] = []
         do {
-            configuration = try PanelConfiguration.load(path: config ?? PanelConfiguration.fileName)
+            if config == nil, !FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
+                configuration = try await BackendOptions.detected(model: nil, log: log)
+            } else {
+                configuration = try PanelConfiguration.load(path: config ?? PanelConfiguration.fileName)
+            }
             promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
             for path in listings { loaded.append(try ListingLoader.load(path: path)) }
         } catch {

@@ -20,7 +20,17 @@ struct PanelCLITests {
         return root.appendingPathComponent(".build/debug/panel")
     }
 
-    func panel(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+    /// The variables first-run detection reads: tests that depend on there being no backend unset them.
+    static let providerVariables = [
+        "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+        "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+    ]
+
+    /// Runs `panel` in a fresh working directory (or `directory`), with `environment` over this
+    /// process's less `unset`, and `stdin` as standard input.
+    func panel(
+        _ arguments: [String], environment: [String: String] = [:], unset: [String] = [], stdin: String? = nil, directory: URL? = nil
+    ) async throws -> Outcome {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("panel-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -30,11 +40,19 @@ struct PanelCLITests {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var inherited = ProcessInfo.processInfo.environment
+        for name in unset { inherited[name] = nil }
+        process.environment = inherited.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        process.currentDirectoryURL = dir  // each run gets its own .panel store unless --store says otherwise
+        if let stdin {
+            let input = dir.appendingPathComponent("in")
+            _ = FileManager.default.createFile(atPath: input.path, contents: Data(stdin.utf8))
+            process.standardInput = try FileHandle(forReadingFrom: input)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        process.currentDirectoryURL = directory ?? dir  // each run gets its own .panel store unless --store says otherwise
         let code: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do { try process.run() } catch { continuation.resume(throwing: error) }
@@ -75,9 +93,9 @@ struct PanelCLITests {
         #expect(result.code == 0)
         #expect(result.stdout.isEmpty && result.stderr.isEmpty)
         let markdown = try String(contentsOfFile: output, encoding: .utf8)
-        #expect(markdown.hasPrefix("# Azure AI Foundry Real-Time Voice API &amp; Model Router vs Mistral 3 Small\n"))
+        #expect(markdown.hasPrefix("# Azure AI Foundry Real-Time Voice API & Model Router vs Mistral 3 Small\n"))
         #expect(markdown.contains("| **Panel verdict** | Ship · 3 ship / 1 skip | Ship · 3 ship / 1 skip |"))
-        #expect(markdown.contains("**Azure AI Foundry Real-Time Voice API &amp; Model Router — 78/100 · ship**"))
+        #expect(markdown.contains("**Azure AI Foundry Real-Time Voice API & Model Router — 78/100 · ship**"))
     }
 
     @Test func listingWithoutANameIsAUsageError() async throws {
@@ -102,7 +120,7 @@ struct PanelCLITests {
             ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--price", "1e308,1e308"],
             ["review", Self.azure, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--cache-ttl", "inf"],
         ] {
-            let result = try await panel(arguments)
+            let result = try await panel(arguments, unset: Self.providerVariables)
             #expect(result.code == 2, "\(arguments): \(result.stderr)")
             #expect(!result.stderr.isEmpty)
         }

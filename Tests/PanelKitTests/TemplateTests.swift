@@ -12,7 +12,14 @@ import Testing
         #expect(
             try render("{{x}}|{{{x}}}|{{&x}}|{{ n }}|{{f}}", value)
                 == "&lt;a href=&#39;q&#39;&gt;&amp;&quot;&lt;/a&gt;|<a href='q'>&\"</a>|<a href='q'>&\"</a>|42|true")
-        #expect(try render("{{x}}", value, escaping: .markdown) == "&lt;a href='q'&gt;&amp;\"&lt;/a&gt;")
+        #expect(try render("{{x}}", value, escaping: .markdown) == "\\<a href='q'>&\"\\</a>")
+        // Markdown: backslashes only where Markdown would read something in; never HTML entities.
+        for (text, markdown) in [
+            ("API & Model Router", "API & Model Router"), ("a < b > c", "a < b > c"), ("&amp; &#60; &x", "\\&amp; \\&#60; &x"),
+            ("> quoted\n> again", "\\> quoted\n\\> again"), ("<https://x.y>", "\\<https://x.y>"), ("[link](u)", "\\[link\\](u)"),
+        ] {
+            #expect(try render("{{x}}", ["x": .text(text)], escaping: .markdown) == markdown, "\(text)")
+        }
         #expect(try render("{{x}}", value, escaping: .none) == "<a href='q'>&\"</a>")
         #expect(try render("[{{missing}}]", value) == "[]")
     }

@@ -89,6 +89,23 @@ public struct HTTPTransport: Sendable {
         }
     }
 
+    /// GETs a small resource (a server's model list, for detection) within `timeout`; the body is read
+    /// up to 1 MiB.
+    public func get(url: String, headers: [(String, String)] = [], backend: String, timeout: Duration) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "user-agent", value: "panel/1")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let prepared = request
+        return try await withDeadline(timeout, backend: backend) {
+            let response = try await mapErrors(backend: backend) { try await client.execute(prepared, timeout: TimeAmount(timeout)) }
+            let bytes = try await mapErrors(backend: backend) { try await response.body.collect(upTo: 1024 * 1024) }
+            return Response(
+                status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                body: Data(bytes.readableBytesView))
+        }
+    }
+
     /// POSTs a JSON body and hands the answer's head and body chunks to `consume` as they arrive,
     /// all within `timeout`. `consume` returns the value of the whole call.
     public func postStreaming<T: Sendable>(

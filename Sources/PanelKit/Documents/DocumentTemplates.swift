@@ -5,7 +5,8 @@ import ModelBackends
 /// binary from the repository's `templates/`, each overridable by a file of the same name in a
 /// `--templates DIR`.
 ///
-/// `{{x}}` escapes HTML metacharacters in both (in Markdown only `& < >`, so the source stays readable);
+/// `{{x}}` escapes in both: HTML metacharacters as entities in HTML, backslash escapes in Markdown where
+/// Markdown would read something into the text (``TemplateEscaping/markdown``);
 /// `{{{x}}}` writes text unescaped and is for trusted text only.
 public struct DocumentTemplates: Sendable {
     public static let markdownFile = "review.md.mustache"

@@ -4,8 +4,8 @@ import ModelBackends
 /// The values document templates see, built from a v1 document alone (so `panel render` and a live
 /// review render identically).
 ///
-/// Text is raw here: templates escape it (`{{x}}` is HTML-escaped in both the HTML and Markdown
-/// templates). Fields ending in `_cell` are also folded to one line with `|` escaped, for Markdown
+/// Text is raw here: templates escape it (`{{x}}` is escaped for HTML in the HTML template and for
+/// Markdown in the Markdown one). Fields ending in `_cell` are also folded to one line with `|` escaped, for Markdown
 /// table cells. Links appear only when they are http(s).
 public enum DocumentViewModel {
     public static func make(_ doc: ReviewDocument) -> TemplateValue {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import ModelBackends
 import Yams
 
@@ -14,8 +14,12 @@ public enum ListingLoader {
     /// every persona (a 50 MB listing was sent four times).
     public static let maxBytes = 256 * 1024
 
-    /// Loads one listing file.
+    /// The path that names standard input.
+    public static let standardInputPath = "-"
+
+    /// Loads one listing file; `-` reads standard input (``load(standardInput:)``).
     public static func load(path: String) throws(ListingError) -> Listing {
+        if path == standardInputPath { return try load(standardInput: FileHandle.standardInput) }
         let data: Data
         do {
             // Read at most one byte past the limit: a huge file, or a device that never ends, is refused.
@@ -40,6 +44,42 @@ public enum ListingLoader {
         default:
             throw ListingError(file: path, problem: "unknown listing format '.\(ext)'; use .yaml, .yml, .md or .json")
         }
+    }
+
+    /// Reads a listing from standard input (`pbpaste | panel review -`): JSON, Markdown with front
+    /// matter or YAML, told apart by content since there is no file extension.
+    public static func load(standardInput handle: FileHandle) throws(ListingError) -> Listing {
+        let source = "standard input"
+        let data: Data
+        do {
+            data = try handle.read(upToCount: maxBytes + 1) ?? Data()
+        } catch {
+            throw ListingError(file: source, problem: "cannot be read")
+        }
+        guard data.count <= maxBytes else {
+            throw ListingError(file: source, problem: "is larger than \(maxBytes / 1024) KiB; a listing is a page of text, not a document")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ListingError(file: source, problem: "is not UTF-8 text")
+        }
+        return try parse(text, source: source)
+    }
+
+    /// Parses a listing whose format is told by its content: `{` starts JSON, a `---` line starts
+    /// Markdown front matter, anything else is YAML.
+    public static func parse(_ text: String, source: String) throws(ListingError) -> Listing {
+        var start = text.unicodeScalars.drop { $0.properties.isWhitespace || $0 == "\u{FEFF}" }
+        if start.first == "{" { return try parseJSON(String(start), source: source) }
+        if start.starts(with: "---".unicodeScalars) {
+            start = start.dropFirst(3)
+            if start.first == "\n" || start.first == "\r" || start.first == nil {
+                return try parseMarkdown(
+                    String(String.UnicodeScalarView(text.unicodeScalars.drop { $0.properties.isWhitespace || $0 == "\u{FEFF}" })),
+                    source: source)
+            }
+        }
+        if text.trimmedWhitespace().isEmpty { throw ListingError(file: source, problem: "is empty") }
+        return try parseYAML(text, source: source)
     }
 
     // MARK: formats

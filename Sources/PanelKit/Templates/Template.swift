@@ -30,7 +30,9 @@ extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
 public enum TemplateEscaping: Sendable {
     /// `& < > " '` — for HTML.
     case html
-    /// `& < >` — what a Markdown viewer would turn into HTML, keeping the source readable.
+    /// Backslash escapes where Markdown would read something into the text — an entity (`&amp;`), a tag or
+    /// autolink (`<b>`), a block quote, a link (`[x](…)`) — and nothing else, so names read as written.
+    /// Never HTML entities: those belong to the HTML page.
     case markdown
     /// Nothing — for prompts, which are plain text.
     case none
@@ -141,20 +143,47 @@ public struct Template: Sendable {
             output += text
             return
         }
+        /// In Markdown, `&`, `<` and `>` need a backslash only where they would start something: an entity
+        /// (`&amp;`, `&#60;`), a tag or autolink (`<b`, `</`, `<!`, `<?`), a block quote (`>` first). Elsewhere
+        /// they stay as written, so `API & Router` reads `API & Router` in the Markdown source too.
+        func markdownNeedsEscape(_ byte: UInt8, at index: String.UTF8View.Index) -> Bool {
+            let next = utf8.index(after: index)
+            let following = next < utf8.endIndex ? utf8[next] : nil
+            func isAlphanumeric(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A || (0x30...0x39).contains(b) }
+            switch byte {
+            case UInt8(ascii: "&"):
+                // `&name;` or `&#123;`: an entity reference a Markdown reader would decode.
+                var cursor = next
+                var count = 0
+                if cursor < utf8.endIndex, utf8[cursor] == UInt8(ascii: "#") { cursor = utf8.index(after: cursor) }
+                while cursor < utf8.endIndex, isAlphanumeric(utf8[cursor]), count < 32 {
+                    cursor = utf8.index(after: cursor)
+                    count += 1
+                }
+                return count > 0 && cursor < utf8.endIndex && utf8[cursor] == UInt8(ascii: ";")
+            case UInt8(ascii: "<"):
+                guard let following else { return false }
+                return isAlphanumeric(following) || "/!?".utf8.contains(following)
+            case UInt8(ascii: ">"):
+                if index == utf8.startIndex { return true }
+                return utf8[utf8.index(before: index)] == UInt8(ascii: "\n")
+            default: return true
+            }
+        }
         var run = utf8.startIndex
         var index = run
         while index < utf8.endIndex {
             let byte = utf8[index]
-            guard needsEscape(byte) else {
+            guard needsEscape(byte), escaping != .markdown || markdownNeedsEscape(byte, at: index) else {
                 index = utf8.index(after: index)
                 continue
             }
             var next = utf8.index(after: index)
             let replacement: String
             switch byte {
-            case UInt8(ascii: "&"): replacement = "&amp;"
-            case UInt8(ascii: "<"): replacement = "&lt;"
-            case UInt8(ascii: ">"): replacement = "&gt;"
+            case UInt8(ascii: "&"): replacement = escaping == .markdown ? "\\&" : "&amp;"
+            case UInt8(ascii: "<"): replacement = escaping == .markdown ? "\\<" : "&lt;"
+            case UInt8(ascii: ">"): replacement = escaping == .markdown ? "\\>" : "&gt;"
             case UInt8(ascii: "\""): replacement = "&quot;"
             case UInt8(ascii: "'"): replacement = "&#39;"
             case UInt8(ascii: "["): replacement = "\\["
