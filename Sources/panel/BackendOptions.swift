@@ -121,7 +121,15 @@ struct BackendOptions: ParsableArguments {
     func configuration(log: Diagnostics) async throws -> PanelConfiguration? {
         if replay != nil { return nil }
         if baseURL == nil, config == nil, !FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
-            return try await Self.detected(model: model, log: log)
+            // The flags that describe a backend apply to a detected one as to a --base-url one.
+            return try await Self.detected(model: model, log: log) { backend in
+                if let backendName { backend.name = backendName }
+                if let price { backend.price = parsedPrice(price) }
+                backend.maxConcurrency = concurrency
+                backend.timeout = CheckedNumber.duration(seconds: timeout, max: 86_400) ?? backend.timeout
+                backend.structuredOutput = StructuredOutputMode(rawValue: structuredOutput) ?? backend.structuredOutput
+                backend.retry = RetryPolicy(maxAttempts: maxAttempts)
+            }
         }
         if let baseURL, let model {
             let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
@@ -136,9 +144,12 @@ struct BackendOptions: ParsableArguments {
     }
 
     /// A backend found without configuration, announced on stderr; the error lists what was tried.
-    static func detected(model: String?, log: Diagnostics) async throws -> PanelConfiguration {
+    static func detected(
+        model: String?, log: Diagnostics, adjust: (inout BackendConfiguration) -> Void = { _ in }
+    ) async throws -> PanelConfiguration {
         switch await BackendDetection(environment: ProcessInfo.processInfo.environment).detect(model: model) {
-        case .success(let found):
+        case .success(var found):
+            adjust(&found.backend)
             log.info(
                 "no \(PanelConfiguration.fileName) here: using backend '\(found.backend.name)' — \(found.reason). panel init writes a panel.yaml."
             )
