@@ -16,9 +16,10 @@ seed() {  # seed corpus per target, from fixtures
   case $1 in
     parser) python3 -c "
 import json, hashlib
-for a in json.load(open('fixtures/answers/samples.json')):
-    t = a.get('text') or a.get('answer') or json.dumps(a)
-    open('$dir/' + hashlib.sha1(t.encode()).hexdigest(), 'w').write(t)" 2>/dev/null || true ;;
+for f in ('fixtures/answers/samples.json', 'fixtures/answers/corpus.json'):
+    for a in json.load(open(f)):
+        t = a.get('text') or a.get('answer') or json.dumps(a)
+        open('$dir/' + hashlib.sha1(t.encode()).hexdigest(), 'w').write(t)" 2>/dev/null || true ;;
     listing) cp fixtures/listings/* "$dir/" ;;
     json) cp fixtures/documents/*.json "$dir/" ;;
     sse) printf 'event: message\ndata: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n' > "$dir/openai" ;;

@@ -28,11 +28,14 @@ func fuzzOne(_ target: FuzzTarget, _ bytes: [UInt8]) {
     case .parser:
         if case .success(let review) = ReviewParser.parse(text) {
             precondition((0...100).contains(review.score), "a parsed score outside 0…100: \(review.score)")
+            precondition(!review.text.isEmpty, "an answer with an empty paragraph")
+            precondition(text.utf8.contains { (0x30...0x39).contains($0) }, "a score from text without a digit")
         }
     case .listing:
         _ = try? ListingLoader.parseYAML(text, source: "fuzz.yaml")
         _ = try? ListingLoader.parseMarkdown(text, source: "fuzz.md")
         _ = try? ListingLoader.parseJSON(text, source: "fuzz.json")
+        _ = try? ListingLoader.parse(text, source: "standard input")
     case .json:
         if let value = JSONValue.parse(text) {
             let canonical = value.canonicalText()

@@ -11,10 +11,18 @@ struct ReviewCommand: AsyncParsableCommand {
         abstract: "Review one tool, or compare two or more.",
         discussion: """
             Each LISTING is a .yaml/.yml file, a Markdown file with YAML front matter (.md; the body is the \
-            description) or a .json file, with at least `name` and `description`. One listing gives a review; \
-            two or more give a comparison ("A vs B").
+            description) or a .json file, with at least `name` and `description`; - reads one from standard \
+            input. One listing gives a review; two or more give a comparison ("A vs B").
+
+            Without panel.yaml, --config or --base-url, the backend is detected: OPENAI_API_KEY (with \
+            OPENAI_BASE_URL), ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY, \
+            then Ollama, llama.cpp or LM Studio on this machine; stderr says which and why.
 
             Examples:
+              # With OPENAI_API_KEY set, or Ollama running, and nothing else:
+              panel review mytool.yaml
+              pbpaste | panel review -
+
               # Offline, from the bundled recordings:
               panel review fixtures/listings/azure-ai-foundry-realtime-voice.yaml \\
                 fixtures/listings/mistral-3-small.yaml --replay fixtures/recordings
@@ -23,7 +31,7 @@ struct ReviewCommand: AsyncParsableCommand {
               panel review tool.yaml --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b
 
               # OpenAI, recording every answer for later replays:
-              panel review a.md b.md --base-url https://api.openai.com/v1 --model gpt-4o-mini \\
+              panel review a.md b.md --base-url https://api.openai.com/v1 --model gpt-4.1-mini \\
                 --api-key-env OPENAI_API_KEY --record fixtures/my-recordings --format json -o review.json
 
             The document goes to stdout (or -o FILE); progress and diagnostics go to stderr.
