@@ -145,10 +145,13 @@ final class PlainHTTP1Client: Sendable {
     }
 
     /// True when the request cannot have reached the server: the connection was closed before it was
-    /// written.
+    /// written, or — on a parked connection — the server had closed its end, so the request bytes met a
+    /// reset (ECONNRESET, EPIPE) instead of a reader. That is the idle-close race: the server closed the
+    /// keep-alive connection just as it was leased, and never read the request.
     static func neverSent(_ error: any Error) -> Bool {
         switch error {
         case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed: return true
+        case let error as IOError: return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
         default: return false
         }
     }
