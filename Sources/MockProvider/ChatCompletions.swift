@@ -54,6 +54,9 @@ struct ChatCompletions: Sendable {
                 #"{"error":{"message":"Invalid parameter: 'response_format' of type '\#(format)' is not supported with this model.","type":"invalid_request_error","param":"response_format"}}"#
             )
         }
+        for parameter in configuration.rejectedParameters.sorted() where payload[parameter] != nil {
+            return rejection(of: parameter, format: format, value: payload[parameter])
+        }
         let messages = Self.messages(of: payload, format: format)
         guard !messages.isEmpty else {
             return json(.badRequest, #"{"error":{"message":"'messages' is required","type":"invalid_request_error"}}"#)
@@ -242,6 +245,36 @@ struct ChatCompletions: Sendable {
 
     static func event(_ object: [String: Any]) -> ByteBuffer {
         ByteBuffer(string: "data: " + MockJSON.text(object) + "\n\n")
+    }
+
+    /// A 400 refusing a parameter, worded as the provider words it.
+    func rejection(of parameter: String, format: Format, value: Any?) -> Response {
+        let message: String
+        switch parameter {
+        case "max_tokens":
+            message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+        case "temperature":
+            message =
+                "Unsupported value: 'temperature' does not support \(value.map { "\($0)" } ?? "this value") with this model. Only the default (1) value is supported."
+        default:
+            message = "Unrecognized request argument supplied: \(parameter)"
+        }
+        switch format {
+        case .anthropic:
+            return json(
+                .badRequest,
+                MockJSON.text(["type": "error", "error": ["type": "invalid_request_error", "message": "\(parameter): \(message)"]]))
+        case .ollama:
+            return json(.badRequest, MockJSON.text(["error": message]))
+        case .gemini:
+            return json(
+                .badRequest, MockJSON.text(["error": ["code": 400, "message": message, "status": "INVALID_ARGUMENT"]]))
+        case .openai:
+            let code = parameter == "temperature" ? "unsupported_value" : "unsupported_parameter"
+            return json(
+                .badRequest,
+                MockJSON.text(["error": ["message": message, "type": "invalid_request_error", "param": parameter, "code": code]]))
+        }
     }
 
     func json(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {

@@ -78,10 +78,13 @@ public enum MockProvider {
         router.post("/openai/v1/chat/completions") { request, _ in try await chat.respond(request) }
         router.post("/v1/messages") { request, _ in try await chat.respond(request, format: .anthropic) }
         router.post("/api/chat") { request, _ in try await chat.respond(request, format: .ollama) }
-        router.post("/v1beta/models/:action") { request, context in
-            let action = context.parameters.get("action") ?? ""
-            let model = String(action.prefix { $0 != ":" })
-            return try await chat.respond(request, format: .gemini(stream: action.hasSuffix(":streamGenerateContent"), model: model))
+        // Gemini, under both API versions (google-genai and panel default to v1; v1beta is an option).
+        for version in ["v1", "v1beta"] {
+            router.post("/\(version)/models/:action") { request, context in
+                let action = context.parameters.get("action") ?? ""
+                let model = String(action.prefix { $0 != ":" })
+                return try await chat.respond(request, format: .gemini(stream: action.hasSuffix(":streamGenerateContent"), model: model))
+            }
         }
         router.get("/v1/models") { _, _ in
             Response(

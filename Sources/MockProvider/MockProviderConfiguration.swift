@@ -94,6 +94,10 @@ public struct MockProviderConfiguration: Sendable {
     /// `response_format` types the server rejects with a 400 naming the field, like servers that
     /// do not support them: e.g. `["json_schema"]` for an older llama.cpp.
     public var rejectedResponseFormats: Set<String> = []
+    /// Request parameters the model refuses with a 400 naming them, in the provider's own words:
+    /// `max_tokens` as OpenAI's reasoning models do ("Use 'max_completion_tokens' instead"),
+    /// `max_completion_tokens` as older servers do, `temperature` as models that take only the default.
+    public var rejectedParameters: Set<String> = []
     /// Sent as `x-ratelimit-remaining-requests` with OpenAI-style answers, when set.
     public var rateLimitRemaining: Int?
     /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at

@@ -58,6 +58,12 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "Require this environment variable's value as the Bearer key.")
     var requireKeyEnv: String?
 
+    @Option(help: "Request parameters the model refuses with a 400 naming them, e.g. max_tokens,temperature.")
+    var rejectParams: String?
+
+    @Option(help: "response_format types refused with a 400, e.g. json_schema (an older llama.cpp).")
+    var rejectResponseFormats: String?
+
     @Option(help: "Seed for faults, jitter and slow calls.")
     var seed: UInt64 = 1
 
@@ -90,6 +96,9 @@ struct MockProviderCommand: AsyncParsableCommand {
         configuration.retryAfterSeconds = retryAfter
         configuration.shape = MockProviderConfiguration.AnswerShape(rawValue: shape) ?? .json
         configuration.seed = seed
+        configuration.rejectedParameters = Set((rejectParams ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        configuration.rejectedResponseFormats = Set(
+            (rejectResponseFormats ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let kinds = faults.split(separator: ",").map(String.init)
         let each = kinds.isEmpty ? 0 : faultRate / Double(kinds.count)
         configuration.faults = .init(

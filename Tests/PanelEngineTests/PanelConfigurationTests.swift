@@ -36,6 +36,16 @@ struct PanelConfigurationTests {
         ("backends:\n  - {name: a, kind: azure, model: m}\n", "backends[0].base_url", "is required"),
         ("backends:\n  - {name: a, kind: openai}\n", "backends[0].model", "is required"),
         (
+            "backends:\n  - {name: a, kind: openai, model: m, token_limit_field: max_toks}\n", "backends[0].token_limit_field",
+            "max_tokens or"
+        ),
+        (
+            "backends:\n  - {name: a, kind: ollama, model: m, token_limit_field: max_tokens}\n", "backends[0].token_limit_field",
+            "openai and azure"
+        ),
+        ("backends:\n  - {name: a, kind: openai, model: m, drop_params: [top_k]}\n", "backends[0].drop_params[0]", "unknown parameter"),
+        ("backends:\n  - {name: a, kind: openai, model: m, drop_params: temperature}\n", "backends[0].drop_params", "must be a list"),
+        (
             "backends:\n  - {name: a, kind: openai, model: m, api_key_env: sk-12345}\n", "backends[0].api_key_env",
             "name of an environment variable"
         ),
@@ -65,6 +75,17 @@ struct PanelConfigurationTests {
             #expect(error.path == expected.path, "\(error)")
             #expect(error.problem.contains(expected.problem), "\(error)")
         }
+    }
+
+    @Test func parameterNegotiationSettings() throws {
+        let configuration = try PanelConfiguration.parse(
+            """
+            backends:
+              - {name: o, kind: openai, model: gpt-5, token_limit_field: max_completion_tokens, drop_params: [temperature]}
+              - {name: c, kind: anthropic, model: claude-x, api_key_env: K, drop_params: [temperature]}
+            """, source: "p.yaml")
+        #expect(configuration.backends[0].tokenLimitField == .maxCompletionTokens && configuration.backends[0].dropParams == [.temperature])
+        #expect(configuration.backends[1].tokenLimitField == nil && configuration.backends[1].dropParams == [.temperature])
     }
 
     @Test func keysComeFromTheEnvironment() throws {

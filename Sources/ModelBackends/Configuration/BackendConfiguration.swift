@@ -33,6 +33,10 @@ public struct BackendConfiguration: Sendable, Hashable {
     /// What only this kind has (Azure's deployment, Anthropic's version, Gemini's key style), read
     /// and checked by the kind itself.
     public var options: ProviderOptions
+    /// The answer-length cap's name for OpenAI-compatible kinds; nil picks by server and negotiates.
+    public var tokenLimitField: TokenLimitField?
+    /// Parameters never sent to this backend (`drop_params`).
+    public var dropParams: Set<DroppableParameter> = []
     // router metadata
     public var quality: Int?
     public var family: String?
@@ -43,7 +47,8 @@ public struct BackendConfiguration: Sendable, Hashable {
     public init(
         name: String, kind: BackendKind, baseURL: String, model: String, apiKeyEnv: String? = nil, price: Price? = nil,
         maxConcurrency: Int = 8, timeout: Duration = .seconds(120), structuredOutput: StructuredOutputMode = .auto,
-        retry: RetryPolicy = RetryPolicy(), options: ProviderOptions = .none, quality: Int? = nil,
+        retry: RetryPolicy = RetryPolicy(), options: ProviderOptions = .none, tokenLimitField: TokenLimitField? = nil,
+        dropParams: Set<DroppableParameter> = [], quality: Int? = nil,
         family: String? = nil, declaredLocal: Bool? = nil, contextWindow: Int? = nil, declaredLatencyMS: Int? = nil
     ) {
         self.name = name
@@ -57,6 +62,8 @@ public struct BackendConfiguration: Sendable, Hashable {
         self.structuredOutput = structuredOutput
         self.retry = retry
         self.options = options
+        self.tokenLimitField = tokenLimitField
+        self.dropParams = dropParams
         self.quality = quality
         self.family = family
         self.declaredLocal = declaredLocal
@@ -87,7 +94,7 @@ public struct BackendConfiguration: Sendable, Hashable {
             return OpenAICompatibleBackend(
                 .init(
                     name: name, baseURL: baseURL, model: model, apiKey: apiKey, timeout: timeout, price: price,
-                    structuredOutput: structuredOutput),
+                    structuredOutput: structuredOutput, tokenLimitField: tokenLimitField, dropParams: dropParams),
                 transport: transport)
         case .azure:
             var azure = AzureOptions()
@@ -98,7 +105,8 @@ public struct BackendConfiguration: Sendable, Hashable {
                 .init(
                     name: name, baseURL: baseURL, model: v1 ? (azure.deployment ?? model) : model, apiKey: apiKey, timeout: timeout,
                     price: price,
-                    structuredOutput: structuredOutput, keyHeader: .apiKey, endpointURL: Self.azureEndpoint(baseURL: baseURL, azure)),
+                    structuredOutput: structuredOutput, keyHeader: .apiKey, endpointURL: Self.azureEndpoint(baseURL: baseURL, azure),
+                    tokenLimitField: tokenLimitField, dropParams: dropParams),
                 transport: transport)
         case .anthropic:
             var version = AnthropicBackend.Options.defaultVersion
@@ -106,7 +114,7 @@ public struct BackendConfiguration: Sendable, Hashable {
             return AnthropicBackend(
                 .init(
                     name: name, baseURL: baseURL, model: model, apiKey: apiKey, version: version, timeout: timeout, price: price,
-                    structuredOutput: structuredOutput != .none),
+                    structuredOutput: structuredOutput != .none, dropParams: dropParams),
                 transport: transport)
         case .ollama:
             return OllamaBackend(
@@ -115,12 +123,12 @@ public struct BackendConfiguration: Sendable, Hashable {
                     structuredOutput: structuredOutput != .none),
                 transport: transport)
         case .gemini:
-            var keyStyle = GeminiBackend.KeyStyle.header
-            if case .gemini(let gemini) = options { keyStyle = gemini.keyStyle }
+            var gemini = GeminiBackend.Options()
+            if case .gemini(let options) = options { gemini = options }
             return GeminiBackend(
                 .init(
-                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, keyStyle: keyStyle, timeout: timeout, price: price,
-                    structuredOutput: structuredOutput != .none),
+                    name: name, baseURL: baseURL, model: model, apiKey: apiKey, keyStyle: gemini.keyStyle, timeout: timeout, price: price,
+                    structuredOutput: structuredOutput != .none, apiVersion: gemini.apiVersion),
                 transport: transport)
         }
     }

@@ -58,6 +58,9 @@ public struct ChatResponse: Sendable, Hashable {
     /// Requests left in the provider's current rate-limit window (`x-ratelimit-remaining-requests`),
     /// when it says.
     public var rateLimitRemaining: Int?
+    /// What the backend changed in the request to get an answer, as review flags
+    /// (`temperature_dropped`: the model refuses a temperature, so none was sent).
+    public var adjustments: [String] = []
 
     public init(
         text: String,

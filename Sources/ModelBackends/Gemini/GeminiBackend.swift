@@ -1,6 +1,7 @@
 import Foundation
 
-/// Google's Gemini API: `{baseURL}/v1beta/models/{model}:generateContent`, and
+/// Google's Gemini API: `{baseURL}/{api_version}/models/{model}:generateContent` (`v1` by default,
+/// `v1beta` as an option), and
 /// `:streamGenerateContent?alt=sse` for streams. Messages become `contents` with `parts`, the system
 /// message `systemInstruction`; structured output is `responseMimeType` plus `responseSchema`
 /// (Gemini's OpenAPI subset: upper-case types, no `additionalProperties`, `propertyOrdering`).
@@ -12,20 +13,34 @@ public struct GeminiBackend: ModelBackend {
         case query
     }
 
-    /// Gemini's own settings in a configuration: `api_key_style`.
+    /// Gemini's own settings in a configuration: `api_key_style`, `api_version`.
     public struct Options: Sendable, Hashable {
         public var keyStyle: KeyStyle
+        public var apiVersion: String
 
-        public static let keys = ["api_key_style"]
+        public static let keys = ["api_key_style", "api_version"]
+        public static let apiVersions = ["v1", "v1beta"]
 
-        public init(keyStyle: KeyStyle = .header) { self.keyStyle = keyStyle }
+        public init(keyStyle: KeyStyle = .header, apiVersion: String = "v1") {
+            self.keyStyle = keyStyle
+            self.apiVersion = apiVersion
+        }
 
         public static func read(_ values: [String: String]) throws(ProviderOptionError) -> Options {
-            guard let text = values["api_key_style"] else { return Options() }
-            guard let style = KeyStyle(rawValue: text) else {
-                throw ProviderOptionError(key: "api_key_style", problem: "must be header or query")
+            var options = Options()
+            if let text = values["api_key_style"] {
+                guard let style = KeyStyle(rawValue: text) else {
+                    throw ProviderOptionError(key: "api_key_style", problem: "must be header or query")
+                }
+                options.keyStyle = style
             }
-            return Options(keyStyle: style)
+            if let version = values["api_version"] {
+                guard apiVersions.contains(version) else {
+                    throw ProviderOptionError(key: "api_version", problem: "must be v1 (the default) or v1beta")
+                }
+                options.apiVersion = version
+            }
+            return options
         }
     }
 
@@ -38,11 +53,15 @@ public struct GeminiBackend: ModelBackend {
         public var timeout: Duration
         public var price: Price?
         public var structuredOutput: Bool
+        /// `v1` (the default) or `v1beta`.
+        public var apiVersion: String
 
         public init(
             name: String, baseURL: String = "https://generativelanguage.googleapis.com", model: String, apiKey: String?,
-            keyStyle: KeyStyle = .header, timeout: Duration = .seconds(120), price: Price? = nil, structuredOutput: Bool = true
+            keyStyle: KeyStyle = .header, timeout: Duration = .seconds(120), price: Price? = nil, structuredOutput: Bool = true,
+            apiVersion: String = "v1"
         ) {
+            self.apiVersion = apiVersion
             self.name = name
             self.baseURL = baseURL
             self.model = model
@@ -71,7 +90,8 @@ public struct GeminiBackend: ModelBackend {
         let model = configuration.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? configuration.model
         var url =
             BackendURL.join(
-                configuration.baseURL, "/v1beta/models/\(model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent"))
+                configuration.baseURL,
+                "/\(configuration.apiVersion)/models/\(model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent"))
         if configuration.keyStyle == .query, let key = configuration.apiKey {
             url +=
                 (stream ? "&" : "?") + "key="
@@ -177,7 +197,7 @@ public struct GeminiBackend: ModelBackend {
         let body = redactor.redact(body)
         let json = JSONValue.parse(body)
         var error = BackendError.fromHTTP(
-            backend: name, status: status, body: body, retryAfter: RetryAfter.parse(headers: headers),
+            backend: name, status: status, body: body, retryAfter: RetryAfter.parse(headers: headers) ?? Self.retryDelay(in: json),
             message: json?["error"]?["message"]?.stringValue)
         switch json?["error"]?["status"]?.stringValue {
         case "RESOURCE_EXHAUSTED"?: error.kind = .rateLimited
@@ -190,6 +210,22 @@ public struct GeminiBackend: ModelBackend {
         // An invalid key comes back as 400 INVALID_ARGUMENT with reason API_KEY_INVALID.
         if status == 400, body.contains("API_KEY_INVALID") { error.kind = .authentication }
         return error
+    }
+}
+
+extension GeminiBackend {
+    /// The wait a 429 asks for in its body — `google.rpc.RetryInfo`'s `retryDelay` (`"37s"`,
+    /// `"1.5s"`) — honoured like `Retry-After`: the retry policy waits that long, or fails the call when
+    /// it is longer than the policy's limit.
+    static func retryDelay(in json: JSONValue?) -> Duration? {
+        for detail in json?["error"]?["details"]?.arrayValue ?? [] {
+            guard detail["@type"]?.stringValue?.hasSuffix("google.rpc.RetryInfo") == true,
+                let text = detail["retryDelay"]?.stringValue, text.hasSuffix("s"),
+                let seconds = Double(text.dropLast()), seconds.isFinite, seconds >= 0
+            else { continue }
+            return CheckedNumber.duration(seconds: seconds, max: 86_400)
+        }
+        return nil
     }
 }
 

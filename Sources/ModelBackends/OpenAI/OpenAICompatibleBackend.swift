@@ -21,6 +21,11 @@ public struct OpenAICompatibleBackend: ModelBackend {
         public var keyHeader: KeyHeader
         /// The full chat-completions URL, when it is not `{baseURL}/chat/completions` (Azure deployments).
         public var endpointURL: String?
+        /// The answer-length cap's name; nil picks by server (``defaultTokenLimitField``) and switches
+        /// when a 400 names the other.
+        public var tokenLimitField: TokenLimitField?
+        /// Parameters never sent to this backend.
+        public var dropParams: Set<DroppableParameter>
 
         public enum KeyHeader: Sendable, Hashable {
             case bearer
@@ -37,7 +42,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
             structuredOutput: StructuredOutputMode = .auto,
             extraHeaders: [(String, String)] = [],
             keyHeader: KeyHeader = .bearer,
-            endpointURL: String? = nil
+            endpointURL: String? = nil,
+            tokenLimitField: TokenLimitField? = nil,
+            dropParams: Set<DroppableParameter> = []
         ) {
             self.name = name
             self.baseURL = baseURL
@@ -49,12 +56,23 @@ public struct OpenAICompatibleBackend: ModelBackend {
             self.extraHeaders = extraHeaders
             self.keyHeader = keyHeader
             self.endpointURL = endpointURL
+            self.tokenLimitField = tokenLimitField
+            self.dropParams = dropParams
+        }
+
+        /// `max_completion_tokens` for OpenAI's own API and Azure (where `max_tokens` is deprecated and
+        /// reasoning models refuse it); `max_tokens` for every other server.
+        public var defaultTokenLimitField: TokenLimitField {
+            if keyHeader == .apiKey { return .maxCompletionTokens }
+            let host = URL(string: baseURL)?.host?.lowercased() ?? ""
+            return host == "api.openai.com" ? .maxCompletionTokens : .maxTokens
         }
     }
 
     public let configuration: Configuration
     let transport: HTTPTransport
     let negotiation: StructuredOutputNegotiation
+    let parameters: ParameterNegotiation
     let redactor: Redactor
     let clock: ContinuousClock = ContinuousClock()
 
@@ -64,6 +82,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
         self.configuration = configuration
         self.transport = transport
         self.negotiation = StructuredOutputNegotiation(configuration.structuredOutput)
+        self.parameters = ParameterNegotiation(
+            tokenField: configuration.tokenLimitField ?? configuration.defaultTokenLimitField,
+            configured: configuration.tokenLimitField != nil, dropped: configuration.dropParams)
         self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
     }
 
@@ -83,7 +104,10 @@ public struct OpenAICompatibleBackend: ModelBackend {
     /// The wire body for a request in a given structured-output mode: canonical JSON (keys sorted, the
     /// bytes ``JSONValue/canonicalData()`` would give for the same body — tested), written directly
     /// with the schema's canonical bytes reused, since a batch sends the same schema with every call.
-    func body(for request: ChatRequest, mode: StructuredOutputMode, stream: Bool) -> Data {
+    func body(
+        for request: ChatRequest, mode: StructuredOutputMode, stream: Bool,
+        parameters: ParameterNegotiation.State = .init(tokenField: .maxTokens, dropped: [])
+    ) -> Data {
         var out: [UInt8] = []
         out.reserveCapacity(512 + request.messages.reduce(0) { $0 + $1.content.utf8.count } + (request.schema?.canonicalSchema.count ?? 0))
         var first = true
@@ -96,7 +120,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
         }
         // Keys in sorted order.
         if let maxTokens = request.maxOutputTokens {
-            key("max_tokens")
+            if parameters.tokenField == .maxCompletionTokens { key("max_completion_tokens") } else { key("max_tokens") }
             out.append(contentsOf: String(maxTokens).utf8)
         }
         key("messages")
@@ -132,7 +156,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
             key("stream_options")
             out.append(contentsOf: #"{"include_usage":true}"#.utf8)
         }
-        if let temperature = request.temperature {
+        if let temperature = request.temperature, !parameters.dropped.contains(.temperature) {
             key("temperature")
             out.append(contentsOf: JSONValue.text(of: temperature).utf8)
         }
@@ -141,10 +165,10 @@ public struct OpenAICompatibleBackend: ModelBackend {
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        try await negotiate(request) { mode in
+        try await negotiate(request) { mode, sent in
             let start = clock.now
             let response = try await transport.post(
-                url: url, headers: headers, body: body(for: request, mode: mode, stream: false),
+                url: url, headers: headers, body: body(for: request, mode: mode, stream: false, parameters: sent),
                 backend: name, timeout: configuration.timeout)
             guard response.status == 200 else {
                 throw httpError(status: response.status, body: response.bodyText, headers: response.headers)
@@ -157,25 +181,41 @@ public struct OpenAICompatibleBackend: ModelBackend {
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
         .answering { yield in
-            let response = try await negotiate(request) { mode in
-                try await streamOnce(request, mode: mode) { yield($0) }
+            let response = try await negotiate(request) { mode, sent in
+                try await streamOnce(request, mode: mode, parameters: sent) { yield($0) }
             }
             return response
         }
     }
 
-    /// Runs a call in the current structured-output mode, stepping down when the server rejects it.
+    /// Runs a call with the current structured-output mode and parameters, stepping down when the
+    /// server rejects a mode, and switching the token-limit name or dropping a sampling parameter when a
+    /// 400 names it (one extra call each, remembered for the run).
     func negotiate(
         _ request: ChatRequest,
-        _ call: (StructuredOutputMode) async throws -> ChatResponse
+        _ call: (StructuredOutputMode, ParameterNegotiation.State) async throws -> ChatResponse
     ) async throws -> ChatResponse {
         var mode = request.schema == nil ? StructuredOutputMode.none : negotiation.mode
+        var sent = parameters.current
+        var adjustments = 0
         while true {
             do {
-                return try await call(mode)
-            } catch let error as BackendError where request.schema != nil && mode != .none && rejectsStructuredOutput(error) {
-                guard let next = negotiation.reject(mode) else { throw error }
-                mode = next
+                var response = try await call(mode, sent)
+                if request.temperature != nil, sent.dropped.contains(.temperature) {
+                    response.adjustments.append(ChatResponse.droppedFlag(.temperature))
+                }
+                return response
+            } catch let error as BackendError {
+                // At most two parameter changes a call: a server whose errors name both token-limit names
+                // must not bounce the call between them.
+                if adjustments < 2, let adjusted = parameters.adjust(after: error, sent: sent, request: request) {
+                    adjustments += 1
+                    sent = adjusted
+                } else if request.schema != nil, mode != .none, rejectsStructuredOutput(error), let next = negotiation.reject(mode) {
+                    mode = next
+                } else {
+                    throw error
+                }
             }
         }
     }
@@ -189,12 +229,13 @@ public struct OpenAICompatibleBackend: ModelBackend {
     func streamOnce(
         _ request: ChatRequest,
         mode: StructuredOutputMode,
+        parameters sent: ParameterNegotiation.State,
         onDelta: @escaping @Sendable (String) -> Void
     ) async throws -> ChatResponse {
         let start = clock.now
         let name = self.name
         return try await transport.postStreaming(
-            url: url, headers: headers, body: body(for: request, mode: mode, stream: true),
+            url: url, headers: headers, body: body(for: request, mode: mode, stream: true, parameters: sent),
             backend: name, timeout: configuration.timeout
         ) { status, headers, chunks in
             guard status == 200 else {

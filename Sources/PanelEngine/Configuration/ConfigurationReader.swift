@@ -65,7 +65,7 @@ struct ConfigurationReader {
     /// Keys every backend may have; each kind adds its own (``BackendKind/optionKeys``).
     static let backendKeys = [
         "name", "kind", "base_url", "model", "api_key_env", "price", "max_concurrency", "timeout_s", "structured_output", "max_attempts",
-        "quality", "family", "local", "context_window", "latency_ms",
+        "quality", "family", "local", "context_window", "latency_ms", "token_limit_field", "drop_params",
     ]
 
     func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
@@ -196,13 +196,37 @@ struct ConfigurationReader {
         guard let model = try string(fields["model"], "\(path).model") ?? deployment else {
             throw fail("\(path).model", "is required (the model name; for Azure, the deployment's model)")
         }
+        var tokenLimitField: TokenLimitField?
+        if let text = try string(fields["token_limit_field"], "\(path).token_limit_field") {
+            guard kind == .openai || kind == .azure else {
+                throw fail("\(path).token_limit_field", "applies to kinds openai and azure only (\(kind.rawValue) has its own name)")
+            }
+            guard let field = TokenLimitField(rawValue: text) else {
+                throw fail("\(path).token_limit_field", "must be max_tokens or max_completion_tokens, found '\(text)'")
+            }
+            tokenLimitField = field
+        }
+        var dropParams: Set<DroppableParameter> = []
+        if let list = fields["drop_params"] {
+            guard let items = list.sequence else { throw fail("\(path).drop_params", "must be a list, e.g. [temperature]") }
+            for (index, item) in items.enumerated() {
+                let text = try required(item, "\(path).drop_params[\(index)]")
+                guard let parameter = DroppableParameter(rawValue: text) else {
+                    throw fail(
+                        "\(path).drop_params[\(index)]",
+                        "unknown parameter '\(text)'; use \(DroppableParameter.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                dropParams.insert(parameter)
+            }
+        }
         return BackendConfiguration(
             name: name, kind: kind, baseURL: baseURL, model: model,
             apiKeyEnv: try string(fields["api_key_env"], "\(path).api_key_env"), price: price,
             maxConcurrency: try integer(fields["max_concurrency"], "\(path).max_concurrency", min: 1) ?? 8,
             timeout: timeout, structuredOutput: mode,
             retry: RetryPolicy(maxAttempts: try integer(fields["max_attempts"], "\(path).max_attempts", min: 1) ?? 4),
-            options: options, quality: quality, family: try string(fields["family"], "\(path).family"),
+            options: options, tokenLimitField: tokenLimitField, dropParams: dropParams, quality: quality,
+            family: try string(fields["family"], "\(path).family"),
             declaredLocal: try bool(fields["local"], "\(path).local"),
             contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
             declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))

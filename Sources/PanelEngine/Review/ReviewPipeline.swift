@@ -147,6 +147,8 @@ extension PersonaResult {
         attempts += response.attempts
         if let trace = response.routing { routing = trace }
         if response.cached && !flags.contains(Self.cachedFlag) { flags.append(Self.cachedFlag) }
+        // `temperature_dropped`: the model refused a parameter, and the answer was obtained without it.
+        for adjustment in response.adjustments where !flags.contains(adjustment) { flags.append(adjustment) }
     }
 
     mutating func answer(_ review: ParsedReview) {
