@@ -19,7 +19,7 @@ struct PanelConfigurationTests {
         let claude = try #require(configuration.backend(named: "claude"))
         #expect(claude.kind == .anthropic)
         #expect(claude.baseURL == "https://api.anthropic.com")  // the kind's default
-        #expect(claude.price == Price(inputPerMTok: 0.8, outputPerMTok: 4))
+        #expect(claude.price == Price(inputPerMTok: 1, outputPerMTok: 5))
         #expect(configuration.backend(named: "local")?.isLocal == true)
         #expect(configuration.backend(named: "mini")?.maxConcurrency == 16)
     }
