@@ -19,6 +19,11 @@ struct ChatCompletions: Sendable {
     enum Format: Sendable {
         case openai, anthropic, ollama
         case gemini(stream: Bool, model: String)
+
+        var isAnthropic: Bool {
+            if case .anthropic = self { return true }
+            return false
+        }
     }
 
     func respond(_ request: Request) async throws -> Response {
@@ -42,9 +47,10 @@ struct ChatCompletions: Sendable {
         }
         if let key = configuration.requiredKey, authorization != "Bearer \(key)" {
             let given = authorization.map { String($0.dropFirst("Bearer ".count)) } ?? ""
-            return json(
-                .unauthorized,
-                #"{"error":{"message":"Incorrect API key provided: \#(given)","type":"invalid_request_error","code":"invalid_api_key"}}"#)
+            return unauthorized(format: format, given: given, azure: request.uri.path.hasPrefix("/openai/"))
+        }
+        if configuration.strict, let violation = MockRules(format: format, payload: payload, request: request).violation() {
+            return json(violation.status, violation.body)
         }
         if let format = (payload["response_format"] as? [String: Any])?["type"] as? String,
             configuration.rejectedResponseFormats.contains(format)
@@ -83,14 +89,14 @@ struct ChatCompletions: Sendable {
         }
         switch fault {
         case .rateLimited?:
-            return json(
-                .tooManyRequests,
-                #"{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}"#,
-                extra: [HTTPField.Name("retry-after")!: "\(configuration.retryAfterSeconds)"])
+            return rateLimited(format: format)
         case .serverError?:
+            return serverError(format: format)
+        case .unavailable? where format.isAnthropic:
+            // Anthropic's overload status.
             return json(
-                .internalServerError,
-                #"{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}"#)
+                HTTPResponse.Status(code: 529, reasonPhrase: "Overloaded"),
+                MockRules.anthropicError("overloaded_error", "Overloaded"))
         case .unavailable?:
             return Response(
                 status: .serviceUnavailable, headers: [.contentType: "text/html"],
@@ -114,7 +120,8 @@ struct ChatCompletions: Sendable {
         case .openai: break
         case .anthropic:
             return MockWire.anthropic(
-                text: text, model: reportedModel, usage: usage, stream: stream, toolUse: payload["tools"] != nil,
+                text: text, model: reportedModel, usage: usage, stream: stream,
+                toolUse: payload["tools"] != nil ? MockRules(format: format, payload: payload, request: request).forcedTool ?? "tool" : nil,
                 truncate: fault == .truncatedStream)
         case .ollama:
             return MockWire.ollama(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
@@ -125,7 +132,13 @@ struct ChatCompletions: Sendable {
         if !stream {
             let body: [String: Any] = [
                 "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
-                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
+                "choices": [
+                    [
+                        "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()], "logprobs": NSNull(),
+                        "finish_reason": "stop",
+                    ]
+                ],
+                "system_fingerprint": "fp_mock",
                 "usage": [
                     "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
                 ],
@@ -147,7 +160,7 @@ struct ChatCompletions: Sendable {
                     let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": piece] : ["content": piece]
                     let chunk: [String: Any] = [
                         "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
-                        "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]],
+                        "choices": [["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": NSNull()]],
                     ]
                     try await writer.write(Self.event(chunk))
                     if index == 0, configuration.streamStall > .zero { try await Task.sleep(for: configuration.streamStall) }
@@ -155,7 +168,7 @@ struct ChatCompletions: Sendable {
                 try await writer.write(
                     Self.event([
                         "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
-                        "choices": [["index": 0, "delta": [String: Any](), "finish_reason": "stop"]],
+                        "choices": [["index": 0, "delta": [String: Any](), "logprobs": NSNull(), "finish_reason": "stop"]],
                     ]))
                 if includeUsage {
                     try await writer.write(
@@ -245,6 +258,85 @@ struct ChatCompletions: Sendable {
 
     static func event(_ object: [String: Any]) -> ByteBuffer {
         ByteBuffer(string: "data: " + MockJSON.text(object) + "\n\n")
+    }
+
+    /// A bad or missing key, answered as each provider answers it.
+    func unauthorized(format: Format, given: String, azure: Bool) -> Response {
+        switch format {
+        case .anthropic:
+            return json(.unauthorized, MockRules.anthropicError("authentication_error", "invalid x-api-key"))
+        case .gemini:
+            return json(
+                .badRequest,
+                MockRules.geminiError(
+                    400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                    details: [
+                        [
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com",
+                            "metadata": ["service": "generativelanguage.googleapis.com"],
+                        ]
+                    ]))
+        case .ollama:
+            return json(.unauthorized, MockJSON.text(["error": "unauthorized"]))
+        case .openai where azure:
+            return json(
+                .unauthorized,
+                MockJSON.text([
+                    "error": [
+                        "code": "401",
+                        "message":
+                            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+                    ]
+                ]))
+        case .openai:
+            // The body echoes the key it got, as OpenAI does, so tests can prove clients redact it.
+            return json(
+                .unauthorized,
+                MockJSON.text([
+                    "error": [
+                        "message":
+                            "Incorrect API key provided: \(given). You can find your API key at https://platform.openai.com/account/api-keys.",
+                        "type": "invalid_request_error", "param": NSNull(), "code": "invalid_api_key",
+                    ]
+                ]))
+        }
+    }
+
+    func rateLimited(format: Format) -> Response {
+        let retryAfter: HTTPFields = [HTTPField.Name("retry-after")!: "\(configuration.retryAfterSeconds)"]
+        switch format {
+        case .anthropic:
+            return json(
+                .tooManyRequests, MockRules.anthropicError("rate_limit_error", "Number of requests has exceeded your rate limit"),
+                extra: retryAfter)
+        case .gemini:
+            // Gemini names the wait in the body (google.rpc.RetryInfo), not in a header.
+            return json(
+                .tooManyRequests,
+                MockRules.geminiError(
+                    429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).",
+                    details: [["@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "\(configuration.retryAfterSeconds)s"]]))
+        case .ollama:
+            return json(.tooManyRequests, MockJSON.text(["error": "too many requests"]), extra: retryAfter)
+        case .openai:
+            return json(
+                .tooManyRequests,
+                #"{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
+                extra: retryAfter)
+        }
+    }
+
+    func serverError(format: Format) -> Response {
+        switch format {
+        case .anthropic: return json(.internalServerError, MockRules.anthropicError("api_error", "Internal server error"))
+        case .gemini: return json(.internalServerError, MockRules.geminiError(500, "INTERNAL", "An internal error has occurred."))
+        case .ollama: return json(.internalServerError, MockJSON.text(["error": "llama runner process has terminated"]))
+        case .openai:
+            return json(
+                .internalServerError,
+                #"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#
+            )
+        }
     }
 
     /// A 400 refusing a parameter, worded as the provider words it.

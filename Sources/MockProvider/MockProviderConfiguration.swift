@@ -98,6 +98,9 @@ public struct MockProviderConfiguration: Sendable {
     /// `max_tokens` as OpenAI's reasoning models do ("Use 'max_completion_tokens' instead"),
     /// `max_completion_tokens` as older servers do, `temperature` as models that take only the default.
     public var rejectedParameters: Set<String> = []
+    /// Answer a malformed request as the real API would (``MockRules``): missing required fields and
+    /// headers, wrong types, unknown top-level parameters where the API is strict. On by default.
+    public var strict = true
     /// Sent as `x-ratelimit-remaining-requests` with OpenAI-style answers, when set.
     public var rateLimitRemaining: Int?
     /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at

@@ -31,11 +31,14 @@ enum MockWire {
     }
 
     static func anthropic(
-        text: String, model: String, usage: (input: Int, output: Int), stream: Bool, toolUse: Bool, truncate: Bool
+        text: String, model: String, usage: (input: Int, output: Int), stream: Bool, toolUse: String?, truncate: Bool
     ) -> Response {
-        let input = toolUse ? (try? JSONSerialization.jsonObject(with: Data(text.utf8))) : nil
+        // A forced tool call is answered with that tool's name (tool_choice), as the API does.
+        let input = toolUse != nil ? (try? JSONSerialization.jsonObject(with: Data(text.utf8))) : nil
         let block: [String: Any] =
-            input.map { ["type": "tool_use", "id": "toolu_mock", "name": "submit_review", "input": $0] } ?? ["type": "text", "text": text]
+            input.map { ["type": "tool_use", "id": "toolu_mock", "name": toolUse ?? "tool", "input": $0] } ?? [
+                "type": "text", "text": text,
+            ]
         if !stream {
             if truncate { return plain(#"{"id":"msg_mock","type":"message","content":[{"type":"te"#) }
             let usageObject: [String: Any] = ["input_tokens": usage.input, "output_tokens": usage.output]
@@ -52,7 +55,7 @@ enum MockWire {
             "usage": startUsage,
         ]
         let textBlock: [String: Any] = ["type": "text", "text": ""]
-        let toolBlock: [String: Any] = ["type": "tool_use", "id": "toolu_mock", "name": "submit_review", "input": [String: Any]()]
+        let toolBlock: [String: Any] = ["type": "tool_use", "id": "toolu_mock", "name": toolUse ?? "tool", "input": [String: Any]()]
         let startBlock: [String: Any] = ["type": "content_block_start", "index": 0, "content_block": input == nil ? textBlock : toolBlock]
         var chunks = [
             event("message_start", ["type": "message_start", "message": startMessage]),

@@ -64,7 +64,7 @@ public struct OllamaBackend: ModelBackend {
         let start = clock.now
         let response = try await transport.post(
             url: url, headers: headers, body: body(for: request, stream: false), backend: name, timeout: configuration.timeout)
-        guard response.status == 200 else { throw httpError(response.status, response.bodyText) }
+        guard response.status == 200 else { throw httpError(response.status, response.bodyText, response.headers) }
         guard let json = JSONValue.parse(response.body) else {
             throw BackendError.invalidResponse(
                 backend: name, status: 200, detail: "the body is not JSON", body: redactor.redact(response.bodyText))
@@ -83,7 +83,7 @@ public struct OllamaBackend: ModelBackend {
             let response = try await transport.postStreaming(
                 url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
             ) { status, _, chunks in
-                guard status == 200 else { throw httpError(status, try await chunks.collectText()) }
+                guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
                 var splitter = NDJSONSplitter()
                 var state = OllamaStreamState()
                 var firstToken: Duration?
@@ -111,10 +111,12 @@ public struct OllamaBackend: ModelBackend {
         }
     }
 
-    func httpError(_ status: Int, _ body: String) -> BackendError {
+    /// Ollama's `{"error": "<string>"}`; a proxy in front of it may send `Retry-After`.
+    func httpError(_ status: Int, _ body: String, _ headers: [(name: String, value: String)] = []) -> BackendError {
         let body = redactor.redact(body)
         var error = BackendError.fromHTTP(
-            backend: name, status: status, body: body, retryAfter: nil, message: JSONValue.parse(body)?["error"]?.stringValue)
+            backend: name, status: status, body: body, retryAfter: RetryAfter.parse(headers: headers),
+            message: JSONValue.parse(body)?["error"]?.stringValue)
         if status == 404 { error.detail += " (is the model pulled? try `ollama pull \(configuration.model)`)" }
         return error
     }
