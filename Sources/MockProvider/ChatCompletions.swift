@@ -42,6 +42,9 @@ struct ChatCompletions: Sendable {
         var request = request
         let buffer = try await request.collectBody(upTo: 8 * 1024 * 1024)
         let body = Data(buffer.readableBytesView)
+        if let onRequest = configuration.onRequest {
+            onRequest(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""), body)
+        }
         guard let payload = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
             return json(.badRequest, #"{"error":{"message":"the body is not JSON","type":"invalid_request_error"}}"#)
         }

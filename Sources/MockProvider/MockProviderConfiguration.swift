@@ -101,6 +101,9 @@ public struct MockProviderConfiguration: Sendable {
     /// Answer a malformed request as the real API would (``MockRules``): missing required fields and
     /// headers, wrong types, unknown top-level parameters where the API is strict. On by default.
     public var strict = true
+    /// Sees every chat request as it arrives: its path with the query, and its body (the conformance
+    /// check captures panel's requests with it).
+    public var onRequest: (@Sendable (_ path: String, _ body: Data) -> Void)?
     /// Sent as `x-ratelimit-remaining-requests` with OpenAI-style answers, when set.
     public var rateLimitRemaining: Int?
     /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at

@@ -175,9 +175,11 @@ struct MockRules {
 
     // MARK: Anthropic
 
+    /// `MessageCreateParams` as anthropic SDK 2.14 declares it: no sampling parameters any more.
     static let anthropicParameters: Set<String> = [
-        "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k", "stop_sequences", "stream", "metadata", "tools",
-        "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "context_management",
+        "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "metadata", "tools", "tool_choice", "thinking",
+        "service_tier", "container", "output_config", "cache_control", "inference_geo", "speed", "user_profile_id", "workspace_id",
+        "diagnostics",
     ]
 
     static func anthropicError(_ type: String, _ message: String) -> String {
@@ -221,11 +223,6 @@ struct MockRules {
         }
         if let system = payload["system"], !(system is String || system is [Any]) {
             return (.badRequest, Self.anthropicError("invalid_request_error", "system: Input should be a valid string"))
-        }
-        if let temperature = payload["temperature"] {
-            guard Self.isNumber(temperature), let value = temperature as? Double, (0...1).contains(value) else {
-                return (.badRequest, Self.anthropicError("invalid_request_error", "temperature: Input should be less than or equal to 1"))
-            }
         }
         if payload["stream"] != nil, !Self.isBool(payload["stream"]) {
             return (.badRequest, Self.anthropicError("invalid_request_error", "stream: Input should be a valid boolean"))

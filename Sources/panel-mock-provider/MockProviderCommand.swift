@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MockProvider
+import Synchronization
 
 /// `panel-mock-provider`: an OpenAI-compatible chat server on 127.0.0.1 for demos, tests and benchmarks.
 @main
@@ -64,6 +65,9 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "response_format types refused with a 400, e.g. json_schema (an older llama.cpp).")
     var rejectResponseFormats: String?
 
+    @Option(help: "Append every chat request to this file as JSON Lines: {path, body} (the conformance check reads it).")
+    var capture: String?
+
     @Option(help: "Seed for faults, jitter and slow calls.")
     var seed: UInt64 = 1
 
@@ -96,6 +100,20 @@ struct MockProviderCommand: AsyncParsableCommand {
         configuration.retryAfterSeconds = retryAfter
         configuration.shape = MockProviderConfiguration.AnswerShape(rawValue: shape) ?? .json
         configuration.seed = seed
+        if let capture {
+            guard FileManager.default.createFile(atPath: capture, contents: nil), let handle = FileHandle(forWritingAtPath: capture) else {
+                throw ValidationError("--capture \(capture): cannot be written")
+            }
+            let file = Mutex(handle)
+            configuration.onRequest = { path, body in
+                let line: [String: Any] = ["path": path, "body": String(decoding: body, as: UTF8.self)]
+                guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
+                file.withLock {
+                    $0.write(data)
+                    $0.write(Data("\n".utf8))
+                }
+            }
+        }
         configuration.rejectedParameters = Set((rejectParams ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         configuration.rejectedResponseFormats = Set(
             (rejectResponseFormats ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })

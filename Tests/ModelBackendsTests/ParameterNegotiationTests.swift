@@ -88,16 +88,11 @@ struct ParameterNegotiationTests {
         }
     }
 
-    @Test func anthropicDropsARefusedTemperatureToo() async throws {
-        var configuration = MockProviderConfiguration()
-        configuration.rejectedParameters = ["temperature"]
-        try await MockProvider.withServer(configuration) { handle in
-            let backend = AnthropicBackend(
-                .init(name: "claude", baseURL: "http://127.0.0.1:\(handle.port)", model: "claude-mock", apiKey: "k"))
-            let answer = try await backend.complete(Self.request)
-            #expect(handle.stats.snapshot.chatRequests == 2)
-            #expect(answer.adjustments == ["temperature_dropped"])
-        }
+    /// Anthropic's Messages API has no sampling parameters: none is ever sent.
+    @Test func anthropicIsNeverSentATemperature() {
+        let backend = AnthropicBackend(.init(name: "claude", model: "claude-haiku-4-5", apiKey: "k"))
+        let body = String(decoding: backend.body(for: Self.request, stream: false), as: UTF8.self)
+        #expect(!body.contains("temperature") && body.contains(#""max_tokens":300"#))
     }
 
     @Test func dropParamsNeverSendsTheParameter() throws {

@@ -82,10 +82,14 @@ struct PanelConfigurationTests {
             """
             backends:
               - {name: o, kind: openai, model: gpt-5, token_limit_field: max_completion_tokens, drop_params: [temperature]}
-              - {name: c, kind: anthropic, model: claude-x, api_key_env: K, drop_params: [temperature]}
+              - {name: c, kind: azure, base_url: "https://r.openai.azure.com", deployment: d, api_key_env: K, drop_params: [temperature]}
             """, source: "p.yaml")
         #expect(configuration.backends[0].tokenLimitField == .maxCompletionTokens && configuration.backends[0].dropParams == [.temperature])
         #expect(configuration.backends[1].tokenLimitField == nil && configuration.backends[1].dropParams == [.temperature])
+        #expect(throws: ConfigurationError.self) {
+            try PanelConfiguration.parse(
+                "backends:\n  - {name: c, kind: anthropic, model: m, api_key_env: K, drop_params: [temperature]}\n", source: "p.yaml")
+        }
     }
 
     @Test func keysComeFromTheEnvironment() throws {

@@ -32,15 +32,11 @@ public struct AnthropicBackend: ModelBackend {
         public var price: Price?
         /// Use a forced tool call for requests with a schema.
         public var structuredOutput: Bool
-        /// Parameters never sent (newer Claude models refuse `temperature`; a refusal also drops it).
-        public var dropParams: Set<DroppableParameter>
 
         public init(
             name: String, baseURL: String = "https://api.anthropic.com", model: String, apiKey: String?,
-            version: String = "2023-06-01", timeout: Duration = .seconds(120), price: Price? = nil, structuredOutput: Bool = true,
-            dropParams: Set<DroppableParameter> = []
+            version: String = "2023-06-01", timeout: Duration = .seconds(120), price: Price? = nil, structuredOutput: Bool = true
         ) {
-            self.dropParams = dropParams
             self.name = name
             self.baseURL = baseURL
             self.model = model
@@ -55,7 +51,6 @@ public struct AnthropicBackend: ModelBackend {
     public let configuration: Configuration
     let transport: HTTPTransport
     let redactor: Redactor
-    let parameters: ParameterNegotiation
     let clock = ContinuousClock()
 
     public var name: String { configuration.name }
@@ -64,32 +59,9 @@ public struct AnthropicBackend: ModelBackend {
         self.configuration = configuration
         self.transport = transport
         self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
-        self.parameters = ParameterNegotiation(tokenField: .maxTokens, configured: true, dropped: configuration.dropParams)
     }
 
     var url: String { BackendURL.join(configuration.baseURL, "/v1/messages") }
-
-    /// Runs a call; when the model refuses a sampling parameter (a 400 naming `temperature`), drops it
-    /// for the run and calls once more, flagging the answer.
-    func withParameters(
-        _ request: ChatRequest, _ call: (ParameterNegotiation.State) async throws -> ChatResponse
-    ) async throws -> ChatResponse {
-        var sent = parameters.current
-        var adjusted = false
-        while true {
-            do {
-                var response = try await call(sent)
-                if request.temperature != nil, sent.dropped.contains(.temperature) {
-                    response.adjustments.append(ChatResponse.droppedFlag(.temperature))
-                }
-                return response
-            } catch let error as BackendError {
-                guard !adjusted, let next = parameters.adjust(after: error, sent: sent, request: request) else { throw error }
-                adjusted = true
-                sent = next
-            }
-        }
-    }
 
     var headers: [(String, String)] {
         var headers = [("anthropic-version", configuration.version)]
@@ -99,7 +71,7 @@ public struct AnthropicBackend: ModelBackend {
 
     static let toolName = "submit_review"
 
-    func body(for request: ChatRequest, stream: Bool, dropped: Set<DroppableParameter> = []) -> Data {
+    func body(for request: ChatRequest, stream: Bool) -> Data {
         let system = request.messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
         var body: [String: JSONValue] = [
             "model": .string(configuration.model),
@@ -110,7 +82,8 @@ public struct AnthropicBackend: ModelBackend {
                 }),
         ]
         if !system.isEmpty { body["system"] = .string(system) }
-        if let temperature = request.temperature, !dropped.contains(.temperature) { body["temperature"] = .double(min(temperature, 1)) }
+        // No `temperature`: the Messages API's request type (anthropic SDK 2.14) has no sampling
+        // parameters, and newer Claude models refuse them. `request.temperature` does not apply here.
         if stream { body["stream"] = .bool(true) }
         if let schema = request.schema, configuration.structuredOutput {
             body["tools"] = .array([
@@ -125,14 +98,9 @@ public struct AnthropicBackend: ModelBackend {
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        try await withParameters(request) { sent in try await completeOnce(request, dropped: sent.dropped) }
-    }
-
-    func completeOnce(_ request: ChatRequest, dropped: Set<DroppableParameter>) async throws -> ChatResponse {
         let start = clock.now
         let response = try await transport.post(
-            url: url, headers: headers, body: body(for: request, stream: false, dropped: dropped), backend: name,
-            timeout: configuration.timeout)
+            url: url, headers: headers, body: body(for: request, stream: false), backend: name, timeout: configuration.timeout)
         guard response.status == 200 else { throw httpError(response.status, response.bodyText, response.headers) }
         let parsed = JSONValue.parse(response.body)
         guard let message = parsed, message["type"]?.stringValue == "message" else {
@@ -162,41 +130,34 @@ public struct AnthropicBackend: ModelBackend {
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
         .answering { yield in
-            try await withParameters(request) { sent in try await streamOnce(request, dropped: sent.dropped, yield: yield) }
-        }
-    }
-
-    func streamOnce(
-        _ request: ChatRequest, dropped: Set<DroppableParameter>, yield: @escaping @Sendable (String) -> Void
-    ) async throws -> ChatResponse {
-        let start = clock.now
-        let response = try await transport.postStreaming(
-            url: url, headers: headers, body: body(for: request, stream: true, dropped: dropped), backend: name,
-            timeout: configuration.timeout
-        ) { status, headers, chunks in
-            guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
-            var parser = SSEParser()
-            var state = AnthropicStreamState()
-            var firstToken: Duration?
-            for try await chunk in chunks {
-                for event in parser.feed(chunk) {
-                    if let delta = try state.consume(event, backend: self) {
-                        if firstToken == nil { firstToken = clock.now - start }
-                        yield(delta)
+            let start = clock.now
+            let response = try await transport.postStreaming(
+                url: url, headers: headers, body: body(for: request, stream: true), backend: name, timeout: configuration.timeout
+            ) { status, headers, chunks in
+                guard status == 200 else { throw httpError(status, try await chunks.collectText(), headers) }
+                var parser = SSEParser()
+                var state = AnthropicStreamState()
+                var firstToken: Duration?
+                for try await chunk in chunks {
+                    for event in parser.feed(chunk) {
+                        if let delta = try state.consume(event, backend: self) {
+                            if firstToken == nil { firstToken = clock.now - start }
+                            yield(delta)
+                        }
                     }
+                    if state.stopped { break }
                 }
-                if state.stopped { break }
+                for event in parser.finish() { _ = try state.consume(event, backend: self) }
+                guard state.stopped else {
+                    throw BackendError.connection(backend: name, detail: "the stream ended before message_stop (truncated)")
+                }
+                return ChatResponse(
+                    text: state.text, model: state.model ?? configuration.model, backend: name, usage: state.usage,
+                    costUSD: configuration.price?.cost(of: state.usage), latency: clock.now - start, timeToFirstToken: firstToken,
+                    finishReason: state.stopReason)
             }
-            for event in parser.finish() { _ = try state.consume(event, backend: self) }
-            guard state.stopped else {
-                throw BackendError.connection(backend: name, detail: "the stream ended before message_stop (truncated)")
-            }
-            return ChatResponse(
-                text: state.text, model: state.model ?? configuration.model, backend: name, usage: state.usage,
-                costUSD: configuration.price?.cost(of: state.usage), latency: clock.now - start, timeToFirstToken: firstToken,
-                finishReason: state.stopReason)
+            return response
         }
-        return response
     }
 
     func httpError(_ status: Int, _ body: String, _ headers: [(name: String, value: String)]) -> BackendError {

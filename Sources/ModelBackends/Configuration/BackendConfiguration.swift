@@ -114,7 +114,7 @@ public struct BackendConfiguration: Sendable, Hashable {
             return AnthropicBackend(
                 .init(
                     name: name, baseURL: baseURL, model: model, apiKey: apiKey, version: version, timeout: timeout, price: price,
-                    structuredOutput: structuredOutput != .none, dropParams: dropParams),
+                    structuredOutput: structuredOutput != .none),
                 transport: transport)
         case .ollama:
             return OllamaBackend(

@@ -60,6 +60,10 @@ public struct OpenAICompatibleBackend: ModelBackend {
             self.dropParams = dropParams
         }
 
+        /// True for OpenAI's own API and Azure, whose request types are strict: no `schema` beside
+        /// `json_object` there (llama.cpp and vLLM turn that schema into a grammar; OpenAI refuses it).
+        public var isOpenAIItself: Bool { defaultTokenLimitField == .maxCompletionTokens }
+
         /// `max_completion_tokens` for OpenAI's own API and Azure (where `max_tokens` is deprecated and
         /// reasoning models refuse it); `max_tokens` for every other server.
         public var defaultTokenLimitField: TokenLimitField {
@@ -138,7 +142,9 @@ public struct OpenAICompatibleBackend: ModelBackend {
         JSONValue.write(string: configuration.model, into: &out)
         if let schema = request.schema, mode != .none {
             key("response_format")
-            if mode == .jsonObject {
+            if mode == .jsonObject, configuration.isOpenAIItself {
+                out.append(contentsOf: #"{"type":"json_object"}"#.utf8)
+            } else if mode == .jsonObject {
                 out.append(contentsOf: #"{"schema":"#.utf8)
                 out.append(contentsOf: schema.canonicalSchema)
                 out.append(contentsOf: #","type":"json_object"}"#.utf8)

@@ -208,6 +208,11 @@ struct ConfigurationReader {
         }
         var dropParams: Set<DroppableParameter> = []
         if let list = fields["drop_params"] {
+            guard kind == .openai || kind == .azure else {
+                throw fail(
+                    "\(path).drop_params",
+                    "applies to kinds openai and azure only (anthropic never gets a temperature; gemini and ollama take one)")
+            }
             guard let items = list.sequence else { throw fail("\(path).drop_params", "must be a list, e.g. [temperature]") }
             for (index, item) in items.enumerated() {
                 let text = try required(item, "\(path).drop_params[\(index)]")
