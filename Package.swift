@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PanelStore", targets: ["PanelStore"]),
         .library(name: "ModelRouter", targets: ["ModelRouter"]),
         .library(name: "PanelEngine", targets: ["PanelEngine"]),
+        .library(name: "PanelPostgres", targets: ["PanelPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Test-only: the reference Mustache implementation our template engine is checked against.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         // Test-only: property-based tests of the answer parser.
@@ -65,6 +68,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The PostgreSQL store (`--store postgres://…`): the engine's store protocol on postgres-nio.
+        .target(
+            name: "PanelPostgres",
+            dependencies: [
+                "ModelBackends",
+                "PanelEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "MockProvider",
             dependencies: [
@@ -83,6 +97,7 @@ let package = Package(
                 "ModelBackends",
                 "ModelRouter",
                 "PanelStore",
+                "PanelPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -125,8 +140,11 @@ let package = Package(
             dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "MockProvider", "PanelStore"]),
         .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
         .testTarget(
-            name: "PanelStoreTests", dependencies: ["PanelStore", "PanelEngine", "ModelBackends", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine"]),
+            name: "PanelStoreTests",
+            dependencies: [
+                "PanelStore", "PanelPostgres", "PanelEngine", "ModelBackends", "MockProvider", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres"]),
     ]
 )
 

@@ -3,6 +3,7 @@ import Foundation
 import ModelBackends
 import PanelEngine
 import PanelKit
+import PanelPostgres
 import PanelStore
 
 /// How `panel review` reaches a model: a live OpenAI-compatible server, or recorded answers.
@@ -52,8 +53,16 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Calls per request in all, retries included (transient failures only).", valueName: "N"))
     var maxAttempts: Int = 4
 
-    @Option(help: ArgumentHelp("The SQLite store holding the response cache.", valueName: "PATH"))
-    var store: String = PanelStore.defaultPath
+    @Option(
+        help: ArgumentHelp(
+            "The store: a SQLite file (default \(PanelStore.defaultPath)) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (also PANEL_STORE).",
+            valueName: "PATH|URL"))
+    var store: String?
+
+    /// `--store`, else `PANEL_STORE`, else the default SQLite file.
+    var storeLocation: String {
+        store ?? ProcessInfo.processInfo.environment["PANEL_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? PanelStore.defaultPath
+    }
 
     @Flag(help: "Cache local backends too (by default only remote ones are cached).")
     var cache = false
@@ -180,7 +189,7 @@ struct BackendOptions: ParsableArguments {
     }
 
     /// The backend stack: settings, the store when the cache needs it, retries logged at debug level.
-    func makeBackends(_ settings: BackendSettings, store: PanelStore?, log: Diagnostics) throws -> EngineBackends {
+    func makeBackends(_ settings: BackendSettings, store: (any ResponseCache)?, log: Diagnostics) throws -> EngineBackends {
         do {
             return try EngineBackends(
                 settings, cache: store,
@@ -192,13 +201,22 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// Opens the store at `--store`, with a message that says what to do when it cannot be opened.
-    func openStore() throws -> PanelStore {
+    /// Opens the store at `--store` (a SQLite file, or a PostgreSQL URL), with a message that says what
+    /// to do when it cannot be opened; never the password.
+    func openStore() async throws -> any ReviewStore {
+        let location = storeLocation
+        if PostgresLocation.isURL(location) {
+            do {
+                return try await PostgresStore.open(url: location)
+            } catch {
+                throw ConfigurationError("--store \(error); fix the URL or the server, or use --no-cache")
+            }
+        }
         do {
-            return try PanelStore(path: store)
+            return try PanelStore(path: location)
         } catch {
             let reason = (error as? StoreError)?.problem ?? "\(error)"
-            throw ConfigurationError("--store \(store): \(reason); fix the path or use --no-cache")
+            throw ConfigurationError("--store \(location): \(reason); fix the path or use --no-cache")
         }
     }
 }

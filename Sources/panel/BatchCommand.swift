@@ -4,6 +4,7 @@ import Foundation
 import ModelBackends
 import PanelEngine
 import PanelKit
+import PanelPostgres
 import PanelStore
 
 struct BatchCommand: AsyncParsableCommand {
@@ -94,13 +95,13 @@ struct BatchCommand: AsyncParsableCommand {
     func run() async throws {
         let log = Diagnostics(verbose: false, quiet: quiet)
         let engine: ReviewEngine
-        let store: PanelStore
+        let store: any ReviewStore
         let sink = DirectorySink(path: out)
         do {
             let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
             let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
             let settings = try await backend.settings(log: log)
-            store = try backend.openStore()
+            store = try await backend.openStore()
             let backends = try backend.makeBackends(settings, store: store, log: log)
             var overrides = backend.overrides
             overrides.quorum = quorum
@@ -119,11 +120,11 @@ struct BatchCommand: AsyncParsableCommand {
             throw PanelExit.usage
         }
         let name = jobName
-        if resume, !(try store.jobExists(name)) {
-            log.error("--resume: no job named '\(name)' in \(store.path); run without --resume to start it")
+        if resume, !(try await store.jobExists(name)) {
+            log.error("--resume: no job named '\(name)' in \(store.location); run without --resume to start it")
             throw PanelExit.usage
         }
-        try store.beginJob(name)
+        _ = try await store.beginJob(name)
         let formats = (format.isEmpty ? [.markdown] : format).map(\.documentFormat)
         let driver = BatchDriver(
             engine: engine, store: store, sink: sink,

@@ -107,7 +107,7 @@ struct ReviewCommand: AsyncParsableCommand {
         var backends: EngineBackends?
         do {
             let settings = try await backend.settings(log: log)
-            backends = try backend.makeBackends(settings, store: settings.usesCache ? try backend.openStore() : nil, log: log)
+            backends = try backend.makeBackends(settings, store: settings.usesCache ? try await backend.openStore() : nil, log: log)
         } catch {
             problems.append("\(error)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MockProvider
+import PanelPostgres
 import PanelStore
 import Testing
 
@@ -149,6 +150,42 @@ struct BatchTests {
             let names = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".md") }
             #expect(names.count == 16)
         }
+    }
+
+    /// The same on a PostgreSQL store (`--store postgres://…` for one process, `PANEL_STORE` for the
+    /// other), when the tests have a server (`PANEL_TEST_POSTGRES_URL`).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func twoBatchesShareTheWorkOnPostgres() async throws {
+        let base = try #require(ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"])
+        let database = "panel_cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
+        var components = try #require(URLComponents(string: base))
+        components.path = "/" + database
+        let url = try #require(components.string)
+        let password = components.password ?? "\u{0}"
+        let (_, input, out, _) = try workspace("shared-pg", listings: 16)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(40)
+        try await MockProvider.withServer(configuration) { handle in
+            let arguments = [
+                "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--concurrency", "4", "--job", "shared",
+            ]
+            async let first = cli.panel(arguments + ["--store", url])
+            async let second = cli.panel(arguments, environment: ["PANEL_STORE": url])
+            let (a, b) = try await (first, second)
+            #expect(a.code == 0, "\(a.stderr)")
+            #expect(b.code == 0, "\(b.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 64)
+            let store = try await PostgresStore.open(url: url)
+            #expect(try await store.savedResultCount(job: "shared") == 64)
+            await store.close()
+            #expect(try summary(out)["complete"] as? Int == 16)
+            // Run again: everything is settled, nothing is asked again.
+            let again = try await cli.panel(arguments + ["--store", url])
+            #expect(again.code == 0 && handle.stats.snapshot.chatRequests == 64, "\(again.stderr)")
+            #expect(!a.stderr.contains(password) && !again.stderr.contains(password))
+        }
+        try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
     }
 
     /// A listing named "Summary" never takes the batch summary's name in JSON, and a summary.json panel

@@ -1,0 +1,286 @@
+public import Foundation
+import Logging
+public import ModelBackends
+import NIOSSL
+public import PanelEngine
+import PostgresNIO
+
+/// panel's PostgreSQL store: the same ``ReviewStore`` protocol as the SQLite one, for a team whose
+/// processes — on one machine or several — share a job, its budget and the response cache.
+///
+/// Every method is one transaction. Claims lock the item's row (`FOR UPDATE`), so two processes racing
+/// for a listing serialise on it and exactly one wins; every result and finish is fenced on the claim's
+/// lease token; budget reservations lock the job's row, so the budget holds across processes. Times
+/// come from the server's clock, one clock for every process. Schema versions are applied at start under
+/// an advisory lock, so several processes may start at once.
+public final class PostgresStore: ReviewStore, Sendable {
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let logger: Logger
+    let address: PostgresLocation
+    public let location: String
+
+    /// Opens (and migrates) the store at `url`: the password from the URL, `PGPASSWORD` or `~/.pgpass`.
+    public static func open(
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws
+        -> PostgresStore
+    {
+        let location = try PostgresLocation(url: url, environment: environment)
+        let store = PostgresStore(location)
+        do {
+            try await store.migrate()
+        } catch {
+            await store.close()
+            throw PostgresStoreError(location: location.redacted, problem: Self.describe(error, location))
+        }
+        return store
+    }
+
+    init(_ location: PostgresLocation) {
+        var tls: PostgresClient.Configuration.TLS
+        switch location.sslMode {
+        case .disable: tls = .disable
+        case .allow, .prefer: tls = .prefer(Self.tlsConfiguration(verify: false))
+        case .require: tls = .require(Self.tlsConfiguration(verify: false))
+        case .verifyCA, .verifyFull: tls = .require(Self.tlsConfiguration(verify: true))
+        }
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
+            tls: tls)
+        configuration.options.maximumConnections = 16
+        configuration.options.connectTimeout = .seconds(10)
+        if location.sslMode == .verifyFull { configuration.options.tlsServerName = location.host }
+        let client = PostgresClient(configuration: configuration)
+        self.client = client
+        self.runner = Task { await client.run() }
+        var logger = Logger(label: "panel-postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        self.address = location
+        self.location = location.redacted
+    }
+
+    /// One connection of its own, outside the pool: opening a store connects directly, so a refused
+    /// connection or a wrong password is reported at once with the server's reason (the pool would retry
+    /// for a minute and then report only that it gave up).
+    func directConnection() async throws -> PostgresConnection {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        switch address.sslMode {
+        case .disable: break
+        case .allow, .prefer: tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: false)))
+        case .require: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: false)))
+        case .verifyCA, .verifyFull: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: true)))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: address.host, port: address.port, username: address.user, password: address.password, database: address.database,
+            tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        if address.sslMode == .verifyFull { configuration.options.tlsServerName = address.host }
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+    }
+
+    static func tlsConfiguration(verify: Bool) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        // libpq's `require` encrypts without checking the certificate; `verify-*` checks it.
+        if !verify { configuration.certificateVerification = .none }
+        return configuration
+    }
+
+    /// Closes the connections. Calls after this fail.
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    deinit { runner.cancel() }
+
+    /// A connection or server failure in words a user acts on; never the password.
+    static func describe(_ error: any Error, _ location: PostgresLocation) -> String {
+        if let error = error as? PostgresStoreError { return error.problem }
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                let code = error.serverInfo?[.sqlState] ?? ""
+                let hint =
+                    code == "28P01"
+                    ? " (check the password: the URL, PGPASSWORD or ~/.pgpass)" : code == "3D000" ? " (create it: createdb)" : ""
+                return "the server said: \(message)\(hint)"
+            }
+            switch error.code {
+            case .connectionError:
+                return "cannot connect to \(location.host):\(location.port) — is PostgreSQL running there and listening on TCP?"
+            case .sslUnsupported: return "the server does not offer TLS, and sslmode=\(location.sslMode.rawValue) requires it"
+            default: return "\(error.code)"
+            }
+        }
+        return "\(error)"
+    }
+
+    // MARK: schema
+
+    /// The schema versions, applied in order; each is one transaction.
+    static let migrations: [(version: Int, sql: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE response_cache (
+                  key text PRIMARY KEY, backend text NOT NULL, model text, text text NOT NULL, input_tokens bigint,
+                  output_tokens bigint, cost_usd double precision, latency_ms bigint NOT NULL, ttft_ms bigint, finish_reason text,
+                  created_at timestamptz NOT NULL DEFAULT clock_timestamp())
+                """,
+                """
+                CREATE TABLE batch_job (
+                  name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                  spent_usd double precision NOT NULL DEFAULT 0)
+                """,
+                """
+                CREATE TABLE batch_item (
+                  job text NOT NULL REFERENCES batch_job(name) ON DELETE CASCADE, key text NOT NULL, name text, status text NOT NULL,
+                  error text, documents text NOT NULL DEFAULT '[]', verdict text, ship_share double precision,
+                  score_median double precision, cost_usd double precision, answered bigint, position bigint,
+                  updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), lease_owner text, lease_token text,
+                  lease_expires double precision, PRIMARY KEY (job, key))
+                """,
+                "CREATE INDEX batch_item_by_owner ON batch_item (lease_owner) WHERE lease_token IS NOT NULL",
+                """
+                CREATE TABLE batch_result (
+                  job text NOT NULL, key text NOT NULL, persona text NOT NULL, review text NOT NULL, cost_usd double precision,
+                  created_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (job, key, persona))
+                """,
+                "CREATE TABLE batch_name (job text NOT NULL, name text NOT NULL, key text NOT NULL, PRIMARY KEY (job, name), UNIQUE (job, key))",
+                """
+                CREATE TABLE budget_reservation (
+                  job text NOT NULL, id text NOT NULL, owner text NOT NULL, amount_usd double precision NOT NULL,
+                  expires double precision NOT NULL, PRIMARY KEY (job, id))
+                """,
+            ]
+        )
+    ]
+
+    /// The advisory lock key migrations run under (any constant; "panel" in ASCII).
+    static let migrationLock: Int64 = 0x7061_6E65_6C
+
+    func migrate() async throws {
+        let connection = try await directConnection()
+        do {
+            try await migrate(on: connection)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    func migrate(on connection: PostgresConnection) async throws {
+        _ = try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+        do {
+            _ = try await connection.query(
+                "CREATE TABLE IF NOT EXISTS panel_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                logger: logger)
+            var applied = 0
+            for try await version in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM panel_schema", logger: logger)
+                .decode(Int.self)
+            {
+                applied = version
+            }
+            let known = Self.migrations.last?.version ?? 0
+            if applied > known {
+                throw PostgresStoreError(
+                    location: location, problem: "was written by a newer version of panel (schema \(applied)); use that version")
+            }
+            for migration in Self.migrations where migration.version > applied {
+                try await connection.withTransaction(logger: logger) { transaction in
+                    for statement in migration.sql { _ = try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    _ = try await transaction.query("INSERT INTO panel_schema (version) VALUES (\(migration.version))", logger: logger)
+                }
+            }
+            _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+            throw error
+        }
+    }
+
+    /// Seconds since 1970 by the server's clock: every process sharing the store reads one clock.
+    static let epoch = "extract(epoch from clock_timestamp())::double precision"
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+    }
+
+    // MARK: test support
+
+    /// Persona results saved for a job.
+    public func savedResultCount(job: String) async throws -> Int {
+        var count = 0
+        for try await value in try await client.query("SELECT COUNT(*) FROM batch_result WHERE job = \(job)", logger: logger).decode(
+            Int.self)
+        {
+            count = value
+        }
+        return count
+    }
+
+    /// Removes every table of the store (tests use it to leave a database as they found it).
+    public func dropEverything() async throws {
+        for table in ["budget_reservation", "batch_name", "batch_result", "batch_item", "batch_job", "response_cache", "panel_schema"] {
+            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table) CASCADE"), logger: logger)
+        }
+    }
+}
+
+extension PostgresStore: ResponseCache {
+    public func cachedResponse(for key: String, maxAge: Duration?) async throws -> ChatResponse? {
+        let age = maxAge.map { max(0, Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) } ?? -1
+        let rows = try await client.query(
+            """
+            SELECT backend, model, text, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, finish_reason FROM response_cache
+            WHERE key = \(key) AND (\(age) < 0 OR created_at >= clock_timestamp() - make_interval(secs => \(age)))
+            """, logger: logger)
+        for try await (backend, model, text, input, output, cost, latency, ttft, finish) in rows.decode(
+            (String, String?, String, Int?, Int?, Double?, Int, Int?, String?).self)
+        {
+            return ChatResponse(
+                text: text, model: model, backend: backend, usage: TokenUsage(inputTokens: input, outputTokens: output), costUSD: cost,
+                latency: .milliseconds(latency), timeToFirstToken: ttft.map { .milliseconds($0) }, attempts: 1, finishReason: finish)
+        }
+        return nil
+    }
+
+    public func store(_ response: ChatResponse, for key: String) async throws {
+        _ = try await client.query(
+            """
+            INSERT INTO response_cache (key, backend, model, text, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, finish_reason,
+              created_at)
+            VALUES (\(key), \(response.backend), \(response.model), \(response.text), \(response.usage.inputTokens),
+              \(response.usage.outputTokens), \(response.costUSD), \(response.latency.milliseconds), \(response.timeToFirstToken?.milliseconds),
+              \(response.finishReason), clock_timestamp())
+            ON CONFLICT (key) DO UPDATE SET backend = excluded.backend, model = excluded.model, text = excluded.text,
+              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd,
+              latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms, finish_reason = excluded.finish_reason,
+              created_at = excluded.created_at
+            """, logger: logger)
+    }
+}
+
+extension PostgresStore {
+    /// Runs `statements` on the server at `url` outside any transaction (`CREATE DATABASE` needs that),
+    /// on a connection of its own: for setting a store's database up (and tests' scratch databases).
+    public static func administer(url: String, _ statements: [String], environment: [String: String] = [:]) async throws {
+        let location = try PostgresLocation(
+            url: url, environment: environment.isEmpty ? ProcessInfo.processInfo.environment : environment)
+        let store = PostgresStore(location)
+        defer { store.runner.cancel() }
+        do {
+            for statement in statements { _ = try await store.client.query(PostgresQuery(unsafeSQL: statement), logger: store.logger) }
+        } catch {
+            throw PostgresStoreError(location: location.redacted, problem: describe(error, location))
+        }
+    }
+
+    /// A database name or other identifier, quoted for SQL.
+    public static func quoted(identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

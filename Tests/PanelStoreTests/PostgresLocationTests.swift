@@ -1,0 +1,66 @@
+import Foundation
+import PanelPostgres
+import Testing
+
+/// Store URLs read as libpq reads them, and a password never shown.
+struct PostgresLocationTests {
+    @Test func urlsPasswordsAndModes() throws {
+        let full = try PostgresLocation(url: "postgres://panel:s%40cret@db.internal:6432/reviews?sslmode=require", environment: [:])
+        #expect(full.user == "panel" && full.password == "s@cret" && full.host == "db.internal" && full.port == 6432)
+        #expect(full.database == "reviews" && full.sslMode == .require)
+        #expect(full.redacted == "postgres://panel@db.internal:6432/reviews" && !full.description.contains("cret"))
+        let plain = try PostgresLocation(url: "postgresql://panel@localhost/reviews", environment: ["PGPASSWORD": "from-env"])
+        #expect(plain.port == 5432 && plain.password == "from-env" && plain.sslMode == .prefer)
+        #expect(PostgresLocation.redact("postgres://u:hunter2@h/d") == "postgres://u:***@h/d")
+        #expect(PostgresLocation.isURL("POSTGRES://x") && !PostgresLocation.isURL(".panel/panel.sqlite"))
+    }
+
+    @Test func aPasswordFileIsRead() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pgpass-\(UUID().uuidString)").path
+        try "# comment\nother:5432:*:panel:wrong\ndb.internal:*:reviews:panel:pa\\:ss\n*:*:*:*:fallback\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        let location = try PostgresLocation(url: "postgres://panel@db.internal/reviews", environment: ["PGPASSFILE": path])
+        #expect(location.password == "pa:ss")
+        let other = try PostgresLocation(url: "postgres://someone@elsewhere/x", environment: ["PGPASSFILE": path])
+        #expect(other.password == "fallback")
+    }
+
+    @Test(arguments: [
+        ("postgres://db.internal/reviews", "names no user"),
+        ("postgres://panel@db.internal", "names no database"),
+        ("postgres://panel:hunter2@db.internal/reviews?sslmode=sometimes", "sslmode must be"),
+        ("postgres://panel:hunter2@db.internal/reviews?search_path=x", "unknown parameter"),
+        ("mysql://panel@db/reviews", "is not a store URL"),
+    ])
+    func badURLsSayWhatToWrite(_ case_: (String, String)) {
+        do {
+            _ = try PostgresLocation(url: case_.0, environment: [:])
+            Issue.record("accepted \(case_.0)")
+        } catch {
+            #expect(error.description.contains(case_.1), "\(error)")
+            #expect(!error.description.contains("hunter2"), "\(error)")
+        }
+    }
+
+    /// A wrong password or an unreachable server is a sentence that names the store, never its password.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func connectionFailuresAreSentences() async throws {
+        let base = try #require(StoreKind.postgresURL)
+        var components = try #require(URLComponents(string: base))
+        components.password = "not-the-password-91f3"
+        do {
+            _ = try await PostgresStore.open(url: try #require(components.string), environment: [:])
+            Issue.record("opened with a wrong password")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("password") && !text.contains("not-the-password-91f3"), "\(text)")
+        }
+        do {
+            _ = try await PostgresStore.open(url: "postgres://panel:secret-77@127.0.0.1:9/none?sslmode=disable", environment: [:])
+            Issue.record("opened a store nobody serves")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("cannot connect") && !text.contains("secret-77"), "\(text)")
+        }
+    }
+}
