@@ -284,3 +284,35 @@ extension PostgresStore {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
+
+extension PostgresStore {
+    /// Adds rows to one of the tables both stores keep, in one transaction; a row whose key is there
+    /// already is left as it is. Returns how many were added. Times are read as UTC text.
+    public func insert(_ rows: [[StoreValue]], into table: StoreTable) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        let placeholders = table.columns.enumerated().map { index, column in
+            table.timestamps.contains(column) ? "($\(index + 1)::timestamp AT TIME ZONE 'UTC')" : "$\(index + 1)"
+        }
+        let sql = """
+            INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", ")))
+            ON CONFLICT (\(table.key.joined(separator: ", "))) DO NOTHING RETURNING 1
+            """
+        return try await transaction { connection in
+            var added = 0
+            for row in rows {
+                var binds = PostgresBindings()
+                for (column, value) in zip(table.columns, row) {
+                    switch value {
+                    case .null:
+                        if table.timestamps.contains(column) { binds.append(String?.none) } else { binds.appendNull() }
+                    case .text(let text): binds.append(text)
+                    case .integer(let number): binds.append(number)
+                    case .real(let number): binds.append(number)
+                    }
+                }
+                for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) { added += 1 }
+            }
+            return added
+        }
+    }
+}

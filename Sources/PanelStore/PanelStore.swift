@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 public import ModelBackends
+public import PanelEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -161,6 +162,34 @@ extension PanelStore: ResponseCache {
                     key, response.backend, response.model, response.text, response.usage.inputTokens, response.usage.outputTokens,
                     response.costUSD, response.latency.milliseconds, response.timeToFirstToken?.milliseconds, response.finishReason,
                 ])
+        }
+    }
+}
+
+extension PanelStore {
+    /// The rows of one of the tables both stores keep, `pageSize` at a time in key order (for
+    /// `panel store copy`); times as SQLite writes them, `yyyy-MM-dd HH:mm:ss.SSS` UTC.
+    public func rows(of table: StoreTable, after page: Int, pageSize: Int = 500) throws -> [[StoreValue]] {
+        try pool.read { db in
+            let sql = """
+                SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name)
+                ORDER BY \(table.key.joined(separator: ", ")) LIMIT \(pageSize) OFFSET \(page * pageSize)
+                """
+            return try Row.fetchAll(db, sql: sql).map { row in
+                table.columns.indices.map { index -> StoreValue in
+                    switch row[index] as DatabaseValue? {
+                    case nil: return .null
+                    case let value?:
+                        switch value.storage {
+                        case .null: return .null
+                        case .int64(let number): return .integer(Int(number))
+                        case .double(let number): return .real(number)
+                        case .string(let text): return .text(text)
+                        case .blob(let data): return .text(String(decoding: data, as: UTF8.self))
+                        }
+                    }
+                }
+            }
         }
     }
 }

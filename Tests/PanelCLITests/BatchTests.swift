@@ -188,6 +188,34 @@ struct BatchTests {
         try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
     }
 
+    /// A job run on SQLite, copied into PostgreSQL with `panel store copy`, continues there without a
+    /// single call: every result came across. A second copy adds nothing.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func aCopiedStoreContinuesOnPostgres() async throws {
+        let base = try #require(ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"])
+        let database = "panel_copy_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
+        var components = try #require(URLComponents(string: base))
+        components.path = "/" + database
+        let url = try #require(components.string)
+        let (_, input, out, store) = try workspace("copy", listings: 5)
+        try await MockProvider.withServer { handle in
+            let arguments = ["batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--job", "moved"]
+            let first = try await cli.panel(arguments + ["--store", store])
+            #expect(first.code == 0, "\(first.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 20)
+            let copied = try await cli.panel(["store", "copy", "--from", store, "--to", url])
+            #expect(copied.code == 0, "\(copied.stderr)")
+            #expect(copied.stderr.contains("batch_result: 20 copied") && copied.stderr.contains("batch_item: 5 copied"), "\(copied.stderr)")
+            let again = try await cli.panel(["store", "copy", "--from", store, "--to", url])
+            #expect(again.stderr.contains("batch_result: 0 copied, 20 already there"), "\(again.stderr)")
+            let continued = try await cli.panel(arguments + ["--store", url])
+            #expect(continued.code == 0, "\(continued.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 20)  // nothing asked again
+        }
+        try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
+    }
+
     /// A listing named "Summary" never takes the batch summary's name in JSON, and a summary.json panel
     /// did not write is never overwritten: the batch refuses to start (exit 2) and leaves it alone.
     @Test func theSummaryNeverOverwritesAnotherFile() async throws {

@@ -1,0 +1,40 @@
+/// The tables both stores keep, column for column, so a team's history can move from one store to the
+/// other (`panel store copy`). Leases and budget reservations are not history: a copy leaves them out.
+public struct StoreTable: Sendable, Hashable {
+    public var name: String
+    public var columns: [String]
+    /// Columns holding a time (UTC): SQLite writes them as text, PostgreSQL as `timestamptz`.
+    public var timestamps: Set<String>
+    /// The primary key, in order: copies are read in this order, and a row whose key is there already
+    /// is left as it is.
+    public var key: [String]
+
+    /// In dependency order (a job before its items).
+    public static let all: [StoreTable] = [
+        StoreTable(
+            name: "response_cache",
+            columns: [
+                "key", "backend", "model", "text", "input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms", "finish_reason",
+                "created_at",
+            ], timestamps: ["created_at"], key: ["key"]),
+        StoreTable(name: "batch_job", columns: ["name", "created_at", "spent_usd"], timestamps: ["created_at"], key: ["name"]),
+        StoreTable(
+            name: "batch_item",
+            columns: [
+                "job", "key", "name", "status", "error", "documents", "verdict", "ship_share", "score_median", "cost_usd", "answered",
+                "position", "updated_at",
+            ], timestamps: ["updated_at"], key: ["job", "key"]),
+        StoreTable(
+            name: "batch_result", columns: ["job", "key", "persona", "review", "cost_usd", "created_at"], timestamps: ["created_at"],
+            key: ["job", "key", "persona"]),
+        StoreTable(name: "batch_name", columns: ["job", "name", "key"], timestamps: [], key: ["job", "name"]),
+    ]
+}
+
+/// One value of a copied row, whatever the store.
+public enum StoreValue: Sendable, Hashable {
+    case null
+    case text(String)
+    case integer(Int)
+    case real(Double)
+}
