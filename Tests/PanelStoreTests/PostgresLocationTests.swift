@@ -64,3 +64,32 @@ struct PostgresLocationTests {
         }
     }
 }
+
+/// Opening a PostgreSQL store: schema versions applied once when several processes start together, and a
+/// store from a newer panel refused.
+struct PostgresSchemaTests {
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func severalProcessesOpeningANewStoreAtOnce() async throws {
+        let base = try #require(StoreKind.postgresURL)
+        let database = "panel_schema_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
+        let url = StoreKind.url(base, database: String(database))
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<6 { group.addTask { try await PostgresStore.open(url: url) } }
+            return try await group.reduce(into: [PostgresStore]()) { $0.append($1) }
+        }
+        #expect(stores.count == 6)
+        _ = try await stores[0].beginJob("j")
+        #expect(try await stores[5].jobExists("j"))
+        for store in stores { await store.close() }
+        // A schema from a newer panel is refused, naming the store.
+        try await PostgresStore.administer(url: url, ["INSERT INTO panel_schema (version) VALUES (999)"])
+        do {
+            _ = try await PostgresStore.open(url: url)
+            Issue.record("opened a store of a newer schema")
+        } catch {
+            #expect("\(error)".contains("newer version of panel") && "\(error)".contains(String(database)), "\(error)")
+        }
+        try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
+    }
+}
