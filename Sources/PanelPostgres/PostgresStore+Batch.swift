@@ -214,13 +214,29 @@ extension PostgresStore {
         return results
     }
 
+    /// One statement, so one round trip (the step a batch takes most, once per persona call): the
+    /// reservation settled, the item's row locked and its lease checked, the result inserted once and its
+    /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
+    /// the insert reads only from `held`, so a lost lease inserts nothing.
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        try await transaction { connection in
-            try await deleteReservation(connection, reservation)
-            guard try await holds(connection, claim) else { return false }
-            try await insertResult(connection, job: claim.job, key: claim.key, result: result)
-            return true
-        }
+        let rows = try await client.query(
+            """
+            WITH released AS (
+              DELETE FROM budget_reservation WHERE job = \(reservation?.job ?? "") AND id = \(reservation?.id ?? "")
+            ), held AS (
+              SELECT job, key FROM batch_item WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) FOR UPDATE
+            ), inserted AS (
+              INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
+              SELECT job, key, \(result.persona), \(result.review), \(result.costUSD), clock_timestamp() FROM held
+              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+            ), spent AS (
+              UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
+              WHERE name = \(claim.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
+            )
+            SELECT COUNT(*) FROM held
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count > 0 }
+        return false
     }
 
     public func finishItem(
