@@ -82,6 +82,10 @@ def sdk_openai(url: str, faulty: str, key: str) -> None:
     check("azure plain", bool(answer.choices[0].message.content))
     streamed = list(azure.chat.completions.create(model="panel-deployment", messages=messages, stream=True))
     check("azure stream", any(c.choices and c.choices[0].delta.content for c in streamed))
+    shaped = azure.chat.completions.create(
+        model="panel-deployment", messages=messages,
+        response_format={"type": "json_schema", "json_schema": {"name": "persona_review", "schema": SCHEMA, "strict": True}})
+    check("azure structured", "verdict" in json.loads(shaped.choices[0].message.content))
     wrong_azure = openai.AzureOpenAI(azure_endpoint=root, api_key="wrong", api_version="2024-10-21", max_retries=0)
     expect_error("azure 401", lambda: wrong_azure.chat.completions.create(model="d", messages=messages), openai.AuthenticationError)
     limited_azure = openai.AzureOpenAI(azure_endpoint=faulty, api_key=key, api_version="2024-10-21", max_retries=0)
