@@ -29,6 +29,17 @@ struct BatchTests {
         return (dir, try listings(count, in: dir), dir.appendingPathComponent("out"), dir.appendingPathComponent("s.sqlite").path)
     }
 
+    /// A database of its own on the test server (`PANEL_TEST_POSTGRES_URL`): its URL, and how to drop it.
+    func scratchPostgres() async throws -> (url: String, drop: @Sendable () async throws -> Void) {
+        let base = try #require(ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"])
+        let database = "panel_cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
+        var components = try #require(URLComponents(string: base))
+        components.path = "/" + database
+        let url = try #require(components.string)
+        return (url, { try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) })
+    }
+
     func summary(_ out: URL) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any])
     }
@@ -156,13 +167,8 @@ struct BatchTests {
     /// other), when the tests have a server (`PANEL_TEST_POSTGRES_URL`).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
     func twoBatchesShareTheWorkOnPostgres() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"])
-        let database = "panel_cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
-        var components = try #require(URLComponents(string: base))
-        components.path = "/" + database
-        let url = try #require(components.string)
-        let password = components.password ?? "\u{0}"
+        let (url, dropDatabase) = try await scratchPostgres()
+        let password = URLComponents(string: url)?.password ?? "\u{0}"
         let (_, input, out, _) = try workspace("shared-pg", listings: 16)
         var configuration = MockProviderConfiguration()
         configuration.latency = .milliseconds(40)
@@ -185,19 +191,14 @@ struct BatchTests {
             #expect(again.code == 0 && handle.stats.snapshot.chatRequests == 64, "\(again.stderr)")
             #expect(!a.stderr.contains(password) && !again.stderr.contains(password))
         }
-        try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
+        try await dropDatabase()
     }
 
     /// A job run on SQLite, copied into PostgreSQL with `panel store copy`, continues there without a
     /// single call: every result came across. A second copy adds nothing.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
     func aCopiedStoreContinuesOnPostgres() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"])
-        let database = "panel_copy_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        try await PostgresStore.administer(url: base, ["CREATE DATABASE \(database)"])
-        var components = try #require(URLComponents(string: base))
-        components.path = "/" + database
-        let url = try #require(components.string)
+        let (url, dropDatabase) = try await scratchPostgres()
         let (_, input, out, store) = try workspace("copy", listings: 5)
         try await MockProvider.withServer { handle in
             let arguments = ["batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--job", "moved"]
@@ -213,7 +214,7 @@ struct BatchTests {
             #expect(continued.code == 0, "\(continued.stderr)")
             #expect(handle.stats.snapshot.chatRequests == 20)  // nothing asked again
         }
-        try await PostgresStore.administer(url: base, ["DROP DATABASE IF EXISTS \(database) WITH (FORCE)"])
+        try await dropDatabase()
     }
 
     /// A listing named "Summary" never takes the batch summary's name in JSON, and a summary.json panel
