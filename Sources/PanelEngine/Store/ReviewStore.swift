@@ -4,7 +4,7 @@ public import ModelBackends
 /// (claimed under leases, so several processes share one job's work), persona results, budget
 /// reservations and document names.
 ///
-/// `PanelStore` (SQLite) implements it for one machine; a PostgreSQL store implements the same
+/// `PanelStore` (SQLite) implements it for one machine; `PanelPostgres` implements the same
 /// protocol for several. The engine never names either. Every method is one atomic step: a process
 /// killed between two calls leaves the store as it was after the first.
 public protocol ReviewStore: ResponseCache {
