@@ -316,6 +316,19 @@ extension PostgresStore {
         return counts
     }
 
+    public func jobs() async throws -> [JobSummary] {
+        var jobs: [JobSummary] = []
+        for try await (name, created, spent) in try await client.query(
+            """
+            SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), spent_usd FROM batch_job
+            ORDER BY created_at DESC, name
+            """, logger: logger
+        ).decode((String, String, Double).self) {
+            jobs.append(JobSummary(name: name, createdAt: created, spentUSD: spent))
+        }
+        return jobs
+    }
+
     public func forEachItem(job: String, _ body: (BatchItem) throws -> Void) async throws {
         let rows = try await client.query(
             PostgresQuery(

@@ -357,6 +357,15 @@ extension PanelStore: ReviewStore {
         }
     }
 
+    public func jobs() throws -> [JobSummary] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT name, substr(created_at, 1, 19) AS created, spent_usd FROM batch_job ORDER BY created_at DESC, name"
+            )
+            .map { JobSummary(name: $0["name"], createdAt: $0["created"] ?? "", spentUSD: $0["spent_usd"] ?? 0) }
+        }
+    }
+
     public func forEachItem(job: String, _ body: (BatchItem) throws -> Void) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY position, key", arguments: [job])

@@ -67,6 +67,18 @@ struct BatchTests {
             #expect(files == ["acme-relay-2.md", "acme-relay.md", "summary.json"])
             let summary = try summary(out)
             #expect(summary["complete"] as? Int == 2 && summary["failed"] as? Int == 2)
+            // `panel jobs` reads the same state back from the store.
+            let store = dir.appendingPathComponent("s.sqlite").path
+            let list = try await cli.panel(["jobs", "list", "--store", store, "--json"])
+            let jobs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            #expect(jobs.count == 1 && jobs[0]["complete"] as? Int == 2 && jobs[0]["failed"] as? Int == 2, "\(list.stdout)")
+            let name = try #require(jobs[0]["name"] as? String)
+            let status = try await cli.panel(["jobs", "status", name, "--store", store])
+            #expect(status.code == 0 && status.stdout.contains("complete 2 · partial 0 · failed 2"), "\(status.stdout)")
+            #expect(status.stdout.contains("rows.jsonl:2: field 'name': must be text"), "\(status.stdout)")
+            #expect(status.stdout.contains("rows.jsonl:3: is not valid JSON"), "\(status.stdout)")
+            let missing = try await cli.panel(["jobs", "status", "no-such-job", "--store", store])
+            #expect(missing.code == 2 && missing.stderr.contains("panel jobs list"))
         }
     }
 

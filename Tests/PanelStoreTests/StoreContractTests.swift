@@ -175,6 +175,8 @@ struct StoreContractTests {
             try await store.forEachItem(job: "j") { items.append($0) }
             #expect(items.map(\.key) == ["c", "a", "b", "bad"])
             #expect(items[0].documents == ["tool.md", "tool.html"] && items[3].error == "line 4: not JSON")
+            let jobs = try await store.jobs()
+            #expect(jobs.map(\.name) == ["j"] && jobs[0].createdAt.count == 19)
             let counts = try await store.itemCounts(job: "j")
             #expect(counts[.complete] == 2 && counts[.partial] == 1 && counts[.failed] == 1)
         }

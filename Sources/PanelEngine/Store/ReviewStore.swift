@@ -81,6 +81,22 @@ public protocol ReviewStore: ResponseCache {
 
     /// Every item of a job in input order, one at a time (constant memory whatever the job's size).
     func forEachItem(job: String, _ body: (BatchItem) throws -> Void) async throws
+    /// Every job, newest first: name, when it began (UTC, `yyyy-MM-dd HH:mm:ss`) and what it has spent.
+    func jobs() async throws -> [JobSummary]
+}
+
+/// A job as `panel jobs list` shows it.
+public struct JobSummary: Sendable, Hashable {
+    public var name: String
+    /// UTC, `yyyy-MM-dd HH:mm:ss`.
+    public var createdAt: String
+    public var spentUSD: Double
+
+    public init(name: String, createdAt: String, spentUSD: Double) {
+        self.name = name
+        self.createdAt = createdAt
+        self.spentUSD = spentUSD
+    }
 }
 
 /// One listing of a batch job as the store keeps it.

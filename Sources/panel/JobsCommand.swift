@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import PanelEngine
+import PanelKit
+import PanelPostgres
+import PanelStore
+
+/// `panel jobs list|status`: what the store holds, from any machine that reaches it.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List batch jobs in a store, or show one job's state.", subcommands: [List.self, Status.self])
+
+    struct StoreOption: ParsableArguments {
+        @Option(
+            help: ArgumentHelp(
+                "The store: a SQLite file (default \(PanelStore.defaultPath)) or postgres://… (also PANEL_STORE).", valueName: "PATH|URL"))
+        var store: String?
+
+        func open(log: Diagnostics) async throws -> any ReviewStore {
+            var options = try BackendOptions.parse([])
+            options.store = store
+            do {
+                return try await options.openStore()
+            } catch {
+                log.error("\(error)")
+                throw PanelExit.usage
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every job in the store, newest first, with its counts and spend.")
+        @OptionGroup var store: StoreOption
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let log = Diagnostics(verbose: false, quiet: false)
+            let database = try await store.open(log: log)
+            var rows: [[String: Any]] = []
+            for job in try await database.jobs() {
+                let counts = try await database.itemCounts(job: job.name)
+                var row: [String: Any] = ["name": job.name, "created_at": job.createdAt, "spent_usd": job.spentUSD]
+                for status in BatchItem.Status.allCases { row[status.rawValue] = counts[status] ?? 0 }
+                rows.append(row)
+            }
+            if json {
+                print(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                return
+            }
+            guard !rows.isEmpty else {
+                print("no jobs in \(database.location)")
+                return
+            }
+            var lines = ["JOB                      CREATED (UTC)        COMPLETE  PARTIAL  FAILED  PENDING  SPENT"]
+            for row in rows {
+                let name = (row["name"] as? String ?? "").padding(
+                    toLength: max(24, (row["name"] as? String ?? "").count), withPad: " ", startingAt: 0)
+                lines.append(
+                    name + " " + (row["created_at"] as? String ?? "").padding(toLength: 19, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "  %8d %8d %7d %8d  $%.4f", row["complete"] as? Int ?? 0, row["partial"] as? Int ?? 0,
+                            row["failed"] as? Int ?? 0, row["pending"] as? Int ?? 0, row["spent_usd"] as? Double ?? 0))
+            }
+            print(TerminalText.safe(lines.joined(separator: "\n"), singleLine: false))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One job: counts by status, spend, and every listing that failed or is partial, with the reason.")
+        @Argument(help: "The job's name (panel batch prints it; --job chooses it).") var name: String
+        @OptionGroup var store: StoreOption
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            let log = Diagnostics(verbose: false, quiet: false)
+            let database = try await store.open(log: log)
+            guard try await database.jobExists(name) else {
+                log.error("no job named '\(name)' in \(database.location); panel jobs list shows the jobs there")
+                throw PanelExit.usage
+            }
+            let counts = try await database.itemCounts(job: name)
+            let spent = try await database.spent(job: name)
+            var problems: [[String: Any]] = []
+            try await database.forEachItem(job: name) { item in
+                guard item.status == .failed || item.status == .partial else { return }
+                problems.append([
+                    "key": item.key, "name": item.name ?? NSNull(), "status": item.status.rawValue,
+                    "error": item.error ?? (item.status == .partial ? "\(item.outcome.answered ?? 0) of the personas answered" : NSNull()),
+                ])
+            }
+            if json {
+                var object: [String: Any] = ["name": name, "spent_usd": spent, "problems": problems]
+                for status in BatchItem.Status.allCases { object[status.rawValue] = counts[status] ?? 0 }
+                print(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+                )
+                return
+            }
+            var lines = [
+                "job \(name) in \(database.location)",
+                BatchItem.Status.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: " · ")
+                    + String(format: " · $%.4f spent", spent),
+            ]
+            for problem in problems {
+                let label = (problem["name"] as? String) ?? (problem["key"] as? String ?? "")
+                let error = problem["error"] as? String ?? ""
+                // A bad row's reason already names its file and line.
+                lines.append("  \(problem["status"] as? String ?? ""): " + (error.hasPrefix(label) ? error : "\(label) — \(error)"))
+            }
+            print(TerminalText.safe(lines.joined(separator: "\n"), singleLine: false))
+        }
+    }
+}
