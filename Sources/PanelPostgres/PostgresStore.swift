@@ -221,18 +221,11 @@ public final class PostgresStore: ReviewStore, Sendable {
         }
         return count
     }
-
-    /// Removes every table of the store (tests use it to leave a database as they found it).
-    public func dropEverything() async throws {
-        for table in ["budget_reservation", "batch_name", "batch_result", "batch_item", "batch_job", "response_cache", "panel_schema"] {
-            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table) CASCADE"), logger: logger)
-        }
-    }
 }
 
 extension PostgresStore: ResponseCache {
     public func cachedResponse(for key: String, maxAge: Duration?) async throws -> ChatResponse? {
-        let age = maxAge.map { max(0, Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) } ?? -1
+        let age = maxAge.map { max(0, $0.seconds) } ?? -1
         let rows = try await client.query(
             """
             SELECT backend, model, text, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, finish_reason FROM response_cache
