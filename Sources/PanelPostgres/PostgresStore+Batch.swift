@@ -337,7 +337,3 @@ extension PostgresStore {
         for try await row in rows.decode(ItemRow.self) { try body(Self.item(row)) }
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

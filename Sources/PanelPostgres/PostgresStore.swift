@@ -259,14 +259,21 @@ extension PostgresStore: ResponseCache {
 
 extension PostgresStore {
     /// Runs `statements` on the server at `url` outside any transaction (`CREATE DATABASE` needs that),
-    /// on a connection of its own: for setting a store's database up (and tests' scratch databases).
+    /// on a direct connection of its own (so a failure is reported at once, as when opening): for setting a store's database up (and tests' scratch databases).
     public static func administer(url: String, _ statements: [String], environment: [String: String] = [:]) async throws {
         let location = try PostgresLocation(
             url: url, environment: environment.isEmpty ? ProcessInfo.processInfo.environment : environment)
         let store = PostgresStore(location)
         defer { store.runner.cancel() }
         do {
-            for statement in statements { _ = try await store.client.query(PostgresQuery(unsafeSQL: statement), logger: store.logger) }
+            let connection = try await store.directConnection()
+            do {
+                for statement in statements { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger) }
+                try? await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch {
             throw PostgresStoreError(location: location.redacted, problem: describe(error, location))
         }

@@ -41,7 +41,3 @@ struct Parser: ParsableCommand {
         print(String(format: "all         %7d  %6.1f  %7.1f", cases.count, percentile(all, 0.5), percentile(all, 0.99)))
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

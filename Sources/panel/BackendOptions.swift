@@ -3,7 +3,6 @@ import Foundation
 import ModelBackends
 import PanelEngine
 import PanelKit
-import PanelPostgres
 import PanelStore
 
 /// How `panel review` reaches a model: a live OpenAI-compatible server, or recorded answers.
@@ -53,16 +52,7 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Calls per request in all, retries included (transient failures only).", valueName: "N"))
     var maxAttempts: Int = 4
 
-    @Option(
-        help: ArgumentHelp(
-            "The store: a SQLite file (default \(PanelStore.defaultPath)) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (also PANEL_STORE).",
-            valueName: "PATH|URL"))
-    var store: String?
-
-    /// `--store`, else `PANEL_STORE`, else the default SQLite file.
-    var storeLocation: String {
-        store ?? ProcessInfo.processInfo.environment["PANEL_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? PanelStore.defaultPath
-    }
+    @OptionGroup var storeOption: StoreOption
 
     @Flag(help: "Cache local backends too (by default only remote ones are cached).")
     var cache = false
@@ -201,23 +191,9 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// Opens the store at `--store` (a SQLite file, or a PostgreSQL URL), with a message that says what
-    /// to do when it cannot be opened; never the password.
+    /// Opens the store at `--store` (a SQLite file, or a PostgreSQL URL).
     func openStore() async throws -> any ReviewStore {
-        let location = storeLocation
-        if PostgresLocation.isURL(location) {
-            do {
-                return try await PostgresStore.open(url: location)
-            } catch {
-                throw ConfigurationError("--store \(error); fix the URL or the server, or use --no-cache")
-            }
-        }
-        do {
-            return try PanelStore(path: location)
-        } catch {
-            let reason = (error as? StoreError)?.problem ?? "\(error)"
-            throw ConfigurationError("--store \(location): \(reason); fix the path or use --no-cache")
-        }
+        try await storeOption.open(alternative: ", or use --no-cache")
     }
 }
 

@@ -4,7 +4,6 @@ import Foundation
 import ModelBackends
 import PanelEngine
 import PanelKit
-import PanelPostgres
 import PanelStore
 
 struct BatchCommand: AsyncParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import PanelEngine
 import PanelKit
-import PanelPostgres
 import PanelStore
 
 /// `panel jobs list|status`: what the store holds, from any machine that reaches it.
@@ -10,21 +9,13 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "List batch jobs in a store, or show one job's state.", subcommands: [List.self, Status.self])
 
-    struct StoreOption: ParsableArguments {
-        @Option(
-            help: ArgumentHelp(
-                "The store: a SQLite file (default \(PanelStore.defaultPath)) or postgres://… (also PANEL_STORE).", valueName: "PATH|URL"))
-        var store: String?
-
-        func open(log: Diagnostics) async throws -> any ReviewStore {
-            var options = try BackendOptions.parse([])
-            options.store = store
-            do {
-                return try await options.openStore()
-            } catch {
-                log.error("\(error)")
-                throw PanelExit.usage
-            }
+    /// The store, or exit 2 saying why it cannot be opened.
+    static func open(_ option: StoreOption, log: Diagnostics) async throws -> any ReviewStore {
+        do {
+            return try await option.open(mustExist: true)
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
         }
     }
 
@@ -35,7 +26,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let log = Diagnostics(verbose: false, quiet: false)
-            let database = try await store.open(log: log)
+            let database = try await JobsCommand.open(store, log: log)
             var rows: [[String: Any]] = []
             for job in try await database.jobs() {
                 let counts = try await database.itemCounts(job: job.name)
@@ -76,7 +67,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let log = Diagnostics(verbose: false, quiet: false)
-            let database = try await store.open(log: log)
+            let database = try await JobsCommand.open(store, log: log)
             guard try await database.jobExists(name) else {
                 log.error("no job named '\(name)' in \(database.location); panel jobs list shows the jobs there")
                 throw PanelExit.usage

@@ -79,6 +79,10 @@ struct BatchTests {
             #expect(status.stdout.contains("rows.jsonl:3: is not valid JSON"), "\(status.stdout)")
             let missing = try await cli.panel(["jobs", "status", "no-such-job", "--store", store])
             #expect(missing.code == 2 && missing.stderr.contains("panel jobs list"))
+            // Reading never makes a store.
+            let nowhere = dir.appendingPathComponent("none/s.sqlite").path
+            let absent = try await cli.panel(["jobs", "list", "--store", nowhere])
+            #expect(absent.code == 2 && absent.stderr.contains("no such store") && !FileManager.default.fileExists(atPath: nowhere))
         }
     }
 

@@ -60,17 +60,16 @@ public struct OpenAICompatibleBackend: ModelBackend {
             self.dropParams = dropParams
         }
 
-        /// True for OpenAI's own API and Azure, whose request types are strict: no `schema` beside
-        /// `json_object` there (llama.cpp and vLLM turn that schema into a grammar; OpenAI refuses it).
-        public var isOpenAIItself: Bool { defaultTokenLimitField == .maxCompletionTokens }
+        /// True for OpenAI's own API and Azure (the `api-key` header), whose request types are strict: no
+        /// `schema` beside `json_object` there (llama.cpp and vLLM turn that schema into a grammar; OpenAI
+        /// refuses it).
+        public var isOpenAIItself: Bool {
+            keyHeader == .apiKey || URL(string: baseURL)?.host?.lowercased() == "api.openai.com"
+        }
 
         /// `max_completion_tokens` for OpenAI's own API and Azure (where `max_tokens` is deprecated and
         /// reasoning models refuse it); `max_tokens` for every other server.
-        public var defaultTokenLimitField: TokenLimitField {
-            if keyHeader == .apiKey { return .maxCompletionTokens }
-            let host = URL(string: baseURL)?.host?.lowercased() ?? ""
-            return host == "api.openai.com" ? .maxCompletionTokens : .maxTokens
-        }
+        public var defaultTokenLimitField: TokenLimitField { isOpenAIItself ? .maxCompletionTokens : .maxTokens }
     }
 
     public let configuration: Configuration
