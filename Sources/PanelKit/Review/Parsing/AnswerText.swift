@@ -24,8 +24,20 @@ enum AnswerText {
     /// The answer without reasoning or template tokens; a failure when only reasoning was written.
     static func prepare(_ answer: String) -> Result<String, ParseFailure> {
         var text = answer
-        if text.contains("\r") { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
-        guard text.contains("<") || text.contains("[") || text.contains("\u{25C1}") else { return .success(text.trimmedWhitespace()) }
+        // One pass over the scalars decides whether any of the (Foundation) rewriting below is needed:
+        // every answer comes through here, most with neither a carriage return nor a tag.
+        var hasReturn = false
+        var hasMarker = false
+        for scalar in answer.unicodeScalars {
+            switch scalar {
+            case "\r": hasReturn = true
+            case "<", "[", "\u{25C1}": hasMarker = true
+            default: continue
+            }
+            if hasReturn && hasMarker { break }
+        }
+        if hasReturn { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
+        guard hasMarker else { return .success(text.trimmedWhitespace()) }
         var hadReasoning = false
         // gpt-oss (harmony): the answer is the `final` channel; `analysis` is reasoning.
         if let final = text.range(of: "<|channel|>final<|message|>", options: .backwards) {
