@@ -100,70 +100,148 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    public func beginJob(_ name: String) async throws -> Bool {
-        let rows = try await client.query(
-            "INSERT INTO batch_job (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING RETURNING name", logger: logger)
-        for try await _ in rows { return true }
-        return false
-    }
-
-    public func jobExists(_ name: String) async throws -> Bool {
-        for try await _ in try await client.query("SELECT 1 FROM batch_job WHERE name = \(name)", logger: logger) { return true }
-        return false
-    }
-
-    public func claim(
-        job: String, listings: [(key: String, position: Int)], owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
-    ) async throws -> [ClaimResult] {
-        let seconds = lease.seconds
-        return try await transaction { connection in
-            var results: [ClaimResult] = []
-            for listing in listings {
-                // The row exists before it is locked, so two processes racing for a new listing serialise on it.
-                let inserted = try await connection.query(
-                    """
-                    INSERT INTO batch_item (job, key, status, documents, position, updated_at)
-                    VALUES (\(job), \(listing.key), 'pending', '[]', \(listing.position), clock_timestamp())
-                    ON CONFLICT (job, key) DO NOTHING RETURNING key
-                    """, logger: logger)
-                var isNew = false
-                for try await _ in inserted { isNew = true }
-                var existing: BatchItem?
-                var holder: (owner: String?, token: String?, expires: Double?, now: Double)?
-                for try await row in try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            SELECT \(Self.itemColumns), lease_owner, lease_token, lease_expires, \(Self.epoch)
-                            FROM batch_item WHERE job = $1 AND key = $2 FOR UPDATE
-                            """, binds: Self.binds(job, listing.key)), logger: logger
-                ).decode(
-                    (String, String?, String, String?, String, String?, Double?, Double?, Double?, Int?, String?, String?, Double?, Double)
-                        .self)
-                {
-                    if !isNew { existing = Self.item((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9)) }
-                    holder = (row.10, row.11, row.12, row.13)
-                }
-                if let existing, settled(existing) {
-                    results.append(.settled(existing))
-                    continue
-                }
-                if let holder, let token = holder.token, !token.isEmpty, holder.owner != owner, let expires = holder.expires,
-                    expires > holder.now
-                {
-                    results.append(.heldElsewhere)
-                    continue
-                }
-                let token = UUID().uuidString
-                _ = try await connection.query(
-                    """
-                    UPDATE batch_item SET position = \(listing.position), lease_owner = \(owner), lease_token = \(token),
-                      lease_expires = extract(epoch from clock_timestamp())::double precision + \(seconds)
-                    WHERE job = \(job) AND key = \(listing.key)
-                    """, logger: logger)
-                results.append(.claimed(ItemClaim(job: job, key: listing.key, token: token), existing: existing))
+    public func enqueue(
+        job: String, settings: String?, budgetUSD: Double?, listings: [QueuedListing], retry: Bool
+    ) async throws
+        -> EnqueueResult
+    {
+        try await transaction { connection in
+            var newJob = false
+            for try await inserted in try await connection.query(
+                """
+                INSERT INTO batch_job (name, settings, budget_usd) VALUES (\(job), \(settings), \(budgetUSD))
+                ON CONFLICT (name) DO UPDATE SET settings = COALESCE(excluded.settings, batch_job.settings),
+                  budget_usd = excluded.budget_usd, cancelled = false
+                RETURNING (xmax = 0)
+                """, logger: logger
+            ).decode(Bool.self) {
+                newJob = inserted
             }
-            return results
+            var result = EnqueueResult(newJob: newJob, added: 0, requeued: 0)
+            for listing in listings {
+                let status = listing.error == nil ? BatchItem.Status.pending : .failed
+                // One statement a listing: inserted when new, replaced when it is to be queued again, else left.
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at)
+                    VALUES (\(job), \(listing.key), \(status.rawValue), \(listing.error), '[]', \(listing.listing), \(listing.position), 0,
+                      clock_timestamp())
+                    ON CONFLICT (job, key) DO UPDATE SET status = excluded.status, error = excluded.error, listing = excluded.listing,
+                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at
+                    WHERE batch_item.status = 'failed' OR (\(retry) AND batch_item.status = 'partial')
+                      OR (batch_item.status = 'pending' AND batch_item.listing IS NULL)
+                    RETURNING (xmax = 0)
+                    """, logger: logger)
+                for try await inserted in rows.decode(Bool.self) where status == .pending {
+                    if inserted { result.added += 1 } else { result.requeued += 1 }
+                }
+            }
+            _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), \(job))", logger: logger)
+            return result
         }
+    }
+
+    /// The channel idle workers listen on.
+    static let queueChannel = "panel_queue"
+
+    public func job(_ name: String) async throws -> JobRecord? {
+        for try await (settings, budget, cancelled) in try await client.query(
+            "SELECT settings, budget_usd, cancelled FROM batch_job WHERE name = \(name)", logger: logger
+        ).decode((String?, Double?, Bool).self) {
+            return JobRecord(name: name, settings: settings, budgetUSD: budget, cancelled: cancelled)
+        }
+        return nil
+    }
+
+    public func cancelJob(_ name: String) async throws -> Bool {
+        for try await _ in try await client.query(
+            "UPDATE batch_job SET cancelled = true WHERE name = \(name) RETURNING name", logger: logger)
+        {
+            return true
+        }
+        return false
+    }
+
+    /// Claims with `FOR UPDATE SKIP LOCKED`: processes claiming at once take different rows instead of
+    /// queueing behind each other's locks. One statement claims the batch; only a listing given up on
+    /// or taken over from an expired lease costs another.
+    public func claimQueued(
+        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+    ) async throws -> [QueuedClaim] {
+        var binds = PostgresBindings()
+        binds.append(job)
+        binds.append(excluding.sorted())
+        binds.append(limit)
+        binds.append(owner)
+        binds.append(lease.seconds)
+        let sql = """
+            WITH candidates AS (
+              SELECT i.job, i.key, i.lease_owner AS old_owner, i.lease_token AS old_token
+              FROM batch_item i JOIN batch_job j ON j.name = i.job
+              WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
+                AND NOT (i.job = ANY($2::text[]))
+                AND (i.lease_token IS NULL OR i.lease_expires <= \(Self.epoch))
+              ORDER BY j.created_at, j.name, i.position, i.key
+              LIMIT $3
+              FOR UPDATE OF i SKIP LOCKED
+            )
+            UPDATE batch_item i SET lease_owner = $4, lease_token = gen_random_uuid()::text,
+              lease_expires = \(Self.epoch) + $5, attempts = i.attempts + 1
+            FROM candidates c WHERE i.job = c.job AND i.key = c.key
+            RETURNING i.job, i.key, i.lease_token, i.listing, i.attempts, i.error, c.old_owner, c.old_token,
+              EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key)
+            """
+        return try await transaction { connection in
+            var claims: [QueuedClaim] = []
+            var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(
+                (String, String, String, String, Int, String?, String?, String?, Bool).self)
+            {
+                var reason = row.5
+                let expired = row.7.map { !$0.isEmpty } ?? false
+                if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
+                if row.4 > maxAttempts {
+                    followUps.append((row.0, row.1, QueueReasons.givenUp(attempts: row.4 - 1, reason: reason), true))
+                    continue
+                }
+                if expired { followUps.append((row.0, row.1, reason, false)) }
+                claims.append(
+                    QueuedClaim(claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8))
+            }
+            for followUp in followUps {
+                if followUp.givenUp {
+                    try await writeItem(
+                        connection, job: followUp.job, key: followUp.key, name: nil, status: .failed, error: followUp.reason, documents: [],
+                        outcome: .init(), position: nil)
+                } else {
+                    _ = try await connection.query(
+                        "UPDATE batch_item SET error = \(followUp.reason) WHERE job = \(followUp.job) AND key = \(followUp.key)",
+                        logger: logger)
+                }
+            }
+            return claims
+        }
+    }
+
+    public func openItems(job: String?, excluding: Set<String>) async throws -> Int {
+        var binds = PostgresBindings()
+        binds.append(job)
+        binds.append(excluding.sorted())
+        let sql = """
+            SELECT COUNT(*) FROM batch_item i JOIN batch_job j ON j.name = i.job
+            WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
+              AND NOT (i.job = ANY($2::text[]))
+            """
+        for try await count in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(Int.self) {
+            return count
+        }
+        return 0
+    }
+
+    /// Woken by `NOTIFY` (a listing enqueued or given back, from any process) through a connection of
+    /// its own that `LISTEN`s; polling after `timeout` covers a lost connection and expired leases.
+    public func waitForWork(timeout: Duration) async {
+        await listener.wait(timeout: timeout)
     }
 
     static func binds(_ values: String...) -> PostgresBindings {
@@ -190,18 +268,13 @@ extension PostgresStore {
     public func release(_ claim: ItemClaim, name: String?) async throws {
         _ = try await client.query(
             """
-            UPDATE batch_item SET name = COALESCE(\(name), name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
-              updated_at = clock_timestamp()
-            WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token)
+            WITH released AS (
+              UPDATE batch_item SET name = COALESCE(\(name), name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
+                attempts = GREATEST(attempts - 1, 0), updated_at = clock_timestamp()
+              WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) RETURNING job
+            )
+            SELECT pg_notify(\(Self.queueChannel), job) FROM released
             """, logger: logger)
-    }
-
-    public func failItem(job: String, key: String, error: String, position: Int) async throws {
-        try await transaction { connection in
-            try await writeItem(
-                connection, job: job, key: key, name: nil, status: .failed, error: error, documents: [], outcome: .init(),
-                position: position)
-        }
     }
 
     public func results(job: String, key: String) async throws -> [String: String] {
@@ -242,7 +315,7 @@ extension PostgresStore {
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        documents: @Sendable (String) -> [String]
+        texts: [String: String], documents: @Sendable (String) -> [String]
     ) async throws -> String? {
         try await transaction { connection in
             try await deleteReservation(connection, reservation)
@@ -252,14 +325,26 @@ extension PostgresStore {
             try await writeItem(
                 connection, job: claim.job, key: claim.key, name: name, status: status, error: nil, documents: documents(reserved),
                 outcome: outcome, position: nil)
+            _ = try await connection.query("DELETE FROM batch_document WHERE job = \(claim.job) AND key = \(claim.key)", logger: logger)
+            for (fileExtension, text) in texts {
+                _ = try await connection.query(
+                    "INSERT INTO batch_document (job, key, extension, text) VALUES (\(claim.job), \(claim.key), \(fileExtension), \(text))",
+                    logger: logger)
+            }
             return reserved
         }
     }
 
-    public func setDocuments(job: String, key: String, documents: [String]) async throws {
-        _ = try await client.query(
-            "UPDATE batch_item SET documents = \(Self.encode(documents)), updated_at = clock_timestamp() WHERE job = \(job) AND key = \(key)",
-            logger: logger)
+    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
+        let rows = try await client.query(
+            """
+            SELECT d.key, n.name, d.extension, d.text FROM batch_document d
+            JOIN batch_name n ON n.job = d.job AND n.key = d.key JOIN batch_item i ON i.job = d.job AND i.key = d.key
+            WHERE d.job = \(job) ORDER BY i.position, i.key, d.extension
+            """, logger: logger)
+        for try await (key, name, fileExtension, text) in rows.decode((String, String, String, String).self) {
+            try body(StoredDocument(key: key, name: name, fileExtension: fileExtension, text: text))
+        }
     }
 
     public func reserveBudget(job: String, owner: String, amountUSD: Double, limitUSD: Double) async throws -> BudgetReservation? {
@@ -318,13 +403,13 @@ extension PostgresStore {
 
     public func jobs() async throws -> [JobSummary] {
         var jobs: [JobSummary] = []
-        for try await (name, created, spent) in try await client.query(
+        for try await (name, created, spent, budget, cancelled) in try await client.query(
             """
-            SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), spent_usd FROM batch_job
+            SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), spent_usd, budget_usd, cancelled FROM batch_job
             ORDER BY created_at DESC, name
             """, logger: logger
-        ).decode((String, String, Double).self) {
-            jobs.append(JobSummary(name: name, createdAt: created, spentUSD: spent))
+        ).decode((String, String, Double, Double?, Bool).self) {
+            jobs.append(JobSummary(name: name, createdAt: created, spentUSD: spent, budgetUSD: budget, cancelled: cancelled))
         }
         return jobs
     }

@@ -19,6 +19,7 @@ public final class PostgresStore: ReviewStore, Sendable {
     let logger: Logger
     let address: PostgresLocation
     public let location: String
+    let listener: QueueListener
 
     /// Opens (and migrates) the store at `url`: the password from the URL, `PGPASSWORD` or `~/.pgpass`.
     public static func open(
@@ -59,12 +60,21 @@ public final class PostgresStore: ReviewStore, Sendable {
         self.logger = logger
         self.address = location
         self.location = location.redacted
+        self.listener = QueueListener(
+            channel: Self.queueChannel, logger: logger,
+            connect: { [location, logger] in
+                try await Self.directConnection(to: location, logger: logger)
+            })
     }
 
     /// One connection of its own, outside the pool: opening a store connects directly, so a refused
     /// connection or a wrong password is reported at once with the server's reason (the pool would retry
     /// for a minute and then report only that it gave up).
     func directConnection() async throws -> PostgresConnection {
+        try await Self.directConnection(to: address, logger: logger)
+    }
+
+    static func directConnection(to address: PostgresLocation, logger: Logger) async throws -> PostgresConnection {
         var tls = PostgresConnection.Configuration.TLS.disable
         switch address.sslMode {
         case .disable: break
@@ -89,11 +99,15 @@ public final class PostgresStore: ReviewStore, Sendable {
 
     /// Closes the connections. Calls after this fail.
     public func close() async {
+        listener.stop()
         runner.cancel()
         _ = await runner.value
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        listener.stop()
+        runner.cancel()
+    }
 
     /// A connection or server failure in words a user acts on; never the password.
     static func describe(_ error: any Error, _ location: PostgresLocation) -> String {
@@ -155,7 +169,19 @@ public final class PostgresStore: ReviewStore, Sendable {
                   expires double precision NOT NULL, PRIMARY KEY (job, id))
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                "ALTER TABLE batch_job ADD COLUMN settings text, ADD COLUMN budget_usd double precision, ADD COLUMN cancelled boolean NOT NULL DEFAULT false",
+                "ALTER TABLE batch_item ADD COLUMN listing text, ADD COLUMN attempts bigint NOT NULL DEFAULT 0",
+                """
+                CREATE TABLE batch_document (
+                  job text NOT NULL, key text NOT NULL, extension text NOT NULL, text text NOT NULL, PRIMARY KEY (job, key, extension))
+                """,
+                "CREATE INDEX batch_item_queued ON batch_item (job, position) WHERE status = 'pending'",
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).
@@ -306,7 +332,8 @@ extension PostgresStore {
                     case .null:
                         if table.timestamps.contains(column) { binds.append(String?.none) } else { binds.appendNull() }
                     case .text(let text): binds.append(text)
-                    case .integer(let number): binds.append(number)
+                    case .integer(let number):
+                        if table.booleans.contains(column) { binds.append(number != 0) } else { binds.append(number) }
                     case .real(let number): binds.append(number)
                     }
                 }

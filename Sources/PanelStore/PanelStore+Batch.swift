@@ -100,6 +100,26 @@ extension PanelStore {
                     ) WITHOUT ROWID
                     """)
         }
+        // The queue: a job keeps its settings and budget, an item its listing and how often it was
+        // claimed, and finished documents are kept so any process can export them.
+        migrator.registerMigration("v7-queue-and-documents") { db in
+            try db.alter(table: "batch_job") { table in
+                table.add(column: "settings", .text)
+                table.add(column: "budget_usd", .double)
+                table.add(column: "cancelled", .boolean).notNull().defaults(to: false)
+            }
+            try db.alter(table: "batch_item") { table in
+                table.add(column: "listing", .text)
+                table.add(column: "attempts", .integer).notNull().defaults(to: 0)
+            }
+            try db.execute(
+                sql: """
+                    CREATE TABLE batch_document (
+                      job TEXT NOT NULL, key TEXT NOT NULL, extension TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job, key, extension)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX batch_item_queued ON batch_item (job, position) WHERE status = 'pending';
+                    """)
+        }
     }
 
     /// Seconds since 1970 as SQLite computes them: every process sharing the file reads one clock.
@@ -202,45 +222,130 @@ extension PanelStore {
 extension PanelStore: ReviewStore {
     public var location: String { path }
 
-    @discardableResult
-    public func beginJob(_ name: String) throws -> Bool {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO batch_job (name, created_at) VALUES (?, \(Self.now))", arguments: [name])
+    public func enqueue(
+        job: String, settings: String?, budgetUSD: Double?, listings: [QueuedListing], retry: Bool
+    ) throws
+        -> EnqueueResult
+    {
+        try writeTransaction { db in
+            let newJob = try Bool.fetchOne(db, sql: "SELECT COUNT(*) = 0 FROM batch_job WHERE name = ?", arguments: [job]) ?? true
+            try db.execute(
+                sql: """
+                    INSERT INTO batch_job (name, created_at, settings, budget_usd) VALUES (?, \(Self.now), ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET settings = IFNULL(excluded.settings, settings), budget_usd = excluded.budget_usd,
+                      cancelled = 0
+                    """, arguments: [job, settings, budgetUSD])
+            let existing = try db.cachedStatement(sql: "SELECT status, listing IS NULL FROM batch_item WHERE job = ? AND key = ?")
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at)
+                    VALUES (?, ?, ?, ?, '[]', ?, ?, 0, \(Self.now))
+                    ON CONFLICT(job, key) DO UPDATE SET status = excluded.status, error = excluded.error, listing = excluded.listing,
+                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at
+                    """)
+            var result = EnqueueResult(newJob: newJob, added: 0, requeued: 0)
+            for listing in listings {
+                let status = listing.error == nil ? BatchItem.Status.pending : .failed
+                if !newJob, let row = try Row.fetchOne(existing, arguments: [job, listing.key]) {
+                    let stored = BatchItem.Status(rawValue: row[0]) ?? .pending
+                    guard Self.requeues(stored, withoutListing: row[1], retry: retry) else { continue }
+                    if status == .pending { result.requeued += 1 }
+                } else if status == .pending {
+                    result.added += 1
+                }
+                try upsert.execute(arguments: [job, listing.key, status.rawValue, listing.error, listing.listing, listing.position])
+            }
+            return result
+        }
+    }
+
+    /// Whether enqueuing a listing again queues it anew: when it failed, when it is partial and retried,
+    /// or when it was stored before items kept their listing.
+    static func requeues(_ status: BatchItem.Status, withoutListing: Bool, retry: Bool) -> Bool {
+        status == .failed || (retry && status == .partial) || (status == .pending && withoutListing)
+    }
+
+    public func job(_ name: String) throws -> JobRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT settings, budget_usd, cancelled FROM batch_job WHERE name = ?", arguments: [name]).map {
+                JobRecord(name: name, settings: $0["settings"], budgetUSD: $0["budget_usd"], cancelled: $0["cancelled"])
+            }
+        }
+    }
+
+    public func cancelJob(_ name: String) throws -> Bool {
+        try writeTransaction { db in
+            try db.execute(sql: "UPDATE batch_job SET cancelled = 1 WHERE name = ?", arguments: [name])
             return db.changesCount > 0
         }
     }
 
-    public func jobExists(_ name: String) throws -> Bool {
-        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT COUNT(*) > 0 FROM batch_job WHERE name = ?", arguments: [name]) ?? false }
-    }
+    /// The queued listings a claim may take, as SQL after `WHERE`: arguments `job`, `job`, then
+    /// the excluded jobs as a JSON array.
+    static let claimable = """
+        i.status = 'pending' AND i.listing IS NOT NULL AND j.cancelled = 0 AND (? IS NULL OR i.job = ?)
+          AND i.job NOT IN (SELECT value FROM json_each(?))
+        """
 
-    public func claim(
-        job: String, listings: [(key: String, position: Int)], owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
-    ) throws -> [ClaimResult] {
-        try writeTransaction { db in
+    public func claimQueued(
+        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+    ) throws
+        -> [QueuedClaim]
+    {
+        let excluded = JSONValue.array(excluding.sorted().map(JSONValue.string)).canonicalText()
+        return try writeTransaction { db in
             let now = try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0
-            let select = try db.cachedStatement(sql: "SELECT * FROM batch_item WHERE job = ? AND key = ?")
-            let upsert = try db.cachedStatement(
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT i.job, i.key, i.listing, i.attempts, i.lease_token, i.lease_owner, i.error,
+                          EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key) AS has_results
+                        FROM batch_item i JOIN batch_job j ON j.name = i.job
+                        WHERE \(Self.claimable) AND (i.lease_token IS NULL OR i.lease_expires <= ?)
+                        ORDER BY j.created_at, j.name, i.position, i.key LIMIT ?
+                        """), arguments: [job, job, excluded, now, limit])
+            let take = try db.cachedStatement(
                 sql: """
-                    INSERT INTO batch_item (job, key, status, documents, position, updated_at, lease_owner, lease_token, lease_expires)
-                    VALUES (?, ?, 'pending', '[]', ?, \(Self.now), ?, ?, ?)
-                    ON CONFLICT(job, key) DO UPDATE SET position = excluded.position, lease_owner = excluded.lease_owner,
-                      lease_token = excluded.lease_token, lease_expires = excluded.lease_expires
+                    UPDATE batch_item SET lease_owner = ?, lease_token = ?, lease_expires = ?, attempts = ?, error = ?
+                    WHERE job = ? AND key = ?
                     """)
-            return try listings.map { listing -> ClaimResult in
-                let row = try Row.fetchOne(select, arguments: [job, listing.key])
-                let existing = row.map(Self.item)
-                if let existing, settled(existing) { return .settled(existing) }
-                if let row, let holder = row["lease_token"] as String?, !holder.isEmpty, row["lease_owner"] as String? != owner,
-                    let expires = row["lease_expires"] as Double?, expires > now
-                {
-                    return .heldElsewhere
+            var claims: [QueuedClaim] = []
+            for row in rows {
+                let (itemJob, key): (String, String) = (row["job"], row["key"])
+                let attempt = (row["attempts"] as Int) + 1
+                var reason: String? = row["error"]
+                if let holder = row["lease_token"] as String?, !holder.isEmpty {
+                    reason = QueueReasons.expiredLease(owner: row["lease_owner"] ?? "another process")
+                }
+                if attempt > maxAttempts {
+                    try Self.writeItem(
+                        db, job: itemJob, key: key, name: nil, status: .failed,
+                        error: QueueReasons.givenUp(attempts: attempt - 1, reason: reason), documents: [], outcome: .init(), position: nil)
+                    continue
                 }
                 let token = UUID().uuidString
-                try upsert.execute(arguments: [job, listing.key, listing.position, owner, token, now + lease.seconds])
-                return .claimed(ItemClaim(job: job, key: listing.key, token: token), existing: existing)
+                try take.execute(arguments: [owner, token, now + lease.seconds, attempt, reason, itemJob, key])
+                claims.append(
+                    QueuedClaim(
+                        claim: ItemClaim(job: itemJob, key: key, token: token), listing: row["listing"], attempt: attempt,
+                        hasResults: row["has_results"]))
             }
+            return claims
         }
+    }
+
+    public func openItems(job: String?, excluding: Set<String>) throws -> Int {
+        let excluded = JSONValue.array(excluding.sorted().map(JSONValue.string)).canonicalText()
+        return try pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM batch_item i JOIN batch_job j ON j.name = i.job WHERE \(Self.claimable)",
+                arguments: [job, job, excluded]) ?? 0
+        }
+    }
+
+    /// SQLite has no notifications: a waiting worker looks again after `timeout`.
+    public func waitForWork(timeout: Duration) async {
+        try? await Task.sleep(for: timeout)
     }
 
     public func renewLeases(owner: String, lease: Duration) throws {
@@ -259,17 +364,10 @@ extension PanelStore: ReviewStore {
             try db.cachedStatement(
                 sql: """
                     UPDATE batch_item SET name = IFNULL(?, name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
-                      updated_at = \(Self.now)
+                      attempts = MAX(attempts - 1, 0), updated_at = \(Self.now)
                     WHERE job = ? AND key = ? AND lease_token = ?
                     """
             ).execute(arguments: [name, claim.job, claim.key, claim.token])
-        }
-    }
-
-    public func failItem(job: String, key: String, error: String, position: Int) throws {
-        try writeTransaction { db in
-            try Self.writeItem(
-                db, job: job, key: key, name: nil, status: .failed, error: error, documents: [], outcome: .init(), position: position)
         }
     }
 
@@ -293,7 +391,7 @@ extension PanelStore: ReviewStore {
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        documents: @Sendable (String) -> [String]
+        texts: [String: String], documents: @Sendable (String) -> [String]
     ) throws -> String? {
         try writeTransaction { db in
             try Self.deleteReservation(db, reservation)
@@ -303,14 +401,25 @@ extension PanelStore: ReviewStore {
             try Self.writeItem(
                 db, job: claim.job, key: claim.key, name: name, status: status, error: nil, documents: documents(reserved),
                 outcome: outcome, position: nil)
+            try db.cachedStatement(sql: "DELETE FROM batch_document WHERE job = ? AND key = ?").execute(arguments: [claim.job, claim.key])
+            let insert = try db.cachedStatement(sql: "INSERT INTO batch_document (job, key, extension, text) VALUES (?, ?, ?, ?)")
+            for (fileExtension, text) in texts { try insert.execute(arguments: [claim.job, claim.key, fileExtension, text]) }
             return reserved
         }
     }
 
-    public func setDocuments(job: String, key: String, documents: [String]) throws {
-        try writeTransaction { db in
-            try db.cachedStatement(sql: "UPDATE batch_item SET documents = ?, updated_at = \(Self.now) WHERE job = ? AND key = ?")
-                .execute(arguments: [JSONValue.array(documents.map(JSONValue.string)).canonicalText(), job, key])
+    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) throws {
+        try pool.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT d.key, n.name, d.extension, d.text FROM batch_document d
+                    JOIN batch_name n ON n.job = d.job AND n.key = d.key JOIN batch_item i ON i.job = d.job AND i.key = d.key
+                    WHERE d.job = ? ORDER BY i.position, i.key, d.extension
+                    """, arguments: [job])
+            while let row = try rows.next() {
+                try body(StoredDocument(key: row[0], name: row[1], fileExtension: row[2], text: row[3]))
+            }
         }
     }
 
@@ -360,9 +469,17 @@ extension PanelStore: ReviewStore {
     public func jobs() throws -> [JobSummary] {
         try pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT name, substr(created_at, 1, 19) AS created, spent_usd FROM batch_job ORDER BY created_at DESC, name"
+                db,
+                sql: """
+                    SELECT name, substr(created_at, 1, 19) AS created, spent_usd, budget_usd, cancelled FROM batch_job
+                    ORDER BY created_at DESC, name
+                    """
             )
-            .map { JobSummary(name: $0["name"], createdAt: $0["created"] ?? "", spentUSD: $0["spent_usd"] ?? 0) }
+            .map {
+                JobSummary(
+                    name: $0["name"], createdAt: $0["created"] ?? "", spentUSD: $0["spent_usd"] ?? 0, budgetUSD: $0["budget_usd"],
+                    cancelled: $0["cancelled"] ?? false)
+            }
         }
     }
 

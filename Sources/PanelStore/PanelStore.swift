@@ -69,7 +69,9 @@ public final class PanelStore: Sendable {
     }
 
     /// The tables a store has once migrated.
-    static let tables = ["response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation"]
+    static let tables = [
+        "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document",
+    ]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements
     /// prepared once: GRDB's `write` parses and prepares them from SQL text on every call, which was a

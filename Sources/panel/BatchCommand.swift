@@ -27,16 +27,27 @@ struct BatchCommand: AsyncParsableCommand {
               panel batch new-listings/ --out reviews/ --config panel.yaml --budget-usd 5
               panel batch listings.jsonl --out reviews/ --replay fixtures/recordings --format markdown --format json
 
-            Exit codes: 0 every listing complete; 3 some listing partial or failed, or the budget stopped the batch; \
-            2 bad invocation.
+            With a PostgreSQL store (--store postgres://…) other machines help: `panel batch … --enqueue-only` only \
+            queues the listings (with the job's settings) and exits, and `panel worker`s review them; without \
+            --enqueue-only the batch works as one of the workers until the job is done, then writes every document \
+            (its own and the other workers') and summary.json to --out.
+
+            Exit codes: 0 every listing complete (or, with --enqueue-only, queued); 3 some listing partial or failed, or \
+            the budget stopped the batch; 2 bad invocation.
             """
     )
 
     @Argument(help: ArgumentHelp("Listing directories, JSON Lines files or listing files.", valueName: "INPUT"))
     var inputs: [String] = []
 
-    @Option(help: ArgumentHelp("Directory for the documents and summary.json.", valueName: "DIR"))
-    var out: String
+    @Option(help: ArgumentHelp("Directory for the documents and summary.json (not with --enqueue-only).", valueName: "DIR"))
+    var out: String?
+
+    @Flag(help: "Only put the listings on the job's queue in the store, for panel worker; then exit.")
+    var enqueueOnly = false
+
+    @Option(help: ArgumentHelp("Claims of a listing that may end unfinished before it is marked failed.", valueName: "N"))
+    var maxItemAttempts = 3
 
     @Option(help: "Document formats (repeatable; default markdown).")
     var format: [OutputFormat] = []
@@ -72,6 +83,11 @@ struct BatchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one INPUT (a directory, a .jsonl file or listing files)") }
+        if enqueueOnly, out != nil {
+            throw ValidationError("--enqueue-only writes no documents: leave out --out, and export them with panel jobs export")
+        }
+        if !enqueueOnly, out == nil { throw ValidationError("give --out DIR for the documents (or --enqueue-only to queue the job)") }
+        guard maxItemAttempts >= 1 else { throw ValidationError("--max-item-attempts must be at least 1") }
         if let budgetUsd, budgetUsd < 0 || !budgetUsd.isFinite {
             throw ValidationError("--budget-usd must be a finite amount of USD, 0 or more (e.g. 5 or 0.25)")
         }
@@ -86,7 +102,8 @@ struct BatchCommand: AsyncParsableCommand {
     var jobName: String {
         if let job { return job }
         let identity =
-            (inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path } + [URL(fileURLWithPath: out).standardizedFileURL.path])
+            (inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            + (out.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []))
             .joined(separator: "\n")
         return "batch-" + SHA256.hash(data: Data(identity.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
@@ -95,7 +112,7 @@ struct BatchCommand: AsyncParsableCommand {
         let log = Diagnostics(verbose: false, quiet: quiet)
         let engine: ReviewEngine
         let store: any ReviewStore
-        let sink = DirectorySink(path: out)
+        let sink = out.map { DirectorySink(path: $0) }
         do {
             let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
             let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
@@ -108,8 +125,10 @@ struct BatchCommand: AsyncParsableCommand {
                 settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
                 backends: backends)
             try engine.settings.check(against: backends.configuration)
-            let leftovers = try sink.prepare()
-            if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(out)") }
+            if let sink {
+                let leftovers = try sink.prepare()
+                if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(sink.path)") }
+            }
             if budgetUsd != nil, !backends.unpriced.isEmpty {
                 log.warning(
                     "backend(s) \(backends.unpriced.joined(separator: ", ")) have no price: their calls count as $0 against --budget-usd")
@@ -123,12 +142,12 @@ struct BatchCommand: AsyncParsableCommand {
             log.error("--resume: no job named '\(name)' in \(store.location); run without --resume to start it")
             throw PanelExit.usage
         }
-        _ = try await store.beginJob(name)
         let formats = (format.isEmpty ? [.markdown] : format).map(\.documentFormat)
         let driver = BatchDriver(
             engine: engine, store: store, sink: sink,
             options: .init(
-                job: name, formats: formats, concurrency: backend.concurrency, budgetUSD: budgetUsd, retryFailed: retryFailed),
+                job: name, formats: formats, concurrency: backend.concurrency, budgetUSD: budgetUsd, retryFailed: retryFailed,
+                maxItemAttempts: maxItemAttempts),
             onEvent: { event in
                 if case .problem(let message) = event { log.error(message) }
             })
@@ -138,11 +157,24 @@ struct BatchCommand: AsyncParsableCommand {
             log.error("\(error)")
             throw PanelExit.usage
         }
+        let queued: EnqueueResult
+        do {
+            queued = try await driver.enqueue(BatchInputs(paths: inputs))
+        } catch {
+            log.error("cannot queue the job in \(store.location): \(error)")
+            throw PanelExit.someAbstained
+        }
+        if enqueueOnly {
+            log.write(
+                "job \(name): \(queued.added) listing(s) queued, \(queued.requeued) queued again\(queued.newJob ? "" : " (the job was there: nothing else added)") in \(store.location); panel worker reviews them, panel jobs status \(name) follows them"
+            )
+            throw PanelExit.allAnswered
+        }
         let progress = BatchProgressLines(log: log, job: name, driver: driver)
         let reporting = quiet ? nil : Task { await progress.run() }
         let budgetStopped: Bool
         do {
-            budgetStopped = try await driver.run(BatchInputs(paths: inputs))
+            budgetStopped = try await driver.drain()
         } catch {
             reporting?.cancel()
             log.error("\(error)")
@@ -187,11 +219,10 @@ struct BatchProgressLines: Sendable {
             if Task.isCancelled { return }
             let t = driver.progress
             let seconds = max((ContinuousClock.now - started).seconds, 0.001)
-            var line = String(
-                format: "batch %@: %d listings done, %d failed, %d calls in flight, %.1f calls/s, $%.4f spent", job, t.done, t.failed,
-                t.inFlight, Double(t.calls) / seconds, t.spentUSD)
-            if t.heldElsewhere > 0 { line += ", waiting for \(t.heldElsewhere) another process holds" }
-            log.info(line)
+            log.info(
+                String(
+                    format: "batch %@: %d listings done, %d failed, %d calls in flight, %.1f calls/s, $%.4f spent", job, t.done, t.failed,
+                    t.inFlight, Double(t.calls) / seconds, t.spentUSD))
         }
     }
 }

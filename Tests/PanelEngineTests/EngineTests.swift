@@ -71,7 +71,6 @@ struct EngineTests {
             let reviewed = await engine.review([try ListingLoader.load(path: path)])
 
             let store = try PanelStore(path: workspace.file("s.sqlite"))
-            _ = try store.beginJob("parity")
             let sink = DirectorySink(path: workspace.file("out"))
             _ = try sink.prepare()
             let driver = BatchDriver(
@@ -113,7 +112,6 @@ struct EngineTests {
 
             for (budget, calls) in [(0.003, 0), (1.0, 4)] {
                 let store = try PanelStore(path: workspace.file("s-\(budget).sqlite"))
-                _ = try store.beginJob("j")
                 let before = handle.stats.snapshot.chatRequests
                 let sink = DirectorySink(path: workspace.file("out-\(budget)"))
                 _ = try sink.prepare()

@@ -28,7 +28,7 @@ struct BatchCrashSafetyTests {
         try FileManager.default.createDirectory(at: crashed, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("panel.sqlite").path
         let store = try PanelStore(path: path)
-        try store.beginJob("j")
+        try store.testJob("j")
         // Committed: listing a complete (four results, a name, its outcome); listing b half done.
         for persona in personas { try store.testSave("j", "a", persona, review(persona), cost: 0.001) }
         #expect(
@@ -82,7 +82,7 @@ struct BatchCrashSafetyTests {
         let items = try recovered.items(job: "j")
         #expect(items.map(\.key) == ["a", "b"])
         #expect(items.last?.status == .pending)
-        #expect(items.first?.status == .complete && items.first?.documents == ["out/tool.md"] && items.first?.outcome.answered == 4)
+        #expect(items.first?.status == .complete && items.first?.documents == ["tool.md"] && items.first?.outcome.answered == 4)
         #expect(abs(try recovered.spent(job: "j") - 0.006) < 1e-12)
         // The job goes on from there: b gets the next free name, a keeps its own.
         #expect(try recovered.testFinish("j", "b", base: "tool") == "tool-2")

@@ -67,7 +67,7 @@ struct PanelStoreTests {
     @Test func aFailedWriteRollsBackWholly() throws {
         struct Boom: Error {}
         let store = try temporaryStore()
-        try store.beginJob("j")
+        try store.testJob("j")
         #expect(throws: Boom.self) {
             try store.writeTransaction { db in
                 try db.execute(sql: "INSERT INTO batch_result (job, key, persona, review, created_at) VALUES ('j', 'a', 'p', '{}', 0)")

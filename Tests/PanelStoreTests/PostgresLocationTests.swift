@@ -1,4 +1,5 @@
 import Foundation
+import PanelEngine
 import PanelPostgres
 import Testing
 
@@ -79,7 +80,7 @@ struct PostgresSchemaTests {
             return try await group.reduce(into: [PostgresStore]()) { $0.append($1) }
         }
         #expect(stores.count == 6)
-        _ = try await stores[0].beginJob("j")
+        _ = try await stores[0].enqueue(job: "j", settings: nil, budgetUSD: nil, listings: [], retry: false)
         #expect(try await stores[5].jobExists("j"))
         for store in stores { await store.close() }
         // A schema from a newer panel is refused, naming the store.

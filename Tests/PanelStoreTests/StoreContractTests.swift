@@ -83,12 +83,19 @@ struct StoreContractTests {
         }
     }
 
+    /// Queues listings (each `{"name": key}`) on a job.
+    @discardableResult
+    func enqueue(_ store: any ReviewStore, _ job: String, _ keys: [String], budget: Double? = nil) async throws -> EnqueueResult {
+        try await store.enqueue(
+            job: job, settings: "{}", budgetUSD: budget,
+            listings: keys.enumerated().map { QueuedListing(key: $1, position: $0, listing: "{\"name\": \"\($1)\"}") }, retry: false)
+    }
+
     func claim(
-        _ store: any ReviewStore, _ job: String, _ key: String, owner: String = "a", lease: Duration = .seconds(60)
-    ) async throws
-        -> ClaimResult?
-    {
-        try await store.claim(job: job, listings: [(key, 0)], owner: owner, lease: lease, settled: { $0.status == .complete }).first
+        _ store: any ReviewStore, _ job: String, owner: String = "a", lease: Duration = .seconds(60), limit: Int = 1,
+        maxAttempts: Int = 3
+    ) async throws -> [QueuedClaim] {
+        try await store.claimQueued(job: job, excluding: [], owner: owner, lease: lease, limit: limit, maxAttempts: maxAttempts)
     }
 
     @Test(arguments: StoreKind.available)
@@ -112,73 +119,125 @@ struct StoreContractTests {
     @Test(arguments: StoreKind.available)
     func claimsAreLeasedAndFenced(_ kind: StoreKind) async throws {
         try await kind.with { store in
-            #expect(try await store.beginJob("j"))
-            let again = try await store.beginJob("j")
-            #expect(!again)
+            #expect(try await enqueue(store, "j", ["x"]) == EnqueueResult(newJob: true, added: 1, requeued: 0))
+            #expect(try await enqueue(store, "j", ["x"]) == EnqueueResult(newJob: false, added: 0, requeued: 0))
             let exists = try await store.jobExists("j")
             let missing = try await store.jobExists("nope")
             #expect(exists && !missing)
-            guard case .claimed(let first, let existing)? = try await claim(store, "j", "x", owner: "a") else {
-                Issue.record("not claimed")
-                return
-            }
-            #expect(existing == nil)
-            // Another owner finds it held; the same owner may claim again.
-            #expect(try await claim(store, "j", "x", owner: "b").map { if case .heldElsewhere = $0 { true } else { false } } == true)
-            #expect(try await store.saveResult(SavedResult(persona: "builder", review: "{}", costUSD: 0.01), claim: first, settling: nil))
-            // A lease that expired is taken over; the old holder's writes change nothing from then on.
-            guard case .claimed(let mine, _)? = try await claim(store, "j", "x", owner: "a", lease: .zero) else { return }
-            guard case .claimed(let theirs, let seen)? = try await claim(store, "j", "x", owner: "b") else {
-                Issue.record("an expired lease was not taken over")
-                return
-            }
-            #expect(seen?.status == .pending)
-            #expect(try await !store.saveResult(SavedResult(persona: "skeptic", review: "{}", costUSD: 0.5), claim: mine, settling: nil))
+            let first = try #require(try await claim(store, "j", owner: "a").first)
+            #expect(first.attempt == 1 && !first.hasResults && first.listing == #"{"name": "x"}"#)
+            // Another owner finds nothing to claim while the lease lives.
+            #expect(try await claim(store, "j", owner: "b").isEmpty)
+            #expect(try await store.openItems(job: "j", excluding: []) == 1)
+            #expect(
+                try await store.saveResult(SavedResult(persona: "builder", review: "{}", costUSD: 0.01), claim: first.claim, settling: nil))
+            // A lease that expired is taken over, with the reason; the old holder's writes change nothing from then on.
+            try await store.renewLeases(owner: "a", lease: .zero)
+            let theirs = try #require(try await claim(store, "j", owner: "b").first)
+            #expect(theirs.attempt == 2 && theirs.hasResults)
+            #expect(
+                try await !store.saveResult(SavedResult(persona: "skeptic", review: "{}", costUSD: 0.5), claim: first.claim, settling: nil))
             let lost = try await store.finishItem(
-                mine, name: "X", status: .complete, outcome: .init(), base: "x", lastResult: nil, settling: nil, isTaken: { _ in false },
-                documents: { [$0 + ".md"] })
+                first.claim, name: "X", status: .complete, outcome: .init(), base: "x", lastResult: nil, settling: nil,
+                isTaken: { _ in false }, texts: ["md": "lost"], documents: { [$0 + ".md"] })
             #expect(lost == nil)
             #expect(try await store.results(job: "j", key: "x").keys.sorted() == ["builder"])
             #expect(try await store.spent(job: "j") == 0.01)
             let name = try await store.finishItem(
-                theirs, name: "X", status: .complete, outcome: .init(verdict: "ship", answered: 4), base: "x",
+                theirs.claim, name: "X", status: .complete, outcome: .init(verdict: "ship", answered: 4), base: "x",
                 lastResult: SavedResult(persona: "founder", review: "{}", costUSD: 0.02), settling: nil, isTaken: { _ in false },
-                documents: { [$0 + ".md"] })
+                texts: ["md": "# X", "json": "{}"], documents: { [$0 + ".md"] })
             #expect(name == "x")
             #expect(try await store.results(job: "j", key: "x").keys.sorted() == ["builder", "founder"])
             #expect(abs(try await store.spent(job: "j") - 0.03) < 1e-9)
-            // A finished item is settled: no claim.
-            #expect(try await claim(store, "j", "x", owner: "c").map { if case .settled = $0 { true } else { false } } == true)
+            // A finished listing is not claimed again, nor queued again by the same input.
+            #expect(try await claim(store, "j", owner: "c").isEmpty)
+            #expect(try await store.openItems(job: "j", excluding: []) == 0)
+            #expect(try await enqueue(store, "j", ["x"]).added == 0)
+            var documents: [StoredDocument] = []
+            try await store.forEachDocument(job: "j") { documents.append($0) }
+            #expect(
+                documents == [
+                    StoredDocument(key: "x", name: "x", fileExtension: "json", text: "{}"),
+                    .init(key: "x", name: "x", fileExtension: "md", text: "# X"),
+                ])
+        }
+    }
+
+    /// A listing whose claims keep ending unfinished is failed with the last reason; giving one back is
+    /// no attempt; a cancelled job is not claimed from.
+    @Test(arguments: StoreKind.available)
+    func attemptsReleasesAndCancelling(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await enqueue(store, "j", ["y"])
+            for attempt in 1...2 {
+                #expect(try await claim(store, "j", owner: "w\(attempt)", maxAttempts: 2).first?.attempt == attempt)
+                try await store.renewLeases(owner: "w\(attempt)", lease: .zero)
+            }
+            #expect(try await claim(store, "j", owner: "w3", maxAttempts: 2).isEmpty)
+            var items: [BatchItem] = []
+            try await store.forEachItem(job: "j") { items.append($0) }
+            #expect(items.first?.status == .failed)
+            let error = items.first?.error ?? ""
+            #expect(error.contains("claimed 2 times") && error.contains("the lease of w2 expired"), "\(error)")
+            // Enqueued again, a failed listing is queued anew.
+            #expect(try await enqueue(store, "j", ["y"]).requeued == 1)
+            let again = try #require(try await claim(store, "j").first)
+            #expect(again.attempt == 1)
+            try await store.release(again.claim, name: "Y")
+            #expect(try await claim(store, "j").first?.attempt == 1)
+            try await store.renewLeases(owner: "a", lease: .zero)
+            // Cancelled: nothing is claimed and nothing is open, until the job is enqueued again.
+            #expect(try await store.cancelJob("j"))
+            #expect(try await !store.cancelJob("nope"))
+            #expect(try await store.job("j")?.cancelled == true)
+            #expect(try await claim(store, "j").isEmpty)
+            #expect(try await store.openItems(job: nil, excluding: []) == 0)
+            try await enqueue(store, "j", ["y"])
+            #expect(try await store.openItems(job: nil, excluding: []) == 1)
+            #expect(try await store.openItems(job: nil, excluding: ["j"]) == 0)
+            #expect(try await claim(store, "j").count == 1)
         }
     }
 
     @Test(arguments: StoreKind.available)
     func namesItemsAndCountsFollowTheInput(_ kind: StoreKind) async throws {
         try await kind.with { store in
-            _ = try await store.beginJob("j")
-            let keys = ["c", "a", "b"]
-            let claims = try await store.claim(
-                job: "j", listings: keys.enumerated().map { ($1, $0) }, owner: "o", lease: .seconds(60), settled: { _ in false })
-            #expect(claims.count == 3)
+            let result = try await store.enqueue(
+                job: "j", settings: #"{"formats": ["markdown"]}"#, budgetUSD: 2.5,
+                listings: ["c", "a", "b"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") }
+                    + [QueuedListing(key: "bad", position: 3, listing: nil, error: "line 4: not JSON")], retry: false)
+            #expect(result == EnqueueResult(newJob: true, added: 3, requeued: 0))
+            #expect(
+                try await store.job("j") == JobRecord(name: "j", settings: #"{"formats": ["markdown"]}"#, budgetUSD: 2.5, cancelled: false))
+            let claims = try await claim(store, "j", owner: "o", limit: 10)
+            #expect(claims.map(\.claim.key) == ["c", "a", "b"])
             var names: [String?] = []
-            for case .claimed(let claim, _) in claims {
+            for claim in claims {
                 names.append(
                     try await store.finishItem(
-                        claim, name: "Tool", status: claim.key == "b" ? .partial : .complete, outcome: .init(), base: "tool",
-                        lastResult: nil,
-                        settling: nil, isTaken: { $0 == "tool-2" }, documents: { ["\($0).md"] }))
+                        claim.claim, name: "Tool", status: claim.claim.key == "b" ? .partial : .complete, outcome: .init(), base: "tool",
+                        lastResult: nil, settling: nil, isTaken: { $0 == "tool-2" }, texts: ["md": claim.claim.key],
+                        documents: { ["\($0).md", "\($0).html"] }))
             }
             #expect(names == ["tool", "tool-3", "tool-4"])  // unique per job; tool-2 is taken on disk
-            try await store.failItem(job: "j", key: "bad", error: "line 4: not JSON", position: 3)
-            try await store.setDocuments(job: "j", key: "c", documents: ["tool.md", "tool.html"])
             var items: [BatchItem] = []
             try await store.forEachItem(job: "j") { items.append($0) }
             #expect(items.map(\.key) == ["c", "a", "b", "bad"])
             #expect(items[0].documents == ["tool.md", "tool.html"] && items[3].error == "line 4: not JSON")
+            var documents: [String] = []
+            try await store.forEachDocument(job: "j") { documents.append("\($0.name)=\($0.text)") }
+            #expect(documents == ["tool=c", "tool-3=a", "tool-4=b"])
             let jobs = try await store.jobs()
-            #expect(jobs.map(\.name) == ["j"] && jobs[0].createdAt.count == 19)
+            #expect(jobs.map(\.name) == ["j"] && jobs[0].createdAt.count == 19 && jobs[0].budgetUSD == 2.5)
             let counts = try await store.itemCounts(job: "j")
             #expect(counts[.complete] == 2 && counts[.partial] == 1 && counts[.failed] == 1)
+            // Retried, the partial listing is queued again; the complete ones are not.
+            let retried = try await store.enqueue(
+                job: "j", settings: nil, budgetUSD: nil,
+                listings: ["c", "a", "b"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") },
+                retry: true)
+            #expect(retried == EnqueueResult(newJob: false, added: 0, requeued: 1))
         }
     }
 
@@ -186,12 +245,12 @@ struct StoreContractTests {
     func theBudgetHoldsAcrossReservations(_ kind: StoreKind) async throws {
         try await kind.with { store in
             let other = try await kind.reopen(store)
-            _ = try await store.beginJob("j")
+            try await enqueue(store, "j", ["x"])
             let first = try #require(try await store.reserveBudget(job: "j", owner: "a", amountUSD: 0.6, limitUSD: 1))
             #expect(try await other.reserveBudget(job: "j", owner: "b", amountUSD: 0.6, limitUSD: 1) == nil)
             try await store.releaseBudget(first)
             let second = try #require(try await other.reserveBudget(job: "j", owner: "b", amountUSD: 0.6, limitUSD: 1))
-            guard case .claimed(let claim, _)? = try await claim(other, "j", "x", owner: "b") else { return }
+            let claim = try #require(try await claim(other, "j", owner: "b").first?.claim)
             #expect(try await other.saveResult(SavedResult(persona: "builder", review: "{}", costUSD: 0.5), claim: claim, settling: second))
             #expect(try await store.spent(job: "j") == 0.5)
             #expect(try await store.reserveBudget(job: "j", owner: "a", amountUSD: 0.6, limitUSD: 1) == nil)
@@ -205,16 +264,23 @@ struct StoreContractTests {
     func racingProcessesClaimEachListingOnce(_ kind: StoreKind) async throws {
         try await kind.with { first in
             let second = try await kind.reopen(first)
-            _ = try await first.beginJob("race")
-            let listings = (0..<40).map { ("listing-\($0)", $0) }
-            async let a = first.claim(job: "race", listings: listings, owner: "a", lease: .seconds(60), settled: { _ in false })
-            async let b = second.claim(job: "race", listings: listings, owner: "b", lease: .seconds(60), settled: { _ in false })
+            let keys = (0..<40).map { "listing-\($0)" }
+            try await enqueue(first, "race", keys)
+            async let a = claimAll(first, owner: "a")
+            async let b = claimAll(second, owner: "b")
             let (claimsA, claimsB) = try await (a, b)
-            for index in listings.indices {
-                let claimedA = if case .claimed = claimsA[index] { true } else { false }
-                let claimedB = if case .claimed = claimsB[index] { true } else { false }
-                #expect(claimedA != claimedB, "listing \(index): claimed by both or by neither")
-            }
+            #expect(Set(claimsA).isDisjoint(with: claimsB), "a listing was claimed twice")
+            #expect(Set(claimsA).union(claimsB) == Set(keys))
+        }
+    }
+
+    /// Claims a few at a time until nothing is left, as a worker does.
+    func claimAll(_ store: any ReviewStore, owner: String) async throws -> [String] {
+        var keys: [String] = []
+        while true {
+            let claims = try await claim(store, "race", owner: owner, limit: 3)
+            if claims.isEmpty { return keys }
+            keys += claims.map(\.claim.key)
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import GRDB
 import PanelEngine
 
 @testable import PanelStore
@@ -5,10 +7,21 @@ import PanelEngine
 struct NotClaimed: Error {}
 
 extension PanelStore {
-    /// Claims a listing for a test, as one process would.
+    /// Makes a job with nothing queued.
+    func testJob(_ job: String) throws {
+        _ = try enqueue(job: job, settings: nil, budgetUSD: nil, listings: [], retry: false)
+    }
+
+    /// Queues a listing (when it is not there) and claims that one for a test, as one process would.
     func testClaim(_ job: String, _ key: String, owner: String = "test", position: Int = 0) throws -> ItemClaim {
-        let results = try claim(job: job, listings: [(key, position)], owner: owner, lease: .seconds(60), settled: { _ in false })
-        guard case .claimed(let claim, _)? = results.first else { throw NotClaimed() }
+        _ = try enqueue(
+            job: job, settings: nil, budgetUSD: nil, listings: [QueuedListing(key: key, position: position, listing: "{}")], retry: false)
+        let claim = ItemClaim(job: job, key: key, token: UUID().uuidString)
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE batch_item SET lease_owner = ?, lease_token = ?, lease_expires = \(Self.epoch) + 60 WHERE job = ? AND key = ?",
+                arguments: [owner, claim.token, job, key])
+        }
         return claim
     }
 
@@ -25,7 +38,7 @@ extension PanelStore {
     {
         try finishItem(
             testClaim(job, key), name: base, status: status, outcome: outcome, base: base, lastResult: nil, settling: nil,
-            isTaken: { _ in false }, documents: { ["out/\($0).md"] })
+            isTaken: { _ in false }, texts: ["md": "# \(base)"], documents: { ["\($0).md"] })
     }
 
     func items(job: String) throws -> [BatchItem] {

@@ -46,6 +46,15 @@ public final class AsyncSemaphore: Sendable {
         }
     }
 
+    /// Takes a slot when one is free at once; false otherwise (never waits).
+    public func tryAcquire() -> Bool {
+        state.withLock { state in
+            guard state.available > 0 else { return false }
+            state.available -= 1
+            return true
+        }
+    }
+
     /// Gives a slot back, waking the longest waiter.
     public func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in

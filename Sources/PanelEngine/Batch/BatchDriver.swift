@@ -1,15 +1,16 @@
 import Foundation
-import ModelBackends
+public import ModelBackends
 public import PanelKit
 import Synchronization
 
-/// Runs a batch job: streams the rows, claims each listing in the store under a lease (so a second
-/// process on the same job shares the work instead of repeating it), asks only the personas a listing
-/// still lacks, saves each result as it completes, keeps within the budget, and writes each listing's
-/// documents to the sink — with the same settings, pipeline and document as ``ReviewEngine/review``.
+/// Reviews the listings of one batch job: puts the rows on the job's queue in the store (with the
+/// job's settings, so `panel worker`s elsewhere can help), then works through the queue as one of its
+/// workers (``QueueWorker``) — each listing claimed under a lease, only the personas it still lacks
+/// asked, each result saved as it completes, the budget reserved in the store — and keeps each
+/// listing's documents in the store and writes them to the sink, with the same settings, pipeline and
+/// document as ``ReviewEngine/review``. A worker's driver has no sink: its documents stay in the store.
 ///
-/// Nothing grows with the batch: rows are read as they are scheduled, and each listing's outcome goes
-/// to the store, from which the summary is streamed at the end.
+/// Each listing's outcome goes to the store, from which the summary is streamed at the end.
 public final class BatchDriver: Sendable {
     /// Options of one batch run.
     public struct Options: Sendable {
@@ -22,12 +23,15 @@ public final class BatchDriver: Sendable {
         public var retryFailed: Bool
         /// How long a claim holds a listing without a heartbeat; renewed every third of it.
         public var lease: Duration
-        /// How often to look again at listings another process holds.
+        /// How often an idle worker looks at the queue again without being woken.
         public var pollInterval: Duration
+        /// Claims of a listing that may end without it finished before it is failed.
+        public var maxItemAttempts: Int
 
         public init(
             job: String, formats: [DocumentFormat] = [.markdown], concurrency: Int = 8, budgetUSD: Double? = nil,
-            retryFailed: Bool = false, lease: Duration = .seconds(30), pollInterval: Duration = .milliseconds(500)
+            retryFailed: Bool = false, lease: Duration = .seconds(30), pollInterval: Duration = .milliseconds(250),
+            maxItemAttempts: Int = 3
         ) {
             self.job = job
             self.formats = formats
@@ -36,6 +40,7 @@ public final class BatchDriver: Sendable {
             self.retryFailed = retryFailed
             self.lease = lease
             self.pollInterval = pollInterval
+            self.maxItemAttempts = maxItemAttempts
         }
     }
 
@@ -47,13 +52,12 @@ public final class BatchDriver: Sendable {
         public var calls = 0
         public var spentUSD = 0.0
         public var budgetStopped = false
-        /// Listings another process holds, waited for.
-        public var heldElsewhere = 0
     }
 
     public let engine: ReviewEngine
     public let store: any ReviewStore
-    public let sink: any DocumentSink
+    /// Where the documents are written besides the store (nil for a worker).
+    public let sink: (any DocumentSink)?
     public let options: Options
     /// This run's identity in leases.
     public let owner: String
@@ -62,17 +66,19 @@ public final class BatchDriver: Sendable {
     let state: Mutex<Progress>
     let pipeline: ReviewPipeline
 
+    /// `calls` and `owner` are shared by the drivers of one worker: its calls in flight across jobs, its
+    /// identity in leases.
     public init(
-        engine: ReviewEngine, store: any ReviewStore, sink: any DocumentSink, options: Options,
-        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+        engine: ReviewEngine, store: any ReviewStore, sink: (any DocumentSink)?, options: Options, calls: AsyncSemaphore? = nil,
+        owner: String = BatchDriver.makeOwner(), onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
     ) {
         self.engine = engine
         self.store = store
         self.sink = sink
         self.options = options
         self.onEvent = onEvent
-        self.owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UInt32.random(in: 0...UInt32.max))"
-        self.semaphore = AsyncSemaphore(limit: options.concurrency)
+        self.owner = owner
+        self.semaphore = calls ?? AsyncSemaphore(limit: options.concurrency)
         self.state = Mutex(Progress())
         self.pipeline = engine.pipeline(onEvent: onEvent)
     }
@@ -81,130 +87,119 @@ public final class BatchDriver: Sendable {
 
     var job: String { options.job }
 
-    /// Reviews every row; true when the budget stopped the batch. Listings another process holds are
-    /// waited for (and taken over if that process's lease expires), so when this returns every
-    /// listing of the inputs is finished or given back.
+    /// A process's identity in leases: host, process and a random part (two runs in one process differ).
+    public static func makeOwner() -> String {
+        "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// What the job records for its workers: these settings, formats and configuration.
+    public var jobSettings: JobSettings {
+        JobSettings(
+            settings: engine.settings, formats: options.formats, retryFailed: options.retryFailed,
+            configuration: engine.backends.configuration)
+    }
+
+    /// Puts every row of the inputs on the job's queue (with the job's settings and budget), a few
+    /// thousand rows a step; a malformed row is recorded failed. Enqueuing the same inputs again adds
+    /// nothing, but queues failed listings again (and partial ones with `retryFailed`).
+    public func enqueue(_ inputs: BatchInputs) async throws -> EnqueueResult {
+        let settings = jobSettings.json()
+        var total = EnqueueResult(newJob: false, added: 0, requeued: 0)
+        var chunk: [QueuedListing] = []
+        var first = true
+        func flush() async throws {
+            let result = try await store.enqueue(
+                job: job, settings: settings, budgetUSD: options.budgetUSD, listings: chunk, retry: options.retryFailed)
+            if first { total.newJob = result.newJob }
+            first = false
+            total.added += result.added
+            total.requeued += result.requeued
+            chunk.removeAll(keepingCapacity: true)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for (position, row) in inputs.enumerated() {
+            switch row.listing {
+            case .success(let listing):
+                chunk.append(
+                    QueuedListing(key: row.key, position: position, listing: String(decoding: try encoder.encode(listing), as: UTF8.self)))
+            case .failure(let error):
+                onEvent(.problem(error.description))
+                state.withLock { $0.failed += 1 }
+                chunk.append(QueuedListing(key: row.key, position: position, listing: nil, error: error.description))
+            }
+            if chunk.count >= Self.enqueueChunk { try await flush() }
+        }
+        if !chunk.isEmpty || first { try await flush() }
+        return total
+    }
+
+    /// Rows enqueued in one step: one transaction for any batch of up to this many listings.
+    static let enqueueChunk = 5000
+
+    /// Enqueues the inputs and works through the job's queue until no listing of it is left open —
+    /// this process's, another's that finishes, or one taken over when its holder's lease expires —
+    /// then writes to the sink every document the store keeps that the sink lacks (listings other
+    /// processes finished). True when the budget stopped the batch.
     public func run(_ inputs: BatchInputs) async throws -> Bool {
+        _ = try await enqueue(inputs)
+        return try await drain()
+    }
+
+    /// Works through the job's queue as one worker until nothing of it is open, then exports what the
+    /// sink lacks. True when the budget stopped the batch.
+    public func drain() async throws -> Bool {
         let spent = try await store.spent(job: job)
         state.withLock { $0.spentUSD = spent }
-        let heartbeat = Task { [store, owner, options] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: options.lease / 3)
-                if Task.isCancelled { return }
-                try? await store.renewLeases(owner: owner, lease: options.lease)
-            }
-        }
-        defer { heartbeat.cancel() }
-        var deferred: [(BatchRow, Int)] = []
-        await withTaskGroup(of: (BatchRow, Int)?.self) { group in
-            var running = 0
-            let rows = inputs.makeIterator()
-            var position = 0
-            // Rows are claimed a few at a time (one commit for several listings); each is then scheduled
-            // as a call slot frees up.
-            let chunk = max(1, min(16, options.concurrency / 4))
-            while true {
-                var batch: [(BatchRow, Int)] = []
-                while batch.count < chunk, let row = rows.next() {
-                    batch.append((row, position))
-                    position += 1
-                }
-                if batch.isEmpty { break }
-                for (row, position, claimed) in await claim(batch) {
-                    if running >= options.concurrency, let finished = await group.next() {
-                        running -= 1
-                        if let finished { deferred.append(finished) }
-                    }
-                    group.addTask { await self.process(row, position: position, claimed: claimed) ? nil : (row, position) }
-                    running += 1
-                }
-            }
-            for await finished in group { if let finished { deferred.append(finished) } }
-        }
-        // Listings another process was working on: wait for them to finish, or take them over.
-        while !deferred.isEmpty && !Task.isCancelled {
-            state.withLock { $0.heldElsewhere = deferred.count }
-            try? await Task.sleep(for: options.pollInterval)
-            var still: [(BatchRow, Int)] = []
-            for (row, position, claimed) in await claim(deferred) where !(await process(row, position: position, claimed: claimed)) {
-                still.append((row, position))
-            }
-            deferred = still
-        }
-        state.withLock { $0.heldElsewhere = 0 }
-        heartbeat.cancel()
-        await heartbeat.value
+        let worker = QueueWorker(
+            store: store, owner: owner, calls: semaphore,
+            options: .init(
+                job: job, drain: true, concurrency: options.concurrency, lease: options.lease, maxItemAttempts: options.maxItemAttempts,
+                pollInterval: options.pollInterval),
+            onEvent: onEvent, driver: { [self] _ in self })
+        try await worker.run()
+        if sink != nil { try await exportMissing() }
         return state.withLock { $0.budgetStopped }
     }
 
-    /// Claims the rows that hold listings, in one step; a row that could not be read needs no claim
-    /// (nil), nor does any row when the store cannot be reached (the error is reported per row).
-    func claim(_ rows: [(BatchRow, Int)]) async -> [(BatchRow, Int, Result<ClaimResult, any Error>?)] {
-        let listings = rows.compactMap { row, position -> (key: String, position: Int)? in
-            if case .success = row.listing { return (row.key, position) }
-            return nil
+    /// Writes every document of the job the store keeps and the sink lacks, in this run's formats.
+    public func exportMissing() async throws {
+        guard let sink else { return }
+        let wanted = Set(options.formats.map(\.fileExtension))
+        var written = 0
+        try await store.forEachDocument(job: job) { document in
+            guard wanted.contains(document.fileExtension) else { return }
+            let address = sink.address(file: "\(document.name).\(document.fileExtension)")
+            guard !sink.exists(address) else { return }
+            try sink.write(document.text, to: address)
+            written += 1
         }
-        let retryFailed = options.retryFailed
-        let sink = self.sink
-        let claimed: Result<[ClaimResult], any Error>
-        if listings.isEmpty {
-            claimed = .success([])
-        } else {
-            do {
-                claimed = .success(
-                    try await store.claim(
-                        job: job, listings: listings, owner: owner, lease: options.lease,
-                        settled: { item in
-                            (item.status == .complete || (item.status == .partial && !retryFailed)) && !item.documents.isEmpty
-                                && item.outcome.verdict != nil && item.documents.allSatisfy(sink.exists)
-                        }))
-            } catch {
-                claimed = .failure(error)
-            }
-        }
-        var next = 0
-        return rows.map { row, position in
-            guard case .success = row.listing else { return (row, position, nil) }
-            defer { next += 1 }
-            return (row, position, claimed.map { $0[next] })
-        }
+        if written > 0 { onEvent(.problem("wrote \(written) document(s) other processes finished, from \(store.location)")) }
     }
 
-    /// One listing: reuse stored persona results, ask the missing ones, write its documents. False when
-    /// another process holds it.
-    func process(_ row: BatchRow, position: Int, claimed: Result<ClaimResult, any Error>?) async -> Bool {
+    /// One claimed listing of the queue: reviewed, or given back when this process is stopping or its
+    /// listing cannot be read.
+    public func work(_ queued: QueuedClaim) async {
         let listing: Listing
-        switch row.listing {
-        case .failure(let error):
-            onEvent(.problem(error.description))
-            try? await store.failItem(job: job, key: row.key, error: error.description, position: position)
-            state.withLock { $0.failed += 1 }
-            onEvent(.listingFinished(key: row.key, name: nil, status: .failed))
-            return true
-        case .success(let value):
-            listing = value
+        do {
+            listing = try JSONDecoder().decode(Listing.self, from: Data(queued.listing.utf8))
+        } catch {
+            onEvent(.problem("\(queued.claim.key): the queued listing cannot be read (\(error))"))
+            await detached { try await self.store.release(queued.claim, name: nil) }
+            return
         }
-        switch claimed {
-        case .failure(let error)?:
-            onEvent(.problem("\(row.key): cannot claim the listing in \(store.location): \(error)"))
-            state.withLock { $0.failed += 1 }
-            onEvent(.listingFinished(key: row.key, name: listing.name, status: .failed))
-            return true
-        case .success(.heldElsewhere)?, nil:
-            return false
-        case .success(.settled(let item))?:
-            state.withLock { $0.done += 1 }
-            onEvent(.listingFinished(key: row.key, name: item.name, status: item.status))
-            return true
-        case .success(.claimed(let claim, let existing))?:
-            await work(listing, claim: claim, existing: existing)
-            return true
-        }
+        await work(listing, claim: queued.claim, hasResults: queued.hasResults)
     }
 
-    func work(_ listing: Listing, claim: ItemClaim, existing: BatchItem?) async {
+    /// Runs a store step outside this task's cancellation (giving a claim back must happen even when
+    /// the work was cancelled).
+    func detached(_ body: @escaping @Sendable () async throws -> Void) async {
+        _ = await Task { try? await body() }.value
+    }
+
+    func work(_ listing: Listing, claim: ItemClaim, hasResults: Bool) async {
         let start = ContinuousClock.now
-        var results = existing == nil ? [:] : await storedResults(claim.key)
+        var results = hasResults ? await storedResults(claim.key) : [:]
         let personas = engine.settings.prompts.personas
         let panel = PanelScope()
         // Each result is saved the moment it arrives; the one that completes the listing is saved in the
@@ -223,6 +218,12 @@ public final class BatchDriver: Sendable {
             }
             for await answer in group {
                 guard let (result, review, reservation) = answer else { continue }
+                // A call cut short because this process is stopping is no answer: the persona is asked again
+                // by whoever takes the listing next.
+                if Task.isCancelled, case .abstained = result.outcome {
+                    if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
+                    continue
+                }
                 results[result.persona.id] = result
                 guard let review else {
                     if let reservation { try? await store.releaseBudget(reservation) }
@@ -233,7 +234,7 @@ public final class BatchDriver: Sendable {
                     last = (saved, reservation)
                 } else if !lost {
                     do {
-                        lost = !(try await store.saveResult(saved, claim: claim, settling: reservation))
+                        lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
                     } catch {
                         // Not saved: a rerun asks this persona again. The listing itself goes on.
                         onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
@@ -247,7 +248,32 @@ public final class BatchDriver: Sendable {
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
-        await finish(listing, claim: claim, results: results, existing: existing, last: last, start: start)
+        if Task.isCancelled {
+            // Stopping: what was saved stays; the listing goes back to the queue for another worker.
+            if let (saved, reservation) = last {
+                await detached { _ = try await self.store.saveResult(saved, claim: claim, settling: reservation) }
+            }
+            await detached { try await self.store.release(claim, name: listing.name) }
+            onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
+            return
+        }
+        await finish(listing, claim: claim, results: results, last: last, start: start)
+    }
+
+    /// A store step tried again over a short outage (a restarted server, a dropped connection): up to
+    /// four attempts over about four seconds. The steps are fenced and idempotent, so a repeat is safe.
+    func retrying<T: Sendable>(_ step: @Sendable () async throws -> T) async throws -> T {
+        var wait: Duration = .milliseconds(250)
+        for _ in 1..<4 {
+            do {
+                return try await step()
+            } catch {
+                if Task.isCancelled { throw error }
+                try? await Task.sleep(for: wait)
+                wait *= 2
+            }
+        }
+        return try await step()
     }
 
     func storedResults(_ key: String) async -> [String: PersonaResult] {
@@ -303,14 +329,14 @@ public final class BatchDriver: Sendable {
     }
 
     func finish(
-        _ listing: Listing, claim: ItemClaim, results: [String: PersonaResult], existing: BatchItem?,
-        last: (SavedResult, BudgetReservation?)?, start: ContinuousClock.Instant
+        _ listing: Listing, claim: ItemClaim, results: [String: PersonaResult], last: (SavedResult, BudgetReservation?)?,
+        start: ContinuousClock.Instant
     ) async {
         let personas = engine.settings.prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
             // Stopped by the budget: known, not started, picked up by the next run or another process. (`last`
             // is set only once every persona has a result, so nothing is left to save here.)
-            try? await store.release(claim, name: listing.name)
+            await detached { try await self.store.release(claim, name: listing.name) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
@@ -324,23 +350,28 @@ public final class BatchDriver: Sendable {
         let outcome = BatchItem.Outcome(
             verdict: panel.verdict.rawValue, shipShare: panel.shipShare, scoreMedian: panel.scoreMedian,
             costUSD: ordered.compactMap(\.costUSD).reduce(0, +), answered: panel.ship + panel.skip)
-        // Documents of an earlier run of this listing (partial, now retried) go first: once the item is
-        // recorded finished below, a document in the sink must be this run's.
-        for address in existing?.documents ?? [] { sink.remove(address) }
-        // Name, status and outcome are recorded before any document is written; a rerun after a crash here
-        // finds the documents missing and writes them again under the same name, from the stored results.
+        // The store keeps every format asked for, and JSON always (the document itself, from which
+        // `panel jobs export` renders any other format).
+        var rendered: [String: String] = [:]
+        for format in Set(options.formats + [.json]) { rendered[format.fileExtension] = engine.render(document, as: format) }
+        let texts = rendered
+        // Name, status, outcome and the documents' text are recorded in one step before any file is
+        // written; a rerun after a crash here writes the missing files from the store.
         let formats = options.formats
         let sink = self.sink
         let reserved = Self.reservedNames
         let name: String?
         do {
-            name = try await store.finishItem(
-                claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
-                settling: last?.1,
-                isTaken: { candidate in
-                    reserved.contains(candidate) || formats.contains { sink.exists(sink.address(name: candidate, format: $0)) }
-                },
-                documents: { name in formats.map { sink.address(name: name, format: $0) } })
+            name = try await retrying {
+                try await self.store.finishItem(
+                    claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
+                    settling: last?.1,
+                    isTaken: { candidate in
+                        reserved.contains(candidate)
+                            || formats.contains { format in sink.map { $0.exists($0.address(name: candidate, format: format)) } ?? false }
+                    },
+                    texts: texts, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
+            }
         } catch {
             onEvent(.problem("\(claim.key): cannot record the listing in \(store.location): \(error)"))
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .failed))
@@ -351,20 +382,19 @@ public final class BatchDriver: Sendable {
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
-        var written: [String] = []
-        for format in formats {
-            let address = sink.address(name: name, format: format)
-            do {
-                try sink.write(engine.render(document, as: format), to: address)
-                written.append(address)
-            } catch {
-                onEvent(.problem("\(claim.key): \(error)"))
+        var complete = true
+        if let sink {
+            for format in formats {
+                let address = sink.address(name: name, format: format)
+                do {
+                    try sink.write(texts[format.fileExtension] ?? engine.render(document, as: format), to: address)
+                } catch {
+                    complete = false
+                    onEvent(.problem("\(claim.key): \(error)"))
+                }
             }
         }
-        if written.count < formats.count {
-            try? await store.setDocuments(job: job, key: claim.key, documents: written)
-        }
         state.withLock { $0.done += 1 }
-        onEvent(.listingFinished(key: claim.key, name: listing.name, status: written.count < formats.count ? .failed : status))
+        onEvent(.listingFinished(key: claim.key, name: listing.name, status: complete ? status : .failed))
     }
 }

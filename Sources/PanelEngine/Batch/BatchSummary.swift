@@ -59,6 +59,12 @@ extension BatchDriver {
     /// Checks before any call that the summary can be written without destroying a file panel did not
     /// write: a `summary.json` already in the sink must be a batch summary.
     public func checkSummaryFile() throws {
+        guard let sink else { return }
+        try Self.checkSummaryFile(in: sink)
+    }
+
+    /// Checks that `summary.json` in the sink, if there, is a batch summary panel may replace.
+    public static func checkSummaryFile(in sink: any DocumentSink) throws {
         let address = sink.address(file: Self.summaryFile)
         guard sink.exists(address) else { return }
         guard let handle = FileHandle(forReadingAtPath: address) else { return }
@@ -75,13 +81,22 @@ extension BatchDriver {
     /// Writes `summary.json` to the sink (whole or not at all), streamed from the store in input order,
     /// handing each row to `onRow` as well (for a table on a terminal).
     public func writeSummary(budgetStopped: Bool, onRow: (BatchRowSummary) -> Void = { _ in }) async throws -> BatchSummary {
+        guard let sink else { throw SinkError(description: "job \(job): no directory to write the summary to") }
+        return try await Self.writeSummary(
+            store: store, job: job, budgetUSD: options.budgetUSD, budgetStopped: budgetStopped, to: sink, onRow: onRow)
+    }
+
+    /// Writes a job's `summary.json` to a sink — after a run, or when a job is exported.
+    public static func writeSummary(
+        store: any ReviewStore, job: String, budgetUSD: Double?, budgetStopped: Bool, to sink: any DocumentSink,
+        onRow: (BatchRowSummary) -> Void = { _ in }
+    ) async throws -> BatchSummary {
         let counts = try await store.itemCounts(job: job)
         let spent = try await store.spent(job: job)
         let summary = BatchSummary(
             complete: counts[.complete] ?? 0, partial: counts[.partial] ?? 0, failed: counts[.failed] ?? 0,
             notStarted: counts[.pending] ?? 0, spentUSD: spent, budgetStopped: budgetStopped)
-        let job = self.job
-        let budget = options.budgetUSD
+        let budget = budgetUSD
         try await sink.write(to: sink.address(file: Self.summaryFile)) { file in
             var buffer = "{\n"
             buffer += "  \"job\": \(JSONValue.string(job).canonicalText()),\n"

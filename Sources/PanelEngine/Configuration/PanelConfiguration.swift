@@ -26,6 +26,8 @@ public struct PanelConfiguration: Sendable {
     /// Per-persona router overrides (`panel.personas.X.router`).
     public var personaRouters: [String: RoutingConstraints]
     public var routerSeed: UInt64
+    /// The YAML it was read from (nil when it was made otherwise: flags, detection).
+    public var text: String?
 
     /// The name that selects the router in `panel.backend` and persona overrides.
     public static let routerName = "router"
@@ -111,7 +113,9 @@ public struct PanelConfiguration: Sendable {
             throw ConfigurationError(
                 file: source, path: nil, problem: "is not valid YAML (\("\(error)".split(separator: "\n").first ?? ""))")
         }
-        return try ConfigurationReader(source: source).read(root)
+        var configuration = try ConfigurationReader(source: source).read(root)
+        configuration.text = text
+        return configuration
     }
 }
 

@@ -11,33 +11,50 @@ public protocol ReviewStore: ResponseCache {
     /// Where the store is, for messages (a path, or a URL without its password).
     var location: String { get }
 
-    // MARK: Jobs
+    // MARK: Jobs and the queue
 
-    /// Starts a job, or continues the one of that name; true when the job is new (nothing of it is
-    /// stored yet, so its items need not be looked up).
-    func beginJob(_ name: String) async throws -> Bool
+    /// Puts listings on a job's queue in one step, making the job (with its settings and budget) when it
+    /// is new; a job enqueued again takes the new settings and budget. A listing already queued is left
+    /// as it is — enqueuing the same input twice adds nothing — unless it failed, or is partial and
+    /// `retry` says so: then it is queued again. A row with an `error` is recorded failed. Wakes idle
+    /// workers.
+    func enqueue(
+        job: String, settings: String?, budgetUSD: Double?, listings: [QueuedListing], retry: Bool
+    ) async throws
+        -> EnqueueResult
 
-    func jobExists(_ name: String) async throws -> Bool
+    /// A job's record: settings, budget, cancelled or not. Nil when there is no such job.
+    func job(_ name: String) async throws -> JobRecord?
+
+    /// Stops new claims of a job's listings (those in flight finish). False when there is no such job.
+    func cancelJob(_ name: String) async throws -> Bool
 
     // MARK: Items and claims
 
-    /// Claims listings for `owner` until `lease` from now, in one step — each unless `settled` says its
-    /// stored state needs no more work, or another owner holds an unexpired lease. Records each item
-    /// (pending) and its input position when it is new. A lease that expired is taken over. One result
-    /// per listing, in order. (Claiming a few listings at once saves a commit per listing.)
-    func claim(
-        job: String, listings: [(key: String, position: Int)], owner: String, lease: Duration, settled: @Sendable (BatchItem) -> Bool
-    ) async throws -> [ClaimResult]
+    /// Claims up to `limit` queued listings for `owner` until `lease` from now, in one step, oldest job
+    /// and first listing first, skipping rows another process is claiming (`SKIP LOCKED`), listings held
+    /// under a live lease, cancelled jobs and `excluding`. A lease that expired is taken over. A listing
+    /// claimed `maxAttempts` times without finishing is recorded failed with the last reason instead.
+    func claimQueued(
+        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+    ) async throws
+        -> [QueuedClaim]
+
+    /// Listings still to be finished — queued, or held by some process — in live jobs (all jobs, or
+    /// one), leaving out `excluding`. Zero means a draining worker is done.
+    func openItems(job: String?, excluding: Set<String>) async throws -> Int
+
+    /// Returns when new work may be there (a listing enqueued or given back, as far as the store can
+    /// tell) or after `timeout`, whichever is first.
+    func waitForWork(timeout: Duration) async
 
     /// Extends every lease `owner` holds (items and budget reservations) to `lease` from now.
     func renewLeases(owner: String, lease: Duration) async throws
 
-    /// Gives a claimed listing back unfinished (stopped by the budget, cancelled): it stays pending for
-    /// the next run or another process.
+    /// Gives a claimed listing back unfinished (stopped by the budget, cancelled, the worker stopping):
+    /// it is queued again for the next run or another process, and the claim does not count as an
+    /// attempt. Wakes idle workers.
     func release(_ claim: ItemClaim, name: String?) async throws
-
-    /// Records a listing that cannot be reviewed (its file or line is malformed).
-    func failItem(job: String, key: String, error: String, position: Int) async throws
 
     // MARK: Results
 
@@ -50,17 +67,19 @@ public protocol ReviewStore: ResponseCache {
     func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool
 
     /// Records the listing finished — its document name (the one it has, or the first of `base`,
-    /// `base-2`… not used by another item nor `isTaken`), status, outcome and the documents it is about to
-    /// have — with the result that completed it, and releases the claim: one step, before any document
-    /// is written. Nil when the lease was lost (nothing written).
+    /// `base-2`… not used by another item nor `isTaken`), status, outcome, its documents' text by file
+    /// extension (kept in the store, replacing an earlier run's, so any machine can export them) and the
+    /// file names they have — with the result that completed it, and releases the claim: one step,
+    /// before any document is written elsewhere. Nil when the lease was lost (nothing written).
     func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        documents: @Sendable (String) -> [String]
+        texts: [String: String], documents: @Sendable (String) -> [String]
     ) async throws -> String?
 
-    /// Replaces an item's document list (when some could not be written).
-    func setDocuments(job: String, key: String, documents: [String]) async throws
+    /// Every document kept for a job, in input order: the item, its document name, the file extension
+    /// and the text.
+    func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws
 
     // MARK: Budget
 
@@ -85,17 +104,111 @@ public protocol ReviewStore: ResponseCache {
     func jobs() async throws -> [JobSummary]
 }
 
+extension ReviewStore {
+    public func jobExists(_ name: String) async throws -> Bool { try await job(name) != nil }
+}
+
+/// A listing put on a job's queue.
+public struct QueuedListing: Sendable, Hashable {
+    /// Stable identity across runs: the file path, or `file:line` for JSON Lines.
+    public var key: String
+    /// Where it came in the input.
+    public var position: Int
+    /// The listing (JSON, as ``Listing`` encodes) a worker reviews; nil with an `error`.
+    public var listing: String?
+    /// Why the row cannot be reviewed (its file or line is malformed): it is recorded failed.
+    public var error: String?
+
+    public init(key: String, position: Int, listing: String?, error: String? = nil) {
+        self.key = key
+        self.position = position
+        self.listing = listing
+        self.error = error
+    }
+}
+
+/// What enqueuing did.
+public struct EnqueueResult: Sendable, Hashable {
+    /// The job did not exist before.
+    public var newJob: Bool
+    /// Listings added to the queue.
+    public var added: Int
+    /// Failed (or, when retried, partial) listings queued again.
+    public var requeued: Int
+
+    public init(newJob: Bool, added: Int, requeued: Int) {
+        self.newJob = newJob
+        self.added = added
+        self.requeued = requeued
+    }
+}
+
+/// A job as the store keeps it.
+public struct JobRecord: Sendable, Hashable {
+    public var name: String
+    /// ``JobSettings`` as JSON; nil for a job made before jobs kept their settings.
+    public var settings: String?
+    public var budgetUSD: Double?
+    public var cancelled: Bool
+
+    public init(name: String, settings: String?, budgetUSD: Double?, cancelled: Bool) {
+        self.name = name
+        self.settings = settings
+        self.budgetUSD = budgetUSD
+        self.cancelled = cancelled
+    }
+}
+
+/// A listing claimed from the queue.
+public struct QueuedClaim: Sendable, Hashable {
+    public var claim: ItemClaim
+    /// The listing as JSON.
+    public var listing: String
+    /// How many times it has been claimed, this claim included.
+    public var attempt: Int
+    /// Some persona's result is saved already (a worker died, or partial listings are retried).
+    public var hasResults: Bool
+
+    public init(claim: ItemClaim, listing: String, attempt: Int, hasResults: Bool) {
+        self.claim = claim
+        self.listing = listing
+        self.attempt = attempt
+        self.hasResults = hasResults
+    }
+}
+
+/// One document kept in the store.
+public struct StoredDocument: Sendable, Hashable {
+    public var key: String
+    /// The document's name without extension (unique in its job).
+    public var name: String
+    /// The file extension: md, html or json.
+    public var fileExtension: String
+    public var text: String
+
+    public init(key: String, name: String, fileExtension: String, text: String) {
+        self.key = key
+        self.name = name
+        self.fileExtension = fileExtension
+        self.text = text
+    }
+}
+
 /// A job as `panel jobs list` shows it.
 public struct JobSummary: Sendable, Hashable {
     public var name: String
     /// UTC, `yyyy-MM-dd HH:mm:ss`.
     public var createdAt: String
     public var spentUSD: Double
+    public var budgetUSD: Double?
+    public var cancelled: Bool
 
-    public init(name: String, createdAt: String, spentUSD: Double) {
+    public init(name: String, createdAt: String, spentUSD: Double, budgetUSD: Double? = nil, cancelled: Bool = false) {
         self.name = name
         self.createdAt = createdAt
         self.spentUSD = spentUSD
+        self.budgetUSD = budgetUSD
+        self.cancelled = cancelled
     }
 }
 
@@ -159,16 +272,6 @@ public struct ItemClaim: Sendable, Hashable {
     }
 }
 
-/// What a claim attempt found.
-public enum ClaimResult: Sendable {
-    /// Claimed; the item as it was stored before (nil when it is new).
-    case claimed(ItemClaim, existing: BatchItem?)
-    /// Its stored state needs no more work.
-    case settled(BatchItem)
-    /// Another process holds it under a live lease.
-    case heldElsewhere
-}
-
 /// Part of a job's budget set aside for a call in flight.
 public struct BudgetReservation: Sendable, Hashable {
     public var job: String
@@ -192,5 +295,18 @@ public struct SavedResult: Sendable, Hashable {
         self.persona = persona
         self.review = review
         self.costUSD = costUSD
+    }
+}
+
+/// The reasons the queue records, the same whichever store keeps it.
+public enum QueueReasons {
+    /// Why a listing is claimed again after its holder's lease ran out.
+    public static func expiredLease(owner: String) -> String {
+        "the lease of \(owner) expired before the listing was finished (the process stopped, or lost the store)"
+    }
+
+    /// The error of a listing given up on.
+    public static func givenUp(attempts: Int, reason: String?) -> String {
+        "claimed \(attempts) times without being finished; last: \(reason ?? "unknown")"
     }
 }

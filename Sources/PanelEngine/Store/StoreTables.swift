@@ -5,6 +5,8 @@ public struct StoreTable: Sendable, Hashable {
     public var columns: [String]
     /// Columns holding a time (UTC): SQLite writes them as text, PostgreSQL as `timestamptz`.
     public var timestamps: Set<String>
+    /// Columns holding true or false: SQLite writes them as 0 and 1, PostgreSQL as `boolean`.
+    public var booleans: Set<String> = []
     /// The primary key, in order: copies are read in this order, and a row whose key is there already
     /// is left as it is.
     public var key: [String]
@@ -17,17 +19,22 @@ public struct StoreTable: Sendable, Hashable {
                 "key", "backend", "model", "text", "input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms", "finish_reason",
                 "created_at",
             ], timestamps: ["created_at"], key: ["key"]),
-        StoreTable(name: "batch_job", columns: ["name", "created_at", "spent_usd"], timestamps: ["created_at"], key: ["name"]),
+        StoreTable(
+            name: "batch_job", columns: ["name", "created_at", "spent_usd", "settings", "budget_usd", "cancelled"],
+            timestamps: ["created_at"],
+            booleans: ["cancelled"], key: ["name"]),
         StoreTable(
             name: "batch_item",
             columns: [
                 "job", "key", "name", "status", "error", "documents", "verdict", "ship_share", "score_median", "cost_usd", "answered",
-                "position", "updated_at",
+                "position", "updated_at", "listing", "attempts",
             ], timestamps: ["updated_at"], key: ["job", "key"]),
         StoreTable(
             name: "batch_result", columns: ["job", "key", "persona", "review", "cost_usd", "created_at"], timestamps: ["created_at"],
             key: ["job", "key", "persona"]),
         StoreTable(name: "batch_name", columns: ["job", "name", "key"], timestamps: [], key: ["job", "name"]),
+        StoreTable(
+            name: "batch_document", columns: ["job", "key", "extension", "text"], timestamps: [], key: ["job", "key", "extension"]),
     ]
 }
 

@@ -47,7 +47,13 @@ public struct DocumentTemplates: Sendable {
         return try DocumentTemplates(files: files, source: directory.path)
     }
 
-    init(files: [String: String], source: String) throws(TemplateError) {
+    /// The template files by name, as read: what a queued job carries to the workers that render it.
+    public let files: [String: String]
+
+    /// Templates from their files' text (`review.md.mustache`, `review.html.mustache`); `source` names
+    /// where they came from in messages.
+    public init(files: [String: String], source: String) throws(TemplateError) {
+        self.files = files
         func template(_ name: String, escaping: TemplateEscaping) throws(TemplateError) -> Template {
             do {
                 return try Template(files[name] ?? "", escaping: escaping)

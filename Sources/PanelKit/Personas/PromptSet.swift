@@ -51,7 +51,13 @@ public struct PromptSet: Sendable {
         return try PromptSet(files: files, source: path)
     }
 
-    init(files: [String: String], source: String) throws(PromptError) {
+    /// The prompt files by name, as read: what a queued job carries to the workers that ask them.
+    public let files: [String: String]
+
+    /// Prompts from their files' text (`<id>.md` per persona and `_request.md`); `source` names where
+    /// they came from in messages.
+    public init(files: [String: String], source: String) throws(PromptError) {
+        self.files = files
         var personas: [Persona] = []
         var templates: [String: Template] = [:]
         var texts: [String: String] = [:]

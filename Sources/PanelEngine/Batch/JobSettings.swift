@@ -1,0 +1,140 @@
+import Foundation
+public import ModelBackends
+public import PanelKit
+import Yams
+
+/// What a queued job records when it is enqueued, so every worker — on any machine, with its own
+/// backends and keys — reviews its listings the same way: the prompts and templates (their text), the
+/// review settings, the document formats, and the configuration's sections other than `backends`
+/// (`panel:`, `router:`). Never a key: a configuration names variables, and its backends stay behind.
+public struct JobSettings: Codable, Sendable, Hashable {
+    public var prompts: [String: String]
+    public var promptSource: String
+    public var templates: [String: String]
+    public var templateSource: String
+    public var temperature: Double?
+    public var maxOutputTokens: Int?
+    public var stream: Bool
+    public var quorum: Int?
+    /// `markdown`, `html`, `json`.
+    public var formats: [String]
+    public var retryFailed: Bool
+    /// The enqueuing configuration without its `backends` (YAML); nil when it had no file.
+    public var configuration: String?
+
+    enum CodingKeys: String, CodingKey {
+        case prompts, templates, temperature, stream, quorum, formats, configuration
+        case promptSource = "prompt_source"
+        case templateSource = "template_source"
+        case maxOutputTokens = "max_output_tokens"
+        case retryFailed = "retry_failed"
+    }
+
+    public init(settings: ReviewSettings, formats: [DocumentFormat], retryFailed: Bool, configuration: PanelConfiguration?) {
+        prompts = settings.prompts.files
+        promptSource = settings.prompts.source
+        templates = settings.templates.files
+        templateSource = settings.templates.source
+        temperature = settings.temperature
+        maxOutputTokens = settings.maxOutputTokens
+        stream = settings.stream
+        quorum = settings.quorum
+        self.formats = formats.map(\.rawValue)
+        self.retryFailed = retryFailed
+        self.configuration = configuration?.text.flatMap(Self.sectionsWithoutBackends)
+    }
+
+    /// The settings as stored: JSON with sorted keys (the same settings give the same text).
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+
+    /// Reads the settings a job recorded; the error names the job.
+    public static func decode(_ text: String, job: String) throws(EngineError) -> JobSettings {
+        do {
+            return try JSONDecoder().decode(JobSettings.self, from: Data(text.utf8))
+        } catch {
+            throw EngineError("job '\(job)': its stored settings cannot be read (\(error)); was it enqueued by a newer panel?")
+        }
+    }
+
+    public var documentFormats: [DocumentFormat] { formats.compactMap(DocumentFormat.init(rawValue:)) }
+
+    /// The review settings the job's listings are reviewed with.
+    public func reviewSettings(job: String) throws(EngineError) -> ReviewSettings {
+        let promptSet: PromptSet
+        let documentTemplates: DocumentTemplates
+        do {
+            promptSet = try PromptSet(files: prompts, source: "job '\(job)' (\(promptSource))")
+            documentTemplates = try DocumentTemplates(files: templates, source: "job '\(job)' (\(templateSource))")
+        } catch {
+            throw EngineError("\(error)")
+        }
+        return ReviewSettings(
+            prompts: promptSet, templates: documentTemplates, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream,
+            quorum: quorum)
+    }
+
+    /// A worker's configuration with the job's `panel:` and `router:` sections: the worker's backends
+    /// (and keys), the job's choice of which persona uses which and how the router decides. A worker
+    /// configured by flags, or a job enqueued without a file, keeps the worker's configuration.
+    public func configuration(merging worker: PanelConfiguration, job: String) throws(ConfigurationError) -> PanelConfiguration {
+        guard let configuration, let workerText = worker.text else { return worker }
+        let source = "\(worker.source) with job '\(job)''s panel and router sections"
+        do {
+            guard let jobNode = try Yams.compose(yaml: configuration)?.mapping,
+                let workerNode = try Yams.compose(yaml: workerText)?.mapping
+            else { return worker }
+            var pairs: [(Node, Node)] = []
+            if let backends = workerNode["backends"] { pairs.append((Node("backends"), backends)) }
+            for (key, value) in jobNode where key.string != "backends" { pairs.append((key, value)) }
+            var merged = try PanelConfiguration.parse(Yams.serialize(node: .mapping(Node.Mapping(pairs))), source: source)
+            merged.text = workerText
+            return merged
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(file: source, path: nil, problem: "cannot be combined (\(error))")
+        }
+    }
+
+    /// A configuration's text without its `backends` section; nil when nothing else is left.
+    static func sectionsWithoutBackends(_ text: String) -> String? {
+        guard let root = try? Yams.compose(yaml: text)?.mapping else { return nil }
+        let pairs = root.filter { $0.key.string != "backends" }.map { ($0.key, $0.value) }
+        guard !pairs.isEmpty else { return nil }
+        return try? Yams.serialize(node: .mapping(Node.Mapping(pairs)))
+    }
+}
+
+extension BatchDriver {
+    /// The driver a worker uses for a job it claimed: the job's settings (prompts, templates, formats,
+    /// budget, panel and router sections) with the worker's backends and keys. No sink: the documents
+    /// stay in the store.
+    public static func forJob(
+        _ record: JobRecord, backends: BackendSettings, store: any ReviewStore, calls: AsyncSemaphore, owner: String,
+        lease: Duration, maxItemAttempts: Int, concurrency: Int, onEvent: @escaping @Sendable (EngineEvent) -> Void,
+        onRetry: @escaping @Sendable (_ backend: String, _ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void = { _, _, _, _ in
+        }
+    ) throws -> BatchDriver {
+        guard let text = record.settings else {
+            throw EngineError("job '\(record.name)' was made before jobs kept their settings; rerun it with panel batch")
+        }
+        let job = try JobSettings.decode(text, job: record.name)
+        var settings = backends
+        if case .configuration(let worker) = backends.source {
+            settings.source = .configuration(try job.configuration(merging: worker, job: record.name))
+        }
+        let engineBackends = try EngineBackends(settings, cache: store, onRetry: onRetry)
+        let review = try job.reviewSettings(job: record.name)
+        try review.check(against: engineBackends.configuration)
+        return BatchDriver(
+            engine: ReviewEngine(settings: review, backends: engineBackends), store: store, sink: nil,
+            options: .init(
+                job: record.name, formats: job.documentFormats, concurrency: concurrency, budgetUSD: record.budgetUSD,
+                retryFailed: job.retryFailed, lease: lease, maxItemAttempts: maxItemAttempts),
+            calls: calls, owner: owner, onEvent: onEvent)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+public import ModelBackends
+import Synchronization
+
+/// One worker on the store's queue — `panel worker`, or `panel batch` working on its own job: claims
+/// listings a few at a time (`SKIP LOCKED` on PostgreSQL), hands each to the ``BatchDriver`` of its
+/// job (made once per job from the job's settings), renews its leases by a heartbeat, backs off while
+/// the store cannot be reached, and waits for work (woken by the store, or polling) when the queue is
+/// empty. With `drain` it returns once nothing it may work on is open; ``stop()`` stops claiming, lets
+/// the listings in flight finish for a grace period, then cancels them (their claims go back to the
+/// queue).
+public final class QueueWorker: Sendable {
+    public struct Options: Sendable {
+        /// Work on this job only (nil: every job, oldest first).
+        public var job: String?
+        /// Return once nothing is open instead of waiting for new work.
+        public var drain: Bool
+        /// Persona calls in flight across this worker.
+        public var concurrency: Int
+        public var lease: Duration
+        public var maxItemAttempts: Int
+        public var pollInterval: Duration
+        /// How long listings in flight may take to finish after ``QueueWorker/stop()``.
+        public var grace: Duration
+
+        public init(
+            job: String? = nil, drain: Bool = false, concurrency: Int = 8, lease: Duration = .seconds(30), maxItemAttempts: Int = 3,
+            pollInterval: Duration = .seconds(2), grace: Duration = .seconds(30)
+        ) {
+            self.job = job
+            self.drain = drain
+            self.concurrency = concurrency
+            self.lease = lease
+            self.maxItemAttempts = maxItemAttempts
+            self.pollInterval = pollInterval
+            self.grace = grace
+        }
+
+        /// Listings held at once: enough to keep every call slot busy while some listings are between
+        /// calls (four personas a listing, twice over), never so many that other workers go idle.
+        var listingsInFlight: Int { max(2, concurrency / 2) }
+    }
+
+    public let store: any ReviewStore
+    public let owner: String
+    public let options: Options
+    /// Calls in flight, shared by every job's driver.
+    public let calls: AsyncSemaphore
+    let onEvent: @Sendable (EngineEvent) -> Void
+    let makeDriver: @Sendable (JobRecord) async throws -> BatchDriver
+    let state = Mutex(State())
+
+    struct State {
+        var drivers: [String: BatchDriver] = [:]
+        /// Jobs this worker no longer claims from: stopped by their budget, or their settings unusable here.
+        var skipped: Set<String> = []
+        var stopping = false
+        var inFlight = 0
+        var finished = 0
+    }
+
+    /// `driver` makes the driver of a job the first time one of its listings is claimed (the
+    /// job's settings, this worker's backends, `calls` and `owner`).
+    public init(
+        store: any ReviewStore, owner: String = BatchDriver.makeOwner(), calls: AsyncSemaphore? = nil, options: Options,
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
+    ) {
+        self.store = store
+        self.owner = owner
+        self.options = options
+        self.calls = calls ?? AsyncSemaphore(limit: options.concurrency)
+        self.onEvent = onEvent
+        self.makeDriver = driver
+    }
+
+    /// Stops claiming; listings in flight get the grace period to finish.
+    public func stop() { state.withLock { $0.stopping = true } }
+
+    public var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Listings this worker finished or gave back.
+    public var listingsHandled: Int { state.withLock { $0.finished } }
+
+    /// The drivers of the jobs this worker has worked on.
+    public var drivers: [BatchDriver] { state.withLock { Array($0.drivers.values) } }
+
+    struct GraceExpired: Error {}
+
+    public func run() async throws {
+        let heartbeat = Task { [store, owner, options] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.lease / 3)
+                if Task.isCancelled { return }
+                try? await store.renewLeases(owner: owner, lease: options.lease)
+            }
+        }
+        defer { heartbeat.cancel() }
+        let slots = AsyncSemaphore(limit: options.listingsInFlight)
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                var outage: Duration = .zero
+                while !isStopping && !Task.isCancelled {
+                    guard (try? await slots.acquire()) != nil else { break }
+                    var taken = 1
+                    while taken < Self.claimChunk, slots.tryAcquire() { taken += 1 }
+                    if isStopping {
+                        for _ in 0..<taken { slots.release() }
+                        break
+                    }
+                    let skipped = state.withLock { $0.skipped }
+                    let claims: [QueuedClaim]
+                    do {
+                        claims = try await store.claimQueued(
+                            job: options.job, excluding: skipped, owner: owner, lease: options.lease, limit: taken,
+                            maxAttempts: options.maxItemAttempts)
+                        if outage > .zero { onEvent(.problem("\(store.location) answers again; claiming")) }
+                        outage = .zero
+                    } catch {
+                        for _ in 0..<taken { slots.release() }
+                        // Backing off while the store is away: 0.1 s doubling to 5 s.
+                        if outage == .zero { onEvent(.problem("cannot claim from \(store.location): \(error); trying again")) }
+                        outage = outage == .zero ? .milliseconds(100) : min(outage * 2, .seconds(5))
+                        try? await Task.sleep(for: outage)
+                        continue
+                    }
+                    for _ in claims.count..<taken { slots.release() }
+                    for claim in claims {
+                        guard let driver = await driver(for: claim.claim.job) else {
+                            await Task { try? await store.release(claim.claim, name: nil) }.value
+                            slots.release()
+                            continue
+                        }
+                        state.withLock { $0.inFlight += 1 }
+                        group.addTask {
+                            await driver.work(claim)
+                            if driver.progress.budgetStopped { self.state.withLock { _ = $0.skipped.insert(claim.claim.job) } }
+                            self.state.withLock {
+                                $0.inFlight -= 1
+                                $0.finished += 1
+                            }
+                            slots.release()
+                        }
+                    }
+                    if claims.isEmpty {
+                        if options.drain,
+                            let open = try? await store.openItems(job: options.job, excluding: state.withLock { $0.skipped }), open == 0
+                        {
+                            break
+                        }
+                        await store.waitForWork(timeout: options.pollInterval)
+                    }
+                }
+                // Stopping (or drained): the listings in flight finish, or are cancelled after the grace period.
+                let grace = options.grace
+                group.addTask {
+                    let deadline = ContinuousClock.now + grace
+                    while ContinuousClock.now < deadline {
+                        if self.state.withLock({ $0.inFlight }) == 0 { return }
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                    if self.state.withLock({ $0.inFlight }) > 0 { throw GraceExpired() }
+                }
+            }
+        } catch is GraceExpired {
+            onEvent(.problem("the grace period ended: listings still in flight were given back to the queue"))
+        }
+        heartbeat.cancel()
+        await heartbeat.value
+    }
+
+    /// Listings claimed in one step.
+    static let claimChunk = 8
+
+    /// The driver of a job, made on first use; nil (and the job skipped from now on) when the job's
+    /// settings cannot be used here — said once.
+    func driver(for job: String) async -> BatchDriver? {
+        if let driver = state.withLock({ $0.drivers[job] }) { return driver }
+        do {
+            guard let record = try await store.job(job) else { throw EngineError("job '\(job)' is not in \(store.location)") }
+            let driver = try await makeDriver(record)
+            return state.withLock { state in
+                if let existing = state.drivers[job] { return existing }
+                state.drivers[job] = driver
+                return driver
+            }
+        } catch {
+            onEvent(.problem("cannot work on job '\(job)': \(error); its listings are left for other workers"))
+            state.withLock { _ = $0.skipped.insert(job) }
+            return nil
+        }
+    }
+}
