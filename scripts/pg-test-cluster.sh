@@ -4,11 +4,21 @@
 # password authentication (scram-sha-256), default durability settings (fsync on).
 #   eval "$(scripts/pg-test-cluster.sh start)"   # exports PANEL_TEST_POSTGRES_URL and PANEL_PG_DIR
 #   scripts/pg-test-cluster.sh stop "$PANEL_PG_DIR"
+#   scripts/pg-test-cluster.sh restart "$PANEL_PG_DIR"   # a fast restart (the failure tests' outage)
 set -euo pipefail
+# The server must not inherit descriptors of whoever runs this (a test's process monitor would wait for
+# the server to exit before it saw this script end).
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true; done
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ "${1:-}" = restart ]; then
+  dir=${2:?the cluster folder}
+  run "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+  exit 0
+fi
 if [ "${1:-}" = stop ]; then
   dir=${2:?the cluster folder}
-  [ -n "$bin" ] && runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  [ -n "$bin" ] && run "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   exit 0
 fi
@@ -16,7 +26,6 @@ if [ -z "$bin" ]; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 fi
-run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 dir=$(mktemp -d /tmp/panel-pg.XXXXXX)
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20)
 printf '%s\n' "$password" > "$dir/pw"

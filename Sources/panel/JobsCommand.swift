@@ -7,7 +7,17 @@ import PanelStore
 /// `panel jobs list|status`: what the store holds, from any machine that reaches it.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "List batch jobs in a store, or show one job's state.", subcommands: [List.self, Status.self])
+        commandName: "jobs", abstract: "List batch jobs in a store, show one job's state, export its documents or cancel it.",
+        subcommands: [List.self, Status.self, Export.self, Cancel.self])
+
+    /// The named job, or exit 2 saying where to find the names.
+    static func job(_ name: String, in store: any ReviewStore, log: Diagnostics) async throws -> JobRecord {
+        guard let job = try await store.job(name) else {
+            log.error("no job named '\(name)' in \(store.location); panel jobs list shows the jobs there")
+            throw PanelExit.usage
+        }
+        return job
+    }
 
     /// The store, or exit 2 saying why it cannot be opened.
     static func open(_ option: StoreOption, log: Diagnostics) async throws -> any ReviewStore {
@@ -68,10 +78,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let log = Diagnostics(verbose: false, quiet: false)
             let database = try await JobsCommand.open(store, log: log)
-            guard try await database.jobExists(name) else {
-                log.error("no job named '\(name)' in \(database.location); panel jobs list shows the jobs there")
-                throw PanelExit.usage
-            }
+            let job = try await JobsCommand.job(name, in: database, log: log)
             let counts = try await database.itemCounts(job: name)
             let spent = try await database.spent(job: name)
             var problems: [[String: Any]] = []
@@ -83,7 +90,10 @@ struct JobsCommand: AsyncParsableCommand {
                 ])
             }
             if json {
-                var object: [String: Any] = ["name": name, "spent_usd": spent, "problems": problems]
+                var object: [String: Any] = [
+                    "name": name, "spent_usd": spent, "budget_usd": job.budgetUSD ?? NSNull(), "cancelled": job.cancelled,
+                    "problems": problems,
+                ]
                 for status in BatchItem.Status.allCases { object[status.rawValue] = counts[status] ?? 0 }
                 print(
                     String(
@@ -92,9 +102,9 @@ struct JobsCommand: AsyncParsableCommand {
                 return
             }
             var lines = [
-                "job \(name) in \(database.location)",
+                "job \(name) in \(database.location)\(job.cancelled ? " — cancelled" : "")",
                 BatchItem.Status.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: " · ")
-                    + String(format: " · $%.4f spent", spent),
+                    + String(format: " · $%.4f spent", spent) + (job.budgetUSD.map { String(format: " of $%.4f", $0) } ?? ""),
             ]
             for problem in problems {
                 let label = (problem["name"] as? String) ?? (problem["key"] as? String ?? "")
@@ -103,6 +113,53 @@ struct JobsCommand: AsyncParsableCommand {
                 lines.append("  \(problem["status"] as? String ?? ""): " + (error.hasPrefix(label) ? error : "\(label) — \(error)"))
             }
             print(TerminalText.safe(lines.joined(separator: "\n"), singleLine: false))
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a job's documents and summary.json, kept in the store, to a directory — as panel batch writes them.")
+        @Argument(help: "The job's name.") var name: String
+        @Option(help: ArgumentHelp("Directory for the documents and summary.json.", valueName: "DIR")) var out: String
+        @Option(help: "Document formats (repeatable; default: the job's).") var format: [OutputFormat] = []
+        @OptionGroup var store: StoreOption
+
+        func run() async throws {
+            let log = Diagnostics(verbose: false, quiet: false)
+            let database = try await JobsCommand.open(store, log: log)
+            let export = JobExport(store: database, job: try await JobsCommand.job(name, in: database, log: log))
+            let sink = DirectorySink(path: out)
+            do {
+                _ = try sink.prepare()
+                try BatchDriver.checkSummaryFile(in: sink)
+            } catch {
+                log.error("\(error)")
+                throw PanelExit.usage
+            }
+            let (written, summary) = try await export.write(
+                formats: format.isEmpty ? export.formats : format.map(\.documentFormat), to: sink)
+            log.write(
+                "wrote \(written) document(s) and summary.json to \(out): \(summary.complete) complete, \(summary.partial) partial, \(summary.failed) failed, \(summary.notStarted) not finished"
+            )
+            throw summary.allComplete ? PanelExit.allAnswered : PanelExit.someAbstained
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop new claims of a job's listings; those in flight finish. panel batch on the job again resumes it.")
+        @Argument(help: "The job's name.") var name: String
+        @OptionGroup var store: StoreOption
+
+        func run() async throws {
+            let log = Diagnostics(verbose: false, quiet: false)
+            let database = try await JobsCommand.open(store, log: log)
+            guard try await database.cancelJob(name) else {
+                log.error("no job named '\(name)' in \(database.location); panel jobs list shows the jobs there")
+                throw PanelExit.usage
+            }
+            let open = try await database.itemCounts(job: name)[.pending] ?? 0
+            log.write("job \(name) cancelled: no new claims; \(open) listing(s) left unfinished (in-flight ones finish)")
         }
     }
 }

@@ -264,11 +264,12 @@ public final class BatchDriver: Sendable {
     /// four attempts over about four seconds. The steps are fenced and idempotent, so a repeat is safe.
     func retrying<T: Sendable>(_ step: @Sendable () async throws -> T) async throws -> T {
         var wait: Duration = .milliseconds(250)
-        for _ in 1..<4 {
+        for attempt in 1..<4 {
             do {
                 return try await step()
             } catch {
                 if Task.isCancelled { throw error }
+                if attempt == 1 { onEvent(.problem("\(store.location): \(error); retrying")) }
                 try? await Task.sleep(for: wait)
                 wait *= 2
             }

@@ -138,3 +138,63 @@ extension BatchDriver {
             calls: calls, owner: owner, onEvent: onEvent)
     }
 }
+
+/// Writes a job's documents and `summary.json` out of the store — from any machine that reaches it —
+/// exactly as `panel batch` writes them: the formats kept in the store, any other rendered from the kept
+/// JSON document with the job's templates.
+public struct JobExport: Sendable {
+    public let store: any ReviewStore
+    public let job: JobRecord
+
+    public init(store: any ReviewStore, job: JobRecord) {
+        self.store = store
+        self.job = job
+    }
+
+    /// The formats the job was run with (markdown when it recorded none).
+    public var formats: [DocumentFormat] {
+        let recorded = job.settings.flatMap { try? JobSettings.decode($0, job: job.name) }?.documentFormats ?? []
+        return recorded.isEmpty ? [.markdown] : recorded
+    }
+
+    /// Writes every kept document in `formats` to the sink (replacing what is there), then the summary.
+    /// Returns how many documents were written.
+    public func write(
+        formats: [DocumentFormat], to sink: any DocumentSink, onRow: (BatchRowSummary) -> Void = { _ in }
+    ) async throws
+        -> (documents: Int, summary: BatchSummary)
+    {
+        let templates =
+            try job.settings.map { try JobSettings.decode($0, job: job.name).reviewSettings(job: job.name).templates } ?? .builtIn()
+        var written = 0
+        var pending: (key: String, name: String, texts: [String: String])?
+        func flush() throws {
+            guard let item = pending else { return }
+            for format in formats {
+                let text: String
+                if let kept = item.texts[format.fileExtension] {
+                    text = kept
+                } else if let json = item.texts[DocumentFormat.json.fileExtension] {
+                    let document = try JSONDocumentRenderer.decode(Data(json.utf8), source: "job \(job.name), \(item.key)")
+                    text = format.render(document, templates: templates)
+                } else {
+                    continue
+                }
+                try sink.write(text, to: sink.address(name: item.name, format: format))
+                written += 1
+            }
+        }
+        // Documents come in input order, every format of one listing together.
+        try await store.forEachDocument(job: job.name) { document in
+            if pending?.key != document.key {
+                try flush()
+                pending = (document.key, document.name, [:])
+            }
+            pending?.texts[document.fileExtension] = document.text
+        }
+        try flush()
+        let summary = try await BatchDriver.writeSummary(
+            store: store, job: job.name, budgetUSD: job.budgetUSD, budgetStopped: false, to: sink, onRow: onRow)
+        return (written, summary)
+    }
+}
