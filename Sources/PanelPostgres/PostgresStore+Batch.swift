@@ -1,5 +1,5 @@
 import Foundation
-import ModelBackends
+public import ModelBackends
 public import PanelEngine
 import PostgresNIO
 
@@ -420,5 +420,43 @@ extension PostgresStore {
                 unsafeSQL: "SELECT \(Self.itemColumns) FROM batch_item WHERE job = $1 ORDER BY position, key", binds: Self.binds(job)),
             logger: logger)
         for try await row in rows.decode(ItemRow.self) { try body(Self.item(row)) }
+    }
+}
+
+extension PostgresStore: RateWindows {
+    /// The window's row is made if missing and locked, so processes counting at once serialise on it.
+    public func take(backend: String, tokens: Int, limit: RateLimit) async throws -> Duration? {
+        try await transaction { connection in
+            var now = 0.0
+            for try await value in try await connection.query("SELECT \(unescaped: Self.epoch)", logger: logger).decode(Double.self) {
+                now = value
+            }
+            let (minute, remaining) = RateLimit.window(at: now)
+            _ = try await connection.query(
+                """
+                INSERT INTO rate_window (backend, minute, requests, tokens) VALUES (\(backend), \(Int(minute)), 0, 0)
+                ON CONFLICT (backend, minute) DO NOTHING
+                """, logger: logger)
+            var window = (requests: 0, tokens: 0)
+            for try await row in try await connection.query(
+                "SELECT requests, tokens FROM rate_window WHERE backend = \(backend) AND minute = \(Int(minute)) FOR UPDATE",
+                logger: logger
+            ).decode((Int, Int).self) {
+                window = row
+            }
+            guard limit.admits(requests: window.requests, used: window.tokens, tokens: tokens) else {
+                return .milliseconds(Int64((remaining * 1000).rounded(.up)))
+            }
+            _ = try await connection.query(
+                """
+                UPDATE rate_window SET requests = requests + 1, tokens = tokens + \(tokens)
+                WHERE backend = \(backend) AND minute = \(Int(minute))
+                """, logger: logger)
+            if window.requests == 0 {
+                _ = try await connection.query(
+                    "DELETE FROM rate_window WHERE backend = \(backend) AND minute < \(Int(minute))", logger: logger)
+            }
+            return nil
+        }
     }
 }

@@ -180,6 +180,11 @@ public final class PostgresStore: ReviewStore, Sendable {
                   job text NOT NULL, key text NOT NULL, extension text NOT NULL, text text NOT NULL, PRIMARY KEY (job, key, extension))
                 """,
                 "CREATE INDEX batch_item_queued ON batch_item (job, position) WHERE status = 'pending'",
+                """
+                CREATE TABLE rate_window (
+                  backend text NOT NULL, minute bigint NOT NULL, requests bigint NOT NULL, tokens bigint NOT NULL,
+                  PRIMARY KEY (backend, minute))
+                """,
             ]
         ),
     ]

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import ModelBackends
+public import ModelBackends
 public import PanelEngine
 
 /// Batch state: a job, its items (one per listing) and each persona's result, written as each call
@@ -118,6 +118,10 @@ extension PanelStore {
                       job TEXT NOT NULL, key TEXT NOT NULL, extension TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job, key, extension)
                     ) WITHOUT ROWID;
                     CREATE INDEX batch_item_queued ON batch_item (job, position) WHERE status = 'pending';
+                    CREATE TABLE rate_window (
+                      backend TEXT NOT NULL, minute INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL,
+                      PRIMARY KEY (backend, minute)
+                    ) WITHOUT ROWID;
                     """)
         }
     }
@@ -487,6 +491,33 @@ extension PanelStore: ReviewStore {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM batch_item WHERE job = ? ORDER BY position, key", arguments: [job])
             while let row = try rows.next() { try body(Self.item(row)) }
+        }
+    }
+}
+
+extension PanelStore: RateWindows {
+    public func take(backend: String, tokens: Int, limit: RateLimit) throws -> Duration? {
+        try writeTransaction { db in
+            let (minute, remaining) = RateLimit.window(at: try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0)
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT requests, tokens FROM rate_window WHERE backend = ? AND minute = ?"),
+                arguments: [backend, minute])
+            let (requests, used): (Int, Int) = row.map { ($0[0], $0[1]) } ?? (0, 0)
+            guard limit.admits(requests: requests, used: used, tokens: tokens) else {
+                return .milliseconds(Int64((remaining * 1000).rounded(.up)))
+            }
+            if row == nil {
+                try db.cachedStatement(sql: "DELETE FROM rate_window WHERE backend = ? AND minute < ?").execute(arguments: [
+                    backend, minute,
+                ])
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO rate_window (backend, minute, requests, tokens) VALUES (?, ?, 1, ?)
+                    ON CONFLICT(backend, minute) DO UPDATE SET requests = requests + 1, tokens = tokens + excluded.tokens
+                    """
+            ).execute(arguments: [backend, minute, tokens])
+            return nil
         }
     }
 }

@@ -70,7 +70,7 @@ public final class PanelStore: Sendable {
 
     /// The tables a store has once migrated.
     static let tables = [
-        "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document",
+        "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document", "rate_window",
     ]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements

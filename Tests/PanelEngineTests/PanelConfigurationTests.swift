@@ -6,6 +6,21 @@ import Testing
 @testable import PanelEngine
 
 struct PanelConfigurationTests {
+    @Test func rateLimitsAreReadAndChecked() throws {
+        let configuration = try PanelConfiguration.parse(
+            "backends:\n  - {name: a, kind: openai, model: m, rate_limit: {rpm: 60, tpm: 90000}}\n", source: "p.yaml")
+        #expect(configuration.backends[0].rateLimit == RateLimit(requestsPerMinute: 60, tokensPerMinute: 90000))
+        #expect(throws: ConfigurationError.self) {
+            try PanelConfiguration.parse("backends:\n  - {name: a, kind: openai, model: m, rate_limit: {}}\n", source: "p.yaml")
+        }
+        do {
+            _ = try PanelConfiguration.parse("backends:\n  - {name: a, kind: openai, model: m, rate_limit: {rpm: 0}}\n", source: "p.yaml")
+            Issue.record("rpm 0 was accepted")
+        } catch {
+            #expect(error.description.contains("backends[0].rate_limit.rpm"), "\(error)")
+        }
+    }
+
     func parse(_ text: String) throws(ConfigurationError) -> PanelConfiguration {
         try PanelConfiguration.parse(text, source: "panel.yaml")
     }

@@ -259,6 +259,26 @@ struct StoreContractTests {
         }
     }
 
+    /// Rate windows in the store hold across processes sharing it.
+    @Test(arguments: StoreKind.available)
+    func rateWindowsAreShared(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            let other = try await kind.reopen(store)
+            let limit = RateLimit(requestsPerMinute: 2)
+            // Twice at most: a minute may end between two calls once, not twice in a few milliseconds.
+            var full: Duration?
+            for attempt in 1...2 where full == nil {
+                let first = try await store.take(backend: "b\(attempt)", tokens: 10, limit: limit)
+                let second = try await other.take(backend: "b\(attempt)", tokens: 10, limit: limit)
+                #expect(first == nil && second == nil)
+                full = try await store.take(backend: "b\(attempt)", tokens: 10, limit: limit)
+            }
+            let wait = try #require(full, "a third call in the window was let through")
+            #expect(wait > .zero && wait <= .seconds(60))
+            #expect(try await other.take(backend: "c", tokens: 10, limit: limit) == nil)
+        }
+    }
+
     /// Two processes racing for the same listings: each listing is claimed by exactly one.
     @Test(arguments: StoreKind.available)
     func racingProcessesClaimEachListingOnce(_ kind: StoreKind) async throws {

@@ -37,6 +37,8 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var tokenLimitField: TokenLimitField?
     /// Parameters never sent to this backend (`drop_params`).
     public var dropParams: Set<DroppableParameter> = []
+    /// Requests and tokens per minute (`rate_limit`), held across every process sharing a store.
+    public var rateLimit: RateLimit?
     // router metadata
     public var quality: Int?
     public var family: String?

@@ -4,7 +4,7 @@ public import ModelRouter
 import PanelKit
 
 /// Composes each configured backend into the chain DESIGN.md describes:
-/// retries ─► (recording) ─► concurrency limit ─► provider adapter ─► HTTP.
+/// retries ─► (cache) ─► (recording) ─► (rate limit) ─► concurrency limit ─► provider adapter ─► HTTP.
 public enum BackendStack {
     /// Options that apply to every backend of a run.
     public struct Options: Sendable {
@@ -24,6 +24,8 @@ public enum BackendStack {
         /// Router statistics to start from (e.g. stored ones, for a dry run); fresh when nil.
         public var statistics: BackendStatistics?
         public var routerTime: RouterTime
+        /// Where backends' rate windows are counted (a shared store); in this process when nil.
+        public var rateWindows: (any RateWindows)?
 
         public init(
             recordDirectory: URL? = nil,
@@ -33,6 +35,7 @@ public enum BackendStack {
             cacheTTL: Duration? = nil,
             statistics: BackendStatistics? = nil,
             routerTime: RouterTime = .continuous(),
+            rateWindows: (any RateWindows)? = nil,
             onRetry: @escaping @Sendable (String, Int, BackendError, Duration) -> Void = { _, _, _, _ in },
             clock: any Clock<Duration> = ContinuousClock()
         ) {
@@ -45,6 +48,7 @@ public enum BackendStack {
             self.cacheTTL = cacheTTL
             self.statistics = statistics
             self.routerTime = routerTime
+            self.rateWindows = rateWindows
         }
     }
 
@@ -55,9 +59,12 @@ public enum BackendStack {
     ) -> [String: any ModelBackend] {
         let redactor = Redactor(secrets: Array(keys.values) + configuration.backends.flatMap { BackendURL.secrets(in: $0.baseURL) })
         var result: [String: any ModelBackend] = [:]
+        let windows = options.rateWindows ?? LocalRateWindows()
         for backend in configuration.backends {
             var chain: any ModelBackend = backend.makeAdapter(apiKey: keys[backend.name], transport: transport)
             chain = ConcurrencyLimitedBackend(chain, limit: backend.maxConcurrency)
+            // Inside the retries: every attempt counts against the limit.
+            if let limit = backend.rateLimit { chain = RateLimitedBackend(chain, limit: limit, windows: windows) }
             if let directory = options.recordDirectory {
                 chain = RecordingBackend(chain, store: RecordingStore(directory: directory, redactor: redactor))
             }

@@ -65,7 +65,7 @@ struct ConfigurationReader {
     /// Keys every backend may have; each kind adds its own (``BackendKind/optionKeys``).
     static let backendKeys = [
         "name", "kind", "base_url", "model", "api_key_env", "price", "max_concurrency", "timeout_s", "structured_output", "max_attempts",
-        "quality", "family", "local", "context_window", "latency_ms", "token_limit_field", "drop_params",
+        "quality", "family", "local", "context_window", "latency_ms", "token_limit_field", "drop_params", "rate_limit",
     ]
 
     func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
@@ -224,7 +224,17 @@ struct ConfigurationReader {
                 dropParams.insert(parameter)
             }
         }
-        return BackendConfiguration(
+        var rateLimit: RateLimit?
+        if let node = fields["rate_limit"] {
+            let limits = try mapping(node, "\(path).rate_limit", allowed: ["rpm", "tpm"])
+            let rpm = try integer(limits["rpm"], "\(path).rate_limit.rpm", min: 1)
+            let tpm = try integer(limits["tpm"], "\(path).rate_limit.tpm", min: 1)
+            guard rpm != nil || tpm != nil else {
+                throw fail("\(path).rate_limit", "needs rpm (requests per minute), tpm (tokens per minute) or both")
+            }
+            rateLimit = RateLimit(requestsPerMinute: rpm, tokensPerMinute: tpm)
+        }
+        var configuration = BackendConfiguration(
             name: name, kind: kind, baseURL: baseURL, model: model,
             apiKeyEnv: try string(fields["api_key_env"], "\(path).api_key_env"), price: price,
             maxConcurrency: try integer(fields["max_concurrency"], "\(path).max_concurrency", min: 1) ?? 8,
@@ -235,6 +245,8 @@ struct ConfigurationReader {
             declaredLocal: try bool(fields["local"], "\(path).local"),
             contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
             declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))
+        configuration.rateLimit = rateLimit
+        return configuration
     }
 
     static let routerKeys = [

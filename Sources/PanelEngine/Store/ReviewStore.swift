@@ -2,12 +2,12 @@ public import ModelBackends
 
 /// Where the engine keeps what outlives one call: the response cache, batch jobs and their items
 /// (claimed under leases, so several processes share one job's work), persona results, budget
-/// reservations and document names.
+/// reservations, document names and backends' rate windows (so a `rate_limit` holds across processes).
 ///
 /// `PanelStore` (SQLite) implements it for one machine; `PanelPostgres` implements the same
 /// protocol for several. The engine never names either. Every method is one atomic step: a process
 /// killed between two calls leaves the store as it was after the first.
-public protocol ReviewStore: ResponseCache {
+public protocol ReviewStore: ResponseCache, RateWindows {
     /// Where the store is, for messages (a path, or a URL without its password).
     var location: String { get }
 

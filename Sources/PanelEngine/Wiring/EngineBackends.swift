@@ -53,7 +53,7 @@ public struct EngineBackends: Sendable {
                 options: .init(
                     recordDirectory: recordDirectory, cache: useCache,
                     cacheMode: settings.cacheMode == .refresh || recordDirectory != nil ? .refresh : .normal,
-                    cacheLocal: settings.cacheLocal, cacheTTL: settings.cacheTTL, onRetry: onRetry),
+                    cacheLocal: settings.cacheLocal, cacheTTL: settings.cacheTTL, rateWindows: cache as? any RateWindows, onRetry: onRetry),
                 transport: transport)
             guard let fallback = built[configuration.defaultBackend] else {
                 throw EngineError("\(configuration.source): panel.backend names '\(configuration.defaultBackend)', which is not configured")
