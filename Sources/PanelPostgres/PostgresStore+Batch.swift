@@ -39,40 +39,25 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// True while `claim` holds its item's lease; locks the item's row for the rest of the transaction.
-    func holds(_ connection: PostgresConnection, _ claim: ItemClaim) async throws -> Bool {
-        let rows = try await connection.query(
-            "SELECT 1 FROM batch_item WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) FOR UPDATE",
-            logger: logger)
-        for try await _ in rows { return true }
-        return false
-    }
-
-    /// Saves a persona's result once (a second save of the same persona changes nothing) and adds its
-    /// cost to the job's spend.
-    func insertResult(_ connection: PostgresConnection, job: String, key: String, result: SavedResult) async throws {
-        let rows = try await connection.query(
-            """
-            INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
-            VALUES (\(job), \(key), \(result.persona), \(result.review), \(result.costUSD), clock_timestamp())
-            ON CONFLICT (job, key, persona) DO NOTHING RETURNING persona
-            """, logger: logger)
-        var inserted = false
-        for try await _ in rows { inserted = true }
-        if inserted, let cost = result.costUSD, cost != 0 {
-            _ = try await connection.query("UPDATE batch_job SET spent_usd = spent_usd + \(cost) WHERE name = \(job)", logger: logger)
-        }
-    }
-
-    func deleteReservation(_ connection: PostgresConnection, _ reservation: BudgetReservation?) async throws {
-        guard let reservation else { return }
-        _ = try await connection.query(
-            "DELETE FROM budget_reservation WHERE job = \(reservation.job) AND id = \(reservation.id)", logger: logger)
-    }
-
     func reserveName(
         _ connection: PostgresConnection, job: String, key: String, base: String, isTaken: (String) -> Bool
     ) async throws -> String {
+        // The usual case in one statement: the listing's name from an earlier run, else `base` when free.
+        if !isTaken(base) {
+            for try await name in try await connection.query(
+                """
+                WITH existing AS (
+                  SELECT name FROM batch_name WHERE job = \(job) AND key = \(key)
+                ), inserted AS (
+                  INSERT INTO batch_name (job, name, key) SELECT \(job), \(base), \(key) WHERE NOT EXISTS (SELECT 1 FROM existing)
+                  ON CONFLICT DO NOTHING RETURNING name
+                )
+                SELECT name FROM existing UNION ALL SELECT name FROM inserted
+                """, logger: logger
+            ).decode(String.self) {
+                return name
+            }
+        }
         for try await name in try await connection.query(
             "SELECT name FROM batch_name WHERE job = \(job) AND key = \(key)", logger: logger
         ).decode(String.self) {
@@ -292,24 +277,35 @@ extension PostgresStore {
     /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
     /// the insert reads only from `held`, so a lost lease inserts nothing.
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        let rows = try await client.query(
-            """
-            WITH released AS (
-              DELETE FROM budget_reservation WHERE job = \(reservation?.job ?? "") AND id = \(reservation?.id ?? "")
-            ), held AS (
-              SELECT job, key FROM batch_item WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) FOR UPDATE
-            ), inserted AS (
-              INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
-              SELECT job, key, \(result.persona), \(result.review), \(result.costUSD), clock_timestamp() FROM held
-              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
-            ), spent AS (
-              UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
-              WHERE name = \(claim.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
-            )
-            SELECT COUNT(*) FROM held
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count > 0 }
+        for try await count in try await client.query(Self.save(result, claim: claim, settling: reservation), logger: logger).decode(
+            Int.self)
+        {
+            return count > 0
+        }
         return false
+    }
+
+    /// The reservation settled, the item's row locked and its lease checked, the result (if any)
+    /// inserted once and its cost added to the job's spend — one statement, all or nothing, as a
+    /// statement is. Data-modifying CTEs all run, and the insert reads only from `held`, so a lost lease
+    /// inserts nothing. Returns the count of held rows (1 while the lease holds).
+    static func save(_ result: SavedResult?, claim: ItemClaim, settling reservation: BudgetReservation?) -> PostgresQuery {
+        """
+        WITH released AS (
+          DELETE FROM budget_reservation WHERE job = \(reservation?.job ?? "") AND id = \(reservation?.id ?? "")
+        ), held AS (
+          SELECT job, key FROM batch_item WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) FOR UPDATE
+        ), inserted AS (
+          INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
+          SELECT job, key, \(result?.persona ?? ""), \(result?.review ?? ""), \(result?.costUSD), clock_timestamp() FROM held
+          WHERE \(result != nil)
+          ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+        ), spent AS (
+          UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
+          WHERE name = \(claim.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
+        )
+        SELECT COUNT(*) FROM held
+        """
     }
 
     public func finishItem(
@@ -317,20 +313,34 @@ extension PostgresStore {
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
         texts: [String: String], documents: @Sendable (String) -> [String]
     ) async throws -> String? {
-        try await transaction { connection in
-            try await deleteReservation(connection, reservation)
-            guard try await holds(connection, claim) else { return nil }
-            if let lastResult { try await insertResult(connection, job: claim.job, key: claim.key, result: lastResult) }
-            let reserved = try await reserveName(connection, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
-            try await writeItem(
-                connection, job: claim.job, key: claim.key, name: name, status: status, error: nil, documents: documents(reserved),
-                outcome: outcome, position: nil)
-            _ = try await connection.query("DELETE FROM batch_document WHERE job = \(claim.job) AND key = \(claim.key)", logger: logger)
-            for (fileExtension, text) in texts {
-                _ = try await connection.query(
-                    "INSERT INTO batch_document (job, key, extension, text) VALUES (\(claim.job), \(claim.key), \(fileExtension), \(text))",
-                    logger: logger)
+        // Three statements in one transaction: the result saved under the lease (its row locked), the name
+        // reserved, the item finished with its documents.
+        let extensions = texts.keys.sorted()
+        let bodies = extensions.map { texts[$0] ?? "" }
+        return try await transaction { connection in
+            var held = false
+            for try await count in try await connection.query(Self.save(lastResult, claim: claim, settling: reservation), logger: logger)
+                .decode(Int.self)
+            {
+                held = count > 0
             }
+            guard held else { return nil }
+            let reserved = try await reserveName(connection, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
+            _ = try await connection.query(
+                """
+                WITH item AS (
+                  UPDATE batch_item SET name = \(name), status = \(status.rawValue), error = NULL,
+                    documents = \(Self.encode(documents(reserved))), verdict = \(outcome.verdict), ship_share = \(outcome.shipShare),
+                    score_median = \(outcome.scoreMedian), cost_usd = \(outcome.costUSD), answered = \(outcome.answered),
+                    updated_at = clock_timestamp(), lease_owner = NULL, lease_token = NULL, lease_expires = NULL
+                  WHERE job = \(claim.job) AND key = \(claim.key)
+                ), gone AS (
+                  DELETE FROM batch_document WHERE job = \(claim.job) AND key = \(claim.key) AND NOT (extension = ANY(\(extensions)::text[]))
+                )
+                INSERT INTO batch_document (job, key, extension, text)
+                SELECT \(claim.job), \(claim.key), e, t FROM unnest(\(extensions)::text[], \(bodies)::text[]) AS d(e, t)
+                ON CONFLICT (job, key, extension) DO UPDATE SET text = excluded.text
+                """, logger: logger)
             return reserved
         }
     }

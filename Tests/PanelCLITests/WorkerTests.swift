@@ -138,11 +138,12 @@ struct WorkerTests {
             let queued = try await cli.panel(["batch", input, "--store", url, "--job", "killed", "--enqueue-only"] + backend)
             #expect(queued.code == 0, "\(queued.stderr)")
             let concurrency = 4
+            // One attempt per call: every request the mock sees beyond 120 is a persona asked again.
             let workers = try (0..<3).map { _ in
                 try launch(
                     [
-                        "worker", "--store", url, "--drain", "--concurrency", "\(concurrency)", "--lease-seconds", "2", "--poll-seconds",
-                        "0.2",
+                        "worker", "--store", url, "--drain", "--concurrency", "\(concurrency)", "--lease-seconds", "5", "--poll-seconds",
+                        "0.2", "--max-attempts", "1",
                     ]
                         + backend)
             }

@@ -206,11 +206,15 @@ public final class BatchDriver: Sendable {
         // same step that records the listing finished.
         var last: (SavedResult, BudgetReservation?)?
         var lost = false
+        var holdingLast = false
+        defer { if holdingLast { semaphore.release() } }
         await withTaskGroup(of: (PersonaResult, String?, BudgetReservation?)?.self) { group in
             for persona in personas where results[persona.id] == nil {
                 group.addTask {
+                    // The call slot is given back once the result is saved (below), not when the answer arrives:
+                    // a worker never holds more answers paid for and unsaved than its calls in flight, so one
+                    // killed mid-job costs at most that many repeated calls.
                     guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
-                    defer { self.semaphore.release() }
                     let result = await self.pipeline.review(listing, by: persona, panel: panel)
                     self.settle(cost: result.costUSD)
                     return (result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation)
@@ -218,6 +222,8 @@ public final class BatchDriver: Sendable {
             }
             for await answer in group {
                 guard let (result, review, reservation) = answer else { continue }
+                var keepSlot = false
+                defer { if !keepSlot { semaphore.release() } }
                 // A call cut short because this process is stopping is no answer: the persona is asked again
                 // by whoever takes the listing next.
                 if Task.isCancelled, case .abstained = result.outcome {
@@ -231,7 +237,10 @@ public final class BatchDriver: Sendable {
                 }
                 let saved = SavedResult(persona: result.persona.id, review: review, costUSD: result.costUSD)
                 if personas.allSatisfy({ results[$0.id] != nil }) {
+                    // Saved when the listing is finished; its slot is held until then.
                     last = (saved, reservation)
+                    keepSlot = true
+                    holdingLast = true
                 } else if !lost {
                     do {
                         lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
@@ -262,11 +271,11 @@ public final class BatchDriver: Sendable {
 
     /// A store step tried again over a short outage (a restarted server, a dropped connection): up to
     /// four attempts over about four seconds. The steps are fenced and idempotent, so a repeat is safe.
-    func retrying<T: Sendable>(_ step: @Sendable () async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(_ step: @escaping @Sendable () async throws -> T) async throws -> T {
         var wait: Duration = .milliseconds(250)
         for attempt in 1..<4 {
             do {
-                return try await step()
+                return try await StoreDeadline.run(step)
             } catch {
                 if Task.isCancelled { throw error }
                 if attempt == 1 { onEvent(.problem("\(store.location): \(error); retrying")) }
@@ -274,7 +283,7 @@ public final class BatchDriver: Sendable {
                 wait *= 2
             }
         }
-        return try await step()
+        return try await StoreDeadline.run(step)
     }
 
     func storedResults(_ key: String) async -> [String: PersonaResult] {

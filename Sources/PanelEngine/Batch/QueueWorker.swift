@@ -91,7 +91,7 @@ public final class QueueWorker: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.lease / 3)
                 if Task.isCancelled { return }
-                try? await store.renewLeases(owner: owner, lease: options.lease)
+                _ = try? await StoreDeadline.run { try await store.renewLeases(owner: owner, lease: options.lease) }
             }
         }
         defer { heartbeat.cancel() }
@@ -110,9 +110,12 @@ public final class QueueWorker: Sendable {
                     let skipped = state.withLock { $0.skipped }
                     let claims: [QueuedClaim]
                     do {
-                        claims = try await store.claimQueued(
-                            job: options.job, excluding: skipped, owner: owner, lease: options.lease, limit: taken,
-                            maxAttempts: options.maxItemAttempts)
+                        let (store, owner, options, limit) = (store, owner, options, taken)
+                        claims = try await StoreDeadline.run {
+                            try await store.claimQueued(
+                                job: options.job, excluding: skipped, owner: owner, lease: options.lease, limit: limit,
+                                maxAttempts: options.maxItemAttempts)
+                        }
                         if outage > .zero { onEvent(.problem("\(store.location) answers again; claiming")) }
                         outage = .zero
                     } catch {
@@ -142,8 +145,12 @@ public final class QueueWorker: Sendable {
                         }
                     }
                     if claims.isEmpty {
+                        let skipped = state.withLock { $0.skipped }
                         if options.drain,
-                            let open = try? await store.openItems(job: options.job, excluding: state.withLock { $0.skipped }), open == 0
+                            let open = try? await StoreDeadline.run({ [store, options] in
+                                try await store.openItems(job: options.job, excluding: skipped)
+                            }),
+                            open == 0
                         {
                             break
                         }
