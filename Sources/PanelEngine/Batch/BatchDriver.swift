@@ -206,15 +206,11 @@ public final class BatchDriver: Sendable {
         // same step that records the listing finished.
         var last: (SavedResult, BudgetReservation?)?
         var lost = false
-        var holdingLast = false
-        defer { if holdingLast { semaphore.release() } }
         await withTaskGroup(of: (PersonaResult, String?, BudgetReservation?)?.self) { group in
             for persona in personas where results[persona.id] == nil {
                 group.addTask {
-                    // The call slot is given back once the result is saved (below), not when the answer arrives:
-                    // a worker never holds more answers paid for and unsaved than its calls in flight, so one
-                    // killed mid-job costs at most that many repeated calls.
                     guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
+                    defer { self.semaphore.release() }
                     let result = await self.pipeline.review(listing, by: persona, panel: panel)
                     self.settle(cost: result.costUSD)
                     return (result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation)
@@ -222,8 +218,6 @@ public final class BatchDriver: Sendable {
             }
             for await answer in group {
                 guard let (result, review, reservation) = answer else { continue }
-                var keepSlot = false
-                defer { if !keepSlot { semaphore.release() } }
                 // A call cut short because this process is stopping is no answer: the persona is asked again
                 // by whoever takes the listing next.
                 if Task.isCancelled, case .abstained = result.outcome {
@@ -237,10 +231,7 @@ public final class BatchDriver: Sendable {
                 }
                 let saved = SavedResult(persona: result.persona.id, review: review, costUSD: result.costUSD)
                 if personas.allSatisfy({ results[$0.id] != nil }) {
-                    // Saved when the listing is finished; its slot is held until then.
                     last = (saved, reservation)
-                    keepSlot = true
-                    holdingLast = true
                 } else if !lost {
                     do {
                         lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
