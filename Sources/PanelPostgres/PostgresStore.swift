@@ -20,6 +20,8 @@ public final class PostgresStore: ReviewStore, Sendable {
     let address: PostgresLocation
     public let location: String
     let listener: QueueListener
+    /// A connection cut mid-transaction can leave a query unanswered: workers stop waiting after this.
+    public var stepDeadline: Duration? { StoreDeadline.step }
 
     /// Opens (and migrates) the store at `url`: the password from the URL, `PGPASSWORD` or `~/.pgpass`.
     public static func open(

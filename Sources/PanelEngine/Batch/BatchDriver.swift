@@ -266,7 +266,7 @@ public final class BatchDriver: Sendable {
         var wait: Duration = .milliseconds(250)
         for attempt in 1..<4 {
             do {
-                return try await StoreDeadline.run(step)
+                return try await StoreDeadline.run(limit: store.stepDeadline, step)
             } catch {
                 if Task.isCancelled { throw error }
                 if attempt == 1 { onEvent(.problem("\(store.location): \(error); retrying")) }
@@ -274,7 +274,7 @@ public final class BatchDriver: Sendable {
                 wait *= 2
             }
         }
-        return try await StoreDeadline.run(step)
+        return try await StoreDeadline.run(limit: store.stepDeadline, step)
     }
 
     func storedResults(_ key: String) async -> [String: PersonaResult] {

@@ -91,7 +91,9 @@ public final class QueueWorker: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.lease / 3)
                 if Task.isCancelled { return }
-                _ = try? await StoreDeadline.run { try await store.renewLeases(owner: owner, lease: options.lease) }
+                _ = try? await StoreDeadline.run(limit: store.stepDeadline) {
+                    try await store.renewLeases(owner: owner, lease: options.lease)
+                }
             }
         }
         defer { heartbeat.cancel() }
@@ -111,7 +113,7 @@ public final class QueueWorker: Sendable {
                     let claims: [QueuedClaim]
                     do {
                         let (store, owner, options, limit) = (store, owner, options, taken)
-                        claims = try await StoreDeadline.run {
+                        claims = try await StoreDeadline.run(limit: store.stepDeadline) {
                             try await store.claimQueued(
                                 job: options.job, excluding: skipped, owner: owner, lease: options.lease, limit: limit,
                                 maxAttempts: options.maxItemAttempts)
@@ -147,9 +149,11 @@ public final class QueueWorker: Sendable {
                     if claims.isEmpty {
                         let skipped = state.withLock { $0.skipped }
                         if options.drain,
-                            let open = try? await StoreDeadline.run({ [store, options] in
-                                try await store.openItems(job: options.job, excluding: skipped)
-                            }),
+                            let open = try? await StoreDeadline.run(
+                                limit: store.stepDeadline,
+                                { [store, options] in
+                                    try await store.openItems(job: options.job, excluding: skipped)
+                                }),
                             open == 0
                         {
                             break

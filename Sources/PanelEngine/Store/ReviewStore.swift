@@ -11,6 +11,9 @@ public protocol ReviewStore: ResponseCache, RateWindows {
     /// Where the store is, for messages (a path, or a URL without its password).
     var location: String { get }
 
+    /// How long a worker waits for one step before giving it up (nil: no deadline; see ``StoreDeadline``).
+    var stepDeadline: Duration? { get }
+
     // MARK: Jobs and the queue
 
     /// Puts listings on a job's queue in one step, making the job (with its settings and budget) when it
@@ -106,6 +109,10 @@ public protocol ReviewStore: ResponseCache, RateWindows {
 
 extension ReviewStore {
     public func jobExists(_ name: String) async throws -> Bool { try await job(name) != nil }
+
+    /// How long a worker waits for one step of this store before it gives the step up and tries again
+    /// (``StoreDeadline``); nil for a store whose steps cannot be left unanswered (a local file).
+    public var stepDeadline: Duration? { nil }
 }
 
 /// A listing put on a job's queue.

@@ -12,10 +12,11 @@ public enum StoreDeadline {
     }
 
     /// Runs `operation`, or throws ``Exceeded`` after `limit` (the operation is cancelled and left to end
-    /// on its own: an operation that ignores cancellation is not waited for).
+    /// on its own: an operation that ignores cancellation is not waited for). No limit: just runs it.
     public static func run<T: Sendable>(
-        limit: Duration = step, _ operation: @escaping @Sendable () async throws -> T
+        limit: Duration? = step, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
+        guard let limit else { return try await operation() }
         let outcome = Mutex<CheckedContinuation<T, any Error>?>(nil)
         let work = Mutex<Task<Void, Never>?>(nil)
         let timer = Mutex<Task<Void, Never>?>(nil)
