@@ -182,6 +182,10 @@ struct BatchCommand: AsyncParsableCommand {
         }
         reporting?.cancel()
         await reporting?.value
+        let exported = driver.progress.exported
+        if exported > 0 {
+            log.info("wrote \(exported) document(s) --out lacked (listings other processes finished), from \(store.location)")
+        }
         let summary: BatchSummary
         var lines = ["", "STATUS       VERDICT     SHIP   MEDIAN  COST       LISTING"]
         do {

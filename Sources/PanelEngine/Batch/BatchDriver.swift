@@ -52,6 +52,8 @@ public final class BatchDriver: Sendable {
         public var calls = 0
         public var spentUSD = 0.0
         public var budgetStopped = false
+        /// Documents the sink lacked at the end (finished by other processes, or not written), written from the store.
+        public var exported = 0
     }
 
     public let engine: ReviewEngine
@@ -174,7 +176,7 @@ public final class BatchDriver: Sendable {
             try sink.write(document.text, to: address)
             written += 1
         }
-        if written > 0 { onEvent(.problem("wrote \(written) document(s) other processes finished, from \(store.location)")) }
+        state.withLock { $0.exported += written }
     }
 
     /// One claimed listing of the queue: reviewed, or given back when this process is stopping or its

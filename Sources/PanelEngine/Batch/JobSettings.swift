@@ -145,15 +145,26 @@ extension BatchDriver {
 public struct JobExport: Sendable {
     public let store: any ReviewStore
     public let job: JobRecord
+    /// The job's settings, read once (nil for a job made before jobs kept them).
+    let settings: Result<JobSettings?, EngineError>
 
     public init(store: any ReviewStore, job: JobRecord) {
         self.store = store
         self.job = job
+        if let text = job.settings {
+            do {
+                settings = .success(try JobSettings.decode(text, job: job.name))
+            } catch {
+                settings = .failure(error)
+            }
+        } else {
+            settings = .success(nil)
+        }
     }
 
     /// The formats the job was run with (markdown when it recorded none).
     public var formats: [DocumentFormat] {
-        let recorded = job.settings.flatMap { try? JobSettings.decode($0, job: job.name) }?.documentFormats ?? []
+        let recorded = ((try? settings.get()) ?? nil)?.documentFormats ?? []
         return recorded.isEmpty ? [.markdown] : recorded
     }
 
@@ -164,8 +175,7 @@ public struct JobExport: Sendable {
     ) async throws
         -> (documents: Int, summary: BatchSummary)
     {
-        let templates =
-            try job.settings.map { try JobSettings.decode($0, job: job.name).reviewSettings(job: job.name).templates } ?? .builtIn()
+        let templates = try settings.get()?.reviewSettings(job: job.name).templates ?? .builtIn()
         var written = 0
         var pending: (key: String, name: String, texts: [String: String])?
         func flush() throws {

@@ -56,7 +56,6 @@ public final class QueueWorker: Sendable {
         var skipped: Set<String> = []
         var stopping = false
         var inFlight = 0
-        var finished = 0
     }
 
     /// `driver` makes the driver of a job the first time one of its listings is claimed (the
@@ -77,9 +76,6 @@ public final class QueueWorker: Sendable {
     public func stop() { state.withLock { $0.stopping = true } }
 
     public var isStopping: Bool { state.withLock { $0.stopping } }
-
-    /// Listings this worker finished or gave back.
-    public var listingsHandled: Int { state.withLock { $0.finished } }
 
     /// The drivers of the jobs this worker has worked on.
     public var drivers: [BatchDriver] { state.withLock { Array($0.drivers.values) } }
@@ -139,10 +135,7 @@ public final class QueueWorker: Sendable {
                         group.addTask {
                             await driver.work(claim)
                             if driver.progress.budgetStopped { self.state.withLock { _ = $0.skipped.insert(claim.claim.job) } }
-                            self.state.withLock {
-                                $0.inFlight -= 1
-                                $0.finished += 1
-                            }
+                            self.state.withLock { $0.inFlight -= 1 }
                             slots.release()
                         }
                     }
