@@ -50,6 +50,8 @@ enum DefaultTemplates {
             .by { color: var(--muted); font-size: .8rem; margin: .4rem 0 0; }
             .warning { color: var(--split); background: var(--split-bg); border-radius: .4rem; padding: .3rem .5rem; font-size: .85rem; }
             .abstained { color: var(--muted); font-style: italic; }
+            .override { font-size: .9rem; }
+            .edited { color: var(--muted); font-size: .85rem; }
             .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
             .weighs { display: block; font-weight: 400; font-size: .8rem; color: var(--muted); }
             footer { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
@@ -80,6 +82,9 @@ enum DefaultTemplates {
             </div>
             </div>
             {{#tagline}}<p class="tagline">{{tagline}}</p>{{/tagline}}
+            {{#override}}
+            <p class="override" data-override="{{verdict}}"><span class="badge {{verdict}}">{{verdict_label}}</span> editor's call — {{note}} <span class="by">({{by}}, <time datetime="{{at}}">{{at}}</time>)</span></p>
+            {{/override}}
             <p><span class="badge {{verdict}}" data-verdict="{{verdict}}">{{verdict_label}}</span> <span class="share">{{share}} ship · {{votes}}{{#abstained}} · {{abstained}} abstained{{/abstained}}</span></p>
             <dl class="facts">
             <dt>Community</dt><dd>{{community}}</dd>
@@ -128,6 +133,9 @@ enum DefaultTemplates {
             {{#text}}
             <p>{{text}}</p>
             {{/text}}
+            {{#edited}}
+            <details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>
+            {{/edited}}
             {{#by}}<p class="by">{{by}}{{#repaired}} · repaired{{/repaired}}{{#cached}} · cached{{/cached}}</p>{{/by}}
             {{/answered}}
             {{#abstained}}
@@ -146,7 +154,7 @@ enum DefaultTemplates {
             <footer>
             {{#footer}}
             <p>{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} — a single-model panel: its personas are not independent opinions{{/single_model_panel}}</p>
-            <p>calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated <time datetime="{{generated_at}}">{{generated_at}}</time></p>
+            <p>calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated <time datetime="{{generated_at}}">{{generated_at}}</time>{{#approved}} · approved by {{by}}, <time datetime="{{at}}">{{at}}</time>{{/approved}}</p>
             {{/footer}}
             </footer>
             </main>
@@ -168,6 +176,9 @@ enum DefaultTemplates {
 
             {{/subtitle}}
             - **Panel verdict:** {{headline}}
+            {{#override}}
+            - **Editor's verdict:** {{verdict_label}} — {{note}} _({{by}}, {{at}})_
+            {{/override}}
             - **Panel ship share:** {{share}} ({{votes}})
             - **Community:** {{community}}
             - **Entry:** {{entry}}
@@ -209,6 +220,10 @@ enum DefaultTemplates {
             {{text}}
 
             {{/text}}
+            {{#edited}}
+            _Edited by {{by}} at {{at}}; the model's own paragraph is kept in the JSON document._
+
+            {{/edited}}
             {{/answered}}
             {{#abstained}}
             **{{#is_comparison}}{{tool}} — {{/is_comparison}}Abstained** — {{reason}}
@@ -218,7 +233,7 @@ enum DefaultTemplates {
             {{/personas}}
             ---
 
-            _{{#footer}}{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} (a single-model panel: its personas are not independent opinions){{/single_model_panel}} · calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated {{generated_at}}{{/footer}}_
+            _{{#footer}}{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} (a single-model panel: its personas are not independent opinions){{/single_model_panel}} · calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated {{generated_at}}{{#approved}} · approved by {{by}} at {{at}}{{/approved}}{{/footer}}_
             """#,
     ]
 }

@@ -26,14 +26,15 @@ public enum DocumentViewModel {
             "families": .number(families.count), "family_names": .text(families.joined(separator: ", ")),
         ]
         if families.count == 1 && answered.count > 1 { footer["single_model_panel"] = true }
+        if let approved = doc.editor?.approved { footer["approved"] = ["by": .text(approved.by), "at": .text(approved.at)] }
         return [
             "title": .text(doc.title), "is_comparison": .flag(doc.kind == .comparison), "tool_count": .number(doc.tools.count),
-            "tools": .list(doc.tools.map(tool)), "decision_rows": .list(decisionRows(doc)), "personas": .list(personaRows(doc)),
-            "footer": .object(footer),
+            "tools": .list(doc.tools.map { tool($0, editor: doc.editor) }), "decision_rows": .list(decisionRows(doc)),
+            "personas": .list(personaRows(doc)), "footer": .object(footer),
         ]
     }
 
-    static func tool(_ tool: ReviewDocument.Tool) -> TemplateValue {
+    static func tool(_ tool: ReviewDocument.Tool, editor: ReviewDocument.Editor? = nil) -> TemplateValue {
         let panel = tool.panel
         var values: [String: TemplateValue] = [
             "name": .text(tool.name), "name_cell": .text(cell(tool.name)),
@@ -51,7 +52,19 @@ public enum DocumentViewModel {
         if let category = tool.category { values["category"] = .text(category) }
         if let tagline = tool.tagline { values["tagline"] = .text(tagline) }
         if let url = tool.url, isWebURL(url) { values["url"] = .text(url) }
+        if let override = editor?.override(tool: tool.name) {
+            values["override"] = [
+                "verdict": .text(override.verdict.rawValue), "verdict_label": .text(override.verdict.rawValue.capitalized),
+                "note": .text(override.note), "by": .text(override.by), "at": .text(override.at),
+            ]
+        }
         return .object(values)
+    }
+
+    /// "Ship · 3 ship / 1 skip", or with an editor's override: "Skip (editor; the panel said Ship · 3 ship / 1 skip)".
+    static func verdictLine(_ tool: ReviewDocument.Tool, editor: ReviewDocument.Editor?) -> String {
+        guard let override = editor?.override(tool: tool.name) else { return tool.panel.headline }
+        return "\(override.verdict.rawValue.capitalized) (editor's call; the panel said \(tool.panel.headline))"
     }
 
     static func decisionRows(_ doc: ReviewDocument) -> [TemplateValue] {
@@ -66,7 +79,7 @@ public enum DocumentViewModel {
             ]
         }
         return [
-            row("Panel verdict") { $0.panel.headline },
+            row("Panel verdict") { verdictLine($0, editor: doc.editor) },
             row("Median score") { $0.panel.scoreMedian.map { "\(number($0))/100" } },
             row("Community") { $0.community ?? "No community votes yet" },
             row("Pricing") { $0.pricing },
@@ -86,7 +99,7 @@ public enum DocumentViewModel {
                         guard let review = tool.reviews.first(where: { $0.persona == id }) else {
                             return ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name)), "missing": true]
                         }
-                        return self.review(review, tool: tool)
+                        return self.review(review, tool: tool, edit: doc.editor?.edit(tool: tool.name, persona: id))
                     }),
             ]
             if let weighs = doc.personas.first(where: { $0.id == id })?.weighs { row["weighs"] = .text(weighs) }
@@ -94,7 +107,8 @@ public enum DocumentViewModel {
         }
     }
 
-    static func review(_ review: ReviewDocument.Review, tool: ReviewDocument.Tool) -> TemplateValue {
+    static func review(_ review: ReviewDocument.Review, tool: ReviewDocument.Tool, edit: ReviewDocument.Editor.Edit? = nil) -> TemplateValue
+    {
         var values: [String: TemplateValue] = ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name))]
         switch review.status {
         case .answered:
@@ -103,7 +117,11 @@ public enum DocumentViewModel {
             values["score"] = .number(score)
             values["verdict"] = .text(review.verdict?.rawValue ?? "?")
             values["score_line"] = .text("\(score)/100 · \(review.verdict?.rawValue ?? "?")")
-            values["text"] = paragraphs(review.text ?? "")
+            values["text"] = paragraphs(edit?.text ?? review.text ?? "")
+            if let edit {
+                values["edited"] = ["by": .text(edit.by), "at": .text(edit.at)]
+                values["original_text"] = paragraphs(review.text ?? "")
+            }
             values["contradiction"] = .flag(review.flags.contains(PersonaResult.contradictionFlag))
             values["repaired"] = .flag(review.flags.contains(PersonaResult.repairedFlag))
             values["cached"] = .flag(review.flags.contains(PersonaResult.cachedFlag))

@@ -201,9 +201,12 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
     public var tools: [Tool]
     public var totals: Totals
     public var provenance: Provenance?
+    /// What editors changed in the team server (`panel serve`); absent from documents nobody edited.
+    /// An addition within v1: the model's own text, score and verdict stay where they are.
+    public var editor: Editor?
 
     enum CodingKeys: String, CodingKey {
-        case schema, kind, personas, tools, totals, provenance
+        case schema, kind, personas, tools, totals, provenance, editor
         case generatedAt = "generated_at"
     }
 
@@ -216,6 +219,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         try c.encode(tools, forKey: .tools)
         try c.encode(totals, forKey: .totals)
         try c.encode(provenance, forKey: .provenance)
+        try c.encodeIfPresent(editor, forKey: .editor)
     }
 
     /// The display name of a persona id.
