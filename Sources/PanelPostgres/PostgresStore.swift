@@ -189,6 +189,30 @@ public final class PostgresStore: ReviewStore, Sendable {
                 """,
             ]
         ),
+        (
+            3,
+            [
+                """
+                CREATE TABLE team_token (
+                  id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, secret_hash text NOT NULL UNIQUE, budget_usd double precision,
+                  spent_usd double precision NOT NULL DEFAULT 0, created_at double precision NOT NULL, revoked boolean NOT NULL DEFAULT false)
+                """,
+                "CREATE UNIQUE INDEX team_token_live_name ON team_token (name) WHERE NOT revoked",
+                "CREATE TABLE team_session (secret_hash text PRIMARY KEY, token_id text NOT NULL, csrf text NOT NULL, expires double precision NOT NULL)",
+                """
+                CREATE TABLE team_review (
+                  id text PRIMARY KEY, created_at double precision NOT NULL, token_id text NOT NULL, created_by text NOT NULL, status text NOT NULL,
+                  title text NOT NULL, title_lower text NOT NULL, listings text NOT NULL, document text, verdicts text NOT NULL DEFAULT '',
+                  cost_usd double precision, error text)
+                """,
+                "CREATE INDEX team_review_newest ON team_review (created_at DESC, id DESC)",
+                """
+                CREATE TABLE team_review_action (
+                  review_id text NOT NULL REFERENCES team_review(id) ON DELETE CASCADE, seq bigint NOT NULL, action text NOT NULL,
+                  PRIMARY KEY (review_id, seq))
+                """,
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).

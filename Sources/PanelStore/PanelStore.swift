@@ -71,6 +71,7 @@ public final class PanelStore: Sendable {
     /// The tables a store has once migrated.
     static let tables = [
         "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document", "rate_window",
+        "team_token", "team_session", "team_review", "team_review_action",
     ]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements
@@ -108,6 +109,7 @@ public final class PanelStore: Sendable {
             }
         }
         registerBatchMigration(&migrator)
+        registerTeamMigration(&migrator)
         return migrator
     }
 

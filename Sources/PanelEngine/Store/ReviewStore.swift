@@ -7,7 +7,7 @@ public import ModelBackends
 /// `PanelStore` (SQLite) implements it for one machine; `PanelPostgres` implements the same
 /// protocol for several. The engine never names either. Every method is one atomic step: a process
 /// killed between two calls leaves the store as it was after the first.
-public protocol ReviewStore: ResponseCache, RateWindows {
+public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     /// Where the store is, for messages (a path, or a URL without its password).
     var location: String { get }
 

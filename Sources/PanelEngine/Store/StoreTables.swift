@@ -35,6 +35,18 @@ public struct StoreTable: Sendable, Hashable {
         StoreTable(name: "batch_name", columns: ["job", "name", "key"], timestamps: [], key: ["job", "name"]),
         StoreTable(
             name: "batch_document", columns: ["job", "key", "extension", "text"], timestamps: [], key: ["job", "key", "extension"]),
+        // The team server's tokens (hashed) and reviews; sessions are not copied (signing in again makes one).
+        StoreTable(
+            name: "team_token", columns: ["id", "name", "role", "secret_hash", "budget_usd", "spent_usd", "created_at", "revoked"],
+            timestamps: [], booleans: ["revoked"], key: ["id"]),
+        StoreTable(
+            name: "team_review",
+            columns: [
+                "id", "created_at", "token_id", "created_by", "status", "title", "title_lower", "listings", "document", "verdicts",
+                "cost_usd",
+                "error",
+            ], timestamps: [], key: ["id"]),
+        StoreTable(name: "team_review_action", columns: ["review_id", "seq", "action"], timestamps: [], key: ["review_id", "seq"]),
     ]
 }
 

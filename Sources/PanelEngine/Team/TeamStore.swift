@@ -1,0 +1,238 @@
+public import Foundation
+public import PanelKit
+
+/// What the team server (`panel serve`) keeps in the store: API tokens (hashed), browser sessions
+/// (hashed), reviews asked for over HTTP with their documents, and editors' actions on them. Both
+/// stores implement it, so several servers sharing a PostgreSQL store share tokens, sessions and
+/// history. Every method is one atomic step.
+public protocol TeamStore: Sendable {
+    // MARK: Tokens
+
+    /// Keeps a new token under the hash of its secret (the secret itself is never stored).
+    func createToken(_ token: TeamToken, secretHash: String) async throws
+    /// The token whose secret hashes to `secretHash` (revoked ones too: the caller says why it refuses).
+    func token(secretHash: String) async throws -> TeamToken?
+    /// Every token, newest first.
+    func tokens() async throws -> [TeamToken]
+    /// Revokes the token with this id or name; false when there is none (or it was revoked already).
+    func revokeToken(_ idOrName: String) async throws -> Bool
+    /// Adds to a token's spend.
+    func addTokenSpend(id: String, usd: Double) async throws
+
+    // MARK: Sessions (the web page's sign-in)
+
+    func createSession(_ session: TeamSession, secretHash: String) async throws
+    /// A live session (not expired, its token not revoked) and its token.
+    func session(secretHash: String, now: Date) async throws -> (TeamSession, TeamToken)?
+    func deleteSession(secretHash: String) async throws
+
+    // MARK: Reviews
+
+    func createReview(_ review: TeamReview) async throws
+    /// Records a review's progress or outcome; `document` is its v1 JSON once done.
+    func updateReview(
+        id: String, status: TeamReview.Status, document: String?, verdicts: [String], costUSD: Double?, error: String?
+    ) async throws
+    func review(id: String) async throws -> TeamReview?
+    /// Reviews newest first, without their listings and documents: `query` matches tool names (case
+    /// insensitive), `verdict` any tool's panel verdict; `before` continues a page.
+    func reviews(query: String?, verdict: String?, limit: Int, before: TeamReview.Cursor?) async throws -> [TeamReview]
+    /// Reviews queued or running (a server that stopped mid-review takes them up again).
+    func unfinishedReviews() async throws -> [TeamReview]
+
+    /// Appends editors' actions to a review; false when there is no such review.
+    func addEditorActions(review id: String, _ actions: [EditorAction]) async throws -> Bool
+    /// A review's editor actions in the order they were made.
+    func editorActions(review id: String) async throws -> [EditorAction]
+}
+
+/// What a token may do. Each role can do everything the ones before it can.
+public enum TeamRole: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// Reads reviews, documents and history.
+    case viewer
+    /// Also creates reviews and edits, overrides and approves them.
+    case editor
+    /// Also runs batches and manages tokens.
+    case admin
+
+    public static func < (a: TeamRole, b: TeamRole) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// An API token as the store keeps it: who, what role, what it has spent, never the secret.
+public struct TeamToken: Sendable, Hashable, Codable {
+    /// A public id (`tok_…`) for lists and revocation; the secret is `panel_<id>_<random>`.
+    public var id: String
+    public var name: String
+    public var role: TeamRole
+    public var budgetUSD: Double?
+    public var spentUSD: Double
+    public var createdAt: Date
+    public var revoked: Bool
+
+    public init(id: String, name: String, role: TeamRole, budgetUSD: Double?, spentUSD: Double = 0, createdAt: Date, revoked: Bool = false)
+    {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.budgetUSD = budgetUSD
+        self.spentUSD = spentUSD
+        self.createdAt = createdAt
+        self.revoked = revoked
+    }
+
+    /// True when the token's budget is spent (a token without a budget never is).
+    public var budgetSpent: Bool { budgetUSD.map { spentUSD >= $0 } ?? false }
+}
+
+/// A signed-in browser: the session cookie's secret is hashed in the store; `csrf` is the value every
+/// form and script request of the session must carry.
+public struct TeamSession: Sendable, Hashable {
+    public var tokenID: String
+    public var csrf: String
+    public var expires: Date
+
+    public init(tokenID: String, csrf: String, expires: Date) {
+        self.tokenID = tokenID
+        self.csrf = csrf
+        self.expires = expires
+    }
+}
+
+/// A review asked for over HTTP: its listings, its progress, and its document once done.
+public struct TeamReview: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        case queued, running, done, failed
+    }
+
+    /// Where a page of history ends: the next page starts after it.
+    public struct Cursor: Sendable, Hashable {
+        public var createdAt: Double
+        public var id: String
+
+        public init(createdAt: Double, id: String) {
+            self.createdAt = createdAt
+            self.id = id
+        }
+
+        /// `1732960000.123-r_abc…` in a URL.
+        public var token: String { "\(createdAt)-\(id)" }
+
+        public init?(token: String) {
+            guard let dash = token.firstIndex(of: "-"), let time = Double(token[..<dash]), time.isFinite else { return nil }
+            let id = String(token[token.index(after: dash)...])
+            guard !id.isEmpty, id.count <= 64 else { return nil }
+            self.init(createdAt: time, id: id)
+        }
+    }
+
+    public var id: String
+    /// Seconds since 1970 (a fraction keeps the order of reviews made in one second).
+    public var createdAt: Double
+    /// The token that asked for it (its id) and its name, for the history.
+    public var tokenID: String
+    public var createdBy: String
+    public var status: Status
+    /// "A vs B": the tools' names.
+    public var title: String
+    /// The listings as JSON (``Listing`` array); empty in history lists.
+    public var listings: String
+    /// The v1 JSON document once done; nil before, and in history lists.
+    public var document: String?
+    /// Each tool's panel verdict once done.
+    public var verdicts: [String]
+    public var costUSD: Double?
+    public var error: String?
+
+    public init(
+        id: String, createdAt: Double, tokenID: String, createdBy: String, status: Status, title: String, listings: String,
+        document: String? = nil, verdicts: [String] = [], costUSD: Double? = nil, error: String? = nil
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.tokenID = tokenID
+        self.createdBy = createdBy
+        self.status = status
+        self.title = title
+        self.listings = listings
+        self.document = document
+        self.verdicts = verdicts
+        self.costUSD = costUSD
+        self.error = error
+    }
+
+    public var cursor: Cursor { Cursor(createdAt: createdAt, id: id) }
+}
+
+/// One editor's action on a review: rewrite a persona's paragraph, override a tool's verdict with a
+/// note, or approve the document. Kept in order; the document's `editor` block is built from them.
+public struct EditorAction: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case edit, override, approve
+    }
+
+    public var kind: Kind
+    public var tool: String?
+    public var persona: String?
+    public var text: String?
+    public var verdict: Verdict?
+    public var note: String?
+    public var by: String
+    public var at: String
+
+    public init(
+        kind: Kind, tool: String? = nil, persona: String? = nil, text: String? = nil, verdict: Verdict? = nil, note: String? = nil,
+        by: String, at: String
+    ) {
+        self.kind = kind
+        self.tool = tool
+        self.persona = persona
+        self.text = text
+        self.verdict = verdict
+        self.note = note
+        self.by = by
+        self.at = at
+    }
+
+    /// The `editor` block these actions make.
+    public static func editor(_ actions: [EditorAction]) -> ReviewDocument.Editor? {
+        guard !actions.isEmpty else { return nil }
+        var editor = ReviewDocument.Editor()
+        for action in actions {
+            switch action.kind {
+            case .edit:
+                editor.edits.append(
+                    .init(tool: action.tool ?? "", persona: action.persona ?? "", text: action.text ?? "", by: action.by, at: action.at))
+            case .override:
+                editor.overrides.append(
+                    .init(tool: action.tool ?? "", verdict: action.verdict ?? .skip, note: action.note ?? "", by: action.by, at: action.at))
+            case .approve:
+                editor.approved = .init(by: action.by, at: action.at)
+            }
+        }
+        return editor
+    }
+}
+
+/// How both stores keep a review's verdicts in one text column (`,ship,skip,`, so `LIKE '%,ship,%'`
+/// finds any tool's), and a search pattern for tool names.
+public enum TeamVerdicts {
+    public static func column(_ verdicts: [String]) -> String {
+        verdicts.isEmpty ? "" : "," + verdicts.joined(separator: ",") + ","
+    }
+
+    public static func list(_ column: String) -> [String] {
+        column.split(separator: ",").map(String.init)
+    }
+
+    /// `%text%` for `LIKE … ESCAPE '\'`, lowercased, with `%`, `_` and `\` matched literally.
+    public static func likePattern(_ query: String) -> String {
+        var pattern = "%"
+        for character in query.lowercased() {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        return pattern + "%"
+    }
+}

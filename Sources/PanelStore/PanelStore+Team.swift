@@ -1,0 +1,212 @@
+public import Foundation
+import GRDB
+public import PanelEngine
+import PanelKit
+
+/// The team server's tables: tokens and sessions (secrets hashed), reviews asked for over HTTP, and
+/// editors' actions on them.
+extension PanelStore: TeamStore {
+    static func registerTeamMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v8-team") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE team_token (
+                      id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
+                      budget_usd DOUBLE, spent_usd DOUBLE NOT NULL DEFAULT 0, created_at DOUBLE NOT NULL,
+                      revoked BOOLEAN NOT NULL DEFAULT 0);
+                    CREATE TABLE team_session (
+                      secret_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, csrf TEXT NOT NULL, expires DOUBLE NOT NULL);
+                    CREATE TABLE team_review (
+                      id TEXT PRIMARY KEY, created_at DOUBLE NOT NULL, token_id TEXT NOT NULL, created_by TEXT NOT NULL,
+                      status TEXT NOT NULL, title TEXT NOT NULL, title_lower TEXT NOT NULL, listings TEXT NOT NULL, document TEXT,
+                      verdicts TEXT NOT NULL DEFAULT '', cost_usd DOUBLE, error TEXT);
+                    CREATE INDEX team_review_newest ON team_review (created_at DESC, id DESC);
+                    CREATE TABLE team_review_action (
+                      review_id TEXT NOT NULL REFERENCES team_review(id) ON DELETE CASCADE, seq INTEGER NOT NULL, action TEXT NOT NULL,
+                      PRIMARY KEY (review_id, seq)) WITHOUT ROWID;
+                    """)
+        }
+    }
+
+    // MARK: tokens
+
+    public func createToken(_ token: TeamToken, secretHash: String) async throws {
+        try writeTransaction { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM team_token WHERE name = ? AND NOT revoked", arguments: [token.name]) == true {
+                throw StoreError(path: path, problem: "a token named '\(token.name)' exists; revoke it first or choose another --name")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO team_token (id, name, role, secret_hash, budget_usd, spent_usd, created_at, revoked)
+                    VALUES (?, ?, ?, ?, ?, 0, ?, 0)
+                    """,
+                arguments: [token.id, token.name, token.role.rawValue, secretHash, token.budgetUSD, token.createdAt.timeIntervalSince1970])
+        }
+    }
+
+    public func token(secretHash: String) async throws -> TeamToken? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM team_token WHERE secret_hash = ?", arguments: [secretHash]).map(Self.token)
+        }
+    }
+
+    public func tokens() async throws -> [TeamToken] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM team_token ORDER BY created_at DESC, id").map(Self.token) }
+    }
+
+    public func revokeToken(_ idOrName: String) async throws -> Bool {
+        try writeTransaction { db in
+            try db.execute(
+                sql: "UPDATE team_token SET revoked = 1 WHERE (id = ? OR name = ?) AND NOT revoked", arguments: [idOrName, idOrName])
+            let changed = db.changesCount > 0
+            if changed {
+                try db.execute(
+                    sql: "DELETE FROM team_session WHERE token_id IN (SELECT id FROM team_token WHERE id = ? OR name = ?)",
+                    arguments: [idOrName, idOrName])
+            }
+            return changed
+        }
+    }
+
+    public func addTokenSpend(id: String, usd: Double) async throws {
+        guard usd.isFinite, usd > 0 else { return }
+        try writeTransaction { db in
+            try db.execute(sql: "UPDATE team_token SET spent_usd = spent_usd + ? WHERE id = ?", arguments: [usd, id])
+        }
+    }
+
+    static func token(_ row: Row) -> TeamToken {
+        TeamToken(
+            id: row["id"], name: row["name"], role: TeamRole(rawValue: row["role"]) ?? .viewer, budgetUSD: row["budget_usd"],
+            spentUSD: row["spent_usd"] ?? 0, createdAt: Date(timeIntervalSince1970: row["created_at"] ?? 0),
+            revoked: row["revoked"] ?? false)
+    }
+
+    // MARK: sessions
+
+    public func createSession(_ session: TeamSession, secretHash: String) async throws {
+        try writeTransaction { db in
+            try db.execute(sql: "DELETE FROM team_session WHERE expires < ?", arguments: [Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO team_session (secret_hash, token_id, csrf, expires) VALUES (?, ?, ?, ?)",
+                arguments: [secretHash, session.tokenID, session.csrf, session.expires.timeIntervalSince1970])
+        }
+    }
+
+    public func session(secretHash: String, now: Date) async throws -> (TeamSession, TeamToken)? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.csrf, s.expires, t.* FROM team_session s JOIN team_token t ON t.id = s.token_id
+                        WHERE s.secret_hash = ? AND s.expires > ? AND NOT t.revoked
+                        """, arguments: [secretHash, now.timeIntervalSince1970])
+            else { return nil }
+            let token = Self.token(row)
+            return (TeamSession(tokenID: token.id, csrf: row["csrf"], expires: Date(timeIntervalSince1970: row["expires"])), token)
+        }
+    }
+
+    public func deleteSession(secretHash: String) async throws {
+        try writeTransaction { db in try db.execute(sql: "DELETE FROM team_session WHERE secret_hash = ?", arguments: [secretHash]) }
+    }
+
+    // MARK: reviews
+
+    public func createReview(_ review: TeamReview) async throws {
+        try writeTransaction { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO team_review (id, created_at, token_id, created_by, status, title, title_lower, listings, verdicts)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
+                    """,
+                arguments: [
+                    review.id, review.createdAt, review.tokenID, review.createdBy, review.status.rawValue, review.title,
+                    review.title.lowercased(), review.listings,
+                ])
+        }
+    }
+
+    public func updateReview(
+        id: String, status: TeamReview.Status, document: String?, verdicts: [String], costUSD: Double?, error: String?
+    ) async throws {
+        try writeTransaction { db in
+            try db.execute(
+                sql: """
+                    UPDATE team_review SET status = ?, document = COALESCE(?, document), verdicts = ?, cost_usd = ?, error = ?
+                    WHERE id = ?
+                    """,
+                arguments: [status.rawValue, document, TeamVerdicts.column(verdicts), costUSD, error, id])
+        }
+    }
+
+    public func review(id: String) async throws -> TeamReview? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM team_review WHERE id = ?", arguments: [id]).map { Self.review($0, full: true) }
+        }
+    }
+
+    public func reviews(query: String?, verdict: String?, limit: Int, before: TeamReview.Cursor?) async throws -> [TeamReview] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let query, !query.isEmpty {
+            conditions.append("title_lower LIKE ? ESCAPE '\\'")
+            _ = arguments.append(contentsOf: [TeamVerdicts.likePattern(query)])
+        }
+        if let verdict {
+            conditions.append("verdicts LIKE ?")
+            _ = arguments.append(contentsOf: ["%," + verdict + ",%"])
+        }
+        if let before {
+            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            _ = arguments.append(contentsOf: [before.createdAt, before.createdAt, before.id])
+        }
+        let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        _ = arguments.append(contentsOf: [limit])
+        let bound = arguments
+        let sql = """
+            SELECT id, created_at, token_id, created_by, status, title, verdicts, cost_usd, error FROM team_review \(clause)
+            ORDER BY created_at DESC, id DESC LIMIT ?
+            """
+        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map { Self.review($0, full: false) } }
+    }
+
+    public func unfinishedReviews() async throws -> [TeamReview] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM team_review WHERE status IN ('queued', 'running') ORDER BY created_at, id").map {
+                Self.review($0, full: true)
+            }
+        }
+    }
+
+    static func review(_ row: Row, full: Bool) -> TeamReview {
+        TeamReview(
+            id: row["id"], createdAt: row["created_at"], tokenID: row["token_id"], createdBy: row["created_by"],
+            status: TeamReview.Status(rawValue: row["status"]) ?? .failed, title: row["title"], listings: full ? row["listings"] : "",
+            document: full ? row["document"] : nil, verdicts: TeamVerdicts.list(row["verdicts"] ?? ""), costUSD: row["cost_usd"],
+            error: row["error"])
+    }
+
+    // MARK: editor actions
+
+    public func addEditorActions(review id: String, _ actions: [EditorAction]) async throws -> Bool {
+        let encoded = try actions.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try writeTransaction { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM team_review WHERE id = ?", arguments: [id]) == true else { return false }
+            let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM team_review_action WHERE review_id = ?", arguments: [id]) ?? 0
+            for (offset, action) in encoded.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO team_review_action (review_id, seq, action) VALUES (?, ?, ?)",
+                    arguments: [id, last + 1 + offset, action])
+            }
+            return true
+        }
+    }
+
+    public func editorActions(review id: String) async throws -> [EditorAction] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT action FROM team_review_action WHERE review_id = ? ORDER BY seq", arguments: [id])
+        }.compactMap { try? JSONDecoder().decode(EditorAction.self, from: Data($0.utf8)) }
+    }
+}

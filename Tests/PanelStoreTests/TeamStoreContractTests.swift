@@ -1,0 +1,104 @@
+import Foundation
+import PanelEngine
+import PanelKit
+import PanelPostgres
+import Testing
+
+/// The team server's part of the store contract — tokens, sessions, reviews, history, editor actions —
+/// on SQLite and PostgreSQL alike.
+struct TeamStoreContractTests {
+    func token(_ id: String, _ name: String, _ role: TeamRole, budget: Double? = nil, at time: Double = 1_000) -> TeamToken {
+        TeamToken(id: id, name: name, role: role, budgetUSD: budget, createdAt: Date(timeIntervalSince1970: time))
+    }
+
+    @Test(arguments: StoreKind.available)
+    func tokensAreFoundByTheirHashSpendAndAreRevoked(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.createToken(token("tok_a", "ann", .editor, budget: 1.5, at: 1_000), secretHash: "hash-a")
+            try await store.createToken(token("tok_b", "bob", .admin, at: 2_000), secretHash: "hash-b")
+            await #expect(throws: (any Error).self) { try await store.createToken(token("tok_c", "ann", .viewer), secretHash: "hash-c") }
+            let ann = try #require(try await store.token(secretHash: "hash-a"))
+            #expect(ann.name == "ann" && ann.role == .editor && ann.budgetUSD == 1.5 && ann.spentUSD == 0 && !ann.revoked)
+            #expect(try await store.token(secretHash: "nope") == nil)
+            #expect(try await store.tokens().map(\.id) == ["tok_b", "tok_a"])
+            try await store.addTokenSpend(id: "tok_a", usd: 0.75)
+            try await store.addTokenSpend(id: "tok_a", usd: 0.75)
+            #expect(try await store.token(secretHash: "hash-a")?.budgetSpent == true)
+
+            try await store.createSession(
+                TeamSession(tokenID: "tok_a", csrf: "c1", expires: Date(timeIntervalSince1970: 5_000)), secretHash: "session-1")
+            let (session, owner) = try #require(try await store.session(secretHash: "session-1", now: Date(timeIntervalSince1970: 4_000)))
+            #expect(session.csrf == "c1" && owner.id == "tok_a")
+            #expect(try await store.session(secretHash: "session-1", now: Date(timeIntervalSince1970: 6_000)) == nil)
+
+            #expect(try await store.revokeToken("ann"))
+            #expect(try await !store.revokeToken("ann"))
+            #expect(try await store.token(secretHash: "hash-a")?.revoked == true)
+            #expect(try await store.session(secretHash: "session-1", now: Date(timeIntervalSince1970: 4_000)) == nil)
+            // A revoked name may be given again.
+            try await store.createToken(token("tok_d", "ann", .viewer), secretHash: "hash-d")
+            #expect(try await store.revokeToken("tok_b"))
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func historyIsNewestFirstSearchableAndPaged(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let names = ["Ollama", "LM Studio", "Ollama vs vLLM", "100%_Tool", "Zed"]
+            for (index, name) in names.enumerated() {
+                try await store.createReview(
+                    TeamReview(
+                        id: "r\(index)", createdAt: 100 + Double(index), tokenID: "tok_a", createdBy: "ann", status: .queued, title: name,
+                        listings: "[]"))
+            }
+            try await store.updateReview(id: "r0", status: .running, document: nil, verdicts: [], costUSD: nil, error: nil)
+            #expect(try await store.unfinishedReviews().map(\.id) == ["r0", "r1", "r2", "r3", "r4"])
+            try await store.updateReview(id: "r0", status: .done, document: "{\"doc\":1}", verdicts: ["ship"], costUSD: 0.01, error: nil)
+            try await store.updateReview(id: "r2", status: .done, document: "{}", verdicts: ["skip", "ship"], costUSD: nil, error: nil)
+            try await store.updateReview(id: "r4", status: .failed, document: nil, verdicts: [], costUSD: nil, error: "no backend")
+            #expect(try await store.unfinishedReviews().map(\.id) == ["r1", "r3"])
+
+            let all = try await store.reviews(query: nil, verdict: nil, limit: 10, before: nil)
+            #expect(all.map(\.id) == ["r4", "r3", "r2", "r1", "r0"])
+            #expect(all.allSatisfy { $0.document == nil && $0.listings.isEmpty })
+            #expect(try await store.reviews(query: "OLLAMA", verdict: nil, limit: 10, before: nil).map(\.id) == ["r2", "r0"])
+            #expect(try await store.reviews(query: "%_", verdict: nil, limit: 10, before: nil).map(\.id) == ["r3"])
+            #expect(try await store.reviews(query: nil, verdict: "ship", limit: 10, before: nil).map(\.id) == ["r2", "r0"])
+            #expect(try await store.reviews(query: nil, verdict: "skip", limit: 10, before: nil).map(\.id) == ["r2"])
+            let first = try await store.reviews(query: nil, verdict: nil, limit: 2, before: nil)
+            let last = try #require(first.last)
+            let cursor = try #require(TeamReview.Cursor(token: last.cursor.token))
+            #expect(try await store.reviews(query: nil, verdict: nil, limit: 2, before: cursor).map(\.id) == ["r2", "r1"])
+
+            let full = try #require(try await store.review(id: "r0"))
+            #expect(full.document == "{\"doc\":1}" && full.listings == "[]" && full.status == .done && full.costUSD == 0.01)
+            #expect(try await store.review(id: "r4")?.error == "no backend")
+            #expect(try await store.review(id: "missing") == nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func editorActionsKeepTheirOrderAcrossHandles(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.createReview(
+                TeamReview(id: "r1", createdAt: 1, tokenID: "t", createdBy: "ann", status: .done, title: "A", listings: "[]"))
+            #expect(try await !store.addEditorActions(review: "missing", [EditorAction(kind: .approve, by: "ann", at: "t0")]))
+            let other = try await kind.reopen(store)
+            #expect(
+                try await store.addEditorActions(
+                    review: "r1", [EditorAction(kind: .edit, tool: "A", persona: "builder", text: "one", by: "ann", at: "t1")]))
+            #expect(
+                try await other.addEditorActions(
+                    review: "r1",
+                    [
+                        EditorAction(kind: .override, tool: "A", verdict: .skip, note: "why", by: "bob", at: "t2"),
+                        EditorAction(kind: .approve, by: "bob", at: "t3"),
+                    ]))
+            let actions = try await store.editorActions(review: "r1")
+            #expect(actions.map(\.at) == ["t1", "t2", "t3"])
+            let editor = try #require(EditorAction.editor(actions))
+            #expect(editor.edits.first?.text == "one" && editor.overrides.first?.verdict == .skip && editor.approved?.by == "bob")
+            await (other as? PostgresStore)?.close()
+        }
+    }
+}
