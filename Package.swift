@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ModelRouter", targets: ["ModelRouter"]),
         .library(name: "PanelEngine", targets: ["PanelEngine"]),
         .library(name: "PanelPostgres", targets: ["PanelPostgres"]),
+        .library(name: "PanelServer", targets: ["PanelServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Test-only: the reference Mustache implementation our template engine is checked against.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         // Test-only: property-based tests of the answer parser.
@@ -79,6 +83,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The team server (`panel serve`): the JSON API, its event streams, the web page, tokens and metrics.
+        .target(
+            name: "PanelServer",
+            dependencies: [
+                "PanelEngine",
+                "PanelKit",
+                "ModelBackends",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "MockProvider",
             dependencies: [
@@ -98,8 +118,11 @@ let package = Package(
                 "ModelRouter",
                 "PanelStore",
                 "PanelPostgres",
+                "PanelServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -143,6 +166,12 @@ let package = Package(
             name: "PanelStoreTests",
             dependencies: [
                 "PanelStore", "PanelPostgres", "PanelEngine", "ModelBackends", "MockProvider", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(
+            name: "PanelServerTests",
+            dependencies: [
+                "PanelServer", "PanelEngine", "PanelKit", "PanelStore", "ModelBackends", "MockProvider",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres"]),
     ]

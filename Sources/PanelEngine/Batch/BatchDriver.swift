@@ -105,6 +105,11 @@ public final class BatchDriver: Sendable {
     /// thousand rows a step; a malformed row is recorded failed. Enqueuing the same inputs again adds
     /// nothing, but queues failed listings again (and partial ones with `retryFailed`).
     public func enqueue(_ inputs: BatchInputs) async throws -> EnqueueResult {
+        try await enqueue(rows: inputs)
+    }
+
+    /// Puts rows read elsewhere (a request body) on the job's queue, as ``enqueue(_:)`` does files.
+    public func enqueue<Rows: Sequence>(rows inputs: Rows) async throws -> EnqueueResult where Rows.Element == BatchRow {
         let settings = jobSettings.json()
         var total = EnqueueResult(newJob: false, added: 0, requeued: 0)
         var chunk: [QueuedListing] = []

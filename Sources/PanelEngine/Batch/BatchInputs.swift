@@ -6,6 +6,11 @@ public struct BatchRow: Sendable {
     /// Stable identity across runs: the file path, or `file:line` for JSON Lines.
     public var key: String
     public var listing: Result<Listing, ListingError>
+
+    public init(key: String, listing: Result<Listing, ListingError>) {
+        self.key = key
+        self.listing = listing
+    }
 }
 
 /// Reads batch inputs lazily — a directory of listing files, JSON Lines files (one listing per

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The panel's verdict on one tool.
-public enum PanelVerdict: String, Sendable, Hashable, Codable {
+public enum PanelVerdict: String, Sendable, Hashable, Codable, CaseIterable {
     case ship, skip, split, incomplete
 }
 

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ModelBackends
+import PanelEngine
+import PanelKit
+import PanelServer
+import PanelStore
+
+/// `panel serve`: the team's review service — the JSON API, event streams and the web page.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the team's review service: a web page and a JSON API on one engine and store.",
+        discussion: """
+            Listens on 127.0.0.1:8787 by default. With the default SQLite store it runs alone with no setup; \
+            with --store postgres://… it shares tokens, reviews and the batch queue with other servers and \
+            panel workers. Reviews use the configured backends (panel.yaml, --config, --base-url, or the one \
+            detected), streamed so the page fills in live. The API is described at /openapi.yaml; /metrics is \
+            Prometheus text; /healthz says it is up. SIGTERM or Ctrl-C stops it gracefully: no new requests, \
+            running reviews finish.
+
+            Examples:
+              panel tokens create --role admin --name me      # prints a token, once
+              panel serve                                       # then open http://127.0.0.1:8787
+              panel serve --listen 0.0.0.0:8787 --store postgres://panel@db.internal/panel --config panel.yaml
+
+            Exit codes: 0 stopped; 2 bad invocation (the address, the store or the configuration).
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free one).", valueName: "HOST:PORT"))
+    var listen = "127.0.0.1:8787"
+
+    @OptionGroup(title: "Model backend")
+    var backend: BackendOptions
+
+    @Option(help: ArgumentHelp("A directory of persona prompt files to use instead of the built-in ones.", valueName: "DIR"))
+    var prompts: String?
+
+    @Option(help: ArgumentHelp("A directory of document templates overriding the built-in ones.", valueName: "DIR"))
+    var templates: String?
+
+    @Option(help: ArgumentHelp("Largest request body, in KiB.", valueName: "KIB"))
+    var maxBodyKib = 1024
+
+    @Option(help: ArgumentHelp("Requests one token may make per minute.", valueName: "N"))
+    var requestsPerMinute = 600
+
+    @Option(help: ArgumentHelp("Reviews run at once; more wait their turn.", valueName: "N"))
+    var maxReviews = 16
+
+    @Flag(help: "Mark the session cookie Secure (behind a TLS proxy that does not send X-Forwarded-Proto: https).")
+    var secureCookies = false
+
+    @Flag(help: "Do not drain the batch queue here (leave POST /v1/batches jobs to panel workers).")
+    var noWorker = false
+
+    @Flag(help: "Ask for whole answers instead of streamed ones (the page then shows each persona when it finishes).")
+    var noStream = false
+
+    @Option(help: ArgumentHelp("Write the port listened on to FILE once ready (for scripts).", valueName: "FILE"))
+    var readyFile: String?
+
+    @Flag(name: .shortAndLong, help: "Log warnings and errors only (no access log).")
+    var quiet = false
+
+    func validate() throws {
+        try backend.validate()
+        guard Self.address(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8787 (port 0-65535)") }
+        guard (1...65536).contains(maxBodyKib) else { throw ValidationError("--max-body-kib must be from 1 to 65536") }
+        guard (1...1_000_000).contains(requestsPerMinute) else { throw ValidationError("--requests-per-minute must be from 1 to 1000000") }
+        guard (1...1000).contains(maxReviews) else { throw ValidationError("--max-reviews must be from 1 to 1000") }
+        if backend.record != nil {
+            throw ValidationError("--record is for panel review and batch; the server keeps its answers in the store")
+        }
+    }
+
+    static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func run() async throws {
+        let log = Diagnostics(verbose: false, quiet: false)
+        let level: Logger.Level = quiet ? .warning : .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "panel-serve")
+        let store: any ReviewStore
+        let engine: ReviewEngine
+        let settings: BackendSettings
+        do {
+            let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            settings = try await backend.settings(log: log)
+            store = try await backend.openStore()
+            let backends = try backend.makeBackends(settings, store: store, log: log)
+            var overrides = backend.overrides
+            overrides.stream = !noStream
+            engine = ReviewEngine(
+                settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
+                backends: backends)
+            try engine.settings.check(against: backends.configuration)
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
+        let (host, port) = Self.address(listen)!
+        let options = ServerOptions(
+            host: host, port: port, maxBodyBytes: maxBodyKib * 1024, requestsPerMinute: requestsPerMinute, maxConcurrentReviews: maxReviews,
+            secureCookies: secureCookies, runWorker: !noWorker, workerConcurrency: backend.concurrency)
+        // Alone on a SQLite store, reviews a stopped server left unfinished are this server's to finish.
+        let alone = !(store.location.hasPrefix("postgres://") || store.location.hasPrefix("postgresql://"))
+        let server = TeamServer(
+            store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: alone)
+        let readyFile = self.readyFile
+        let app = server.makeApplication { bound in
+            log.info("panel serve: http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (store \(store.location)); Ctrl-C stops")
+            if let readyFile { try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: readyFile), options: .atomic) }
+        }
+        do {
+            try await app.runService()
+        } catch {
+            log.error("panel serve: \(error)")
+            throw PanelExit.usage
+        }
+    }
+}
