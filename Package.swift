@@ -172,6 +172,8 @@ let package = Package(
             dependencies: [
                 "PanelServer", "PanelEngine", "PanelKit", "PanelStore", "ModelBackends", "MockProvider",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres"]),
     ]

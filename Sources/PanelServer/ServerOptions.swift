@@ -22,12 +22,15 @@ public struct ServerOptions: Sendable {
     public var workerConcurrency: Int
     /// Listings a review or comparison may have.
     public var maxListingsPerReview: Int
+    /// How often the queue worker looks for batch work without being woken (PostgreSQL wakes it).
+    public var workerPollInterval: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8787, maxBodyBytes: Int = defaultMaxBodyBytes, requestsPerMinute: Int = 600,
         maxConcurrentReviews: Int = 16, sessionLifetime: TimeInterval = 12 * 3600, secureCookies: Bool = false, runWorker: Bool = true,
-        workerConcurrency: Int = 8, maxListingsPerReview: Int = 6
+        workerConcurrency: Int = 8, maxListingsPerReview: Int = 6, workerPollInterval: Duration = .seconds(2)
     ) {
+        self.workerPollInterval = workerPollInterval
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes

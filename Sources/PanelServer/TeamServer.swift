@@ -116,7 +116,8 @@ struct QueueWorkerService: Service {
         let worker = QueueWorker(
             store: store, owner: owner, calls: calls,
             options: .init(
-                job: nil, drain: false, concurrency: concurrency, lease: lease, maxItemAttempts: 3, pollInterval: .seconds(2),
+                job: nil, drain: false, concurrency: concurrency, lease: lease, maxItemAttempts: 3,
+                pollInterval: server.options.workerPollInterval,
                 grace: .seconds(30)),
             onEvent: onEvent,
             driver: { record in
