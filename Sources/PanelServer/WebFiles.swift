@@ -504,7 +504,14 @@ enum WebFiles {
                       description: The event stream.
                       content:
                         text/event-stream:
-                          schema: {type: string}
+                          schema:
+                            description: One event (OpenAPI 3.1 describes each event of a stream).
+                            type: object
+                            properties:
+                              event: {type: string, enum: [persona.started, persona.delta, persona.finished, panel, done]}
+                              data: {type: string, contentMediaType: application/json}
+                              id: {type: string}
+                              retry: {type: integer}
                     "401": {$ref: "#/components/responses/Unauthorized"}
                     "404": {$ref: "#/components/responses/NotFound"}
                     "429": {$ref: "#/components/responses/RateLimited"}

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Drives `panel serve`'s real page in headless Chromium through WebDriver (Debian's chromium-driver,
+selenium from PyPI): sign in with a token, submit the two reference listings, see the eight answers
+arrive, edit one paragraph, approve, download the Markdown and find the edit in it; then submit a
+hostile listing (the mock answers it with hostile text) and check that nothing in it ran, on the review
+page and in the history. With --screenshot PATH it saves the finished comparison page instead of
+testing (README's picture). Exit 0 when every step passed."""
+import argparse, json, pathlib, sys, tempfile, time
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.chrome.service import Service
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+REFERENCE = ["fixtures/listings/azure-ai-foundry-realtime-voice.yaml", "fixtures/listings/mistral-3-small.yaml"]
+HOSTILE = ("<script>document.title='pwned-script'</script><img src=x onerror=\"document.title='pwned-img';"
+           "document.body.appendChild(Object.assign(document.createElement('div'),{id:'pwned'}))\">")
+
+
+def fail(message):
+    print(f"browser test: FAILED: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def wait(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception:  # the page may be reloading
+            pass
+        time.sleep(0.05)
+    fail(f"timed out after {seconds} s waiting for {what}")
+
+
+def browser(downloads, width=1280, height=900):
+    options = webdriver.ChromeOptions()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"]:
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def sign_in(driver, url, token):
+    driver.get(url + "/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+    wait(lambda: driver.find_elements(By.ID, "new-review"), 10, "the new-review form after signing in")
+
+
+def submit(driver, url, texts):
+    driver.get(url + "/")
+    for index, text in enumerate(texts, start=1):
+        if not driver.find_elements(By.ID, f"listing-{index}"):
+            driver.find_element(By.ID, "add-listing").click()
+        area = driver.find_element(By.ID, f"listing-{index}")
+        area.clear()
+        driver.execute_script("arguments[0].value = arguments[1];", area, text)
+    driver.find_element(By.CSS_SELECTOR, "#new-review button[type=submit]").click()
+    wait(lambda: "/reviews/r_" in driver.current_url, 10, "the review page")
+
+
+def check_inert(driver, where):
+    if driver.title.startswith("pwned"):
+        fail(f"{where}: a script from listing or model text ran (title {driver.title!r})")
+    if driver.find_elements(By.ID, "pwned"):
+        fail(f"{where}: an event handler from listing or model text ran")
+    if driver.find_elements(By.CSS_SELECTOR, "main script, main img[src=x]"):
+        fail(f"{where}: hostile markup became elements")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--hostile-name", default="Evil " + HOSTILE)
+    parser.add_argument("--screenshot")
+    args = parser.parse_args()
+    url = args.url.rstrip("/")
+    downloads = tempfile.mkdtemp(prefix="panel-downloads-")
+    driver = browser(downloads, *( (1280, 2200) if args.screenshot else (1280, 900) ))
+    try:
+        sign_in(driver, url, args.token)
+        texts = [(ROOT / path).read_text() for path in REFERENCE]
+        submit(driver, url, texts)
+        review_url = driver.current_url
+        # The live view: eight persona cards fill in as the answers stream, then the page shows the review.
+        seen = {"finished": 0, "streaming": False}
+        def progressed():
+            cards = driver.find_elements(By.CSS_SELECTOR, ".persona-card")
+            if cards:
+                states = [c.get_attribute("data-state") for c in cards]
+                seen["finished"] = max(seen["finished"], states.count("finished"))
+                seen["streaming"] = seen["streaming"] or "streaming" in states
+                return False
+            return len(driver.find_elements(By.CSS_SELECTOR, "[data-answered=true]")) == 8
+        wait(progressed, 60, "eight answers")
+        print(f"browser test: live view showed {seen['finished']} finished cards (streaming seen: {seen['streaming']}); the review page has 8 answers")
+        if seen["finished"] == 0 and not seen["streaming"]:
+            fail("the live view never showed an answer arriving")
+        if args.screenshot:
+            driver.save_screenshot(args.screenshot)
+            print(f"browser test: screenshot written to {args.screenshot}")
+            return
+        # Edit one paragraph.
+        edit = driver.find_elements(By.CSS_SELECTOR, "details.editor-form")
+        form_details = [d for d in edit if d.find_elements(By.CSS_SELECTOR, "form.edit-form")][0]
+        form_details.find_element(By.TAG_NAME, "summary").click()
+        area = form_details.find_element(By.CSS_SELECTOR, "textarea[name=text]")
+        area.clear()
+        area.send_keys("Edited in the browser test: the Builder would wait for the GA release.")
+        form_details.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(lambda: "saved=1" in driver.current_url, 10, "the saved edit")
+        if "Edited in the browser test" not in driver.page_source:
+            fail("the edit is not on the review page")
+        # Approve.
+        driver.find_element(By.CSS_SELECTOR, "#approve button[type=submit]").click()
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-approved=true]"), 10, "the approval")
+        # Download the Markdown.
+        driver.find_element(By.ID, "download-md").click()
+        path = wait(lambda: next((p for p in pathlib.Path(downloads).glob("*.md")), None), 20, "the Markdown download")
+        markdown = path.read_text()
+        if "Edited in the browser test" not in markdown:
+            fail("the downloaded Markdown does not have the edit")
+        if "approved by" not in markdown:
+            fail("the downloaded Markdown does not say it was approved")
+        print(f"browser test: edited, approved, downloaded {path.name} ({len(markdown)} bytes) with the edit")
+        # Hostile listing and model text: inert on the live view, the review page and the history.
+        hostile = json.dumps({"name": args.hostile_name, "tagline": HOSTILE, "description": "Described as " + HOSTILE,
+                              "url": "https://example.com/\"><script>document.title='pwned-url'</script>"})
+        submit(driver, url, [hostile])
+        check_inert(driver, "the live view")
+        wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-answered=true]")) == 4, 60, "the hostile review")
+        check_inert(driver, "the hostile review's page")
+        if "&lt;script&gt;" not in driver.page_source and "<script>document" in driver.page_source:
+            fail("hostile text is not escaped")
+        driver.get(url + "/")
+        check_inert(driver, "the history")
+        driver.get(review_url)
+        check_inert(driver, "the first review")
+        print("browser test: hostile listing and model text stayed inert on every page")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The team server end to end, as CI runs it: the built panel serves a fresh SQLite store against the mock
+# provider (streamed answers, 300 ms each); a headless Chromium drives the page (scripts/serve-browser-test.py)
+# and schemathesis runs the API against /openapi.yaml with an editor token. Needs .build/debug/panel and
+# panel-mock-provider, chromium + chromium-driver, and a Python with selenium and schemathesis (PYTHON).
+# With SCREENSHOT=PATH it only takes README's screenshot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.build/web-venv/bin/python}
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+hostile='<script>document.title='"'"'pwned-script'"'"'</script><img src=x onerror="document.title='"'"'pwned-img'"'"';document.body.appendChild(Object.assign(document.createElement('"'"'div'"'"'),{id:'"'"'pwned'"'"'}))">'
+name="Evil $hostile"
+"$PYTHON" - "$work/canned.json" "$name" "$hostile" <<'PY'
+import json, sys
+path, name, hostile = sys.argv[1:4]
+answers = [{"persona": p, "tool": name, "text": json.dumps({"score": 71, "verdict": "ship",
+            "rationale": f"A paragraph with {hostile} and </textarea><script>document.title='pwned-textarea'</script> in it."})}
+           for p in ["builder", "skeptic", "founder", "futurist"]]
+json.dump(answers, open(path, "w"))
+PY
+
+.build/debug/panel-mock-provider --port 0 --ready-file "$work/mock.port" --latency-ms 300 --canned "$work/canned.json" >"$work/mock.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
+mock=$(cat "$work/mock.port")
+
+store="$work/panel.sqlite"
+editor=$(.build/debug/panel tokens create --role editor --name browser --store "$store" 2>/dev/null)
+.build/debug/panel serve --listen 127.0.0.1:0 --ready-file "$work/serve.port" --store "$store" --requests-per-minute 1000000 \
+  --base-url "http://127.0.0.1:$mock/v1" --model mock-model --backend-name mock >"$work/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/serve.port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/serve.port")"
+echo "serve-check: panel serve at $url (mock provider on :$mock)"
+
+if [ -n "${SCREENSHOT:-}" ]; then
+  "$PYTHON" scripts/serve-browser-test.py --url "$url" --token "$editor" --hostile-name "$name" --screenshot "$SCREENSHOT"
+  exit 0
+fi
+
+"$PYTHON" scripts/serve-browser-test.py --url "$url" --token "$editor" --hostile-name "$name"
+
+echo "serve-check: schemathesis against $url/openapi.yaml with an editor token"
+st=$(dirname "$PYTHON")/st
+"$st" run "$url/openapi.yaml" --url "$url" -H "Authorization: Bearer $editor" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 --no-color 2>&1 | tee "$work/schemathesis.log"
+cases=$(grep -A1 "^Test cases:" "$work/schemathesis.log" | tail -1 | sed 's/^ *//')
+echo "serve-check: schemathesis: $cases"
+if grep -q "token" "$work/serve.log" && grep -q "$editor" "$work/serve.log"; then echo "serve-check: the token appeared in the server's log"; exit 1; fi
+echo "serve-check: ok"
