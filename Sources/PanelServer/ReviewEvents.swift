@@ -6,29 +6,83 @@ import Synchronization
 /// review's events so far (a client that connects late gets them first) and the streams open on it.
 ///
 /// Streamed text is kept merged — one `persona.delta` per persona with the text so far — so a review's
-/// log is as large as its answers, however many pieces they came in. Finished reviews' logs are kept
-/// for a while (the newest ``retained``), then a late client gets the events rebuilt from the document.
+/// log is as large as its answers, however many pieces they came in. An event's text is made once, when
+/// it is published, whatever the number of watchers; a watcher that falls behind gets what piled up in
+/// one write. Finished reviews' logs are kept for a while (the newest ``retained``), then a late client
+/// gets the events rebuilt from the document.
 public final class ReviewEvents: Sendable {
     public struct Event: Sendable, Hashable {
-        public var name: String
-        public var data: [String: JSONValue]
-
+        public let name: String
+        public let data: [String: JSONValue]
         /// The event as Server-Sent Events text.
-        public var text: String { "event: \(name)\ndata: \(JSONValue.object(data).canonicalText())\n\n" }
+        public let text: String
+
+        public init(name: String, data: [String: JSONValue]) {
+            self.name = name
+            self.data = data
+            self.text = "event: \(name)\ndata: \(JSONValue.object(data).canonicalText())\n\n"
+        }
+    }
+
+    /// One open stream: what was published since it last wrote, and its writer waiting for more.
+    final class Watcher: Sendable {
+        struct State {
+            var pending = ""
+            var finished = false
+            var waiting: CheckedContinuation<String?, Never>?
+        }
+
+        let state = Mutex(State())
+
+        func push(_ text: String) {
+            let waiting = state.withLock { state -> CheckedContinuation<String?, Never>? in
+                if let waiting = state.waiting {
+                    state.waiting = nil
+                    return waiting
+                }
+                state.pending += text
+                return nil
+            }
+            waiting?.resume(returning: text)
+        }
+
+        func finish() {
+            let waiting = state.withLock { state -> CheckedContinuation<String?, Never>? in
+                state.finished = true
+                defer { state.waiting = nil }
+                return state.waiting
+            }
+            waiting?.resume(returning: nil)
+        }
+
+        /// Everything published since the last call, or nil once the review finished and all was taken.
+        func next() async -> String? {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> String?? in
+                    if !state.pending.isEmpty {
+                        defer { state.pending = "" }
+                        return .some(state.pending)
+                    }
+                    if state.finished { return .some(nil) }
+                    state.waiting = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
     }
 
     struct Log {
         var events: [Event] = []
         /// Where each persona's merged delta is in `events` (while it is that persona's last event).
         var openDelta: [String: Int] = [:]
-        var subscribers: [UInt64: AsyncStream<Event>.Continuation] = [:]
+        var watchers: [ObjectIdentifier: Watcher] = [:]
         var finished = false
     }
 
     struct State {
         var logs: [String: Log] = [:]
         var finishedOrder: [String] = []
-        var nextSubscriber: UInt64 = 0
     }
 
     let state = Mutex(State())
@@ -46,13 +100,13 @@ public final class ReviewEvents: Sendable {
     /// Records an event and sends it to every open stream. `persona.delta` events of one persona in a
     /// row are merged in the log (each is still sent as it came).
     func publish(_ review: String, _ event: Event) {
-        let subscribers = state.withLock { state -> [AsyncStream<Event>.Continuation] in
+        let watchers = state.withLock { state -> [Watcher] in
             guard var log = state.logs[review], !log.finished else { return [] }
             let persona = Self.personaKey(event)
             if event.name == "persona.delta", let persona, let index = log.openDelta[persona] {
-                var merged = log.events[index]
-                merged.data["text"] = .string((merged.data["text"]?.stringValue ?? "") + (event.data["text"]?.stringValue ?? ""))
-                log.events[index] = merged
+                var data = log.events[index].data
+                data["text"] = .string((data["text"]?.stringValue ?? "") + (event.data["text"]?.stringValue ?? ""))
+                log.events[index] = Event(name: event.name, data: data)
             } else {
                 log.events.append(event)
                 if let persona {
@@ -60,53 +114,44 @@ public final class ReviewEvents: Sendable {
                 }
             }
             state.logs[review] = log
-            return Array(log.subscribers.values)
+            return Array(log.watchers.values)
         }
-        for subscriber in subscribers { subscriber.yield(event) }
+        for watcher in watchers { watcher.push(event.text) }
     }
 
     /// Ends a review's log: its streams end after what they were sent.
     func finish(_ review: String) {
-        let subscribers = state.withLock { state -> [AsyncStream<Event>.Continuation] in
+        let watchers = state.withLock { state -> [Watcher] in
             guard var log = state.logs[review], !log.finished else { return [] }
             log.finished = true
-            let subscribers = Array(log.subscribers.values)
-            log.subscribers = [:]
+            let watchers = Array(log.watchers.values)
+            log.watchers = [:]
             log.openDelta = [:]
             state.logs[review] = log
             state.finishedOrder.append(review)
             while state.finishedOrder.count > retained { state.logs[state.finishedOrder.removeFirst()] = nil }
-            return subscribers
+            return watchers
         }
-        for subscriber in subscribers { subscriber.finish() }
+        for watcher in watchers { watcher.finish() }
     }
 
-    /// What happened so far and, while the review runs here, a stream of what comes next (ending when it
-    /// finishes). Nil when this process has no log of the review.
-    func subscribe(_ review: String) -> (past: [Event], next: AsyncStream<Event>?)? {
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
-        let result = state.withLock { state -> (past: [Event], next: AsyncStream<Event>?, id: UInt64?)? in
+    /// What happened so far, as one text, and while the review runs here a watcher for what comes next
+    /// (``stopWatching(_:_:)`` when the client goes). Nil when this process has no log of the review.
+    func subscribe(_ review: String) -> (past: String, watcher: Watcher?)? {
+        state.withLock { state -> (past: String, watcher: Watcher?)? in
             guard var log = state.logs[review] else { return nil }
-            if log.finished { return (log.events, nil, nil) }
-            let id = state.nextSubscriber
-            state.nextSubscriber += 1
-            log.subscribers[id] = continuation
+            let past = log.events.map(\.text).joined()
+            if log.finished { return (past, nil) }
+            let watcher = Watcher()
+            log.watchers[ObjectIdentifier(watcher)] = watcher
             state.logs[review] = log
-            return (log.events, stream, id)
+            return (past, watcher)
         }
-        guard let result else { return nil }
-        if let id = result.id {
-            continuation.onTermination = { [weak self] _ in
-                self?.state.withLock { state in _ = state.logs[review]?.subscribers.removeValue(forKey: id) }
-            }
-        } else {
-            continuation.finish()
-        }
-        return (result.past, result.next)
     }
 
-    /// Streams open now, over every review.
-    var openStreams: Int { state.withLock { $0.logs.values.reduce(0) { $0 + $1.subscribers.count } } }
+    func stopWatching(_ review: String, _ watcher: Watcher) {
+        state.withLock { state in _ = state.logs[review]?.watchers.removeValue(forKey: ObjectIdentifier(watcher)) }
+    }
 
     static func personaKey(_ event: Event) -> String? {
         guard event.name.hasPrefix("persona."), let persona = event.data["persona"]?.stringValue else { return nil }

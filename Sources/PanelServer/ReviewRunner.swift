@@ -4,6 +4,7 @@ import ModelBackends
 import PanelEngine
 import PanelKit
 public import ServiceLifecycle
+import Synchronization
 
 /// Runs the reviews asked for over HTTP, a bounded number at once, in this process: each goes
 /// queued → running → done (or failed) in the store, its events go to ``ReviewEvents`` as the personas
@@ -22,13 +23,19 @@ public final class ReviewRunner: Service, Sendable {
     let slots: AsyncSemaphore
     let logger: Logger
     let resumeUnfinished: Bool
+    /// Streamed text is sent at most this often per persona (the rest waits, merged, for the next).
+    let deltaInterval: Duration
+    let now: @Sendable () -> ContinuousClock.Instant
     let jobs: AsyncStream<Job>
     let submissions: AsyncStream<Job>.Continuation
 
     init(
         store: any ReviewStore, engine: ReviewEngine, events: ReviewEvents, metrics: ServerMetrics, concurrency: Int, logger: Logger,
-        resumeUnfinished: Bool
+        resumeUnfinished: Bool, deltaInterval: Duration = .milliseconds(100),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
+        self.deltaInterval = deltaInterval
+        self.now = now
         self.store = store
         self.engine = engine
         self.events = events
@@ -85,12 +92,20 @@ public final class ReviewRunner: Service, Sendable {
         }
         let events = self.events
         let metrics = self.metrics
+        let deltas = DeltaCoalescer(interval: deltaInterval, now: now)
         let document = await engine.review(listings) { event in
             guard let published = Self.event(event, listings: listings) else { return }
-            if case .finished(let result, _) = event {
+            switch event {
+            case .delta:
+                if let merged = deltas.add(published) { events.publish(id, merged) }
+                return
+            case .finished(let result, _):
                 metrics.personaCall(
                     backend: result.backend ?? "none", outcome: result.review == nil ? "abstained" : "answered",
                     latencyMS: result.latencyMS, costUSD: result.costUSD)
+                if let rest = deltas.flush(published) { events.publish(id, rest) }
+            default:
+                break
             }
             events.publish(id, published)
         }
@@ -184,5 +199,55 @@ public final class ReviewRunner: Service, Sendable {
         if let error = review.error { done["error"] = .string(error) }
         events.append(.init(name: "done", data: done))
         return events
+    }
+}
+
+/// Merges a persona's streamed pieces so each stream gets at most one `persona.delta` per persona per
+/// interval, whatever rate the model streams at: a piece that comes sooner waits, merged with the next,
+/// and whatever waits is sent before the persona's `persona.finished`. No text is lost or reordered.
+final class DeltaCoalescer: Sendable {
+    struct Pending {
+        var text = ""
+        var sample: ReviewEvents.Event?
+        var last: ContinuousClock.Instant?
+    }
+
+    let interval: Duration
+    let now: @Sendable () -> ContinuousClock.Instant
+    let pending = Mutex([String: Pending]())
+
+    init(interval: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.interval = interval
+        self.now = now
+    }
+
+    /// The delta to send now (with what waited before it), or nil while it must wait.
+    func add(_ event: ReviewEvents.Event) -> ReviewEvents.Event? {
+        guard let key = ReviewEvents.personaKey(event) else { return event }
+        let time = now()
+        return pending.withLock { pending -> ReviewEvents.Event? in
+            var entry = pending[key] ?? Pending()
+            entry.text += event.data["text"]?.stringValue ?? ""
+            entry.sample = event
+            if let last = entry.last, time - last < interval {
+                pending[key] = entry
+                return nil
+            }
+            var data = event.data
+            data["text"] = .string(entry.text)
+            pending[key] = Pending(last: time)
+            return ReviewEvents.Event(name: event.name, data: data)
+        }
+    }
+
+    /// What still waits for the persona of `finished`, as one delta.
+    func flush(_ finished: ReviewEvents.Event) -> ReviewEvents.Event? {
+        guard let key = ReviewEvents.personaKey(finished) else { return nil }
+        return pending.withLock { pending -> ReviewEvents.Event? in
+            guard let entry = pending.removeValue(forKey: key), !entry.text.isEmpty, let sample = entry.sample else { return nil }
+            var data = sample.data
+            data["text"] = .string(entry.text)
+            return ReviewEvents.Event(name: sample.name, data: data)
+        }
     }
 }

@@ -107,10 +107,19 @@ struct ReviewsAPI {
     func document(_ context: ServerContext, _ format: DocumentFormat) async throws -> Response {
         _ = try context.identity(atLeast: .viewer)
         let review = try await load(context)
-        guard let document = try await ReviewJSON.document(review, actions: server.store.editorActions(review: review.id)) else {
+        let actions = try await server.store.editorActions(review: review.id)
+        let key = RenderedDocuments.Key(review: review.id, format: format.rawValue, actions: actions.count)
+        let engine = server.engine
+        guard
+            let text = try server.rendered.text(
+                key,
+                render: {
+                    try ReviewJSON.document(review, actions: actions).map { engine.render($0, as: format) }
+                })
+        else {
             throw APIError(.conflict, code: "not_ready", "the review is \(review.status.rawValue); its document exists once it is done")
         }
-        let text = server.engine.render(document, as: format)
+        let title = review.title
         let (type, ext): (String, String) =
             switch format {
             case .markdown: ("text/markdown; charset=utf-8", "md")
@@ -118,7 +127,7 @@ struct ReviewsAPI {
             case .json: ("application/json; charset=utf-8", "json")
             }
         var headers: HTTPFields = [.contentType: type, .cacheControl: "no-store"]
-        headers[.contentDisposition] = "attachment; filename=\"\(Slug.make(document.title).prefix(80))-\(review.id).\(ext)\""
+        headers[.contentDisposition] = "attachment; filename=\"\(Slug.make(title).prefix(80))-\(review.id).\(ext)\""
         if format == .html { headers[.contentSecurityPolicy] = SecurityHeadersMiddleware.documentPolicy }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -142,9 +151,10 @@ struct ReviewsAPI {
                 defer { metrics.streamClosed() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 if let live {
-                    for event in live.past { try await writer.write(ByteBuffer(string: event.text)) }
-                    if let next = live.next {
-                        for await event in next { try await writer.write(ByteBuffer(string: event.text)) }
+                    if !live.past.isEmpty { try await writer.write(ByteBuffer(string: live.past)) }
+                    if let watcher = live.watcher {
+                        defer { events.stopWatching(review.id, watcher) }
+                        while let text = await watcher.next() { try await writer.write(ByteBuffer(string: text)) }
                     }
                 } else {
                     // Not running here: finished long ago, or running in another server sharing the store —

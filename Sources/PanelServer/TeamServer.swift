@@ -20,6 +20,7 @@ public struct TeamServer: Sendable {
     public let events: ReviewEvents
     let runner: ReviewRunner
     let rates: LocalRateWindows
+    let rendered = RenderedDocuments()
     let now: @Sendable () -> Date
 
     /// `resumeUnfinished`: run again the reviews the store has queued or running (right when this

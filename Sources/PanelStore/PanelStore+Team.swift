@@ -46,7 +46,9 @@ extension PanelStore: TeamStore {
 
     public func token(secretHash: String) async throws -> TeamToken? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM team_token WHERE secret_hash = ?", arguments: [secretHash]).map(Self.token)
+            // Every request looks its token up: the statement is prepared once per connection.
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM team_token WHERE secret_hash = ?"), arguments: [secretHash]).map(
+                Self.token)
         }
     }
 
@@ -143,7 +145,9 @@ extension PanelStore: TeamStore {
 
     public func review(id: String) async throws -> TeamReview? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM team_review WHERE id = ?", arguments: [id]).map { Self.review($0, full: true) }
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM team_review WHERE id = ?"), arguments: [id]).map {
+                Self.review($0, full: true)
+            }
         }
     }
 
@@ -206,7 +210,8 @@ extension PanelStore: TeamStore {
 
     public func editorActions(review id: String) async throws -> [EditorAction] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT action FROM team_review_action WHERE review_id = ? ORDER BY seq", arguments: [id])
+            try String.fetchAll(
+                db.cachedStatement(sql: "SELECT action FROM team_review_action WHERE review_id = ? ORDER BY seq"), arguments: [id])
         }.compactMap { try? JSONDecoder().decode(EditorAction.self, from: Data($0.utf8)) }
     }
 }

@@ -36,6 +36,9 @@ public final class PanelStore: Sendable {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        // A team server reads on many requests at once (tokens, reviews, documents); WAL lets readers run
+        // beside the writer, and GRDB's default of 5 reader connections queued the rest.
+        configuration.maximumReaderCount = 12
         configuration.label = "panel-store"
         // WAL with synchronous=NORMAL: a committed write survives a crash or kill -9 of panel (only a
         // power loss can lose the last transactions), without an fsync per persona result.
