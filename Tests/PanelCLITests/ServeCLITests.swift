@@ -1,0 +1,134 @@
+import Foundation
+import MockProvider
+import PanelEngine
+import PanelPostgres
+import PanelStore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `panel serve` and `panel tokens` as processes: tokens printed once, a server stopped by SIGTERM
+/// finishing the reviews it runs, and two servers sharing a PostgreSQL store.
+struct ServeCLITests {
+    let cli = PanelCLITests()
+    let workers = WorkerTests()
+    let batch = BatchTests()
+
+    /// Starts `panel serve` on a free port; returns it running and its base URL.
+    func serve(store: String, mock: String, extra: [String] = []) async throws -> (WorkerTests.Running, String) {
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("panel-serve-port-\(UUID().uuidString)").path
+        let running = try workers.launch(
+            ["serve", "--listen", "127.0.0.1:0", "--ready-file", ready, "--store", store, "--base-url", mock, "--model", "m"] + extra)
+        var port: String?
+        _ = await workers.eventually(within: .seconds(30)) {
+            port = (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            return !(port ?? "").isEmpty
+        }
+        return (running, "http://127.0.0.1:\(try #require(port))")
+    }
+
+    func request(_ method: String, _ url: String, token: String, body: String? = nil) async throws -> (Int, JSONValueBox) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, JSONValueBox(data))
+    }
+
+    /// A JSON answer, read loosely.
+    struct JSONValueBox {
+        let object: [String: Any]
+        let text: String
+        init(_ data: Data) {
+            text = String(decoding: data, as: UTF8.self)
+            object = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        }
+        subscript(key: String) -> Any? { object[key] }
+    }
+
+    @Test func tokensArePrintedOnceListedWithoutSecretsAndRevoked() async throws {
+        let store = try batch.directory("tokens").appendingPathComponent("s.sqlite").path
+        let made = try await cli.panel(["tokens", "create", "--role", "editor", "--name", "ann", "--budget-usd", "2", "--store", store])
+        #expect(made.code == 0, "\(made.stderr)")
+        let secret = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("panel_") && !secret.contains(" "))
+        #expect(made.stderr.contains("'ann' (editor, budget $2.00)") && !made.stderr.contains(secret))
+        let again = try await cli.panel(["tokens", "create", "--role", "viewer", "--name", "ann", "--store", store])
+        #expect(again.code == 2 && again.stderr.contains("a token named 'ann' exists"))
+        let list = try await cli.panel(["tokens", "list", "--store", store])
+        #expect(list.code == 0 && list.stdout.contains("ann") && list.stdout.contains("editor") && !list.stdout.contains(secret))
+        let json = try await cli.panel(["tokens", "list", "--json", "--store", store])
+        #expect(json.stdout.contains("\"budget_usd\" : 2") && !json.stdout.contains(secret))
+        #expect(try await cli.panel(["tokens", "revoke", "ann", "--store", store]).code == 0)
+        let twice = try await cli.panel(["tokens", "revoke", "ann", "--store", store])
+        #expect(twice.code == 2 && twice.stderr.contains("no live token 'ann'"))
+        let bad = try await cli.panel(["tokens", "create", "--role", "owner", "--store", store])
+        #expect(bad.code != 0)
+    }
+
+    @Test func aStoppedServerFinishesTheReviewsItRuns() async throws {
+        let store = try batch.directory("serve-stop").appendingPathComponent("s.sqlite").path
+        let secret = try await cli.panel(["tokens", "create", "--role", "editor", "--store", store]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(1500)
+        try await MockProvider.withServer(configuration) { mock in
+            let (running, url) = try await serve(store: store, mock: mock.baseURL)
+            let (status, created) = try await request(
+                "POST", "\(url)/v1/reviews", token: secret, body: #"{"listings": [{"name": "Slow", "description": "Takes a while."}]}"#)
+            #expect(status == 202, "\(created.text)")
+            let id = try #require(created["id"] as? String)
+            #expect(await workers.eventually(within: .seconds(10)) { mock.stats.snapshot.chatRequests >= 4 })
+            kill(running.pid, SIGTERM)
+            let outcome = try await running.done.value
+            #expect(outcome.code == 0, "\(outcome.stderr)")
+            #expect(!outcome.stderr.contains(secret))
+            let reopened = try PanelStore(path: store)
+            let review = try #require(try await reopened.review(id: id))
+            #expect(review.status == .done)
+            #expect(review.document?.contains("panel.document/v1") == true)
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func twoServersShareAPostgresStore() async throws {
+        let (url, drop) = try await batch.scratchPostgres()
+        let secret = try await cli.panel(["tokens", "create", "--role", "editor", "--store", url]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(200)
+        try await MockProvider.withServer(configuration) { mock in
+            let (first, a) = try await serve(store: url, mock: mock.baseURL)
+            let (second, b) = try await serve(store: url, mock: mock.baseURL)
+            let (status, created) = try await request(
+                "POST", "\(a)/v1/reviews", token: secret, body: #"{"listings": [{"name": "Shared", "description": "Seen by both."}]}"#)
+            #expect(status == 202)
+            let id = try #require(created["id"] as? String)
+            // The other server streams it once it is done there: from its document, as it is not running here.
+            var events = ""
+            var req = URLRequest(url: try #require(URL(string: "\(b)/v1/reviews/\(id)/events")))
+            req.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+            events = String(decoding: try await URLSession.shared.data(for: req).0, as: UTF8.self)
+            #expect(events.components(separatedBy: "event: persona.finished").count - 1 == 4)
+            #expect(events.contains("event: done"))
+            let (_, review) = try await request("GET", "\(b)/v1/reviews/\(id)", token: secret)
+            #expect(review["status"] as? String == "done")
+            let (patched, _) = try await request("PATCH", "\(b)/v1/reviews/\(id)", token: secret, body: #"{"approve": true}"#)
+            #expect(patched == 200)
+            let (_, seen) = try await request("GET", "\(a)/v1/reviews/\(id)", token: secret)
+            #expect(((seen["editor"] as? [String: Any])?["approved"] as? [String: Any])?["by"] != nil)
+            for server in [first, second] { kill(server.pid, SIGTERM) }
+            for server in [first, second] { #expect(try await server.done.value.code == 0) }
+        }
+        try await drop()
+    }
+}
