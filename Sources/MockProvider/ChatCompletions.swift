@@ -167,6 +167,7 @@ struct ChatCompletions: Sendable {
                     ]
                     try await writer.write(Self.event(chunk))
                     if index == 0, configuration.streamStall > .zero { try await Task.sleep(for: configuration.streamStall) }
+                    if configuration.streamChunkInterval > .zero { try await Task.sleep(for: configuration.streamChunkInterval) }
                 }
                 try await writer.write(
                     Self.event([

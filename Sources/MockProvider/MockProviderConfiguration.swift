@@ -109,6 +109,9 @@ public struct MockProviderConfiguration: Sendable {
     /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at
     /// once, then the body stalls (what a call deadline that stops at the headers misses).
     public var streamStall: Duration = .zero
+    /// In OpenAI-style streams, a pause between chunks, as a model writing token by token (zero: the
+    /// chunks go at once after the latency).
+    public var streamChunkInterval: Duration = .zero
 
     public init() {}
 

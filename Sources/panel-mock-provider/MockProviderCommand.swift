@@ -29,6 +29,9 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "Extra random latency, uniform in 0…N milliseconds.")
     var jitterMs = 0.0
 
+    @Option(help: "In streamed answers, a pause between chunks, in milliseconds (a model writing as it goes).")
+    var chunkIntervalMs = 0.0
+
     @Option(help: "Share of calls (0…1) that take --slow-factor times as long.")
     var slowRate = 0.0
 
@@ -78,7 +81,7 @@ struct MockProviderCommand: AsyncParsableCommand {
         guard MockProviderConfiguration.AnswerShape(rawValue: shape) != nil else { throw ValidationError("unknown --shape \(shape)") }
         guard (0...1).contains(faultRate), (0...1).contains(slowRate) else { throw ValidationError("rates are between 0 and 1") }
         // Taken whole into durations and ports: out of range is refused, never trapped on or wrapped.
-        for (name, value) in [("--latency-ms", latencyMs), ("--jitter-ms", jitterMs)] where !(0...3_600_000).contains(value) {
+        for (name, value) in [("--latency-ms", latencyMs), ("--jitter-ms", jitterMs), ("--chunk-interval-ms", chunkIntervalMs)] where !(0...3_600_000).contains(value) {
             throw ValidationError("\(name) must be a number of milliseconds from 0 to 3600000")
         }
         guard (1...1000).contains(slowFactor) else { throw ValidationError("--slow-factor must be from 1 to 1000") }
@@ -93,6 +96,7 @@ struct MockProviderCommand: AsyncParsableCommand {
         var configuration = MockProviderConfiguration()
         configuration.latency = .microseconds(Int64(latencyMs * 1000))
         configuration.jitter = .microseconds(Int64(jitterMs * 1000))
+        configuration.streamChunkInterval = .microseconds(Int64(chunkIntervalMs * 1000))
         configuration.slowRate = slowRate
         configuration.slowFactor = slowFactor
         configuration.slowPerAttempt = slowPerAttempt
