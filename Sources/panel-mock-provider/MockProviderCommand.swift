@@ -81,7 +81,8 @@ struct MockProviderCommand: AsyncParsableCommand {
         guard MockProviderConfiguration.AnswerShape(rawValue: shape) != nil else { throw ValidationError("unknown --shape \(shape)") }
         guard (0...1).contains(faultRate), (0...1).contains(slowRate) else { throw ValidationError("rates are between 0 and 1") }
         // Taken whole into durations and ports: out of range is refused, never trapped on or wrapped.
-        for (name, value) in [("--latency-ms", latencyMs), ("--jitter-ms", jitterMs), ("--chunk-interval-ms", chunkIntervalMs)] where !(0...3_600_000).contains(value) {
+        for (name, value) in [("--latency-ms", latencyMs), ("--jitter-ms", jitterMs), ("--chunk-interval-ms", chunkIntervalMs)]
+        where !(0...3_600_000).contains(value) {
             throw ValidationError("\(name) must be a number of milliseconds from 0 to 3600000")
         }
         guard (1...1000).contains(slowFactor) else { throw ValidationError("--slow-factor must be from 1 to 1000") }
