@@ -19,7 +19,7 @@ struct Panel: AsyncParsableCommand {
         version: PanelVersion.current,
         subcommands: [
             ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self, InitCommand.self,
-            StoreCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self,
+            StoreCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self, EvalCommand.self,
         ],
         defaultSubcommand: nil
     )

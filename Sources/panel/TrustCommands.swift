@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import ModelBackends
+import PanelEngine
+import PanelKit
+
+/// Where `panel eval`, `stats` and `calibrate` read documents: files, a batch job, or the team server's reviews.
+struct DocumentSources: ParsableArguments {
+    @Argument(help: ArgumentHelp("panel.document/v1 JSON files.", valueName: "DOC.json"))
+    var documents: [String] = []
+
+    @Option(help: ArgumentHelp("A batch job's documents, from the store.", valueName: "NAME"))
+    var job: String?
+
+    @Flag(help: "The team server's finished reviews in the store, with their editors' changes.")
+    var team = false
+
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        if documents.isEmpty && job == nil && !team { throw ValidationError("give DOC.json files, --job NAME or --team") }
+    }
+
+    func load(log: Diagnostics) async throws -> [ReviewDocument] {
+        do {
+            var loaded = try TrustInputs.documents(paths: documents)
+            if job != nil || team {
+                let database = try await store.open(mustExist: true)
+                if let job { loaded += try await TrustInputs.documents(job: job, store: database) }
+                if team { loaded += try await TrustInputs.teamDocuments(store: database) }
+            }
+            return loaded
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
+    }
+}
+
+enum TrustFormat: String, ExpressibleByArgument, CaseIterable {
+    case markdown, json, html
+}
+
+/// `panel eval`: agreement with the editors' decisions.
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "How far the panel agrees with the editors: agreement, Cohen's kappa, confusion counts, score correlation.",
+        discussion: """
+            Labels are a CSV file with the columns name,verdict[,score] (a header line first) or YAML — a list \
+            of {name, verdict, score} — naming each listing once (by the listing's name in the documents). \
+            Documents from the team server (--team, or their JSON) also carry labels: an editor's override, \
+            or an approval of the panel's verdict; a label file wins over them.
+
+            For the panel's verdict and for each persona: n, agreement, kappa with a bootstrap 95% interval, \
+            the four confusion counts (model/editor) and, where editors gave scores, Spearman's rho and the \
+            leniency (mean model score minus the editor's). Abstentions, split and incomplete panels are \
+            counted apart, never as agreement.
+
+            Examples:
+              panel eval --labels labels.csv reviews/*.json
+              panel eval --labels labels.yaml --job nightly-2026-11-30 --format json
+              panel eval --team --store postgres://panel@db/panel
+            """)
+
+    @OptionGroup var sources: DocumentSources
+
+    @Option(help: ArgumentHelp("The editors' decisions (CSV or YAML).", valueName: "FILE"))
+    var labels: String?
+
+    @Option(help: "Output format: markdown or json.")
+    var format: TrustFormat = .markdown
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
+    var output: String?
+
+    func validate() throws {
+        if format == .html { throw ValidationError("--format: markdown or json") }
+    }
+
+    func run() async throws {
+        let log = Diagnostics(verbose: false, quiet: false)
+        var fileLabels: [EditorLabel] = []
+        if let labels {
+            do {
+                fileLabels = try EditorLabels.load(path: labels)
+            } catch {
+                log.error("\(error)")
+                throw PanelExit.usage
+            }
+        }
+        let documents = try await sources.load(log: log)
+        let named = Set(fileLabels.map(\.name))
+        let all = fileLabels + TrustInputs.labels(fromEditorBlocksOf: documents).filter { !named.contains($0.name) }
+        guard !all.isEmpty else {
+            log.error("no labels: give --labels FILE (name,verdict[,score]), or documents editors overrode or approved")
+            throw PanelExit.usage
+        }
+        let evaluation = Evaluation.evaluate(documents, labels: all)
+        let text = format == .json ? evaluation.json().prettyText() : evaluation.markdown()
+        try log.writeDocument(text, to: output)
+    }
+}
+
+extension JSONValue {
+    /// Indented JSON, keys sorted, a trailing newline.
+    func prettyText() -> String {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: jsonObject, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return canonicalText() + "\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    var jsonObject: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let value): return value
+        case .int(let value): return value
+        case .double(let value): return value
+        case .string(let value): return value
+        case .array(let values): return values.map(\.jsonObject)
+        case .object(let values): return values.mapValues(\.jsonObject)
+        }
+    }
+}
