@@ -114,7 +114,7 @@ struct ChatCompletions: Sendable {
             break
         }
 
-        let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash)
+        let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash, repeat: attempt)
         let reportedModel = cannedModel ?? model
         let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
         let completionTokens = max(1, text.utf8.count / 4)

@@ -23,6 +23,14 @@ struct MockAnswers: Sendable {
         return (persona, tool)
     }
 
+    /// The listing's description in the request (between `Description:` and `</listing>`).
+    static func description(of messages: [[String: Any]]) -> String {
+        let user = messages.filter { ($0["role"] as? String) == "user" }.compactMap { $0["content"] as? String }.first ?? ""
+        guard let start = end(of: "\nDescription:\n", in: user) else { return "" }
+        let rest = user[start...]
+        return String(rest[..<(rest.range(of: "\n</listing>")?.lowerBound ?? rest.endIndex)])
+    }
+
     /// Where the first `needle` in `text` ends (a plain byte search: the generic one was most of the
     /// mock's CPU).
     static func end(of needle: String, in text: String) -> String.Index? {
@@ -38,7 +46,7 @@ struct MockAnswers: Sendable {
         return offset.map { text.utf8.index(text.utf8.startIndex, offsetBy: $0) }
     }
 
-    func answer(messages: [[String: Any]], bodyHash: String) -> (text: String, model: String?) {
+    func answer(messages: [[String: Any]], bodyHash: String, repeat: Int = 0) -> (text: String, model: String?) {
         let (persona, tool) = Self.subject(of: messages)
         let isRepair = messages.count > 2
         if let canned = configuration.canned.first(where: {
@@ -47,7 +55,19 @@ struct MockAnswers: Sendable {
             if isRepair, let repair = canned.repair { return (repair, canned.model) }
             if !isRepair { return (canned.text, canned.model) }
         }
-        let score = Self.score(persona: persona, tool: tool)
+        var score = Self.score(persona: persona, tool: tool)
+        // Asked the same again (`--samples`, or a retry), a model at temperature answers a little
+        // differently: with `sampleSpread`, each repeat moves the score by up to ± that much.
+        if configuration.sampleSpread > 0, `repeat` > 0 {
+            let digest = SHA256.hash(data: Data("\(bodyHash)#\(`repeat`)".utf8))
+            let value = digest.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+            score = min(100, max(0, score + value % (2 * configuration.sampleSpread + 1) - configuration.sampleSpread))
+        }
+        // With `scoreByDescriptionLength`, the score grows with the description (a length bias to audit).
+        if configuration.lengthBias > 0 {
+            let description = Self.description(of: messages)
+            score = min(100, max(0, score + Int(Double(description.count) / 100 * configuration.lengthBias)))
+        }
         let verdict = score >= 60 ? "ship" : "skip"
         let paragraph = Self.paragraph(persona: persona, tool: tool, verdict: verdict)
         var shape = configuration.shape

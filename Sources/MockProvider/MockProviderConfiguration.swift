@@ -112,6 +112,12 @@ public struct MockProviderConfiguration: Sendable {
     /// In OpenAI-style streams, a pause between chunks, as a model writing token by token (zero: the
     /// chunks go at once after the latency).
     public var streamChunkInterval: Duration = .zero
+    /// Generated answers to a request seen before move their score by up to ± this much (each repeat
+    /// differently, the same on every run): a model sampled more than once. The verdict follows the score.
+    public var sampleSpread = 0
+    /// Generated scores grow by this many points per 100 characters of the listing's description: a
+    /// length-biased judge, for `panel audit`.
+    public var lengthBias = 0.0
 
     public init() {}
 

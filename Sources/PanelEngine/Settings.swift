@@ -11,14 +11,19 @@ public struct ReviewSettings: Sendable {
     public var stream: Bool
     /// Answers needed for a panel verdict (nil: a majority of the personas).
     public var quorum: Int?
+    /// Times each persona is asked; its answers are combined (majority verdict, median score, spread).
+    public var samples: Int
 
     public static let defaultTemperature = 0.2
+    /// The most samples a persona may be asked for.
+    public static let maxSamples = 25
     public static let defaultMaxOutputTokens = 700
 
     public init(
         prompts: PromptSet = .builtIn(), templates: DocumentTemplates = .builtIn(), temperature: Double? = defaultTemperature,
-        maxOutputTokens: Int? = defaultMaxOutputTokens, stream: Bool = false, quorum: Int? = nil
+        maxOutputTokens: Int? = defaultMaxOutputTokens, stream: Bool = false, quorum: Int? = nil, samples: Int = 1
     ) {
+        self.samples = samples
         self.prompts = prompts
         self.templates = templates
         self.temperature = temperature
@@ -37,13 +42,17 @@ public struct ReviewSettings: Sendable {
             prompts: prompts, templates: templates,
             temperature: overrides.temperature ?? configuration?.temperature ?? defaultTemperature,
             maxOutputTokens: overrides.maxOutputTokens ?? configuration?.maxTokens ?? defaultMaxOutputTokens,
-            stream: overrides.stream ?? false, quorum: overrides.quorum ?? configuration?.quorum)
+            stream: overrides.stream ?? false, quorum: overrides.quorum ?? configuration?.quorum,
+            samples: overrides.samples ?? configuration?.samples ?? 1)
     }
 
     /// Checks the settings against the panel and the configuration before any call: a quorum the panel
     /// cannot reach, a persona the configuration names that the prompts do not have.
     public func check(against configuration: PanelConfiguration?) throws(EngineError) {
         let ids = Set(prompts.personas.map(\.id))
+        if !(1...Self.maxSamples).contains(samples) {
+            throw EngineError("samples \(samples): ask each persona from 1 to \(Self.maxSamples) times")
+        }
         if let quorum, quorum > ids.count {
             throw EngineError("quorum \(quorum) is more than the \(ids.count) personas of the panel; use at most \(ids.count)")
         }
@@ -68,12 +77,14 @@ public struct ReviewOverrides: Sendable {
     public var maxOutputTokens: Int?
     public var stream: Bool?
     public var quorum: Int?
+    public var samples: Int?
 
-    public init(temperature: Double? = nil, maxOutputTokens: Int? = nil, stream: Bool? = nil, quorum: Int? = nil) {
+    public init(temperature: Double? = nil, maxOutputTokens: Int? = nil, stream: Bool? = nil, quorum: Int? = nil, samples: Int? = nil) {
         self.temperature = temperature
         self.maxOutputTokens = maxOutputTokens
         self.stream = stream
         self.quorum = quorum
+        self.samples = samples
     }
 }
 

@@ -32,6 +32,12 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "In streamed answers, a pause between chunks, in milliseconds (a model writing as it goes).")
     var chunkIntervalMs = 0.0
 
+    @Option(help: "Asked the same request again, a generated score moves by up to ± N points (a model sampled twice; the verdict follows).")
+    var sampleSpread = 0
+
+    @Option(help: "Generated scores grow by N points per 100 characters of description (a length-biased judge).")
+    var lengthBias = 0.0
+
     @Option(help: "Share of calls (0…1) that take --slow-factor times as long.")
     var slowRate = 0.0
 
@@ -86,6 +92,8 @@ struct MockProviderCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must be a number of milliseconds from 0 to 3600000")
         }
         guard (1...1000).contains(slowFactor) else { throw ValidationError("--slow-factor must be from 1 to 1000") }
+        guard (0...100).contains(sampleSpread) else { throw ValidationError("--sample-spread must be from 0 to 100") }
+        guard (0...100).contains(lengthBias) else { throw ValidationError("--length-bias must be from 0 to 100") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 (any free port) to 65535") }
         let known: Set<String> = ["429", "500", "503", "reset", "malformed", "truncate"]
         for fault in faults.split(separator: ",") where !known.contains(String(fault)) {
@@ -98,6 +106,8 @@ struct MockProviderCommand: AsyncParsableCommand {
         configuration.latency = .microseconds(Int64(latencyMs * 1000))
         configuration.jitter = .microseconds(Int64(jitterMs * 1000))
         configuration.streamChunkInterval = .microseconds(Int64(chunkIntervalMs * 1000))
+        configuration.sampleSpread = sampleSpread
+        configuration.lengthBias = lengthBias
         configuration.slowRate = slowRate
         configuration.slowFactor = slowFactor
         configuration.slowPerAttempt = slowPerAttempt

@@ -40,6 +40,12 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Most tokens a persona may answer with (default: the configuration's, else 700).", valueName: "N"))
     var maxTokens: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Ask each persona K times and combine the answers: majority verdict, median score, spread (default: the configuration's, else 1).",
+            valueName: "K"))
+    var samples: Int?
+
     @Option(help: ArgumentHelp("Deadline for each whole call, in seconds.", valueName: "SECONDS"))
     var timeout: Double = 120
 
@@ -72,6 +78,9 @@ struct BackendOptions: ParsableArguments {
     var stream = false
 
     func validate() throws {
+        if let samples, !(1...ReviewSettings.maxSamples).contains(samples) {
+            throw ValidationError("--samples must be from 1 to \(ReviewSettings.maxSamples)")
+        }
         if replay != nil && record != nil { throw ValidationError("--replay and --record cannot be used together") }
         if baseURL != nil && model == nil { throw ValidationError("--base-url needs --model (the model to request)") }
         if model != nil, baseURL == nil, config != nil || FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
@@ -175,7 +184,7 @@ struct BackendOptions: ParsableArguments {
 
     /// The overrides of review settings these options give.
     var overrides: ReviewOverrides {
-        ReviewOverrides(temperature: temperature, maxOutputTokens: maxTokens, stream: stream ? true : nil)
+        ReviewOverrides(temperature: temperature, maxOutputTokens: maxTokens, stream: stream ? true : nil, samples: samples)
     }
 
     /// The backend stack: settings, the store when the cache needs it, retries logged at debug level.

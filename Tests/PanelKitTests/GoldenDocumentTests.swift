@@ -25,7 +25,7 @@ struct GoldenDocumentTests {
     }
 
     /// The hand-built JSON of a saved review is exactly what Codable gives, for every review in the
-    /// fixture documents (answered, abstained, flagged, partial usage) and a routed one.
+    /// fixture documents (answered, abstained, flagged, partial usage), a routed one and a sampled one.
     @Test func reviewJSONMatchesCodable() throws {
         var reviews = try Self.names.flatMap { try document($0).tools.flatMap(\.reviews) }
         var routed = try #require(reviews.first)
@@ -35,6 +35,14 @@ struct GoldenDocumentTests {
         routed.flags = ["repaired", "contradiction"]
         routed.costUSD = 0.000123
         reviews.append(routed)
+        var sampled = routed
+        sampled.samples = [
+            SampleVote(score: 70, verdict: .ship), SampleVote(score: nil, verdict: nil), SampleVote(score: 41, verdict: .skip),
+        ]
+        sampled.scoreMedian = 55.5
+        sampled.spread = ReviewDocument.Spread(min: 41, max: 70, iqr: 14.5)
+        sampled.agreement = 0.5
+        reviews.append(sampled)
         #expect(reviews.count > 8)
         for review in reviews {
             let direct = try review.jsonValue()

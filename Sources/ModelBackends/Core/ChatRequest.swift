@@ -50,6 +50,9 @@ public struct ChatRequest: Sendable, Hashable {
     public var label: String
     /// The persona and panel the call belongs to, for the router. Not part of the request's identity.
     public var context: RoutingContext
+    /// Which of a persona's repeated asks this is (`--samples K`: 0 ..< K). Never sent to a provider; it
+    /// keeps samples apart in the response cache and in recordings (``recordingKey``).
+    public var sample: Int = 0
 
     public init(
         messages: [ChatMessage],
@@ -84,6 +87,12 @@ public struct ChatRequest: Sendable, Hashable {
     /// SHA-256 of ``canonicalBody``, hex encoded.
     public var canonicalHash: String {
         SHA256.hash(data: canonicalBody.canonicalData()).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// What a recording of this request is filed under: ``canonicalHash`` for the first sample (so
+    /// recordings made before samples still answer), and a hash of it with the index for the others.
+    public var recordingKey: String {
+        sample == 0 ? canonicalHash : ContentHash.sha256("\(canonicalHash)#sample=\(sample)")
     }
 }
 

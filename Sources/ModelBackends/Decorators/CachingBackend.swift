@@ -48,7 +48,11 @@ public struct CachingBackend: ModelBackend {
     }
 
     /// The cache key: backend, model, canonical request and sample index.
-    public func key(for request: ChatRequest, sample: Int = 0) -> String {
+    public func key(for request: ChatRequest) -> String {
+        key(for: request, sample: request.sample)
+    }
+
+    public func key(for request: ChatRequest, sample: Int) -> String {
         let identity: JSONValue = .object([
             "backend": .string(name), "model": .string(model), "request": request.canonicalBody, "sample": .int(sample),
         ])

@@ -30,7 +30,7 @@ public struct Recording: Sendable, Hashable, Codable {
     }
 
     public var schema: String
-    /// SHA-256 of the request's canonical body.
+    /// SHA-256 of the request's canonical body (with the sample index, past the first sample).
     public var key: String
     /// Who asked (persona and listing), for people reading the file.
     public var label: String
@@ -47,7 +47,7 @@ public struct Recording: Sendable, Hashable, Codable {
 
     public init(request: ChatRequest, response: ChatResponse, recordedAt: Date = Date(), note: String? = nil) {
         self.schema = Self.schemaVersion
-        self.key = request.canonicalHash
+        self.key = request.recordingKey
         self.label = request.label
         self.request = request.canonicalBody
         self.response = Answer(

@@ -67,11 +67,12 @@ public struct ReplayBackend: ModelBackend {
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
         try Task.checkCancellation()
-        guard let recording = recordings[request.canonicalHash] else {
+        guard let recording = recordings[request.recordingKey] else {
             let who = request.label.isEmpty ? "this request" : request.label
             throw BackendError(
                 kind: .notRecorded, backend: name,
-                detail: "no recording for \(who) (request \(request.canonicalHash.prefix(12))) in \(source); "
+                detail:
+                    "no recording for \(who) (request \(request.recordingKey.prefix(12))\(request.sample > 0 ? ", sample \(request.sample)" : "")) in \(source); "
                     + "the prompt, temperature or listing changed since it was recorded")
         }
         return recording.chatResponse

@@ -312,7 +312,8 @@ public final class BatchDriver: Sendable {
         var slot = Slot()
         if let budget = options.budgetUSD {
             let request = pipeline.request(listing, by: persona, panel: panel)
-            let ceiling = engine.backends.costCeiling(request, persona: persona.id) ?? 0
+            // A persona asked K times (`samples`) may cost K calls.
+            let ceiling = (engine.backends.costCeiling(request, persona: persona.id) ?? 0) * Double(pipeline.samples)
             let reservation = try? await store.reserveBudget(job: job, owner: owner, amountUSD: ceiling, limitUSD: budget)
             guard let reservation else {
                 state.withLock { $0.budgetStopped = true }

@@ -16,6 +16,8 @@ public struct JobSettings: Codable, Sendable, Hashable {
     public var maxOutputTokens: Int?
     public var stream: Bool
     public var quorum: Int?
+    /// Times each persona is asked (absent: once, as in jobs enqueued before samples).
+    public var samples: Int?
     /// `markdown`, `html`, `json`.
     public var formats: [String]
     public var retryFailed: Bool
@@ -23,7 +25,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
     public var configuration: String?
 
     enum CodingKeys: String, CodingKey {
-        case prompts, templates, temperature, stream, quorum, formats, configuration
+        case prompts, templates, temperature, stream, quorum, samples, formats, configuration
         case promptSource = "prompt_source"
         case templateSource = "template_source"
         case maxOutputTokens = "max_output_tokens"
@@ -39,6 +41,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         maxOutputTokens = settings.maxOutputTokens
         stream = settings.stream
         quorum = settings.quorum
+        samples = settings.samples > 1 ? settings.samples : nil
         self.formats = formats.map(\.rawValue)
         self.retryFailed = retryFailed
         self.configuration = configuration?.text.flatMap(Self.sectionsWithoutBackends)
@@ -74,7 +77,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         }
         return ReviewSettings(
             prompts: promptSet, templates: documentTemplates, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream,
-            quorum: quorum)
+            quorum: quorum, samples: samples ?? 1)
     }
 
     /// A worker's configuration with the job's `panel:` and `router:` sections: the worker's backends

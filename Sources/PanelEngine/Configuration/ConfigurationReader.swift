@@ -89,7 +89,8 @@ struct ConfigurationReader {
         if let seedNode = top["router"]?.mapping?["seed"], let seed = try integer(seedNode, "router.seed") { routerSeed = UInt64(seed) }
         let panel =
             try top["panel"].map { node throws(ConfigurationError) in
-                try mapping(node, "panel", allowed: ["backend", "personas", "quorum", "temperature", "max_tokens", "cache_ttl_s"])
+                try mapping(
+                    node, "panel", allowed: ["backend", "personas", "quorum", "samples", "temperature", "max_tokens", "cache_ttl_s"])
             } ?? [:]
         let known = backends.map(\.name) + [PanelConfiguration.routerName]
         let defaultBackend =
@@ -129,7 +130,15 @@ struct ConfigurationReader {
             quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
             maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1),
             cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) }, source: source, router: router,
-            personaRouters: personaRouters, routerSeed: routerSeed)
+            personaRouters: personaRouters, routerSeed: routerSeed, samples: try samples(panel["samples"]))
+    }
+
+    func samples(_ node: Node?) throws(ConfigurationError) -> Int? {
+        guard let value = try integer(node, "panel.samples", min: 1) else { return nil }
+        guard value <= ReviewSettings.maxSamples else {
+            throw fail("panel.samples", "must be from 1 to \(ReviewSettings.maxSamples), found \(value)")
+        }
+        return value
     }
 
     func readBackend(_ node: Node, _ path: String) throws(ConfigurationError) -> BackendConfiguration {

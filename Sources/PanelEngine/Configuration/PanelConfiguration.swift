@@ -15,6 +15,8 @@ public struct PanelConfiguration: Sendable {
     /// Persona id → backend name.
     public var personaBackends: [String: String]
     public var quorum: Int?
+    /// Times each persona is asked (`panel.samples`; nil: once).
+    public var samples: Int?
     public var temperature: Double?
     public var maxTokens: Int?
     /// How long cached answers are good for (`panel.cache_ttl_s`; nil: for ever).
@@ -43,8 +45,9 @@ public struct PanelConfiguration: Sendable {
         backends: [BackendConfiguration], defaultBackend: String, personaBackends: [String: String] = [:], quorum: Int? = nil,
         temperature: Double? = nil, maxTokens: Int? = nil, cacheTTL: Duration? = nil, source: String = "command line",
         router: RoutingConstraints = RoutingConstraints(),
-        personaRouters: [String: RoutingConstraints] = [:], routerSeed: UInt64 = 1
+        personaRouters: [String: RoutingConstraints] = [:], routerSeed: UInt64 = 1, samples: Int? = nil
     ) {
+        self.samples = samples
         self.backends = backends
         self.defaultBackend = defaultBackend
         self.personaBackends = personaBackends

@@ -14,6 +14,9 @@ public struct ReviewPipeline: Sendable {
     public var maxOutputTokens: Int?
     public var stream: Bool
     public var quorum: Int?
+    /// How many times each persona is asked (`--samples K`); its answers are combined by
+    /// ``PersonaResult/combining(_:)``.
+    public var samples: Int
     /// The model family of a configured backend, by name (nil for one without a configuration).
     public var familyOf: @Sendable (String) -> String?
     public var onEvent: @Sendable (EngineEvent) -> Void
@@ -25,9 +28,11 @@ public struct ReviewPipeline: Sendable {
         maxOutputTokens: Int? = 700,
         stream: Bool = false,
         quorum: Int? = nil,
+        samples: Int = 1,
         familyOf: @escaping @Sendable (String) -> String? = { _ in nil },
         onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
     ) {
+        self.samples = max(1, samples)
         self.prompts = prompts
         self.backendFor = backendFor
         self.temperature = temperature
@@ -45,8 +50,8 @@ public struct ReviewPipeline: Sendable {
     ) {
         self.init(
             prompts: settings.prompts, backendFor: backendFor, temperature: settings.temperature,
-            maxOutputTokens: settings.maxOutputTokens, stream: settings.stream, quorum: settings.quorum, familyOf: familyOf,
-            onEvent: onEvent)
+            maxOutputTokens: settings.maxOutputTokens, stream: settings.stream, quorum: settings.quorum, samples: settings.samples,
+            familyOf: familyOf, onEvent: onEvent)
     }
 
     public func run(_ listings: [Listing]) async -> ReviewRun {
@@ -77,15 +82,33 @@ public struct ReviewPipeline: Sendable {
         return ReviewRun(tools: tools, personas: personas, wallMS: (clock.now - start).milliseconds)
     }
 
-    /// One persona's review of one listing: ask, parse, repair once, or abstain.
+    /// One persona's review of one listing: asked once, or `samples` times at once and combined (the
+    /// majority verdict, the median score; only the first sample's text is streamed to `onEvent`).
     public func review(_ listing: Listing, by persona: Persona, panel: PanelScope? = nil) async -> PersonaResult {
         onEvent(.started(persona: persona, listing: listing))
+        guard samples > 1 else { return await ask(listing, by: persona, panel: panel, sample: 0) }
+        let answers = await withTaskGroup(of: (Int, PersonaResult).self) { group in
+            for sample in 0..<samples {
+                group.addTask { (sample, await ask(listing, by: persona, panel: panel, sample: sample)) }
+            }
+            var answers = [PersonaResult?](repeating: nil, count: samples)
+            for await (sample, result) in group { answers[sample] = result }
+            return answers.compactMap { $0 }
+        }
+        return PersonaResult.combining(answers)
+    }
+
+    /// One ask: send, parse, repair once, or abstain.
+    func ask(_ listing: Listing, by persona: Persona, panel: PanelScope?, sample: Int) async -> PersonaResult {
         let backend = backendFor(persona)
-        let request = self.request(listing, by: persona, panel: panel)
+        var request = self.request(listing, by: persona, panel: panel)
+        request.sample = sample
         var result = PersonaResult(persona: persona, outcome: .abstained(reason: "not answered"), backend: backend.name)
         let onEvent = self.onEvent
         do {
-            let first = try await backend.respond(to: request) { onEvent(.delta(persona: persona, listing: listing, text: $0)) }
+            let first = try await backend.respond(to: request) { text in
+                if sample == 0 { onEvent(.delta(persona: persona, listing: listing, text: text)) }
+            }
             result.add(first, family: familyOf)
             switch ReviewParser.parse(first.text) {
             case .success(let review):

@@ -52,6 +52,8 @@ enum DefaultTemplates {
             .abstained { color: var(--muted); font-style: italic; }
             .override { font-size: .9rem; }
             .edited { color: var(--muted); font-size: .85rem; }
+            .interval { color: var(--muted); font-size: .9rem; margin: 0 0 .5rem; }
+            .close-call { color: var(--split); }
             .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
             .weighs { display: block; font-weight: 400; font-size: .8rem; color: var(--muted); }
             footer { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
@@ -86,6 +88,9 @@ enum DefaultTemplates {
             <p class="override" data-override="{{verdict}}"><span class="badge {{verdict}}">{{verdict_label}}</span> editor's call — {{note}} <span class="by">({{by}}, <time datetime="{{at}}">{{at}}</time>)</span></p>
             {{/override}}
             <p><span class="badge {{verdict}}" data-verdict="{{verdict}}">{{verdict_label}}</span> <span class="share">{{share}} ship · {{votes}}{{#abstained}} · {{abstained}} abstained{{/abstained}}</span></p>
+            {{#interval}}
+            <p class="interval">95% interval: {{interval}}{{#close_call}} — <strong class="close-call" data-close-call="true">close call, read it</strong>{{/close_call}}</p>
+            {{/interval}}
             <dl class="facts">
             <dt>Community</dt><dd>{{community}}</dd>
             <dt>Entry</dt><dd>{{entry}}</dd>
@@ -130,6 +135,7 @@ enum DefaultTemplates {
             <div class="score" data-score="{{score}}" data-verdict="{{verdict}}">{{score_line}}</div>
             <div class="bar" role="img" aria-label="{{score}} out of 100"><span style="width: {{score}}%"></span></div>
             {{#contradiction}}<p class="warning">The verdict contradicts the score — check this review.</p>{{/contradiction}}
+            {{#unstable}}<p class="warning" data-unstable="true">Unstable: this persona's samples disagree — read the review.</p>{{/unstable}}
             {{#text}}
             <p>{{text}}</p>
             {{/text}}
@@ -180,6 +186,9 @@ enum DefaultTemplates {
             - **Editor's verdict:** {{verdict_label}} — {{note}} _({{by}}, {{at}})_
             {{/override}}
             - **Panel ship share:** {{share}} ({{votes}})
+            {{#interval}}
+            - **95% interval:** {{interval}}{{#close_call}} — **close call, read it**{{/close_call}}
+            {{/interval}}
             - **Community:** {{community}}
             - **Entry:** {{entry}}
             {{#url}}
@@ -215,6 +224,10 @@ enum DefaultTemplates {
 
             > ⚠ The verdict contradicts the score — check this review.
             {{/contradiction}}
+            {{#unstable}}
+
+            > ⚠ Unstable: this persona's samples disagree — read the review.
+            {{/unstable}}
 
             {{#text}}
             {{text}}

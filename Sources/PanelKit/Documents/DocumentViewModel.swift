@@ -52,6 +52,17 @@ public enum DocumentViewModel {
         if let category = tool.category { values["category"] = .text(category) }
         if let tagline = tool.tagline { values["tagline"] = .text(tagline) }
         if let url = tool.url, isWebURL(url) { values["url"] = .text(url) }
+        if let interval = tool.panel.interval {
+            var parts: [String] = []
+            if let median = interval.scoreMedian, median.count == 2 {
+                parts.append("median score \(number(median[0]))–\(number(median[1]))")
+            }
+            if let share = interval.shipShare, share.count == 2 {
+                parts.append("ship share \(number(share[0] * 100))–\(number(share[1] * 100))%")
+            }
+            if !parts.isEmpty { values["interval"] = .text(parts.joined(separator: " · ")) }
+        }
+        if tool.panel.closeCall == true { values["close_call"] = true }
         if let override = editor?.override(tool: tool.name) {
             values["override"] = [
                 "verdict": .text(override.verdict.rawValue), "verdict_label": .text(override.verdict.rawValue.capitalized),
@@ -116,7 +127,8 @@ public enum DocumentViewModel {
             values["answered"] = true
             values["score"] = .number(score)
             values["verdict"] = .text(review.verdict?.rawValue ?? "?")
-            values["score_line"] = .text("\(score)/100 · \(review.verdict?.rawValue ?? "?")")
+            values["score_line"] = .text(Self.scoreLine(review))
+            if review.flags.contains(PersonaResult.unstableFlag) { values["unstable"] = true }
             values["text"] = paragraphs(edit?.text ?? review.text ?? "")
             if let edit {
                 values["edited"] = ["by": .text(edit.by), "at": .text(edit.at)]
@@ -131,6 +143,16 @@ public enum DocumentViewModel {
         }
         if let by = answeredBy(review) { values["by"] = .text(by) }
         return .object(values)
+    }
+
+    /// `78/100 · ship`, or with samples `78 (70–84, k=5) · ship 4/5`.
+    static func scoreLine(_ review: ReviewDocument.Review) -> String {
+        let verdict = review.verdict?.rawValue ?? "?"
+        guard let samples = review.samples, samples.count > 1 else { return "\(review.score ?? 0)/100 · \(verdict)" }
+        let median = review.scoreMedian.map(number) ?? "\(review.score ?? 0)"
+        let range = review.spread.map { "\($0.min)–\($0.max), " } ?? ""
+        let agreeing = samples.filter { $0.verdict == review.verdict }.count
+        return "\(median) (\(range)k=\(samples.count)) · \(verdict) \(agreeing)/\(samples.count)"
     }
 
     static func answeredBy(_ review: ReviewDocument.Review) -> String? {

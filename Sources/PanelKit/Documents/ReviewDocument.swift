@@ -27,13 +27,19 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var scoreMedian: Double?
         public var scoreMin: Int?
         public var scoreMax: Int?
+        /// Bootstrap 95% intervals of the median score and the ship share, over personas × samples (an
+        /// addition within v1; absent in documents written before it).
+        public var interval: Interval?
+        /// The ship-share interval holds 0.5: a close call, read it.
+        public var closeCall: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case verdict, ship, skip, abstained
+            case verdict, ship, skip, abstained, interval
             case shipShare = "ship_share"
             case scoreMedian = "score_median"
             case scoreMin = "score_min"
             case scoreMax = "score_max"
+            case closeCall = "close_call"
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -46,6 +52,8 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(scoreMedian, forKey: .scoreMedian)
             try c.encode(scoreMin, forKey: .scoreMin)
             try c.encode(scoreMax, forKey: .scoreMax)
+            try c.encodeIfPresent(interval, forKey: .interval)
+            try c.encodeIfPresent(closeCall, forKey: .closeCall)
         }
 
         /// `Ship · 3 ship / 1 skip`, with abstentions when there are any.
@@ -81,9 +89,17 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var attempts: Int
         /// The router's explanation, for routed calls.
         public var routing: RoutingTrace?
+        /// With `--samples K` (K > 1; additions within v1, absent otherwise): every sample's vote, the
+        /// answered samples' exact median (`score` is it rounded), their spread, and the share agreeing
+        /// with the majority verdict.
+        public var samples: [SampleVote]?
+        public var scoreMedian: Double?
+        public var spread: ReviewDocument.Spread?
+        public var agreement: Double?
 
         enum CodingKeys: String, CodingKey {
-            case persona, status, score, verdict, text, error, flags, backend, model, family, attempts, routing
+            case persona, status, score, verdict, text, error, flags, backend, model, family, attempts, routing, samples, spread, agreement
+            case scoreMedian = "score_median"
             case latencyMS = "latency_ms"
             case ttftMS = "ttft_ms"
             case inputTokens = "input_tokens"
@@ -110,6 +126,10 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(costUSD, forKey: .costUSD)
             try c.encode(attempts, forKey: .attempts)
             try c.encode(routing, forKey: .routing)
+            try c.encodeIfPresent(samples, forKey: .samples)
+            try c.encodeIfPresent(scoreMedian, forKey: .scoreMedian)
+            try c.encodeIfPresent(spread, forKey: .spread)
+            try c.encodeIfPresent(agreement, forKey: .agreement)
         }
     }
 
@@ -245,6 +265,7 @@ extension ReviewDocument {
         tools = run.tools.map { tool in
             let listing = tool.listing
             let panel = tool.panel
+            let interval = Self.interval(tool.results, tool: listing.name)
             return Tool(
                 name: listing.name, tagline: listing.tagline, category: listing.category, pricing: listing.pricing,
                 entry: listing.entry, bestFor: listing.bestFor, description: listing.description, url: listing.url,
@@ -252,7 +273,7 @@ extension ReviewDocument {
                 panel: Panel(
                     verdict: panel.verdict, ship: panel.ship, skip: panel.skip, abstained: panel.abstained,
                     shipShare: panel.shipShare.map { ($0 * 10_000).rounded() / 10_000 }, scoreMedian: panel.scoreMedian,
-                    scoreMin: panel.scoreMin, scoreMax: panel.scoreMax),
+                    scoreMin: panel.scoreMin, scoreMax: panel.scoreMax, interval: interval?.0, closeCall: interval?.closeCall),
                 reviews: tool.results.map(Review.init(result:)))
         }
         let calls = tools.flatMap(\.reviews).filter { $0.attempts > 0 }
@@ -311,6 +332,21 @@ extension ReviewDocument.Review {
         costUSD = result.costUSD.map(ReviewDocument.roundCost)
         attempts = result.attempts
         routing = result.routing
+        if result.samples.count > 1 {
+            samples = result.samples
+            let scores = result.samples.compactMap(\.score).map(Double.init)
+            scoreMedian = Statistics.median(scores)
+            if let low = scores.min(), let high = scores.max(), let q1 = Statistics.quantile(scores, 0.25),
+                let q3 = Statistics.quantile(scores, 0.75)
+            {
+                spread = ReviewDocument.Spread(min: Int(low), max: Int(high), iqr: q3 - q1)
+            }
+            let verdicts = result.samples.compactMap(\.verdict)
+            if !verdicts.isEmpty {
+                let ship = verdicts.filter { $0 == .ship }.count
+                agreement = (Double(max(ship, verdicts.count - ship)) / Double(verdicts.count) * 10_000).rounded() / 10_000
+            }
+        }
     }
 }
 
@@ -329,6 +365,94 @@ extension ReviewDocument.Review {
             "input_tokens": optional(inputTokens, JSONValue.int), "output_tokens": optional(outputTokens, JSONValue.int),
             "cost_usd": optional(costUSD, JSONValue.double), "attempts": .int(attempts),
             "routing": try routing.map { try JSONValueEncoder.encode($0) } ?? .null,
-        ])
+        ]).adding(try samplesJSON())
+    }
+
+    /// The sample fields, present only with samples (as Codable's `encodeIfPresent` writes them).
+    func samplesJSON() throws -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        if let samples { fields["samples"] = try JSONValueEncoder.encode(samples) }
+        if let scoreMedian { fields["score_median"] = .double(scoreMedian) }
+        if let spread { fields["spread"] = try JSONValueEncoder.encode(spread) }
+        if let agreement { fields["agreement"] = .double(agreement) }
+        return fields
+    }
+}
+
+extension ReviewDocument {
+    /// How far a persona's samples spread: lowest and highest score, interquartile range.
+    public struct Spread: Sendable, Hashable, Codable {
+        public var min: Int
+        public var max: Int
+        public var iqr: Double
+
+        public init(min: Int, max: Int, iqr: Double) {
+            self.min = min
+            self.max = max
+            self.iqr = iqr
+        }
+    }
+
+    /// Bootstrap 95% intervals: `[low, high]` each, null where a figure has no value to resample.
+    public struct Interval: Sendable, Hashable, Codable {
+        public var scoreMedian: [Double]?
+        public var shipShare: [Double]?
+
+        public init(scoreMedian: [Double]?, shipShare: [Double]?) {
+            self.scoreMedian = scoreMedian
+            self.shipShare = shipShare
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case scoreMedian = "score_median"
+            case shipShare = "ship_share"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(scoreMedian, forKey: .scoreMedian)
+            try c.encode(shipShare, forKey: .shipShare)
+        }
+    }
+
+    /// A panel's intervals from its personas' votes — every sample's where there are samples, else each
+    /// persona's answer — resampled 2,000 times with a seed taken from the votes themselves, so the same
+    /// document always gets the same figures. Nil when no persona answered.
+    public static func interval(_ results: [PersonaResult], tool: String) -> (Interval, closeCall: Bool)? {
+        var votes: [(score: Double, ship: Bool)] = []
+        for result in results {
+            if result.samples.count > 1 {
+                for sample in result.samples {
+                    if let score = sample.score, let verdict = sample.verdict { votes.append((Double(score), verdict == .ship)) }
+                }
+            } else if let review = result.review {
+                votes.append((Double(review.score), review.verdict == .ship))
+            }
+        }
+        guard !votes.isEmpty else { return nil }
+        // In a fixed order, so the same votes give the same intervals whatever order the samples came in.
+        votes.sort { ($0.score, $0.ship ? 1 : 0) < ($1.score, $1.ship ? 1 : 0) }
+        let seed = SeededRandom.seed(tool + "|" + votes.map { "\($0.score):\($0.ship)" }.joined(separator: ","))
+        func rounded(_ pair: (Double, Double)?, _ places: Double) -> [Double]? {
+            pair.map { [($0.0 * places).rounded() / places, ($0.1 * places).rounded() / places] }
+        }
+        let median = Statistics.bootstrapInterval(count: votes.count, seed: seed) { sample in
+            Statistics.median(sample.map { votes[$0].score })
+        }
+        let share = Statistics.bootstrapInterval(count: votes.count, seed: seed &+ 1) { sample in
+            Double(sample.filter { votes[$0].ship }.count) / Double(sample.count)
+        }
+        let interval = Interval(scoreMedian: rounded(median, 10), shipShare: rounded(share, 10_000))
+        let close = share.map { $0.0 <= 0.5 && 0.5 <= $0.1 } ?? false
+        return (interval, close)
+    }
+}
+
+extension JSONValue {
+    /// The object with `fields` added (a non-object is returned as it is).
+    func adding(_ fields: [String: JSONValue]) -> JSONValue {
+        guard case .object(var object) = self, !fields.isEmpty else { return self }
+        object.merge(fields) { $1 }
+        return .object(object)
     }
 }

@@ -25,6 +25,8 @@ public struct PersonaResult: Sendable, Hashable {
     public var attempts: Int
     /// How the router chose the backend of the last call, when routed.
     public var routing: RoutingTrace?
+    /// Every sample's vote when the persona was asked more than once (`--samples K`); empty otherwise.
+    public var samples: [SampleVote] = []
 
     public init(
         persona: Persona,
@@ -88,5 +90,6 @@ extension PersonaResult {
             costUSD: review.costUSD, attempts: review.attempts)
         routing = review.routing
         family = review.family
+        samples = review.samples ?? []
     }
 }
