@@ -20,6 +20,7 @@ struct Panel: AsyncParsableCommand {
         subcommands: [
             ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self, InitCommand.self,
             StoreCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self, EvalCommand.self,
+            StatsCommand.self,
         ],
         defaultSubcommand: nil
     )

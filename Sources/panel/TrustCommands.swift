@@ -124,3 +124,45 @@ extension JSONValue {
         }
     }
 }
+
+/// `panel stats`: how the panel scores and how far its personas agree.
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "How the panel scores over many documents: histograms, round-number bunching, agreement between personas.",
+        discussion: """
+            Per persona and per backend/model: the score histogram, the share of scores on multiples of 5 and \
+            10, mean, median, SD, ship rate and (with --samples) the verdict flip rate. Between personas: \
+            Krippendorff's alpha on scores and on verdicts, pairwise Spearman rho, and the effective number of \
+            independent opinions. --format html draws the histograms and the agreement matrix as inline SVG.
+
+            Examples:
+              panel stats reviews/*.json
+              panel stats --job nightly-2026-11-30 --format html -o stats.html
+            """)
+
+    @OptionGroup var sources: DocumentSources
+
+    @Option(help: "Output format: markdown, json or html.")
+    var format: TrustFormat = .markdown
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
+    var output: String?
+
+    func run() async throws {
+        let log = Diagnostics(verbose: false, quiet: false)
+        let documents = try await sources.load(log: log)
+        guard !documents.isEmpty else {
+            log.error("no documents to read")
+            throw PanelExit.usage
+        }
+        let stats = PanelStats.compute(documents)
+        let text: String
+        switch format {
+        case .markdown: text = stats.markdown()
+        case .json: text = stats.json().prettyText()
+        case .html: text = stats.html()
+        }
+        try log.writeDocument(text, to: output)
+    }
+}

@@ -4,9 +4,20 @@ public import PanelKit
 /// Where the trust commands (`panel eval`, `stats`, `calibrate`) read documents from: v1 JSON files, a
 /// batch job's kept JSON documents, or the team server's finished reviews (with their editor blocks).
 public enum TrustInputs {
-    /// Documents from files, each refused with its path and field when it is not a v1 document.
+    /// Documents from files, each refused with its path and field when it is not a v1 document. A
+    /// directory stands for its `*.json` documents (a batch's `--out`; its `summary.json` is left out).
     public static func documents(paths: [String]) throws -> [ReviewDocument] {
-        try paths.map { path in
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { $0.hasSuffix(".json") && $0 != "summary.json" }.sorted().map { path + "/" + $0 }
+            } else {
+                files.append(path)
+            }
+        }
+        return try files.map { path in
             guard let data = FileManager.default.contents(atPath: path) else { throw DocumentError("\(path): cannot be read") }
             return try JSONDocumentRenderer.decode(data, source: path)
         }
