@@ -28,7 +28,9 @@ public struct ReviewEngine: Sendable {
 
     /// The document of a finished run, with these settings' provenance.
     public func document(_ run: ReviewRun) -> ReviewDocument {
-        ReviewDocument(run: run, provenance: settings.provenance)
+        var document = ReviewDocument(run: run, provenance: settings.provenance)
+        settings.calibration?.apply(to: &document)
+        return document
     }
 
     /// The document as text in a format, with these settings' templates.

@@ -13,6 +13,8 @@ public struct ReviewSettings: Sendable {
     public var quorum: Int?
     /// Times each persona is asked; its answers are combined (majority verdict, median score, spread).
     public var samples: Int
+    /// Maps raw scores to the editors' scale in documents (`--calibration`).
+    public var calibration: Calibration?
 
     public static let defaultTemperature = 0.2
     /// The most samples a persona may be asked for.

@@ -46,6 +46,19 @@ struct BackendOptions: ParsableArguments {
             valueName: "K"))
     var samples: Int?
 
+    @Option(help: ArgumentHelp("Show calibrated scores beside the raw ones, from a map panel calibrate wrote.", valueName: "FILE"))
+    var calibration: String?
+
+    /// The calibration `--calibration` names, read (nil without it).
+    func loadCalibration() throws -> Calibration? {
+        guard let calibration else { return nil }
+        do {
+            return try Calibration.load(path: calibration)
+        } catch {
+            throw ConfigurationError("--calibration \(error)")
+        }
+    }
+
     @Option(help: ArgumentHelp("Deadline for each whole call, in seconds.", valueName: "SECONDS"))
     var timeout: Double = 120
 

@@ -121,9 +121,10 @@ struct BatchCommand: AsyncParsableCommand {
             let backends = try backend.makeBackends(settings, store: store, log: log)
             var overrides = backend.overrides
             overrides.quorum = quorum
-            engine = ReviewEngine(
-                settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
-                backends: backends)
+            var reviewSettings = ReviewSettings.resolved(
+                overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
+            reviewSettings.calibration = try backend.loadCalibration()
+            engine = ReviewEngine(settings: reviewSettings, backends: backends)
             try engine.settings.check(against: backends.configuration)
             if let sink {
                 let leftovers = try sink.prepare()

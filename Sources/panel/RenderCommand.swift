@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PanelEngine
 import PanelKit
 
 struct RenderCommand: ParsableCommand {
@@ -28,6 +29,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A directory of document templates overriding the built-in ones.", valueName: "DIR"))
     var templates: String?
 
+    @Option(help: ArgumentHelp("Add calibrated scores beside the raw ones, from a map panel calibrate wrote.", valueName: "FILE"))
+    var calibration: String?
+
     func run() throws {
         let log = Diagnostics(verbose: false, quiet: false)
         let data: Data
@@ -40,10 +44,11 @@ struct RenderCommand: ParsableCommand {
             }
             data = contents
         }
-        let parsed: ReviewDocument
+        var parsed: ReviewDocument
         let documentTemplates: DocumentTemplates
         do {
             parsed = try JSONDocumentRenderer.decode(data, source: document)
+            if let calibration { try Calibration.load(path: calibration).apply(to: &parsed) }
             documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
         } catch {
             log.error("\(error)")

@@ -128,10 +128,12 @@ struct ReviewCommand: AsyncParsableCommand {
         }
         var overrides = backend.overrides
         overrides.quorum = quorum
-        let engine = ReviewEngine(
-            settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
-            backends: backends)
+        var settings = ReviewSettings.resolved(
+            overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
+        let engine: ReviewEngine
         do {
+            settings.calibration = try backend.loadCalibration()
+            engine = ReviewEngine(settings: settings, backends: backends)
             try engine.settings.check(against: backends.configuration)
         } catch {
             log.error("\(error)")

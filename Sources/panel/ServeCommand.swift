@@ -106,9 +106,10 @@ struct ServeCommand: AsyncParsableCommand {
             let backends = try backend.makeBackends(settings, store: store, log: log)
             var overrides = backend.overrides
             overrides.stream = !noStream
-            engine = ReviewEngine(
-                settings: .resolved(overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates),
-                backends: backends)
+            var reviewSettings = ReviewSettings.resolved(
+                overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
+            reviewSettings.calibration = try backend.loadCalibration()
+            engine = ReviewEngine(settings: reviewSettings, backends: backends)
             try engine.settings.check(against: backends.configuration)
         } catch {
             log.error("\(error)")

@@ -166,3 +166,58 @@ struct StatsCommand: AsyncParsableCommand {
         try log.writeDocument(text, to: output)
     }
 }
+
+/// `panel calibrate`: fit the editors' scale per persona and model.
+struct CalibrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Fit, per persona and model, a monotone map from raw scores to the editors' scale (isotonic regression).",
+        discussion: """
+            Needs labels with editor scores (name,verdict,score). Writes a YAML map that --calibration FILE \
+            (panel review, batch, serve, render) applies: documents then show the calibrated score beside \
+            the raw one (calibrated_score in JSON).
+
+            Example:
+              panel calibrate --labels labels.csv reviews/ -o calibration.yaml
+              panel render review.json --calibration calibration.yaml
+            """)
+
+    @OptionGroup var sources: DocumentSources
+
+    @Option(help: ArgumentHelp("The editors' decisions with scores (CSV or YAML).", valueName: "FILE"))
+    var labels: String
+
+    @Option(help: ArgumentHelp("Labelled scores a persona and model need before a map is fitted.", valueName: "N"))
+    var minimum = 3
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write the map to FILE instead of stdout.", valueName: "FILE"))
+    var output: String?
+
+    func validate() throws {
+        guard minimum >= 2 else { throw ValidationError("--minimum must be at least 2") }
+    }
+
+    func run() async throws {
+        let log = Diagnostics(verbose: false, quiet: false)
+        let loaded: [EditorLabel]
+        do {
+            loaded = try EditorLabels.load(path: labels)
+        } catch {
+            log.error("\(error)")
+            throw PanelExit.usage
+        }
+        guard loaded.contains(where: { $0.score != nil }) else {
+            log.error("\(labels): no label has a score; calibration maps raw scores to the editors' scores (name,verdict,score)")
+            throw PanelExit.usage
+        }
+        let calibration = Calibration.fit(try await sources.load(log: log), labels: loaded, minimum: minimum)
+        guard !calibration.maps.isEmpty else {
+            log.error("no persona and model has \(minimum) or more reviews of scored listings; label more listings (or lower --minimum)")
+            throw PanelExit.usage
+        }
+        try log.writeDocument(calibration.yaml(), to: output)
+        log.info(
+            "fitted \(calibration.maps.count) map(s): "
+                + calibration.maps.map { "\($0.persona) · \($0.model) (n=\($0.n))" }.joined(separator: ", "))
+    }
+}

@@ -18,6 +18,8 @@ public struct JobSettings: Codable, Sendable, Hashable {
     public var quorum: Int?
     /// Times each persona is asked (absent: once, as in jobs enqueued before samples).
     public var samples: Int?
+    /// The calibration file's text (`--calibration`), applied to every document of the job.
+    public var calibration: String?
     /// `markdown`, `html`, `json`.
     public var formats: [String]
     public var retryFailed: Bool
@@ -25,7 +27,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
     public var configuration: String?
 
     enum CodingKeys: String, CodingKey {
-        case prompts, templates, temperature, stream, quorum, samples, formats, configuration
+        case prompts, templates, temperature, stream, quorum, samples, calibration, formats, configuration
         case promptSource = "prompt_source"
         case templateSource = "template_source"
         case maxOutputTokens = "max_output_tokens"
@@ -42,6 +44,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         stream = settings.stream
         quorum = settings.quorum
         samples = settings.samples > 1 ? settings.samples : nil
+        calibration = settings.calibration?.yaml()
         self.formats = formats.map(\.rawValue)
         self.retryFailed = retryFailed
         self.configuration = configuration?.text.flatMap(Self.sectionsWithoutBackends)
@@ -75,9 +78,17 @@ public struct JobSettings: Codable, Sendable, Hashable {
         } catch {
             throw EngineError("\(error)")
         }
-        return ReviewSettings(
+        var settings = ReviewSettings(
             prompts: promptSet, templates: documentTemplates, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream,
             quorum: quorum, samples: samples ?? 1)
+        if let calibration {
+            do {
+                settings.calibration = try Calibration.parse(calibration, source: "job '\(job)' calibration")
+            } catch {
+                throw EngineError("\(error)")
+            }
+        }
+        return settings
     }
 
     /// A worker's configuration with the job's `panel:` and `router:` sections: the worker's backends

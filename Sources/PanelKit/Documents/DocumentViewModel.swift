@@ -127,7 +127,7 @@ public enum DocumentViewModel {
             values["answered"] = true
             values["score"] = .number(score)
             values["verdict"] = .text(review.verdict?.rawValue ?? "?")
-            values["score_line"] = .text(Self.scoreLine(review))
+            values["score_line"] = .text(Self.scoreLine(review) + (review.calibratedScore.map { " · calibrated \(number($0))" } ?? ""))
             if review.flags.contains(PersonaResult.unstableFlag) { values["unstable"] = true }
             values["text"] = paragraphs(edit?.text ?? review.text ?? "")
             if let edit {

@@ -94,12 +94,15 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         /// with the majority verdict.
         public var samples: [SampleVote]?
         public var scoreMedian: Double?
+        /// The score on the editors' scale (`--calibration`; an addition within v1, absent otherwise).
+        public var calibratedScore: Double?
         public var spread: ReviewDocument.Spread?
         public var agreement: Double?
 
         enum CodingKeys: String, CodingKey {
             case persona, status, score, verdict, text, error, flags, backend, model, family, attempts, routing, samples, spread, agreement
             case scoreMedian = "score_median"
+            case calibratedScore = "calibrated_score"
             case latencyMS = "latency_ms"
             case ttftMS = "ttft_ms"
             case inputTokens = "input_tokens"
@@ -130,6 +133,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encodeIfPresent(scoreMedian, forKey: .scoreMedian)
             try c.encodeIfPresent(spread, forKey: .spread)
             try c.encodeIfPresent(agreement, forKey: .agreement)
+            try c.encodeIfPresent(calibratedScore, forKey: .calibratedScore)
         }
     }
 
@@ -375,6 +379,7 @@ extension ReviewDocument.Review {
         if let scoreMedian { fields["score_median"] = .double(scoreMedian) }
         if let spread { fields["spread"] = try JSONValueEncoder.encode(spread) }
         if let agreement { fields["agreement"] = .double(agreement) }
+        if let calibratedScore { fields["calibrated_score"] = .double(calibratedScore) }
         return fields
     }
 }
