@@ -221,6 +221,32 @@ extension PostgresStore: TeamStore {
         }
     }
 
+    public func saveMeasuredQualities(_ qualities: [MeasuredQuality]) async throws {
+        let now = Date().timeIntervalSince1970
+        try await transaction { connection in
+            for quality in qualities {
+                _ = try await connection.query(
+                    """
+                    INSERT INTO backend_quality (backend, kappa, agreement, n, updated_at)
+                    VALUES (\(quality.backend), \(quality.kappa), \(quality.agreement), \(quality.n), \(now))
+                    ON CONFLICT (backend) DO UPDATE SET kappa = EXCLUDED.kappa, agreement = EXCLUDED.agreement, n = EXCLUDED.n,
+                      updated_at = EXCLUDED.updated_at
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func measuredQualities() async throws -> [MeasuredQuality] {
+        var qualities: [MeasuredQuality] = []
+        let sql = PostgresQuery(unsafeSQL: "SELECT backend, kappa, agreement, n FROM backend_quality ORDER BY backend", binds: .init())
+        for try await (backend, kappa, agreement, n) in try await client.query(sql, logger: logger).decode(
+            (String, Double?, Double?, Int).self)
+        {
+            qualities.append(MeasuredQuality(backend: backend, kappa: kappa, agreement: agreement, n: n))
+        }
+        return qualities
+    }
+
     public func editorActions(review id: String) async throws -> [EditorAction] {
         var actions: [EditorAction] = []
         for try await text in try await client.query(

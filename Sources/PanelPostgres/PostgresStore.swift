@@ -213,6 +213,15 @@ public final class PostgresStore: ReviewStore, Sendable {
                 """,
             ]
         ),
+        (
+            4,
+            [
+                """
+                CREATE TABLE backend_quality (
+                  backend text PRIMARY KEY, kappa double precision, agreement double precision, n bigint NOT NULL, updated_at double precision NOT NULL)
+                """
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).

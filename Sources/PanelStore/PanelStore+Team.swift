@@ -28,6 +28,17 @@ extension PanelStore: TeamStore {
         }
     }
 
+    /// Each backend's measured agreement with the editors (`panel eval --save`, `quality: measured`).
+    static func registerQualityMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v9-backend-quality") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE backend_quality (
+                      backend TEXT PRIMARY KEY, kappa DOUBLE, agreement DOUBLE, n INTEGER NOT NULL, updated_at DOUBLE NOT NULL)
+                    """)
+        }
+    }
+
     // MARK: tokens
 
     public func createToken(_ token: TeamToken, secretHash: String) async throws {
@@ -205,6 +216,24 @@ extension PanelStore: TeamStore {
                     arguments: [id, last + 1 + offset, action])
             }
             return true
+        }
+    }
+
+    public func saveMeasuredQualities(_ qualities: [MeasuredQuality]) async throws {
+        try writeTransaction { db in
+            for quality in qualities {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO backend_quality (backend, kappa, agreement, n, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [quality.backend, quality.kappa, quality.agreement, quality.n, Date().timeIntervalSince1970])
+            }
+        }
+    }
+
+    public func measuredQualities() async throws -> [MeasuredQuality] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM backend_quality ORDER BY backend").map {
+                MeasuredQuality(backend: $0["backend"], kappa: $0["kappa"], agreement: $0["agreement"], n: $0["n"])
+            }
         }
     }
 

@@ -183,7 +183,12 @@ struct BackendOptions: ParsableArguments {
     /// The typed settings these options describe (the store is opened by the command).
     func settings(log: Diagnostics) async throws -> BackendSettings {
         if let replay { return BackendSettings(source: .replay(directory: replay)) }
-        guard let configuration = try await configuration(log: log) else { throw ConfigurationError("no backend configured") }
+        guard var configuration = try await configuration(log: log) else { throw ConfigurationError("no backend configured") }
+        if configuration.backends.contains(where: \.qualityMeasured) {
+            let (resolved, notes) = configuration.resolvingMeasuredQuality(try await openStore().measuredQualities())
+            configuration = resolved
+            notes.forEach(log.info)
+        }
         if baseURL != nil, let variable = apiKeyEnv, ProcessInfo.processInfo.environment[variable]?.isEmpty ?? true {
             throw ConfigurationError(
                 "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"

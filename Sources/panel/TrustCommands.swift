@@ -74,6 +74,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
     var output: String?
 
+    @Flag(help: "Keep each backend's agreement in the store, for backends configured with quality: measured.")
+    var save = false
+
     func validate() throws {
         if format == .html { throw ValidationError("--format: markdown or json") }
     }
@@ -99,6 +102,21 @@ struct EvalCommand: AsyncParsableCommand {
         let evaluation = Evaluation.evaluate(documents, labels: all)
         let text = format == .json ? evaluation.json().prettyText() : evaluation.markdown()
         try log.writeDocument(text, to: output)
+        if save {
+            let measured = evaluation.backends.map {
+                MeasuredQuality(backend: $0.name, kappa: $0.group.kappa, agreement: $0.group.confusion.agreement, n: $0.group.n)
+            }
+            do {
+                let database = try await sources.store.open()
+                try await database.saveMeasuredQualities(measured)
+                for quality in measured {
+                    log.info("saved for backend \(quality.backend): quality \(quality.quality) (n \(quality.n)) in \(database.location)")
+                }
+            } catch {
+                log.error("\(error)")
+                throw PanelExit.usage
+            }
+        }
     }
 }
 

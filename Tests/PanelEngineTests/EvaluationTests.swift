@@ -121,3 +121,36 @@ struct EvaluationTests {
         #expect(labels[0].source == "an override by ann" && labels[1].source == "an approval by bob")
     }
 }
+
+/// `quality: measured`: the router's 1–5 quality from the editors' agreement.
+struct MeasuredQualityTests {
+    @Test func theFormulaAndItsMinimum() {
+        #expect(MeasuredQuality(backend: "a", kappa: 0.71, agreement: 0.9, n: 40).quality == 4)
+        #expect(MeasuredQuality(backend: "a", kappa: 1, agreement: 1, n: 10).quality == 5)
+        #expect(MeasuredQuality(backend: "a", kappa: 0.1, agreement: 0.6, n: 10).quality == 1)
+        #expect(MeasuredQuality(backend: "a", kappa: -0.3, agreement: 0.3, n: 50).quality == 1)
+        #expect(MeasuredQuality(backend: "a", kappa: 0.9, agreement: 0.95, n: 9).quality == 3)
+        #expect(MeasuredQuality(backend: "a", kappa: nil, agreement: 1, n: 30).quality == 3)
+    }
+
+    @Test func aMeasuredBackendTakesItsStoredQuality() throws {
+        let text = """
+            backends:
+              - {name: big, kind: openai, base_url: "http://127.0.0.1:9/v1", model: m, quality: measured}
+              - {name: small, kind: openai, base_url: "http://127.0.0.1:9/v1", model: m, quality: measured}
+              - {name: fixed, kind: openai, base_url: "http://127.0.0.1:9/v1", model: m, quality: 2}
+            panel:
+              backend: router
+            """
+        let configuration = try PanelConfiguration.parse(text, source: "panel.yaml")
+        #expect(configuration.backends.map(\.qualityMeasured) == [true, true, false])
+        let (resolved, notes) = configuration.resolvingMeasuredQuality([MeasuredQuality(backend: "big", kappa: 0.8, agreement: 0.9, n: 30)])
+        #expect(resolved.backends.map(\.quality) == [4, 3, 2])
+        #expect(
+            notes.count == 2 && notes[0].contains("quality 4 measured (kappa 0.80 over 30") && notes[1].contains("no measurement is stored")
+        )
+        #expect(throws: (any Error).self) {
+            try PanelConfiguration.parse(text.replacingOccurrences(of: "quality: 2", with: "quality: great"), source: "panel.yaml")
+        }
+    }
+}

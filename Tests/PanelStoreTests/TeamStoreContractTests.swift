@@ -78,6 +78,23 @@ struct TeamStoreContractTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func measuredQualitiesAreKeptAndReplaced(kind: StoreKind) async throws {
+        try await kind.with { store in
+            #expect(try await store.measuredQualities().isEmpty)
+            try await store.saveMeasuredQualities([
+                MeasuredQuality(backend: "b", kappa: 0.5, agreement: 0.8, n: 12),
+                MeasuredQuality(backend: "a", kappa: nil, agreement: 1, n: 3),
+            ])
+            try await store.saveMeasuredQualities([MeasuredQuality(backend: "b", kappa: 0.9, agreement: 0.95, n: 20)])
+            #expect(
+                try await store.measuredQualities() == [
+                    MeasuredQuality(backend: "a", kappa: nil, agreement: 1, n: 3),
+                    MeasuredQuality(backend: "b", kappa: 0.9, agreement: 0.95, n: 20),
+                ])
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func editorActionsKeepTheirOrderAcrossHandles(kind: StoreKind) async throws {
         try await kind.with { store in
             try await store.createReview(

@@ -41,6 +41,8 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var rateLimit: RateLimit?
     // router metadata
     public var quality: Int?
+    /// `quality: measured`: the quality comes from the editors' agreement `panel eval --save` stored.
+    public var qualityMeasured = false
     public var family: String?
     public var declaredLocal: Bool?
     public var contextWindow: Int?

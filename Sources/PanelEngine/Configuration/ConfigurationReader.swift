@@ -198,8 +198,9 @@ struct ConfigurationReader {
         guard timeoutSeconds > 0, let timeout = CheckedNumber.duration(seconds: timeoutSeconds, max: 86_400) else {
             throw fail("\(path).timeout_s", "must be a positive number of seconds, at most 86400 (a day)")
         }
-        let quality = try integer(fields["quality"], "\(path).quality", min: 1)
-        if let quality, quality > 5 { throw fail("\(path).quality", "must be 1 to 5") }
+        let measured = fields["quality"]?.scalar?.string.lowercased() == "measured"
+        let quality = measured ? nil : try integer(fields["quality"], "\(path).quality", min: 1)
+        if let quality, quality > 5 { throw fail("\(path).quality", "must be 1 to 5, or measured (from panel eval --save)") }
         var deployment: String?
         if case .azure(let azure) = options { deployment = azure.deployment }
         guard let model = try string(fields["model"], "\(path).model") ?? deployment else {
@@ -255,6 +256,7 @@ struct ConfigurationReader {
             contextWindow: try integer(fields["context_window"], "\(path).context_window", min: 1),
             declaredLatencyMS: try integer(fields["latency_ms"], "\(path).latency_ms", min: 0))
         configuration.rateLimit = rateLimit
+        configuration.qualityMeasured = measured
         return configuration
     }
 

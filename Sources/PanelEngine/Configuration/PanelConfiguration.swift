@@ -1,6 +1,7 @@
 import Foundation
 public import ModelBackends
 public import ModelRouter
+import PanelKit
 import Yams
 
 /// `panel.yaml`: the backends and which persona uses which.
@@ -136,5 +137,29 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
 
     public var description: String {
         path.map { "\(file): \($0): \(problem)" } ?? "\(file): \(problem)"
+    }
+}
+
+extension PanelConfiguration {
+    /// Backends whose quality is `measured`: each gets the quality its stored agreement with the editors
+    /// gives (``MeasuredQuality/quality``), or 3 without a measurement. Returns the configuration and a
+    /// line per backend saying where its quality came from.
+    public func resolvingMeasuredQuality(_ measured: [MeasuredQuality]) -> (PanelConfiguration, [String]) {
+        var configuration = self
+        var notes: [String] = []
+        for index in configuration.backends.indices where configuration.backends[index].qualityMeasured {
+            let name = configuration.backends[index].name
+            if let found = measured.first(where: { $0.backend == name }) {
+                configuration.backends[index].quality = found.quality
+                let kappa = found.kappa.map { CFormat.double("%.2f", $0) } ?? "undefined"
+                notes.append(
+                    "backend \(name): quality \(found.quality) measured (kappa \(kappa) over \(found.n) labelled listing(s)\(found.n < MeasuredQuality.minimumListings ? ", fewer than \(MeasuredQuality.minimumListings): left at 3" : ""))"
+                )
+            } else {
+                configuration.backends[index].quality = 3
+                notes.append("backend \(name): quality: measured, but no measurement is stored; 3 until panel eval --save measures it")
+            }
+        }
+        return (configuration, notes)
     }
 }

@@ -44,6 +44,12 @@ public protocol TeamStore: Sendable {
     func addEditorActions(review id: String, _ actions: [EditorAction]) async throws -> Bool
     /// A review's editor actions in the order they were made.
     func editorActions(review id: String) async throws -> [EditorAction]
+
+    // MARK: Measured quality
+
+    /// Keeps each backend's latest agreement with the editors (`panel eval --save`).
+    func saveMeasuredQualities(_ qualities: [MeasuredQuality]) async throws
+    func measuredQualities() async throws -> [MeasuredQuality]
 }
 
 /// What a token may do. Each role can do everything the ones before it can.

@@ -24,6 +24,8 @@ public struct Evaluation: Sendable {
 
     public var panel: Group
     public var personas: [(id: String, group: Group)]
+    /// Each answering backend's reviews, whatever persona they were for: what `quality: measured` reads.
+    public var backends: [(name: String, group: Group)]
     public var labelCount: Int
     /// Labels naming no listing in the documents.
     public var unmatched: [String]
@@ -54,6 +56,7 @@ public struct Evaluation: Sendable {
         let byName = Dictionary(labels.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var panelPairs: [Pair] = []
         var personaPairs: [String: [Pair]] = [:]
+        var backendPairs: [String: [Pair]] = [:]
         for (name, tool) in tools.sorted(by: { $0.key < $1.key }) {
             guard let label = byName[name] else { continue }
             let verdict: Verdict? =
@@ -69,8 +72,10 @@ public struct Evaluation: Sendable {
             for review in tool.reviews {
                 if !personaOrder.contains(review.persona) { personaOrder.append(review.persona) }
                 let answered = review.status == .answered ? review.verdict : nil
-                personaPairs[review.persona, default: []].append(
-                    Pair(model: answered, score: review.score.map(Double.init), reason: answered == nil ? "abstained" : nil, editor: label))
+                let pair = Pair(
+                    model: answered, score: review.score.map(Double.init), reason: answered == nil ? "abstained" : nil, editor: label)
+                personaPairs[review.persona, default: []].append(pair)
+                if let backend = review.backend { backendPairs[backend, default: []].append(pair) }
             }
         }
         let seed = SeededRandom.seed(labels.map { "\($0.name)=\($0.verdict.rawValue)" }.sorted().joined(separator: "\n"))
@@ -78,6 +83,9 @@ public struct Evaluation: Sendable {
             panel: group(panelPairs, seed: seed, resamples: resamples),
             personas: personaOrder.compactMap { id in
                 personaPairs[id].map { (id, group($0, seed: seed &+ SeededRandom.seed(id), resamples: resamples)) }
+            },
+            backends: backendPairs.keys.sorted().map {
+                ($0, group(backendPairs[$0]!, seed: seed &+ SeededRandom.seed("backend:" + $0), resamples: resamples))
             },
             labelCount: labels.count, unmatched: labels.map(\.name).filter { tools[$0] == nil }.sorted(),
             unlabelled: tools.keys.filter { byName[$0] == nil }.count)
@@ -136,6 +144,7 @@ public struct Evaluation: Sendable {
         .object([
             "panel": Self.json(panel),
             "personas": .object(Dictionary(uniqueKeysWithValues: personas.map { ($0.id, Self.json($0.group)) })),
+            "backends": .object(Dictionary(uniqueKeysWithValues: backends.map { ($0.name, Self.json($0.group)) })),
             "labels": .object([
                 "count": .int(labelCount), "unmatched": .array(unmatched.map(JSONValue.string)), "unlabelled_listings": .int(unlabelled),
             ]),
@@ -166,6 +175,7 @@ public struct Evaluation: Sendable {
             row("**Panel**", panel),
         ]
         for (id, group) in personas { lines.append(row(id.capitalized, group)) }
+        for (name, group) in backends { lines.append(row("backend " + name, group)) }
         lines.append("")
         lines.append(
             "Columns ship/skip read *model/editor*. κ is Cohen's kappa (agreement beyond chance; 1 perfect, 0 chance); its interval is a bootstrap over listings. Spearman compares scores where editors gave one; leniency is the mean model score minus the editor's."
@@ -178,5 +188,30 @@ public struct Evaluation: Sendable {
             ]
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// What `quality: measured` gives a backend: its agreement with the editors, from `panel eval --save`.
+public struct MeasuredQuality: Sendable, Hashable {
+    public var backend: String
+    public var kappa: Double?
+    public var agreement: Double?
+    public var n: Int
+
+    public init(backend: String, kappa: Double?, agreement: Double?, n: Int) {
+        self.backend = backend
+        self.kappa = kappa
+        self.agreement = agreement
+        self.n = n
+    }
+
+    /// Listings a measurement needs before it counts; fewer leave the backend at the middle, 3.
+    public static let minimumListings = 10
+
+    /// The router's 1–5 quality: `1 + round(4 × max(0, κ))` — chance agreement or worse is 1, perfect
+    /// agreement 5 — from at least ``minimumListings`` labelled listings, else 3 (unknown).
+    public var quality: Int {
+        guard n >= Self.minimumListings, let kappa else { return 3 }
+        return min(5, max(1, 1 + Int((4 * max(0, kappa)).rounded())))
     }
 }
