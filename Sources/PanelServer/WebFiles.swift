@@ -255,6 +255,9 @@ enum WebFiles {
             <p class="override" data-override="{{verdict}}"><span class="badge {{verdict}}">{{verdict_label}}</span> editor's call — {{note}} <span class="by">({{by}}, <time datetime="{{at}}">{{at}}</time>)</span></p>
             {{/override}}
             <p><span class="badge {{verdict}}" data-verdict="{{verdict}}">{{verdict_label}}</span> <span class="share">{{headline}}</span></p>
+            {{#interval}}
+            <p class="interval">95% interval: {{interval}}{{#close_call}} — <strong class="close-call" data-close-call="true">close call, read it</strong>{{/close_call}}</p>
+            {{/interval}}
             {{#description}}<p>{{text}}</p>{{/description}}
             {{#can_edit}}
             <details class="editor-form"><summary>Override the verdict</summary>
@@ -295,6 +298,7 @@ enum WebFiles {
             <p class="score" data-score="{{score}}" data-verdict="{{verdict}}">{{score_line}}</p>
             <progress max="100" value="{{score}}" aria-label="{{score}} out of 100">{{score}}</progress>
             {{#contradiction}}<p class="warning">The verdict contradicts the score — check this review.</p>{{/contradiction}}
+            {{#unstable}}<p class="warning" data-unstable="true">Unstable: this persona's samples disagree — read the review.</p>{{/unstable}}
             <div class="paragraph">{{#text}}<p>{{text}}</p>{{/text}}</div>
             {{#edited}}<details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>{{/edited}}
             {{#by}}<p class="by">{{by}}</p>{{/by}}

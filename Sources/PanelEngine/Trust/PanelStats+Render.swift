@@ -51,20 +51,7 @@ extension PanelStats {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { Template.escaped(text, .html) }
 
     /// Bars for the ten bins, labelled for screen readers.
     static func histogramSVG(_ distribution: Distribution) -> String {

@@ -126,6 +126,14 @@ public struct Template: Sendable {
         return found
     }
 
+    /// Text escaped as `{{x}}` escapes it: the one HTML (or Markdown) escaping rule, for pages built
+    /// outside a template.
+    public static func escaped(_ text: String, _ escaping: TemplateEscaping) -> String {
+        var output = ""
+        escape(text, escaping, into: &output)
+        return output
+    }
+
     static func escape(_ text: String, _ escaping: TemplateEscaping, into output: inout String) {
         func needsEscape(_ byte: UInt8) -> Bool {
             switch byte {
