@@ -8,7 +8,8 @@ import ModelRouter
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "panel-bench", abstract: "panel's benchmarks.", subcommands: [Decision.self, Hedging.self, Parser.self])
+        commandName: "panel-bench", abstract: "panel's benchmarks.",
+        subcommands: [Decision.self, Hedging.self, Parser.self, Intervals.self])
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {

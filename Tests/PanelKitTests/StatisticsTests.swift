@@ -89,4 +89,35 @@ struct StatisticsTests {
         #expect(low <= 70.5 && 70.5 <= high && low >= 50 && high <= 90)
         #expect(SeededRandom.seed("abc") == SeededRandom.seed("abc") && SeededRandom.seed("abc") != SeededRandom.seed("abd"))
     }
+
+    /// The share's interval is its exact bootstrap distribution: Binomial(n, p)/n's 2.5% and 97.5% points.
+    @Test func shareIntervalsAreTheExactBootstrapDistribution() {
+        // Bin(4, 0.75): CDF 0.004, 0.051, 0.262, 0.684, 1 → the 2.5% point is 1/4, the 97.5% point 4/4.
+        #expect(Statistics.bootstrapShareInterval(successes: 3, count: 4)! == (0.25, 1.0))
+        #expect(Statistics.bootstrapShareInterval(successes: 4, count: 4)! == (1.0, 1.0))
+        #expect(Statistics.bootstrapShareInterval(successes: 0, count: 4)! == (0.0, 0.0))
+        #expect(Statistics.bootstrapShareInterval(successes: 0, count: 0) == nil)
+        let half = Statistics.bootstrapShareInterval(successes: 10, count: 20)!
+        #expect(abs(half.0 - (1 - half.1)) < 1e-12 && half.0 < 0.5 && half.1 > 0.5)
+        // And it agrees with resampling.
+        let votes = (0..<20).map { $0 < 12 }
+        let resampled = Statistics.bootstrapInterval(count: 20, resamples: 20_000, seed: 3) { sample in
+            Double(sample.filter { votes[$0] }.count) / 20
+        }!
+        let exact = Statistics.bootstrapShareInterval(successes: 12, count: 20)!
+        #expect(abs(resampled.0 - exact.0) <= 0.05 && abs(resampled.1 - exact.1) <= 0.05)
+    }
+
+    @Test func medianIntervalsMatchTheGenericBootstrap() {
+        let values: [Double] = [41, 55, 58, 62, 64, 70, 71, 75, 80, 88, 90]
+        let fast = Statistics.bootstrapMedianInterval(values, resamples: 20_000, seed: 5)!
+        let generic = Statistics.bootstrapInterval(count: values.count, resamples: 20_000, seed: 9) { sample in
+            Statistics.median(sample.map { values[$0] })
+        }!
+        #expect(abs(fast.0 - generic.0) <= 3 && abs(fast.1 - generic.1) <= 3, "\(fast) vs \(generic)")
+        #expect(Statistics.bootstrapMedianInterval(values, seed: 5)! == Statistics.bootstrapMedianInterval(values, seed: 5)!)
+        #expect(Statistics.bootstrapMedianInterval([70], seed: 1)! == (70, 70))
+        let even = Statistics.bootstrapMedianInterval([60, 70], resamples: 4000, seed: 2)!
+        #expect(even == (60, 70))
+    }
 }

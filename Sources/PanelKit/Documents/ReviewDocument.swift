@@ -421,8 +421,9 @@ extension ReviewDocument {
     }
 
     /// A panel's intervals from its personas' votes — every sample's where there are samples, else each
-    /// persona's answer — resampled 2,000 times with a seed taken from the votes themselves, so the same
-    /// document always gets the same figures. Nil when no persona answered.
+    /// persona's answer: the median score's resampled 2,000 times with a seed taken from the votes
+    /// themselves (the same votes always give the same figures), the ship share's from its exact
+    /// bootstrap distribution. Nil when no persona answered.
     public static func interval(_ results: [PersonaResult], tool: String) -> (Interval, closeCall: Bool)? {
         var votes: [(score: Double, ship: Bool)] = []
         for result in results {
@@ -441,12 +442,8 @@ extension ReviewDocument {
         func rounded(_ pair: (Double, Double)?, _ places: Double) -> [Double]? {
             pair.map { [($0.0 * places).rounded() / places, ($0.1 * places).rounded() / places] }
         }
-        let median = Statistics.bootstrapInterval(count: votes.count, seed: seed) { sample in
-            Statistics.median(sample.map { votes[$0].score })
-        }
-        let share = Statistics.bootstrapInterval(count: votes.count, seed: seed &+ 1) { sample in
-            Double(sample.filter { votes[$0].ship }.count) / Double(sample.count)
-        }
+        let median = Statistics.bootstrapMedianInterval(votes.map(\.score), seed: seed)
+        let share = Statistics.bootstrapShareInterval(successes: votes.filter(\.ship).count, count: votes.count)
         let interval = Interval(scoreMedian: rounded(median, 10), shipShare: rounded(share, 10_000))
         let close = share.map { $0.0 <= 0.5 && 0.5 <= $0.1 } ?? false
         return (interval, close)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The statistics behind the trust figures, as plain functions of numbers: no I/O, no randomness but a
 /// seeded generator passed in, each checked against hand-computed cases and published worked examples.
 public enum Statistics {
@@ -173,6 +175,72 @@ public enum Statistics {
         guard !values.isEmpty, let low = quantile(values, (1 - level) / 2), let high = quantile(values, 1 - (1 - level) / 2) else {
             return nil
         }
+        return (low, high)
+    }
+
+    /// The 95% percentile bootstrap interval of a share of `successes` in `count`, computed exactly: the
+    /// bootstrap distribution of a resampled share is Binomial(count, successes/count)/count, so its
+    /// quantiles need no resampling (and no seed).
+    public static func bootstrapShareInterval(successes: Int, count: Int, level: Double = 0.95) -> (Double, Double)? {
+        guard count > 0, (0...count).contains(successes) else { return nil }
+        let p = Double(successes) / Double(count)
+        let lowTail = (1 - level) / 2
+        let highTail = 1 - lowTail
+        var cumulative = 0.0
+        var low: Int?
+        var high = count
+        // P(k) by the recurrence P(k+1) = P(k) · (n−k)/(k+1) · p/(1−p), from P(0) = (1−p)^n; the
+        // degenerate shares 0 and 1 put all the mass on one value.
+        if p == 0 || p == 1 { return (p, p) }
+        var probability = pow(1 - p, Double(count))
+        for k in 0...count {
+            cumulative += probability
+            if low == nil, cumulative >= lowTail - 1e-12 { low = k }
+            if cumulative >= highTail - 1e-12 {
+                high = k
+                break
+            }
+            probability *= Double(count - k) / Double(k + 1) * p / (1 - p)
+        }
+        return (Double(low ?? 0) / Double(count), Double(high) / Double(count))
+    }
+
+    /// The 95% percentile bootstrap interval of the median of `values`, resampled `resamples` times with
+    /// a seeded generator. A resample's median is read from counts over the sorted values (no sorting or
+    /// allocation per resample), so it is cheap enough to give every document's every panel.
+    public static func bootstrapMedianInterval(
+        _ values: [Double], resamples: Int = 2000, seed: UInt64, level: Double = 0.95
+    ) -> (Double, Double)? {
+        let sorted = values.sorted()
+        let n = sorted.count
+        guard n > 0 else { return nil }
+        var generator = SeededRandom(seed: seed)
+        var counts = [Int](repeating: 0, count: n)
+        var medians = [Double]()
+        medians.reserveCapacity(resamples)
+        let lowerRank = (n - 1) / 2  // 0-based ranks of the middle one or two
+        let upperRank = n / 2
+        for _ in 0..<resamples {
+            for index in 0..<n { counts[index] = 0 }
+            for _ in 0..<n { counts[Int(generator.next(upperBound: UInt64(n)))] += 1 }
+            var seen = 0
+            var lower = sorted[0]
+            var upper = sorted[0]
+            var foundLower = false
+            for index in 0..<n where counts[index] > 0 {
+                seen += counts[index]
+                if !foundLower, seen > lowerRank {
+                    lower = sorted[index]
+                    foundLower = true
+                }
+                if seen > upperRank {
+                    upper = sorted[index]
+                    break
+                }
+            }
+            medians.append((lower + upper) / 2)
+        }
+        guard let low = quantile(medians, (1 - level) / 2), let high = quantile(medians, 1 - (1 - level) / 2) else { return nil }
         return (low, high)
     }
 
