@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The team server end to end, as CI runs it: the built panel serves a fresh SQLite store against the mock
-# provider (streamed answers: 300 ms, then a chunk every 40 ms); a headless Chromium drives the page (scripts/serve-browser-test.py)
+# provider (streamed answers: 300 ms, then a chunk every 80 ms); a headless Chromium drives the page (scripts/serve-browser-test.py)
 # and schemathesis runs the API against /openapi.yaml with an editor token. Needs .build/debug/panel and
 # panel-mock-provider, chromium + chromium-driver, and a Python with selenium and schemathesis (PYTHON).
 # With SCREENSHOT=PATH it only takes README's screenshot.
@@ -23,7 +23,7 @@ answers = [{"persona": p, "tool": name, "text": json.dumps({"score": 71, "verdic
 json.dump(answers, open(path, "w"))
 PY
 
-.build/debug/panel-mock-provider --port 0 --ready-file "$work/mock.port" --latency-ms 300 --chunk-interval-ms 40 --canned "$work/canned.json" >"$work/mock.log" 2>&1 &
+.build/debug/panel-mock-provider --port 0 --ready-file "$work/mock.port" --latency-ms 300 --chunk-interval-ms 80 --canned "$work/canned.json" >"$work/mock.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
 mock=$(cat "$work/mock.port")

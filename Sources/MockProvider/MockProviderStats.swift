@@ -21,7 +21,7 @@ public final class MockProviderStats: Sendable {
 
     /// The server is about to stop: waiting handlers answer at once so no connection is torn down
     /// mid-response.
-    func beginShutdown() { stopping.withLock { $0 = true } }
+    public func beginShutdown() { stopping.withLock { $0 = true } }
     var isShuttingDown: Bool { stopping.withLock { $0 } }
     private let attempts = Mutex([String: Int]())
     private let arrivals = Mutex(0)
