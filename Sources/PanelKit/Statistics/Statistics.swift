@@ -206,42 +206,62 @@ public enum Statistics {
     }
 
     /// The 95% percentile bootstrap interval of the median of `values`, resampled `resamples` times with
-    /// a seeded generator. A resample's median is read from counts over the sorted values (no sorting or
-    /// allocation per resample), so it is cheap enough to give every document's every panel.
+    /// a seeded generator. A resample's median is one of the sorted values or the mean of two, so each
+    /// resample is read from counts over the sorted values and tallied by which pair it was — no sorting
+    /// or allocation per resample, and the quantiles are read from at most n² tallies (a document computes
+    /// this for every panel).
     public static func bootstrapMedianInterval(
         _ values: [Double], resamples: Int = 2000, seed: UInt64, level: Double = 0.95
     ) -> (Double, Double)? {
         let sorted = values.sorted()
         let n = sorted.count
-        guard n > 0 else { return nil }
+        guard n > 0, resamples > 0 else { return nil }
         var generator = SeededRandom(seed: seed)
         var counts = [Int](repeating: 0, count: n)
-        var medians = [Double]()
-        medians.reserveCapacity(resamples)
+        var tallies = [Int](repeating: 0, count: n * n)
         let lowerRank = (n - 1) / 2  // 0-based ranks of the middle one or two
         let upperRank = n / 2
         for _ in 0..<resamples {
             for index in 0..<n { counts[index] = 0 }
             for _ in 0..<n { counts[Int(generator.next(upperBound: UInt64(n)))] += 1 }
             var seen = 0
-            var lower = sorted[0]
-            var upper = sorted[0]
+            var lower = 0
             var foundLower = false
             for index in 0..<n where counts[index] > 0 {
                 seen += counts[index]
                 if !foundLower, seen > lowerRank {
-                    lower = sorted[index]
+                    lower = index
                     foundLower = true
                 }
                 if seen > upperRank {
-                    upper = sorted[index]
+                    tallies[lower * n + index] += 1
                     break
                 }
             }
-            medians.append((lower + upper) / 2)
         }
-        guard let low = quantile(medians, (1 - level) / 2), let high = quantile(medians, 1 - (1 - level) / 2) else { return nil }
-        return (low, high)
+        // The medians in order, each with how many resamples gave it.
+        var medians: [(value: Double, count: Int)] = []
+        for key in tallies.indices where tallies[key] > 0 {
+            medians.append(((sorted[key / n] + sorted[key % n]) / 2, tallies[key]))
+        }
+        medians.sort { $0.value < $1.value }
+        // The type-7 quantile of the `resamples` medians, read from the tallies.
+        func value(atRank rank: Int) -> Double {
+            var seen = 0
+            for median in medians {
+                seen += median.count
+                if seen > rank { return median.value }
+            }
+            return medians.last?.value ?? 0
+        }
+        func quantile(_ p: Double) -> Double {
+            let position = p * Double(resamples - 1)
+            let lower = Int(position.rounded(.down))
+            let a = value(atRank: lower)
+            let b = value(atRank: min(lower + 1, resamples - 1))
+            return a + (position - Double(lower)) * (b - a)
+        }
+        return (quantile((1 - level) / 2), quantile(1 - (1 - level) / 2))
     }
 
     /// The non-decreasing step function closest to `y` in (weighted) least squares, by the pool-adjacent-
