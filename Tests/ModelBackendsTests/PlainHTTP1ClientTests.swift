@@ -200,7 +200,9 @@ struct PlainHTTP1ClientTests {
             .init(bytes: Self.ok("{}"))
         }
         let backend = OpenAICompatibleBackend(
-            .init(name: "tls", baseURL: "https://127.0.0.1:\(server.port)/v1", model: "m", timeout: .seconds(5)))
+            // The handshake fails as soon as the plaintext greeting arrives; the deadline only bounds a hang,
+            // so it is long enough that a loaded machine never turns the failure into a timeout.
+            .init(name: "tls", baseURL: "https://127.0.0.1:\(server.port)/v1", model: "m", timeout: .seconds(120)))
         let error = await backendError { _ = try await backend.complete(ChatRequest(messages: [.user("hi")])) }
         let text = error?.description ?? ""
         #expect(text.contains("TLS handshake failed") && text.contains("https or http"), "\(text)")
@@ -344,7 +346,7 @@ struct PlainHTTP1ClientTests {
         let client = PlainHTTP1Client()
         let error = await backendError {
             _ = try await client.post(
-                #require(PlainHTTP1Client.Target(url)), headers: [], body: Data(), backend: "local", timeout: .seconds(5))
+                #require(PlainHTTP1Client.Target(url)), headers: [], body: Data(), backend: "local", timeout: .seconds(120))
         }
         #expect(error?.kind == .connection)
         #expect(error?.detail.contains("cannot connect") == true)
