@@ -48,7 +48,7 @@ def sign_in(driver, url, token):
     driver.get(url + "/")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
-    wait(lambda: driver.find_elements(By.ID, "new-review"), 10, "the new-review form after signing in")
+    wait(lambda: driver.find_elements(By.ID, "new-review"), 60, "the new-review form after signing in")
 
 
 def submit(driver, url, texts):
@@ -60,7 +60,7 @@ def submit(driver, url, texts):
         area.clear()
         driver.execute_script("arguments[0].value = arguments[1];", area, text)
     driver.find_element(By.CSS_SELECTOR, "#new-review button[type=submit]").click()
-    wait(lambda: "/reviews/r_" in driver.current_url, 10, "the review page")
+    wait(lambda: "/reviews/r_" in driver.current_url, 60, "the review page")
 
 
 def check_inert(driver, where):
@@ -119,15 +119,15 @@ def main():
         area.clear()
         area.send_keys("Edited in the browser test: the Builder would wait for the GA release.")
         form_details.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait(lambda: "saved=1" in driver.current_url, 10, "the saved edit")
+        wait(lambda: "saved=1" in driver.current_url, 60, "the saved edit")
         if "Edited in the browser test" not in driver.page_source:
             fail("the edit is not on the review page")
         # Approve.
         driver.find_element(By.CSS_SELECTOR, "#approve button[type=submit]").click()
-        wait(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-approved=true]"), 10, "the approval")
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-approved=true]"), 60, "the approval")
         # Download the Markdown.
         driver.find_element(By.ID, "download-md").click()
-        path = wait(lambda: next((p for p in pathlib.Path(downloads).glob("*.md")), None), 20, "the Markdown download")
+        path = wait(lambda: next((p for p in pathlib.Path(downloads).glob("*.md")), None), 60, "the Markdown download")
         markdown = path.read_text()
         if "Edited in the browser test" not in markdown:
             fail("the downloaded Markdown does not have the edit")

@@ -25,7 +25,7 @@ struct ServeCLITests {
         let running = try workers.launch(
             ["serve", "--listen", "127.0.0.1:0", "--ready-file", ready, "--store", store, "--base-url", mock, "--model", "m"] + extra)
         var port: String?
-        _ = await workers.eventually(within: .seconds(30)) {
+        _ = await workers.eventually(within: .seconds(120)) {
             port = (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             return !(port ?? "").isEmpty
         }
@@ -87,7 +87,7 @@ struct ServeCLITests {
                 "POST", "\(url)/v1/reviews", token: secret, body: #"{"listings": [{"name": "Slow", "description": "Takes a while."}]}"#)
             #expect(status == 202, "\(created.text)")
             let id = try #require(created["id"] as? String)
-            #expect(await workers.eventually(within: .seconds(10)) { mock.stats.snapshot.chatRequests >= 4 })
+            #expect(await workers.eventually(within: .seconds(120)) { mock.stats.snapshot.chatRequests >= 4 })
             kill(running.pid, SIGTERM)
             let outcome = try await running.done.value
             #expect(outcome.code == 0, "\(outcome.stderr)")
