@@ -209,7 +209,8 @@ struct OpenAICompatibleBackendTests {
 
     @Test func unreachableServerIsAConnectionError() async throws {
         let port = MockProvider.unusedPort()  // a port nobody listens on
-        let backend = OpenAICompatibleBackend(.init(name: "gone", baseURL: "http://127.0.0.1:\(port)/v1", model: "m", timeout: .seconds(120)))
+        let backend = OpenAICompatibleBackend(
+            .init(name: "gone", baseURL: "http://127.0.0.1:\(port)/v1", model: "m", timeout: .seconds(120)))
         let error = try await #require(throws: BackendError.self) { try await backend.complete(Self.request) }
         #expect(error.kind == .connection)
         #expect(error.description.contains("gone"))
