@@ -95,33 +95,25 @@ public struct BiasAudit: Sendable {
         return (compare(base, ordered, listing: listing.name, samples: engine.settings.samples), base)
     }
 
-    static func votes(_ review: ReviewDocument.Review) -> [(Double, Bool)] {
-        if let samples = review.samples, samples.count > 1 {
-            return samples.compactMap { sample in sample.score.flatMap { score in sample.verdict.map { (Double(score), $0 == .ship) } } }
-        }
-        guard review.status == .answered, let score = review.score, let verdict = review.verdict else { return [] }
-        return [(Double(score), verdict == .ship)]
-    }
-
     static func compare(_ original: ReviewDocument, _ variants: [(Variant, ReviewDocument)], listing: String, samples: Int) -> BiasAudit {
         var shifts: [Shift] = []
         for (variant, document) in variants {
             for review in original.tools.first?.reviews ?? [] {
-                let before = votes(review)
-                let after = document.tools.first?.reviews.first { $0.persona == review.persona }.map(votes) ?? []
+                let before = review.votes
+                let after = document.tools.first?.reviews.first { $0.persona == review.persona }?.votes ?? []
                 var shift = Shift(persona: review.persona, variant: variant)
                 guard !before.isEmpty, !after.isEmpty else {
                     shifts.append(shift)
                     continue
                 }
-                func median(_ votes: [(Double, Bool)]) -> Double { Statistics.median(votes.map(\.0)) ?? 0 }
-                func share(_ votes: [(Double, Bool)]) -> Double { Double(votes.filter(\.1).count) / Double(votes.count) }
+                func median(_ votes: [ScoreVote]) -> Double { Statistics.median(votes.map(\.score)) ?? 0 }
+                func share(_ votes: [ScoreVote]) -> Double { Double(votes.filter(\.ship).count) / Double(votes.count) }
                 shift.score = median(after) - median(before)
                 shift.shipShare = share(after) - share(before)
                 let seed = SeededRandom.seed("\(listing)|\(variant.rawValue)|\(review.persona)")
                 // Both sides resampled at once: indices below `before.count` draw from the original.
                 let total = before.count + after.count
-                func split(_ sample: [Int]) -> ([(Double, Bool)], [(Double, Bool)]) {
+                func split(_ sample: [Int]) -> ([ScoreVote], [ScoreVote]) {
                     var generator = SeededRandom(seed: UInt64(sample.reduce(0) { $0 &* 31 &+ $1 }))
                     let a = (0..<before.count).map { _ in before[Int(generator.next(upperBound: UInt64(before.count)))] }
                     let b = (0..<after.count).map { _ in after[Int(generator.next(upperBound: UInt64(after.count)))] }
@@ -143,9 +135,7 @@ public struct BiasAudit: Sendable {
 
     // MARK: output
 
-    static func round(_ value: Double?, _ places: Double = 100) -> JSONValue {
-        value.map { .double(($0 * places).rounded() / places) } ?? .null
-    }
+    static func round(_ value: Double?, _ places: Double = 100) -> JSONValue { .rounded(value, places) }
 
     public func json() -> JSONValue {
         .object([

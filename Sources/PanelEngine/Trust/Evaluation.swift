@@ -122,9 +122,7 @@ public struct Evaluation: Sendable {
 
     // MARK: output
 
-    static func rounded(_ value: Double?, _ places: Double = 10_000) -> JSONValue {
-        value.map { .double(($0 * places).rounded() / places) } ?? .null
-    }
+    static func rounded(_ value: Double?, _ places: Double = 10_000) -> JSONValue { .rounded(value, places) }
 
     static func json(_ group: Group) -> JSONValue {
         var object: [String: JSONValue] = [
@@ -213,5 +211,12 @@ public struct MeasuredQuality: Sendable, Hashable {
     public var quality: Int {
         guard n >= Self.minimumListings, let kappa else { return 3 }
         return min(5, max(1, 1 + Int((4 * max(0, kappa)).rounded())))
+    }
+}
+
+extension JSONValue {
+    /// A figure for the trust reports, rounded to `1 / places` (null when there is none).
+    static func rounded(_ value: Double?, _ places: Double) -> JSONValue {
+        value.map { .double(($0 * places).rounded() / places) } ?? .null
     }
 }

@@ -62,14 +62,7 @@ public struct PanelStats: Sendable {
                 for review in tool.reviews {
                     if !order.contains(review.persona) { order.append(review.persona) }
                     let backend = [review.backend, review.model].compactMap { $0 }.joined(separator: " · ")
-                    var votes: [(Double, Bool)] = []
-                    if let samples = review.samples, samples.count > 1 {
-                        votes = samples.compactMap { sample in
-                            sample.score.flatMap { score in sample.verdict.map { (Double(score), $0 == .ship) } }
-                        }
-                    } else if review.status == .answered, let score = review.score, let verdict = review.verdict {
-                        votes = [(Double(score), verdict == .ship)]
-                    }
+                    let votes = review.votes
                     for key in [review.persona, "backend:" + (backend.isEmpty ? "unknown" : backend)] {
                         var distribution: Distribution
                         if key.hasPrefix("backend:") {
@@ -77,8 +70,8 @@ public struct PanelStats: Sendable {
                         } else {
                             distribution = personas[key] ?? Distribution(name: names[key] ?? key.capitalized)
                         }
-                        distribution.scores += votes.map(\.0)
-                        distribution.ships += votes.filter(\.1).count
+                        distribution.scores += votes.map(\.score)
+                        distribution.ships += votes.filter(\.ship).count
                         distribution.verdicts += votes.count
                         if let agreement = review.agreement, (review.samples?.count ?? 0) > 1 { distribution.flips.append(1 - agreement) }
                         if key.hasPrefix("backend:") { backends[key] = distribution } else { personas[key] = distribution }
@@ -120,9 +113,7 @@ public struct PanelStats: Sendable {
 
     // MARK: JSON
 
-    static func number(_ value: Double?, _ places: Double = 10_000) -> JSONValue {
-        value.map { .double(($0 * places).rounded() / places) } ?? .null
-    }
+    static func number(_ value: Double?, _ places: Double = 10_000) -> JSONValue { .rounded(value, places) }
 
     static func json(_ distribution: Distribution) -> JSONValue {
         .object([
