@@ -13,11 +13,14 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 
     let store: any ReviewStore
+    let origins: TrustedOrigins
     let rates: LocalRateWindows
     let requestsPerMinute: Int
     let now: @Sendable () -> Date
 
     static let sessionCookie = "panel_session"
+    /// Methods that change nothing (the server has no GET route that does).
+    static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
 
     func handle(
         _ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response
@@ -25,6 +28,14 @@ struct AuthMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
+        // A browser attaches the cookies of this server to requests any page makes; a state-changing one that
+        // a browser says came from another origin is refused whatever it carries (the sign-in form included,
+        // so no page can sign an editor in as someone else).
+        if !Self.safeMethods.contains(request.method),
+            request.headers[.authorization] == nil || WebPages.formRoutes.contains(context.endpointPath ?? "")
+        {
+            try origins.check(request)
+        }
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer", parts[1].count <= 200,
@@ -39,13 +50,13 @@ struct AuthMiddleware: RouterMiddleware {
             }
         }
         if let identity = context.identity {
-            if case .session(let csrf, _) = identity.proof, ![.get, .head].contains(request.method),
-                request.uri.path.hasPrefix("/v1/")
-            {
-                // A script in the page sends the session's CSRF value as a header; forms are checked by
-                // their routes (the value is a form field there).
-                guard let sent = request.headers[.csrfToken], Self.same(sent, csrf) else {
-                    throw APIError(.forbidden, code: "csrf", "this request needs the page's X-CSRF-Token header; reload the page")
+            if case .session(let csrf, _) = identity.proof, !Self.safeMethods.contains(request.method) {
+                // Decided by the route matched (never by the path's spelling): every state-changing route
+                // but the forms, which check their own field, needs the header a script in the page sends.
+                if !WebPages.formRoutes.contains(context.endpointPath ?? "") {
+                    guard let sent = request.headers[.csrfToken], Self.same(sent, csrf) else {
+                        throw APIError(.forbidden, code: "csrf", "this request needs the page's X-CSRF-Token header; reload the page")
+                    }
                 }
             }
             if let wait = rates.take(

@@ -23,6 +23,8 @@ public final class ReviewRunner: Service, Sendable {
     let slots: AsyncSemaphore
     let logger: Logger
     let resumeUnfinished: Bool
+    /// On shutdown, how long running reviews have to finish.
+    let grace: Duration
     /// Streamed text is sent at most this often per persona (the rest waits, merged, for the next).
     let deltaInterval: Duration
     let now: @Sendable () -> ContinuousClock.Instant
@@ -31,10 +33,11 @@ public final class ReviewRunner: Service, Sendable {
 
     init(
         store: any ReviewStore, engine: ReviewEngine, events: ReviewEvents, metrics: ServerMetrics, concurrency: Int, logger: Logger,
-        resumeUnfinished: Bool, deltaInterval: Duration = .milliseconds(100),
+        resumeUnfinished: Bool, grace: Duration = .seconds(30), deltaInterval: Duration = .milliseconds(100),
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.deltaInterval = deltaInterval
+        self.grace = grace
         self.now = now
         self.store = store
         self.engine = engine
@@ -67,18 +70,35 @@ public final class ReviewRunner: Service, Sendable {
                 submit(review, listings: listings)
             }
         }
-        await withDiscardingTaskGroup { group in
-            for await job in jobs.cancelOnGracefulShutdown() {
-                do {
-                    try await slots.acquire()
-                } catch {
-                    break
-                }
-                group.addTask {
-                    defer { self.slots.release() }
-                    await self.perform(job)
+        // On shutdown no review starts; the running ones have `grace` to finish, then they are cancelled
+        // and put back in the queue (a server started later on the store runs them again).
+        await withTaskGroup(of: Void.self) { outer in
+            outer.addTask {
+                await withDiscardingTaskGroup { group in
+                    for await job in self.jobs {
+                        do {
+                            try await self.slots.acquire()
+                        } catch {
+                            break
+                        }
+                        group.addTask {
+                            defer { self.slots.release() }
+                            await self.perform(job)
+                        }
+                    }
                 }
             }
+            outer.addTask {
+                do {
+                    try await gracefulShutdown()
+                } catch {
+                    return  // cancelled: the service is being torn down anyway
+                }
+                self.submissions.finish()
+                try? await Task.sleep(for: self.grace)
+            }
+            await outer.next()
+            outer.cancelAll()
         }
     }
 

@@ -5,6 +5,8 @@ import ModelBackends
 import NIOCore
 import PanelEngine
 import PanelKit
+import ServiceLifecycle
+import Synchronization
 
 /// `/v1/reviews`: ask for a review, read it (JSON and every document format), watch it as Server-Sent
 /// Events, search the history, and edit, override and approve it.
@@ -141,6 +143,8 @@ struct ReviewsAPI {
         let store = server.store
         let metrics = server.metrics
         let live = events.subscribe(review.id)
+        let closed = context.closed
+        let heartbeat = server.options.streamHeartbeat
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no",
         ]
@@ -154,20 +158,51 @@ struct ReviewsAPI {
                     if !live.past.isEmpty { try await writer.write(ByteBuffer(string: live.past)) }
                     if let watcher = live.watcher {
                         defer { events.stopWatching(review.id, watcher) }
-                        while let text = await watcher.next() { try await writer.write(ByteBuffer(string: text)) }
+                        // The stream ends when the review does, when the connection closes (a client that
+                        // left is noticed at the latest by the next heartbeat's failed write) and when the
+                        // server shuts down (a watcher must not keep it alive: the client reconnects
+                        // elsewhere or later and replays).
+                        closed.whenComplete { _ in watcher.finish() }
+                        let beats = Task {
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: heartbeat)
+                                watcher.push(": keep-alive\n\n")
+                            }
+                        }
+                        defer { beats.cancel() }
+                        await withGracefulShutdownHandler {
+                            while let text = await watcher.next() {
+                                do { try await writer.write(ByteBuffer(string: text)) } catch { return }
+                            }
+                        } onGracefulShutdown: {
+                            watcher.finish()
+                        }
                     }
                 } else {
                     // Not running here: finished long ago, or running in another server sharing the store —
-                    // wait for it to finish there, then replay it from its document.
+                    // wait for it to finish there, then replay it from its document. The wait writes a
+                    // heartbeat each time it looks, so it ends soon after its client goes, and it ends when
+                    // this server shuts down.
+                    let gone = Mutex(false)
+                    closed.whenComplete { _ in gone.withLock { $0 = true } }
                     var current = review
+                    var waited = Duration.zero
                     while current.status == .queued || current.status == .running {
+                        if gone.withLock({ $0 }) || Task.isShuttingDownGracefully { break }
                         try await Task.sleep(for: .seconds(1))
+                        waited += .seconds(1)
+                        if waited >= heartbeat {
+                            waited = .zero
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        }
                         guard let next = try await store.review(id: current.id) else { break }
                         current = next
                     }
-                    let document = try ReviewJSON.document(current, actions: [])
-                    for event in ReviewRunner.events(from: document, review: current) {
-                        try await writer.write(ByteBuffer(string: event.text))
+                    if current.status != .queued && current.status != .running {
+                        let document = try ReviewJSON.document(current, actions: [])
+                        for event in ReviewRunner.events(from: document, review: current) {
+                            try await writer.write(ByteBuffer(string: event.text))
+                        }
                     }
                 }
                 try await writer.finish(nil)

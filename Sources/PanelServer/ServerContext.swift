@@ -1,4 +1,5 @@
 public import Hummingbird
+public import NIOCore
 public import PanelEngine
 
 /// The request context of the team server: Hummingbird's core storage, who is asking (resolved once
@@ -8,10 +9,20 @@ public struct ServerContext: RequestContext {
     /// The token behind the request, from `Authorization: Bearer` or a session cookie.
     public var identity: Identity?
     public var maxUploadSize: Int
+    /// The connection's peer address.
+    public let peer: String
+    /// The client's address: the peer, or behind a trusted proxy the address it forwarded (set by
+    /// ``ClientAddressMiddleware``).
+    public var client: String
+    /// Completes when the connection closes (an event stream ends when its client leaves).
+    public let closed: EventLoopFuture<Void>
 
     public init(source: Source) {
         coreContext = .init(source: source)
         maxUploadSize = ServerOptions.defaultMaxBodyBytes
+        peer = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        client = peer
+        closed = source.channel.closeFuture
     }
 }
 

@@ -56,6 +56,17 @@ public final class ServerMetrics: Sendable {
 
     public func text() -> String { registry.emitToString() }
 
-    func streamOpened() { watchers.increment() }
-    func streamClosed() { watchers.decrement() }
+    func streamOpened() {
+        watchers.increment()
+        openStreams.add(1, ordering: .relaxed)
+    }
+
+    func streamClosed() {
+        watchers.decrement()
+        openStreams.subtract(1, ordering: .relaxed)
+    }
+
+    /// Event streams open now (the `panel_event_streams_open` gauge's value).
+    public var streamsOpen: Int { openStreams.load(ordering: .relaxed) }
+    let openStreams = Atomic<Int>(0)
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 import ModelBackends
 public import PanelEngine
@@ -20,6 +21,10 @@ public struct TeamServer: Sendable {
     public let events: ReviewEvents
     let runner: ReviewRunner
     let rates: LocalRateWindows
+    /// The origins a browser's state-changing request may come from.
+    public let origins: TrustedOrigins
+    /// The connections open now, against the caps.
+    public let connections: ConnectionTable
     let rendered = RenderedDocuments()
     let now: @Sendable () -> Date
 
@@ -40,17 +45,25 @@ public struct TeamServer: Sendable {
         self.metrics = metrics
         self.events = events
         self.rates = LocalRateWindows(now: { now().timeIntervalSince1970 })
+        self.origins = TrustedOrigins(publicURL: options.publicURL, listenHost: options.host, port: options.port)
+        self.connections = ConnectionTable(
+            maxTotal: ConnectionTable.fitted(options.maxConnections), maxPerClient: options.maxConnectionsPerClient)
         self.runner = ReviewRunner(
             store: store, engine: engine, events: events, metrics: metrics, concurrency: options.maxConcurrentReviews, logger: logger,
-            resumeUnfinished: resumeUnfinished)
+            resumeUnfinished: resumeUnfinished, grace: options.grace)
     }
 
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: ServerContext.self)
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: CanonicalPathMiddleware())
+        let clients = ClientAddresses(trustedProxies: options.trustedProxies)
+        router.add(middleware: ClientAddressMiddleware(clients: clients, inFlight: ClientRequests(limit: options.maxConnectionsPerClient)))
         router.add(middleware: BodyLimitMiddleware(limit: options.maxBodyBytes))
-        router.add(middleware: AuthMiddleware(store: store, rates: rates, requestsPerMinute: options.requestsPerMinute, now: now))
+        router.add(
+            middleware: AuthMiddleware(
+                store: store, origins: origins, rates: rates, requestsPerMinute: options.requestsPerMinute, now: now))
         ReviewsAPI(server: self).register(router)
         BatchesAPI(server: self).register(router)
         TokensAPI(server: self).register(router)
@@ -71,11 +84,21 @@ public struct TeamServer: Sendable {
         }
         var services: [any Service] = [runner]
         if options.runWorker { services.append(QueueWorkerService(server: self)) }
+        let (table, origins, options) = (connections, self.origins, self.options)
         return Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(
+                    responder: responder, table: table, clients: clients, headerTimeout: options.headerTimeout,
+                    idleTimeout: options.idleTimeout)
+            },
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
             services: services,
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                origins.bound(port: port)
+                await onServerRunning(port)
+            },
             logger: logger)
     }
 
@@ -119,7 +142,7 @@ struct QueueWorkerService: Service {
             options: .init(
                 job: nil, drain: false, concurrency: concurrency, lease: lease, maxItemAttempts: 3,
                 pollInterval: server.options.workerPollInterval,
-                grace: .seconds(30)),
+                grace: server.options.grace),
             onEvent: onEvent,
             driver: { record in
                 try BatchDriver.forJob(

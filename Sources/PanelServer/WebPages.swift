@@ -27,6 +27,13 @@ struct WebPages {
     static let liveTemplate = template("live.html.mustache")
     static let reviewTemplate = template("review.html.mustache")
 
+    /// The routes whose forms carry the CSRF value as a field and check it themselves; ``AuthMiddleware``
+    /// asks every other state-changing route matched for the `X-CSRF-Token` header. Listed once, here.
+    static let formRoutes: Set<String> = Set(
+        ["/signin", "/signout", "/reviews", "/reviews/:id/edit", "/reviews/:id/override", "/reviews/:id/approve"].map {
+            RouterPath($0).description
+        })
+
     func register(_ router: Router<ServerContext>) {
         router.get("/") { request, context in try await home(request, context) }
         router.post("/signin") { request, context in try await signIn(request, context) }
@@ -126,9 +133,13 @@ struct WebPages {
 
     func signOut(_ request: Request, _ context: ServerContext) async throws -> Response {
         let form = FormFields(try await RequestBodies.text(request, context: context))
-        if let identity = context.identity, case .session(let csrf, let hash) = identity.proof, let sent = form["csrf"],
-            AuthMiddleware.same(sent, csrf)
-        {
+        // A sign-out is a state change like any other: without the session's CSRF value nothing changes
+        // (neither the session in the store nor the browser's cookie), so a page elsewhere cannot sign an
+        // editor out, and a sign-out that "worked" always ended the session for good.
+        if let identity = context.identity, case .session(let csrf, let hash) = identity.proof {
+            guard let sent = form["csrf"], AuthMiddleware.same(sent, csrf) else {
+                throw APIError(.forbidden, code: "csrf", "The form expired; reload the page and sign out again.")
+            }
             try await server.store.deleteSession(secretHash: hash)
         }
         return Self.redirect("/", headers: [.setCookie: cookie(AuthMiddleware.sessionCookie, "", request: request, maxAge: 0)])

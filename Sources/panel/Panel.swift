@@ -20,7 +20,7 @@ struct Panel: AsyncParsableCommand {
         subcommands: [
             ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self, InitCommand.self,
             StoreCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self, EvalCommand.self,
-            StatsCommand.self,
+            StatsCommand.self, CalibrateCommand.self, AuditCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             panel workers. Reviews use the configured backends (panel.yaml, --config, --base-url, or the one \
             detected), streamed so the page fills in live. The API is described at /openapi.yaml; /metrics is \
             Prometheus text; /healthz says it is up. SIGTERM or Ctrl-C stops it gracefully: no new requests, \
-            running reviews finish.
+            event streams end, running reviews get --grace-seconds to finish and are then put back in the queue.
 
             Examples:
               panel tokens create --role admin --name me      # prints a token, once
@@ -60,6 +60,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Ask for whole answers instead of streamed ones (the page then shows each persona when it finishes).")
     var noStream = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The address people open the page at, e.g. https://panel.example.com (default: the listen address); a browser's state-changing request from any other origin is refused.",
+            valueName: "URL"))
+    var publicURL: String?
+
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: ArgumentHelp(
+            "A reverse proxy's network (repeatable): only its X-Forwarded-For names the client; any other peer is the client.",
+            valueName: "CIDR"))
+    var trustedProxies: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds a connection has to send a request's headers.", valueName: "S"))
+    var headerTimeoutSeconds = 10.0
+
+    @Option(help: ArgumentHelp("Seconds a kept-alive connection may sit idle.", valueName: "S"))
+    var idleTimeoutSeconds = 60.0
+
+    @Option(help: ArgumentHelp("Connections open at once, in all (beyond: 503; at most the file limit less 128).", valueName: "N"))
+    var maxConnections = 4096
+
+    @Option(help: ArgumentHelp("Connections open at once from one client address (beyond: 503).", valueName: "N"))
+    var maxConnectionsPerClient = 256
+
+    @Option(help: ArgumentHelp("Reviews one token may have queued or running at once (beyond: 429).", valueName: "N"))
+    var maxQueuedPerToken = 50
+
+    @Option(
+        help: ArgumentHelp(
+            "On SIGTERM, seconds running reviews have to finish before they are put back in the queue.", valueName: "S"))
+    var graceSeconds = 30.0
+
     @Option(help: ArgumentHelp("Write the port listened on to FILE once ready (for scripts).", valueName: "FILE"))
     var readyFile: String?
 
@@ -72,6 +105,24 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...65536).contains(maxBodyKib) else { throw ValidationError("--max-body-kib must be from 1 to 65536") }
         guard (1...1_000_000).contains(requestsPerMinute) else { throw ValidationError("--requests-per-minute must be from 1 to 1000000") }
         guard (1...1000).contains(maxReviews) else { throw ValidationError("--max-reviews must be from 1 to 1000") }
+        if let publicURL, TrustedOrigins.origin(of: publicURL) == nil {
+            throw ValidationError("--public-url must be an http:// or https:// URL with a host, e.g. https://panel.example.com")
+        }
+        for proxy in trustedProxies where NetworkPrefix(proxy) == nil {
+            throw ValidationError("--trusted-proxy '\(proxy)': an IPv4 or IPv6 address or network, e.g. 10.0.0.0/8 or ::1")
+        }
+        guard headerTimeoutSeconds > 0, headerTimeoutSeconds <= 3600 else {
+            throw ValidationError("--header-timeout-seconds must be from 0 to 3600")
+        }
+        guard idleTimeoutSeconds > 0, idleTimeoutSeconds <= 86400 else {
+            throw ValidationError("--idle-timeout-seconds must be from 0 to 86400")
+        }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000") }
+        guard (1...1_000_000).contains(maxConnectionsPerClient) else {
+            throw ValidationError("--max-connections-per-client must be from 1 to 1000000")
+        }
+        guard (1...1_000_000).contains(maxQueuedPerToken) else { throw ValidationError("--max-queued-per-token must be from 1 to 1000000") }
+        guard graceSeconds >= 0, graceSeconds <= 3600 else { throw ValidationError("--grace-seconds must be from 0 to 3600") }
         if backend.record != nil {
             throw ValidationError("--record is for panel review and batch; the server keeps its answers in the store")
         }
@@ -118,7 +169,10 @@ struct ServeCommand: AsyncParsableCommand {
         let (host, port) = Self.address(listen)!
         let options = ServerOptions(
             host: host, port: port, maxBodyBytes: maxBodyKib * 1024, requestsPerMinute: requestsPerMinute, maxConcurrentReviews: maxReviews,
-            secureCookies: secureCookies, runWorker: !noWorker, workerConcurrency: backend.concurrency)
+            secureCookies: secureCookies, runWorker: !noWorker, workerConcurrency: backend.concurrency, publicURL: publicURL,
+            trustedProxies: trustedProxies.compactMap(NetworkPrefix.init), headerTimeout: .seconds(headerTimeoutSeconds),
+            idleTimeout: .seconds(idleTimeoutSeconds), maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient,
+            maxQueuedReviewsPerToken: maxQueuedPerToken, grace: .seconds(graceSeconds))
         // Alone on a SQLite store, reviews a stopped server left unfinished are this server's to finish.
         let alone = !(store.location.hasPrefix("postgres://") || store.location.hasPrefix("postgresql://"))
         let server = TeamServer(
