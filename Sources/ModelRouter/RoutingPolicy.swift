@@ -52,7 +52,7 @@ public enum RoutingPolicy {
     }
 
     static func inputTokens(_ request: ChatRequest) -> Double {
-        Double(request.messages.reduce(0) { $0 + $1.content.utf8.count }) / 4
+        Double(request.estimatedInputTokens)
     }
 
     static func estimatedCost(inputTokens: Double, maxOutputTokens: Int?, price: Price?, meanOutputTokens: Double?) -> Double? {

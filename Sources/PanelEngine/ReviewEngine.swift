@@ -1,3 +1,4 @@
+import ModelBackends
 public import PanelKit
 
 /// The engine front ends call: settings and a backend stack in, documents and events out. `panel
@@ -24,6 +25,30 @@ public struct ReviewEngine: Sendable {
     /// Cancelling the caller's task cancels every call in flight.
     public func review(_ listings: [Listing], onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }) async -> ReviewDocument {
         document(await pipeline(onEvent: onEvent).run(listings))
+    }
+
+    /// The most a review of these listings can be billed: every persona's samples, each with a repair
+    /// request (the first answer sent back, at most `max_tokens` long), at the backend's billed ceiling.
+    /// What a token's budget reserves when it asks for the review; nil when no ceiling holds (a backend
+    /// without a price).
+    public func spendCeiling(_ listings: [Listing]) -> Double? {
+        let pipeline = pipeline()
+        var total = 0.0
+        for listing in listings {
+            for persona in settings.prompts.personas {
+                let request = pipeline.request(listing, by: persona)
+                var repair = request
+                repair.messages += [
+                    .assistant(String(repeating: "x", count: 4 * (request.maxOutputTokens ?? 0))),
+                    .user(ReviewPipeline.repairInstruction(ParseFailure(.truncated, String(repeating: "x", count: 200)))),
+                ]
+                guard let first = backends.billedCeiling(request, persona: persona.id),
+                    let second = backends.billedCeiling(repair, persona: persona.id)
+                else { return nil }
+                total += (first + second) * Double(settings.samples)
+            }
+        }
+        return total
     }
 
     /// The document of a finished run, with these settings' provenance.

@@ -70,6 +70,51 @@ extension PostgresStore: TeamStore {
         _ = try await client.query("UPDATE team_token SET spent_usd = spent_usd + \(usd) WHERE id = \(id)", logger: logger)
     }
 
+    /// What a token's budget has left (nil: no budget; 0 for an unknown token), its row locked until the
+    /// transaction ends, so checks and reservations of one token take turns across servers.
+    func remaining(_ connection: PostgresConnection, token: String) async throws -> Double? {
+        for try await (budget, spent) in try await connection.query(
+            "SELECT budget_usd, spent_usd FROM team_token WHERE id = \(token) FOR UPDATE", logger: logger
+        ).decode((Double?, Double).self) {
+            return budget.map { $0 - spent }
+        }
+        return 0
+    }
+
+    public func chargeBatch(job: String, tokenID: String, reserveUSD: Double) async throws -> Bool {
+        guard reserveUSD.isFinite, reserveUSD >= 0 else { return false }
+        return try await transaction { connection in
+            if let left = try await remaining(connection, token: tokenID), reserveUSD > left + 1e-12 { return false }
+            _ = try await connection.query(
+                "INSERT INTO team_batch_charge (job, token_id, reserved_usd) VALUES (\(job), \(tokenID), \(reserveUSD))", logger: logger)
+            _ = try await connection.query(
+                "UPDATE team_token SET spent_usd = spent_usd + \(reserveUSD) WHERE id = \(tokenID)", logger: logger)
+            return true
+        }
+    }
+
+    public func settleBatchCharges(tokenID: String?) async throws {
+        try await transaction { connection in
+            var finished: [(String, String, Double, Double)] = []
+            for try await row in try await connection.query(
+                """
+                SELECT c.job, c.token_id, c.reserved_usd, COALESCE(j.spent_usd, 0) FROM team_batch_charge c
+                LEFT JOIN batch_job j ON j.name = c.job
+                WHERE NOT c.settled AND (\(tokenID)::text IS NULL OR c.token_id = \(tokenID))
+                  AND NOT EXISTS (SELECT 1 FROM batch_item i WHERE i.job = c.job AND i.status = 'pending')
+                FOR UPDATE OF c SKIP LOCKED
+                """, logger: logger
+            ).decode((String, String, Double, Double).self) {
+                finished.append(row)
+            }
+            for (job, token, reserved, spent) in finished {
+                _ = try await connection.query("UPDATE team_batch_charge SET settled = true WHERE job = \(job)", logger: logger)
+                _ = try await connection.query(
+                    "UPDATE team_token SET spent_usd = GREATEST(0, spent_usd + \(spent - reserved)) WHERE id = \(token)", logger: logger)
+            }
+        }
+    }
+
     // MARK: sessions
 
     public func createSession(_ session: TeamSession, secretHash: String) async throws {
@@ -120,13 +165,54 @@ extension PostgresStore: TeamStore {
     }
 
     public func createReview(_ review: TeamReview) async throws {
+        try await transaction { connection in try await insert(review, connection) }
+    }
+
+    func insert(_ review: TeamReview, _ connection: PostgresConnection) async throws {
         let status = review.status.rawValue
         let lower = review.title.lowercased()
-        _ = try await client.query(
+        _ = try await connection.query(
             """
-            INSERT INTO team_review (id, created_at, token_id, created_by, status, title, title_lower, listings)
-            VALUES (\(review.id), \(review.createdAt), \(review.tokenID), \(review.createdBy), \(status), \(review.title), \(lower), \(review.listings))
+            INSERT INTO team_review (id, created_at, token_id, created_by, status, title, title_lower, listings, reserved_usd)
+            VALUES (\(review.id), \(review.createdAt), \(review.tokenID), \(review.createdBy), \(status), \(review.title), \(lower), \(review.listings),
+              \(review.reservedUSD))
             """, logger: logger)
+    }
+
+    public func admitReview(_ review: TeamReview, maxUnfinished: Int) async throws -> ReviewAdmission {
+        try await transaction { connection in
+            // The token's row is locked first: two servers admitting the same token's reviews take turns.
+            let left = try await remaining(connection, token: review.tokenID)
+            var unfinished = 0
+            for try await count in try await connection.query(
+                "SELECT COUNT(*) FROM team_review WHERE token_id = \(review.tokenID) AND status IN ('queued', 'running')", logger: logger
+            ).decode(Int.self) {
+                unfinished = count
+            }
+            if unfinished >= maxUnfinished { return .tooManyUnfinished(unfinished) }
+            if let left, review.reservedUSD > left + 1e-12 { return .overBudget(remainingUSD: max(0, left)) }
+            try await insert(review, connection)
+            _ = try await connection.query(
+                "UPDATE team_token SET spent_usd = spent_usd + \(review.reservedUSD) WHERE id = \(review.tokenID)", logger: logger)
+            return .admitted
+        }
+    }
+
+    public func chargeReview(id: String, costUSD: Double, releasing: Bool) async throws {
+        let cost = costUSD.isFinite ? max(0, costUSD) : 0
+        try await transaction { connection in
+            var found: (String, Double)?
+            for try await row in try await connection.query(
+                "SELECT token_id, reserved_usd FROM team_review WHERE id = \(id) FOR UPDATE", logger: logger
+            ).decode((String, Double).self) {
+                found = row
+            }
+            guard let (token, held) = found else { return }
+            let reserved = releasing ? held : 0
+            if releasing { _ = try await connection.query("UPDATE team_review SET reserved_usd = 0 WHERE id = \(id)", logger: logger) }
+            _ = try await connection.query(
+                "UPDATE team_token SET spent_usd = GREATEST(0, spent_usd + \(cost - reserved)) WHERE id = \(token)", logger: logger)
+        }
     }
 
     public func updateReview(
@@ -144,11 +230,14 @@ extension PostgresStore: TeamStore {
 
     public func review(id: String) async throws -> TeamReview? {
         let sql = PostgresQuery(
-            unsafeSQL: "SELECT \(Self.reviewListColumns), listings, document FROM team_review WHERE id = $1", binds: Self.binds(id))
+            unsafeSQL: "SELECT \(Self.reviewListColumns), listings, document, reserved_usd FROM team_review WHERE id = $1",
+            binds: Self.binds(id))
         for try await row in try await client.query(sql, logger: logger).decode(
-            (String, Double, String, String, String, String, String, Double?, String?, String, String?).self)
+            (String, Double, String, String, String, String, String, Double?, String?, String, String?, Double).self)
         {
-            return Self.review((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8), listings: row.9, document: row.10)
+            var review = Self.review((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8), listings: row.9, document: row.10)
+            review.reservedUSD = row.11
+            return review
         }
         return nil
     }
@@ -184,13 +273,16 @@ extension PostgresStore: TeamStore {
     public func unfinishedReviews() async throws -> [TeamReview] {
         let sql = PostgresQuery(
             unsafeSQL: """
-                SELECT \(Self.reviewListColumns), listings FROM team_review WHERE status IN ('queued', 'running') ORDER BY created_at, id
+                SELECT \(Self.reviewListColumns), listings, reserved_usd FROM team_review WHERE status IN ('queued', 'running')
+                ORDER BY created_at, id
                 """, binds: .init())
         var reviews: [TeamReview] = []
         for try await row in try await client.query(sql, logger: logger).decode(
-            (String, Double, String, String, String, String, String, Double?, String?, String).self)
+            (String, Double, String, String, String, String, String, Double?, String?, String, Double).self)
         {
-            reviews.append(Self.review((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8), listings: row.9))
+            var review = Self.review((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8), listings: row.9)
+            review.reservedUSD = row.10
+            reviews.append(review)
         }
         return reviews
     }

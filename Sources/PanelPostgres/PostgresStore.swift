@@ -222,6 +222,17 @@ public final class PostgresStore: ReviewStore, Sendable {
                 """
             ]
         ),
+        (
+            5,
+            [
+                "ALTER TABLE team_review ADD COLUMN reserved_usd double precision NOT NULL DEFAULT 0",
+                "CREATE INDEX team_review_unfinished ON team_review (token_id) WHERE status IN ('queued', 'running')",
+                """
+                CREATE TABLE team_batch_charge (
+                  job text PRIMARY KEY, token_id text NOT NULL, reserved_usd double precision NOT NULL, settled boolean NOT NULL DEFAULT false)
+                """,
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).

@@ -33,3 +33,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, code: "bad_request", message) }
     static func notFound(_ what: String) -> APIError { APIError(.notFound, code: "not_found", "\(what) does not exist") }
 }
+
+extension HTTPResponse.Status {
+    /// 402: a token's budget does not cover what was asked.
+    static let paymentRequired = Self(code: 402, reasonPhrase: "Payment Required")
+}

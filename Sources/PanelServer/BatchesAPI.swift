@@ -24,10 +24,26 @@ struct BatchesAPI {
             throw APIError.badRequest("name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         let name = requested ?? "api-\(Self.stamp(server.now()))-\(TeamTokens.randomText(6).lowercased())"
-        if identity.token.budgetSpent {
-            throw APIError(
-                HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: "budget_spent",
-                "the token '\(identity.token.name)' has spent its budget")
+        // A budgeted token pays for its batches too: the batch must carry a budget (the most its job may
+        // spend), reserved against the token's when the batch is accepted and settled once it is done.
+        let token = identity.token
+        if token.budgetUSD != nil {
+            guard let budget else {
+                throw APIError(
+                    .paymentRequired, code: "budget_required",
+                    "the token '\(token.name)' has a budget: give the batch a budget_usd no larger than what it has left")
+            }
+            try await server.store.settleBatchCharges(tokenID: token.id)
+            guard try await !server.store.jobExists(name) else {
+                throw APIError(.conflict, code: "exists", "a batch named '\(name)' exists; a token with a budget starts new batches only")
+            }
+            guard try await server.store.chargeBatch(job: name, tokenID: token.id, reserveUSD: budget) else {
+                let left = try await server.store.tokens().first { $0.id == token.id }.map { ($0.budgetUSD ?? 0) - $0.spentUSD } ?? 0
+                throw APIError(
+                    .paymentRequired, code: "budget_spent",
+                    "the token '\(token.name)' has $\(String(format: "%.4f", max(0, left))) of its budget left; the batch asks for $\(String(format: "%.4f", budget))"
+                )
+            }
         }
         let driver = BatchDriver(
             engine: server.engine, store: server.store, sink: nil,
@@ -51,6 +67,7 @@ struct BatchesAPI {
         _ = try context.identity(atLeast: .viewer)
         let id = try context.parameters.require("id")
         guard Self.isValidName(id), try await server.store.jobExists(id) else { throw APIError.notFound("batch '\(id.prefix(64))'") }
+        try await server.store.settleBatchCharges(tokenID: nil)
         return JSONResponse.make(try await status(id))
     }
 

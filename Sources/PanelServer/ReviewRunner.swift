@@ -130,17 +130,19 @@ public final class ReviewRunner: Service, Sendable {
             events.publish(id, published)
         }
         let cost = document.totals.costUSD
-        let status: TeamReview.Status = Task.isCancelled ? .failed : .done
+        // Stopped by a shutdown whose grace ran out: back in the queue (a server started later on the
+        // store runs it again), still holding its reservation; what its finished calls cost is charged.
+        let status: TeamReview.Status = Task.isCancelled ? .queued : .done
         do {
             try await store.updateReview(
                 id: id, status: status, document: status == .done ? JSONDocumentRenderer.render(document) : nil,
-                verdicts: document.tools.map(\.panel.verdict.rawValue), costUSD: cost,
-                error: status == .done ? nil : "the server stopped before the review finished")
-            if let cost { try await store.addTokenSpend(id: job.review.tokenID, usd: cost) }
+                verdicts: status == .done ? document.tools.map(\.panel.verdict.rawValue) : [], costUSD: cost,
+                error: status == .done ? nil : "the server stopped before the review finished; it is queued again")
+            try await store.chargeReview(id: id, costUSD: cost ?? 0, releasing: status == .done)
         } catch {
             logger.error("store: cannot save a review's document", metadata: ["review": "\(id)", "error": "\(error)"])
         }
-        metrics.review(outcome: status == .done ? (document.allAnswered ? "answered" : "some_abstained") : "failed")
+        metrics.review(outcome: status == .done ? (document.allAnswered ? "answered" : "some_abstained") : "requeued")
         for event in Self.panelEvents(document) { events.publish(id, event) }
         events.publish(id, .init(name: "done", data: ["id": .string(id), "status": .string(status.rawValue)]))
         events.finish(id)

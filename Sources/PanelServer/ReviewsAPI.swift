@@ -38,21 +38,41 @@ struct ReviewsAPI {
             .object(["id": .string(review.id), "status": .string(review.status.rawValue)]), status: .accepted, headers: headers)
     }
 
-    /// Keeps a new review (queued) and hands it to the runner; 402 when the token's budget is spent.
+    /// Keeps a new review (queued) and hands it to the runner. The review's spend ceiling is reserved
+    /// against a budgeted token's budget as it is kept (402 when it does not fit), and a token may have
+    /// at most `--max-queued-per-token` reviews queued or running (429 beyond): one step in the store,
+    /// so concurrent requests — on this server or another — cannot all slip under either limit.
     func start(_ listings: [Listing], by token: TeamToken) async throws -> TeamReview {
-        if token.budgetSpent {
-            throw APIError(
-                HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: "budget_spent",
-                "the token '\(token.name)' has spent its budget ($\(String(format: "%.4f", token.spentUSD)) of $\(String(format: "%.2f", token.budgetUSD ?? 0))); an admin can make another token"
-            )
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let review = TeamReview(
+        var review = TeamReview(
             id: "r_" + TeamTokens.randomText(16), createdAt: server.now().timeIntervalSince1970, tokenID: token.id, createdBy: token.name,
             status: .queued, title: listings.map(\.name).joined(separator: " vs "),
             listings: String(decoding: try encoder.encode(listings), as: UTF8.self))
-        try await server.store.createReview(review)
+        if token.budgetUSD != nil {
+            try await server.store.settleBatchCharges(tokenID: token.id)
+            guard let ceiling = server.engine.spendCeiling(listings) else {
+                throw APIError(
+                    .paymentRequired, code: "budget_unenforceable",
+                    "the token '\(token.name)' has a budget, but a backend this review may use has no price (or no max_tokens), so its cost has no ceiling; an admin can give it a price or use a token without a budget"
+                )
+            }
+            review.reservedUSD = ceiling
+        }
+        switch try await server.store.admitReview(review, maxUnfinished: server.options.maxQueuedReviewsPerToken) {
+        case .admitted:
+            break
+        case .overBudget(let remaining):
+            throw APIError(
+                .paymentRequired, code: "budget_spent",
+                "the token '\(token.name)' has $\(String(format: "%.4f", remaining)) of its $\(String(format: "%.2f", token.budgetUSD ?? 0)) budget left (reviews in flight hold their ceiling until they finish); this review may cost up to $\(String(format: "%.4f", review.reservedUSD))"
+            )
+        case .tooManyUnfinished(let count):
+            throw APIError(
+                .tooManyRequests, code: "too_many_queued",
+                "the token '\(token.name)' has \(count) reviews queued or running (at most \(server.options.maxQueuedReviewsPerToken)); ask again when some finish",
+                headers: [.retryAfter: "30"])
+        }
         server.runner.submit(review, listings: listings)
         return review
     }

@@ -28,6 +28,19 @@ extension PanelStore: TeamStore {
         }
     }
 
+    /// What reviews and batches hold of their tokens' budgets until they are charged.
+    static func registerReservationMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v10-token-reservations") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE team_review ADD COLUMN reserved_usd DOUBLE NOT NULL DEFAULT 0;
+                    CREATE INDEX team_review_unfinished ON team_review (token_id) WHERE status IN ('queued', 'running');
+                    CREATE TABLE team_batch_charge (
+                      job TEXT PRIMARY KEY, token_id TEXT NOT NULL, reserved_usd DOUBLE NOT NULL, settled BOOLEAN NOT NULL DEFAULT 0);
+                    """)
+        }
+    }
+
     /// Each backend's measured agreement with the editors (`panel eval --save`, `quality: measured`).
     static func registerQualityMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v9-backend-quality") { db in
@@ -88,6 +101,48 @@ extension PanelStore: TeamStore {
         }
     }
 
+    /// What a token's budget has left (nil: no budget; 0 for an unknown token), inside a transaction.
+    static func remaining(_ db: Database, token: String) throws -> Double? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT budget_usd, spent_usd FROM team_token WHERE id = ?", arguments: [token]) else {
+            return 0
+        }
+        guard let budget: Double = row["budget_usd"] else { return nil }
+        return budget - (row["spent_usd"] ?? 0)
+    }
+
+    public func chargeBatch(job: String, tokenID: String, reserveUSD: Double) async throws -> Bool {
+        guard reserveUSD.isFinite, reserveUSD >= 0 else { return false }
+        return try writeTransaction { db in
+            if let left = try Self.remaining(db, token: tokenID), reserveUSD > left + 1e-12 { return false }
+            try db.execute(
+                sql: "INSERT INTO team_batch_charge (job, token_id, reserved_usd) VALUES (?, ?, ?)", arguments: [job, tokenID, reserveUSD])
+            try db.execute(sql: "UPDATE team_token SET spent_usd = spent_usd + ? WHERE id = ?", arguments: [reserveUSD, tokenID])
+            return true
+        }
+    }
+
+    public func settleBatchCharges(tokenID: String?) async throws {
+        try writeTransaction { db in
+            let finished = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.job, c.token_id, c.reserved_usd, IFNULL(j.spent_usd, 0) AS spent FROM team_batch_charge c
+                    LEFT JOIN batch_job j ON j.name = c.job
+                    WHERE NOT c.settled AND (? IS NULL OR c.token_id = ?)
+                      AND NOT EXISTS (SELECT 1 FROM batch_item i WHERE i.job = c.job AND i.status = 'pending')
+                    """, arguments: [tokenID, tokenID])
+            for row in finished {
+                let spent: Double = row["spent"] ?? 0
+                let reserved: Double = row["reserved_usd"] ?? 0
+                let job: String = row["job"]
+                let token: String = row["token_id"]
+                try db.execute(sql: "UPDATE team_batch_charge SET settled = 1 WHERE job = ?", arguments: [job])
+                try db.execute(
+                    sql: "UPDATE team_token SET spent_usd = MAX(0, spent_usd + ?) WHERE id = ?", arguments: [spent - reserved, token])
+            }
+        }
+    }
+
     static func token(_ row: Row) -> TeamToken {
         TeamToken(
             id: row["id"], name: row["name"], role: TeamRole(rawValue: row["role"]) ?? .viewer, budgetUSD: row["budget_usd"],
@@ -128,16 +183,48 @@ extension PanelStore: TeamStore {
     // MARK: reviews
 
     public func createReview(_ review: TeamReview) async throws {
+        try writeTransaction { db in try Self.insert(review, db) }
+    }
+
+    static func insert(_ review: TeamReview, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO team_review (id, created_at, token_id, created_by, status, title, title_lower, listings, verdicts, reserved_usd)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)
+                """,
+            arguments: [
+                review.id, review.createdAt, review.tokenID, review.createdBy, review.status.rawValue, review.title,
+                review.title.lowercased(), review.listings, review.reservedUSD,
+            ])
+    }
+
+    public func admitReview(_ review: TeamReview, maxUnfinished: Int) async throws -> ReviewAdmission {
         try writeTransaction { db in
+            let unfinished =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM team_review WHERE token_id = ? AND status IN ('queued', 'running')",
+                    arguments: [review.tokenID]) ?? 0
+            if unfinished >= maxUnfinished { return .tooManyUnfinished(unfinished) }
+            if let left = try Self.remaining(db, token: review.tokenID), review.reservedUSD > left + 1e-12 {
+                return .overBudget(remainingUSD: max(0, left))
+            }
+            try Self.insert(review, db)
             try db.execute(
-                sql: """
-                    INSERT INTO team_review (id, created_at, token_id, created_by, status, title, title_lower, listings, verdicts)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
-                    """,
-                arguments: [
-                    review.id, review.createdAt, review.tokenID, review.createdBy, review.status.rawValue, review.title,
-                    review.title.lowercased(), review.listings,
-                ])
+                sql: "UPDATE team_token SET spent_usd = spent_usd + ? WHERE id = ?", arguments: [review.reservedUSD, review.tokenID])
+            return .admitted
+        }
+    }
+
+    public func chargeReview(id: String, costUSD: Double, releasing: Bool) async throws {
+        let cost = costUSD.isFinite ? max(0, costUSD) : 0
+        try writeTransaction { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT token_id, reserved_usd FROM team_review WHERE id = ?", arguments: [id])
+            else { return }
+            let reserved: Double = releasing ? row["reserved_usd"] ?? 0 : 0
+            let token: String = row["token_id"]
+            if releasing { try db.execute(sql: "UPDATE team_review SET reserved_usd = 0 WHERE id = ?", arguments: [id]) }
+            try db.execute(
+                sql: "UPDATE team_token SET spent_usd = MAX(0, spent_usd + ?) WHERE id = ?", arguments: [cost - reserved, token])
         }
     }
 
@@ -200,7 +287,7 @@ extension PanelStore: TeamStore {
             id: row["id"], createdAt: row["created_at"], tokenID: row["token_id"], createdBy: row["created_by"],
             status: TeamReview.Status(rawValue: row["status"]) ?? .failed, title: row["title"], listings: full ? row["listings"] : "",
             document: full ? row["document"] : nil, verdicts: TeamVerdicts.list(row["verdicts"] ?? ""), costUSD: row["cost_usd"],
-            error: row["error"])
+            error: row["error"], reservedUSD: full ? row["reserved_usd"] ?? 0 : 0)
     }
 
     // MARK: editor actions

@@ -74,7 +74,7 @@ public final class PanelStore: Sendable {
     /// The tables a store has once migrated.
     static let tables = [
         "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document", "rate_window",
-        "team_token", "team_session", "team_review", "team_review_action", "backend_quality",
+        "team_token", "team_session", "team_review", "team_review_action", "backend_quality", "team_batch_charge",
     ]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements
@@ -114,6 +114,7 @@ public final class PanelStore: Sendable {
         registerBatchMigration(&migrator)
         registerTeamMigration(&migrator)
         registerQualityMigration(&migrator)
+        registerReservationMigration(&migrator)
         return migrator
     }
 

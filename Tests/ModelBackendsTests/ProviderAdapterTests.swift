@@ -47,7 +47,7 @@ struct ProviderAdapterTests {
             #expect(answer["rationale"]?.stringValue?.contains("founder") == true)
             #expect(response.model == "model-\(kind.rawValue)")
             #expect(response.usage.inputTokens != nil && response.usage.outputTokens != nil)
-            #expect(response.costUSD != nil)
+            #expect(response.costUSD == nil)  // an adapter reports usage; BillingBackend, above it, bills
             #expect((response.timeToFirstToken != nil) == stream)
             #expect(handle.stats.snapshot.authorizationValues == ["Bearer \(Self.key)"])
         }

@@ -242,7 +242,7 @@ struct ServerAPITests {
             let refused = try await server.request(
                 .post, "/v1/reviews", token: broke, body: #"{"listings": [{"name": "A", "description": "d"}]}"#)
             #expect(refused.status.code == 402)
-            #expect(refused.text.contains("has spent its budget"))
+            #expect(refused.text.contains("budget_spent") && refused.text.contains("budget left"))
             conform(refused, "/v1/reviews", "post")
             var statuses: [Int] = []
             for _ in 0..<6 { statuses.append(try await server.request(.get, "/v1/reviews", token: server.viewer).status.code) }

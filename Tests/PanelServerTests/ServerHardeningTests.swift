@@ -5,6 +5,7 @@ import HummingbirdTesting
 import MockProvider
 import ModelBackends
 import PanelEngine
+import PanelKit
 import PanelServer
 import PanelStore
 import Testing
@@ -200,6 +201,77 @@ struct ServerHardeningTests {
                 connections.removeAll()  // the clients leave (their sockets close)
                 #expect(await eventually { server.server.metrics.streamsOpen == 0 }, "\(id)")
             }
+        }
+    }
+
+    @Test func aTokensBudgetCapsWhatConcurrentReviewsMaySpend() async throws {
+        try await ServerHarness.with(mock: .latency(.seconds(600))) { server in
+            let ceiling = try #require(server.server.engine.spendCeiling([Listing(name: "Ollama", description: "Runs models locally.")]))
+            let budget = ceiling * 2.5  // room for two reviews' ceilings, not three
+            let secret = try await TeamTokens.create(in: server.store, name: "capped", role: .editor, budgetUSD: budget).secret
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await server.request(.post, "/v1/reviews", token: secret, body: Self.listing).status.code }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 202 }.count == 2, "\(statuses)")
+            #expect(statuses.filter { $0 == 402 }.count == 18)
+            let held = try #require(try await server.store.tokens().first { $0.name == "capped" })
+            #expect(held.spentUSD <= budget && abs(held.spentUSD - 2 * ceiling) < 1e-9)
+            // Once the answers come, each review is charged what it cost and gives its reservation back.
+            server.mock.stats.beginShutdown()
+            #expect(
+                await eventually {
+                    try await server.store.reviews(query: nil, verdict: nil, limit: 10, before: nil).allSatisfy { $0.status == .done }
+                })
+            let settled = try #require(try await server.store.tokens().first { $0.name == "capped" })
+            let costs = try await server.store.reviews(query: nil, verdict: nil, limit: 10, before: nil).compactMap(\.costUSD)
+            #expect(costs.count == 2 && abs(settled.spentUSD - costs.reduce(0, +)) < 1e-9 && settled.spentUSD < ceiling)
+        }
+    }
+
+    @Test func oneTokensFloodDoesNotQueueBeyondItsCap() async throws {
+        let options = ServerOptions(port: 0, workerPollInterval: .milliseconds(50), maxQueuedReviewsPerToken: 3)
+        try await ServerHarness.with(options: options, mock: .latency(.seconds(600))) { server in
+            defer { server.mock.stats.beginShutdown() }
+            var statuses: [Int] = []
+            for _ in 0..<5 {
+                statuses.append(try await server.request(.post, "/v1/reviews", token: server.editor, body: Self.listing).status.code)
+            }
+            #expect(statuses == [202, 202, 202, 429, 429])
+            let refused = try await server.request(.post, "/v1/reviews", token: server.editor, body: Self.listing)
+            #expect(refused.text.contains("too_many_queued") && refused.headers[.retryAfter] != nil)
+            // Another editor is not kept waiting behind the flood's cap.
+            #expect(try await server.request(.post, "/v1/reviews", token: server.admin, body: Self.listing).status == .accepted)
+        }
+    }
+
+    @Test func aBudgetedTokensBatchReservesItsBudgetAndIsSettledWhenDone() async throws {
+        try await ServerHarness.with { server in
+            let secret = try await TeamTokens.create(in: server.store, name: "ops", role: .admin, budgetUSD: 0.5).secret
+            let listings = #"{"name": "One", "description": "First."}"#
+            func batch(_ budget: String?) async throws -> TestResponse {
+                let field = budget.map { #", "budget_usd": \#($0)"# } ?? ""
+                return try await server.request(.post, "/v1/batches", token: secret, body: #"{"listings": [\#(listings)]\#(field)}"#)
+            }
+            let unbounded = try await batch(nil)
+            #expect(unbounded.status.code == 402 && unbounded.text.contains("budget_required"))
+            let tooBig = try await batch("0.6")
+            #expect(tooBig.status.code == 402 && tooBig.text.contains("budget_spent"))
+            let accepted = try await batch("0.2")
+            #expect(accepted.status == .accepted, "\(accepted.text)")
+            let id = try #require(accepted.json?["id"]?.stringValue)
+            func spent() async throws -> Double { try #require(try await server.store.tokens().first { $0.name == "ops" }).spentUSD }
+            let reserved = try await spent()
+            #expect(reserved >= 0.2 - 1e-9)
+            #expect(
+                await eventually {
+                    try await server.request(.get, "/v1/batches/\(id)", token: secret).json?["status"]?.stringValue == "done"
+                })
+            let batchSpent = try server.store.spent(job: id)
+            let settled = try await spent()
+            #expect(batchSpent > 0 && abs(settled - batchSpent) < 1e-9)
         }
     }
 

@@ -118,4 +118,53 @@ struct TeamStoreContractTests {
             await (other as? PostgresStore)?.close()
         }
     }
+
+    @Test(arguments: StoreKind.available)
+    func reviewsAndBatchesReserveTheirTokensBudgetInOneStep(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.createToken(token("tok_a", "ann", .editor, budget: 1.0), secretHash: "hash-a")
+            try await store.createToken(token("tok_b", "bob", .editor), secretHash: "hash-b")
+            func review(_ id: String, _ token: String, reserve: Double) -> TeamReview {
+                TeamReview(
+                    id: id, createdAt: 1, tokenID: token, createdBy: token, status: .queued, title: id, listings: "[]", reservedUSD: reserve
+                )
+            }
+            func spent(_ hash: String) async throws -> Double { try #require(try await store.token(secretHash: hash)).spentUSD }
+            #expect(try await store.admitReview(review("r1", "tok_a", reserve: 0.4), maxUnfinished: 2) == .admitted)
+            #expect(try await store.admitReview(review("r2", "tok_a", reserve: 0.4), maxUnfinished: 2) == .admitted)
+            #expect(try await store.review(id: "r1")?.reservedUSD == 0.4)
+            #expect(abs(try await spent("hash-a") - 0.8) < 1e-9)
+            // Over the count of unfinished reviews, then (with room in the count) over the budget: nothing kept.
+            #expect(try await store.admitReview(review("r3", "tok_a", reserve: 0.1), maxUnfinished: 2) == .tooManyUnfinished(2))
+            guard case .overBudget(let left) = try await store.admitReview(review("r3", "tok_a", reserve: 0.4), maxUnfinished: 5) else {
+                Issue.record("a review over the budget was admitted")
+                return
+            }
+            #expect(abs(left - 0.2) < 1e-9)
+            #expect(try await store.review(id: "r3") == nil)
+            // A token without a budget has only the count.
+            #expect(try await store.admitReview(review("r4", "tok_b", reserve: 99), maxUnfinished: 1) == .admitted)
+            // Requeued: the cost so far is charged and the reservation kept; finished: the reservation is released.
+            try await store.chargeReview(id: "r1", costUSD: 0.05, releasing: false)
+            #expect(abs(try await spent("hash-a") - 0.85) < 1e-9)
+            try await store.updateReview(id: "r1", status: .done, document: "{}", verdicts: [], costUSD: 0.1, error: nil)
+            try await store.chargeReview(id: "r1", costUSD: 0.05, releasing: true)
+            #expect(abs(try await spent("hash-a") - 0.5) < 1e-9)
+            #expect(try await store.review(id: "r1")?.reservedUSD == 0)
+            // A batch reserves its whole budget; once nothing is left to work, what it spent replaces it.
+            #expect(try await !store.chargeBatch(job: "big", tokenID: "tok_a", reserveUSD: 0.6))
+            _ = try await store.enqueue(
+                job: "b1", settings: "{}", budgetUSD: 0.3, listings: [QueuedListing(key: "k", position: 0, listing: nil, error: "bad")],
+                retry: false)
+            _ = try await store.enqueue(
+                job: "b2", settings: "{}", budgetUSD: 0.1, listings: [QueuedListing(key: "k", position: 0, listing: "{}")], retry: false)
+            #expect(try await store.chargeBatch(job: "b1", tokenID: "tok_a", reserveUSD: 0.3))
+            #expect(try await store.chargeBatch(job: "b2", tokenID: "tok_a", reserveUSD: 0.1))
+            #expect(abs(try await spent("hash-a") - 0.9) < 1e-9)
+            try await store.settleBatchCharges(tokenID: "tok_a")
+            try await store.settleBatchCharges(tokenID: nil)  // idempotent
+            // b1 is finished (its one listing failed) and spent nothing; b2 still has a listing to work.
+            #expect(abs(try await spent("hash-a") - 0.6) < 1e-9)
+        }
+    }
 }

@@ -125,7 +125,7 @@ public struct AnthropicBackend: ModelBackend {
             outputTokens: message["usage"]?["output_tokens"]?.numberValue.map { Int($0) })
         return ChatResponse(
             text: text, model: message["model"]?.stringValue ?? configuration.model, backend: name, usage: usage,
-            costUSD: configuration.price?.cost(of: usage), latency: clock.now - start, finishReason: stopReason)
+            latency: clock.now - start, finishReason: stopReason)
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
@@ -153,7 +153,7 @@ public struct AnthropicBackend: ModelBackend {
                 }
                 return ChatResponse(
                     text: state.text, model: state.model ?? configuration.model, backend: name, usage: state.usage,
-                    costUSD: configuration.price?.cost(of: state.usage), latency: clock.now - start, timeToFirstToken: firstToken,
+                    latency: clock.now - start, timeToFirstToken: firstToken,
                     finishReason: state.stopReason)
             }
             return response

@@ -42,6 +42,7 @@ public struct ChatResponse: Sendable, Hashable {
     /// The configured backend that produced the answer.
     public var backend: String
     public var usage: TokenUsage
+    /// What the answer cost, set by ``BillingBackend`` from the billed usage and the backend's price.
     public var costUSD: Double?
     public var latency: Duration
     /// Time to first token, when the answer was streamed.
@@ -58,8 +59,9 @@ public struct ChatResponse: Sendable, Hashable {
     /// Requests left in the provider's current rate-limit window (`x-ratelimit-remaining-requests`),
     /// when it says.
     public var rateLimitRemaining: Int?
-    /// What the backend changed in the request to get an answer, as review flags
-    /// (`temperature_dropped`: the model refuses a temperature, so none was sent).
+    /// Review flags the answer earns on its way: what the backend changed in the request to get it
+    /// (`temperature_dropped`: the model refuses a temperature, so none was sent), and how it was billed
+    /// (`usage_estimated`, `usage_suspect`: see ``BillingBackend``).
     public var adjustments: [String] = []
 
     public init(

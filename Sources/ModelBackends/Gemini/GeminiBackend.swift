@@ -271,6 +271,6 @@ struct GeminiStreamState {
         }
         return ChatResponse(
             text: text, model: model ?? backend.configuration.model, backend: backend.name, usage: usage,
-            costUSD: backend.configuration.price?.cost(of: usage), latency: latency, timeToFirstToken: ttft, finishReason: finishReason)
+            latency: latency, timeToFirstToken: ttft, finishReason: finishReason)
     }
 }

@@ -151,6 +151,6 @@ struct OllamaStreamState {
     func response(backend: OllamaBackend, latency: Duration, ttft: Duration?) -> ChatResponse {
         ChatResponse(
             text: text, model: model ?? backend.configuration.model, backend: backend.name, usage: usage,
-            costUSD: backend.configuration.price?.cost(of: usage), latency: latency, timeToFirstToken: ttft, finishReason: doneReason)
+            latency: latency, timeToFirstToken: ttft, finishReason: doneReason)
     }
 }

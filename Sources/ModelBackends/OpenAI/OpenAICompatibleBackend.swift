@@ -268,7 +268,6 @@ public struct OpenAICompatibleBackend: ModelBackend {
             }
             response.latency = clock.now - start
             response.timeToFirstToken = firstToken
-            response.costUSD = configuration.price?.cost(of: response.usage)
             if response.model == nil { response.model = configuration.model }
             return response
         }
@@ -300,7 +299,6 @@ public struct OpenAICompatibleBackend: ModelBackend {
             model: body.model ?? configuration.model,
             backend: name,
             usage: usage,
-            costUSD: configuration.price?.cost(of: usage),
             latency: latency,
             finishReason: choice.finishReason
         )

@@ -4,7 +4,7 @@ public import ModelRouter
 import PanelKit
 
 /// Composes each configured backend into the chain DESIGN.md describes:
-/// retries ─► (cache) ─► (recording) ─► (rate limit) ─► concurrency limit ─► provider adapter ─► HTTP.
+/// retries ─► (cache) ─► (recording) ─► (rate limit) ─► concurrency limit ─► billing ─► provider adapter ─► HTTP.
 public enum BackendStack {
     /// Options that apply to every backend of a run.
     public struct Options: Sendable {
@@ -61,7 +61,8 @@ public enum BackendStack {
         var result: [String: any ModelBackend] = [:]
         let windows = options.rateWindows ?? LocalRateWindows()
         for backend in configuration.backends {
-            var chain: any ModelBackend = backend.makeAdapter(apiKey: keys[backend.name], transport: transport)
+            var chain: any ModelBackend = BillingBackend(
+                backend.makeAdapter(apiKey: keys[backend.name], transport: transport), price: backend.price)
             chain = ConcurrencyLimitedBackend(chain, limit: backend.maxConcurrency)
             // Inside the retries: every attempt counts against the limit.
             if let limit = backend.rateLimit { chain = RateLimitedBackend(chain, limit: limit, windows: windows) }

@@ -110,6 +110,7 @@ public struct ReviewPipeline: Sendable {
                 if sample == 0 { onEvent(.delta(persona: persona, listing: listing, text: text)) }
             }
             result.add(first, family: familyOf)
+            warnOfSuspectUsage(first, persona: persona, request: request)
             switch ReviewParser.parse(first.text) {
             case .success(let review):
                 result.answer(review)
@@ -120,6 +121,7 @@ public struct ReviewPipeline: Sendable {
                 repair.messages += [.assistant(first.text), .user(Self.repairInstruction(failure))]
                 let second = try await backend.respond(to: repair)
                 result.add(second, family: familyOf)
+                warnOfSuspectUsage(second, persona: persona, request: repair)
                 switch ReviewParser.parse(second.text) {
                 case .success(let review):
                     result.answer(review)
@@ -138,6 +140,16 @@ public struct ReviewPipeline: Sendable {
             result.outcome = .abstained(reason: "\(error)")
         }
         return result
+    }
+
+    /// A provider that reported usage beyond what the request makes possible was billed at the bound:
+    /// the editor (or the operator) hears of it, since the provider's figures are then not to be trusted.
+    func warnOfSuspectUsage(_ response: ChatResponse, persona: Persona, request: ChatRequest) {
+        guard response.adjustments.contains(BillingBackend.suspectFlag) else { return }
+        onEvent(
+            .problem(
+                "\(response.backend) reported more tokens than \(persona.name)'s request allows (max_tokens \(request.maxOutputTokens.map(String.init) ?? "unset"), about \(request.estimatedInputTokens) prompt tokens); billed at the bound and flagged usage_suspect"
+            ))
     }
 
     /// The request a persona sends for a listing, with these settings.

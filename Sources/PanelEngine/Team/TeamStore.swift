@@ -18,6 +18,13 @@ public protocol TeamStore: Sendable {
     func revokeToken(_ idOrName: String) async throws -> Bool
     /// Adds to a token's spend.
     func addTokenSpend(id: String, usd: Double) async throws
+    /// Reserves `usd` of a token's budget for a batch it asked for (the batch's own budget, the most it
+    /// can spend), in one step: false, and nothing changed, when the token's budget has less left. The
+    /// reservation counts as spent until ``settleBatchCharges(tokenID:)`` finds the batch finished.
+    func chargeBatch(job: String, tokenID: String, reserveUSD: Double) async throws -> Bool
+    /// For each batch charged to a token (to `tokenID`, or to any) that has no listing left to work: its
+    /// reservation is replaced by what the batch spent. Idempotent; any process may call it.
+    func settleBatchCharges(tokenID: String?) async throws
 
     // MARK: Sessions (the web page's sign-in)
 
@@ -29,6 +36,13 @@ public protocol TeamStore: Sendable {
     // MARK: Reviews
 
     func createReview(_ review: TeamReview) async throws
+    /// Keeps a new review when its token may have it, in one step with the checks: at most `maxUnfinished`
+    /// of the token's reviews queued or running, and the review's `reservedUSD` within what the token's
+    /// budget has left — then reserved (counted as spent until ``chargeReview(id:costUSD:releasing:)``).
+    func admitReview(_ review: TeamReview, maxUnfinished: Int) async throws -> ReviewAdmission
+    /// Charges what a review cost to its token. `releasing`: the review is finished, so its reservation
+    /// is given back (the cost replaces it); otherwise it goes back to the queue and keeps it.
+    func chargeReview(id: String, costUSD: Double, releasing: Bool) async throws
     /// Records a review's progress or outcome; `document` is its v1 JSON once done.
     func updateReview(
         id: String, status: TeamReview.Status, document: String?, verdicts: [String], costUSD: Double?, error: String?
@@ -50,6 +64,15 @@ public protocol TeamStore: Sendable {
     /// Keeps each backend's latest agreement with the editors (`panel eval --save`).
     func saveMeasuredQualities(_ qualities: [MeasuredQuality]) async throws
     func measuredQualities() async throws -> [MeasuredQuality]
+}
+
+/// Whether a review was kept, and if not why.
+public enum ReviewAdmission: Sendable, Hashable {
+    case admitted
+    /// The token's budget has less than the review's ceiling left.
+    case overBudget(remainingUSD: Double)
+    /// The token has this many reviews queued or running already.
+    case tooManyUnfinished(Int)
 }
 
 /// What a token may do. Each role can do everything the ones before it can.
@@ -150,11 +173,14 @@ public struct TeamReview: Sendable, Hashable {
     public var verdicts: [String]
     public var costUSD: Double?
     public var error: String?
+    /// What the review holds of its token's budget until it is charged (its spend ceiling).
+    public var reservedUSD: Double
 
     public init(
         id: String, createdAt: Double, tokenID: String, createdBy: String, status: Status, title: String, listings: String,
-        document: String? = nil, verdicts: [String] = [], costUSD: Double? = nil, error: String? = nil
+        document: String? = nil, verdicts: [String] = [], costUSD: Double? = nil, error: String? = nil, reservedUSD: Double = 0
     ) {
+        self.reservedUSD = reservedUSD
         self.id = id
         self.createdAt = createdAt
         self.tokenID = tokenID

@@ -87,6 +87,22 @@ public struct EngineBackends: Sendable {
         return RoutingPolicy.estimatedCost(request, price: price, meanOutputTokens: nil)
     }
 
+    /// The most one call of this request by this persona can be billed (``ChatRequest/billedCeiling(price:)``):
+    /// on its backend, or for a routed persona on the dearest backend the router has. Zero for replays;
+    /// nil when a backend involved has no price (or the request no `max_tokens`), so no ceiling holds.
+    public func billedCeiling(_ request: ChatRequest, persona: String) -> Double? {
+        guard let configuration else { return 0 }
+        if let router = backend(for: persona) as? ModelRouter {
+            var ceiling = 0.0
+            for candidate in router.candidates {
+                guard let cost = request.billedCeiling(price: candidate.configuration.price) else { return nil }
+                ceiling = max(ceiling, cost)
+            }
+            return ceiling
+        }
+        return request.billedCeiling(price: configuration.backend(named: configuration.backendName(for: persona))?.price)
+    }
+
     /// Backends whose calls have no price (their cost is unknown, so a budget cannot count them).
     public var unpriced: [String] {
         configuration?.backends.filter { $0.price == nil }.map(\.name) ?? []
