@@ -91,18 +91,25 @@ extension PostgresStore {
         return bindings
     }
 
-    public func renewLeases(owner: String, lease: Duration) async throws {
+    @discardableResult
+    public func renewLeases(owner: String, lease: Duration) async throws -> Set<ItemClaim> {
         let seconds = lease.seconds
         let reservation = max(seconds, Self.reservationLease.seconds)
-        try await transaction { connection in
-            _ = try await connection.query(
+        return try await transaction { connection in
+            var held = Set<ItemClaim>()
+            for try await (job, key, token) in try await connection.query(
                 """
                 UPDATE batch_item SET lease_expires = extract(epoch from clock_timestamp())::double precision + \(seconds)
                 WHERE lease_owner = \(owner) AND lease_token IS NOT NULL
-                """, logger: logger)
+                RETURNING job, key, lease_token
+                """, logger: logger
+            ).decode((String, String, String).self) {
+                held.insert(ItemClaim(job: job, key: key, token: token))
+            }
             _ = try await connection.query(
                 "UPDATE budget_reservation SET expires = extract(epoch from clock_timestamp())::double precision + \(reservation) WHERE owner = \(owner)",
                 logger: logger)
+            return held
         }
     }
 

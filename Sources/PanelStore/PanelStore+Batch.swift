@@ -226,14 +226,19 @@ extension PanelStore {
 extension PanelStore: ReviewStore {
     public var location: String { path }
 
-    public func renewLeases(owner: String, lease: Duration) throws {
+    @discardableResult
+    public func renewLeases(owner: String, lease: Duration) throws -> Set<ItemClaim> {
         try writeTransaction { db in
-            try db.cachedStatement(
-                sql: "UPDATE batch_item SET lease_expires = \(Self.epoch) + ? WHERE lease_owner = ? AND lease_token IS NOT NULL"
-            ).execute(arguments: [lease.seconds, owner])
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE batch_item SET lease_expires = \(Self.epoch) + ? WHERE lease_owner = ? AND lease_token IS NOT NULL
+                        RETURNING job, key, lease_token
+                        """), arguments: [lease.seconds, owner])
             try db.cachedStatement(sql: "UPDATE budget_reservation SET expires = \(Self.epoch) + ? WHERE owner = ?").execute(arguments: [
                 max(lease.seconds, Self.reservationLease.seconds), owner,
             ])
+            return Set(rows.map { ItemClaim(job: $0["job"], key: $0["key"], token: $0["lease_token"]) })
         }
     }
 

@@ -175,6 +175,17 @@ struct ServeCommand: AsyncParsableCommand {
             maxQueuedReviewsPerToken: maxQueuedPerToken, grace: .seconds(graceSeconds))
         // Alone on a SQLite store, reviews a stopped server left unfinished are this server's to finish.
         let alone = !(store.location.hasPrefix("postgres://") || store.location.hasPrefix("postgresql://"))
+        // Alone it must be: a second server on the same SQLite file would run its reviews again.
+        var serveLock: ServeLock?
+        if alone {
+            do {
+                serveLock = try ServeLock(storePath: store.location)
+            } catch {
+                log.error("panel serve: \(error)")
+                throw PanelExit.usage
+            }
+        }
+        defer { withExtendedLifetime(serveLock) {} }
         let server = TeamServer(
             store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: alone)
         let readyFile = self.readyFile

@@ -99,6 +99,51 @@ struct ServeCLITests {
         }
     }
 
+    @Test(.timeLimit(.minutes(5))) func aSecondServerOnTheSameSQLiteStoreRefusesToStart() async throws {
+        let store = try batch.directory("serve-twice").appendingPathComponent("s.sqlite").path
+        try await MockProvider.withServer { mock in
+            let (first, _) = try await serve(store: store, mock: mock.baseURL)
+            let second = try await cli.panel([
+                "serve", "--listen", "127.0.0.1:0", "--store", store, "--base-url", mock.baseURL, "--model", "m",
+            ])
+            #expect(second.code == 2)
+            #expect(second.stderr.contains(store) && second.stderr.contains("process \(first.pid)"), "\(second.stderr)")
+            kill(first.pid, SIGTERM)
+            #expect(try await first.done.value.code == 0)
+            // Once the first has stopped, the store is free again.
+            let (again, _) = try await serve(store: store, mock: mock.baseURL)
+            kill(again.pid, SIGTERM)
+            #expect(try await again.done.value.code == 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func sigtermEndsEventStreamsAndRequeuesWhatOutlivesTheGrace() async throws {
+        let store = try batch.directory("serve-term").appendingPathComponent("s.sqlite").path
+        let secret = try await cli.panel(["tokens", "create", "--role", "editor", "--store", store]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // The mock holds its answers for ten minutes: the review never finishes while the server runs.
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .seconds(600)
+        try await MockProvider.withServer(configuration) { mock in
+            defer { mock.stats.beginShutdown() }
+            let (running, url) = try await serve(store: store, mock: mock.baseURL, extra: ["--grace-seconds", "1"])
+            let (status, created) = try await request(
+                "POST", "\(url)/v1/reviews", token: secret, body: #"{"listings": [{"name": "Endless", "description": "Never done."}]}"#)
+            #expect(status == 202)
+            let id = try #require(created["id"] as? String)
+            var watch = URLRequest(url: try #require(URL(string: "\(url)/v1/reviews/\(id)/events")))
+            watch.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+            let watchers = (0..<3).map { _ in Task { [watch] in try await URLSession.shared.data(for: watch) } }
+            #expect(await workers.eventually(within: .seconds(120)) { mock.stats.snapshot.chatRequests >= 4 })
+            kill(running.pid, SIGTERM)
+            let outcome = try await running.done.value
+            #expect(outcome.code == 0, "\(outcome.stderr)")
+            for watcher in watchers { _ = try? await watcher.value }  // each stream ended with the server
+            let review = try #require(try await PanelStore(path: store).review(id: id))
+            #expect(review.status == .queued, "\(review.status)")
+        }
+    }
+
     @Test(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
     func twoServersShareAPostgresStore() async throws {
         let (url, drop) = try await batch.scratchPostgres()

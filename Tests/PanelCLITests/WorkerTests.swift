@@ -168,6 +168,43 @@ struct WorkerTests {
         try await dropDatabase()
     }
 
+    /// A worker paused (SIGSTOP) past its lease while its calls wait: another worker takes its listings
+    /// over and finishes them; resumed, the paused one starts no paid call for a listing it no longer
+    /// holds (it checks its lease as known locally before each call) and cancels what is in flight.
+    @Test(.timeLimit(.minutes(5))) func aPausedWorkerPaysForNothingItNoLongerHolds() async throws {
+        let (url, dropDatabase) = try await batch.scratchPostgres()
+        let (_, input, _, _) = try batch.workspace("paused", listings: 2)
+        var slowConfiguration = MockProviderConfiguration()
+        slowConfiguration.latency = .seconds(4)
+        try await MockProvider.withServer(slowConfiguration) { slow in
+            try await MockProvider.withServer { fast in
+                let queued = try await cli.panel(
+                    ["batch", input, "--store", url, "--job", "paused", "--enqueue-only", "--base-url", slow.baseURL, "--model", "m"])
+                #expect(queued.code == 0, "\(queued.stderr)")
+                let options = [
+                    "--store", url, "--drain", "--lease-seconds", "2", "--poll-seconds", "0.2", "--max-attempts", "3", "--model", "m",
+                ]
+                let paused = try launch(["worker", "--concurrency", "2", "--base-url", slow.baseURL] + options)
+                #expect(await eventually { slow.stats.snapshot.chatRequests >= 2 })
+                kill(paused.pid, SIGSTOP)
+                let before = slow.stats.snapshot.chatRequests
+                // Another worker takes the listings over once the paused one's leases expire, and finishes them.
+                let other = try launch(["worker", "--concurrency", "8", "--base-url", fast.baseURL] + options)
+                let finished = try await other.done.value
+                #expect(finished.code == 0, "\(finished.stderr)")
+                let (counts, _, _) = try await counts(url, job: "paused")
+                #expect(counts[.complete] == 2, "\(counts)")
+                kill(paused.pid, SIGCONT)
+                let resumed = try await paused.done.value
+                #expect(resumed.code == 0, "\(resumed.stderr)")
+                #expect(
+                    slow.stats.snapshot.chatRequests == before,
+                    "the paused worker made \(slow.stats.snapshot.chatRequests - before) calls after it resumed")
+            }
+        }
+        try await dropDatabase()
+    }
+
     /// PostgreSQL restarted mid-job, on a cluster of the test's own: the workers ride out the outage
     /// (store steps retried, claims backed off, the listener reconnected) and finish; nothing is lost.
     @Test func theServerRestartingMidJobLosesNothing() async throws {

@@ -186,7 +186,9 @@ public final class BatchDriver: Sendable {
 
     /// One claimed listing of the queue: reviewed, or given back when this process is stopping or its
     /// listing cannot be read.
-    public func work(_ queued: QueuedClaim) async {
+    /// `isLive` says whether the listing's lease is still known to be held (``LeaseBook``): each persona's
+    /// paid call starts only while it is; a persona not asked leaves the listing to be given back.
+    public func work(_ queued: QueuedClaim, isLive: @escaping @Sendable () -> Bool = { true }) async {
         let listing: Listing
         do {
             listing = try JSONDecoder().decode(Listing.self, from: Data(queued.listing.utf8))
@@ -195,7 +197,7 @@ public final class BatchDriver: Sendable {
             await detached { try await self.store.release(queued.claim, name: nil) }
             return
         }
-        await work(listing, claim: queued.claim, hasResults: queued.hasResults)
+        await work(listing, claim: queued.claim, hasResults: queued.hasResults, isLive: isLive)
     }
 
     /// Runs a store step outside this task's cancellation (giving a claim back must happen even when
@@ -204,7 +206,7 @@ public final class BatchDriver: Sendable {
         _ = await Task { try? await body() }.value
     }
 
-    func work(_ listing: Listing, claim: ItemClaim, hasResults: Bool) async {
+    func work(_ listing: Listing, claim: ItemClaim, hasResults: Bool, isLive: @escaping @Sendable () -> Bool = { true }) async {
         let start = ContinuousClock.now
         var results = hasResults ? await storedResults(claim.key) : [:]
         let personas = engine.settings.prompts.personas
@@ -218,6 +220,13 @@ public final class BatchDriver: Sendable {
                 group.addTask {
                     guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
                     defer { self.semaphore.release() }
+                    // No paid call for a listing this worker may no longer hold (paused past its lease, cut off
+                    // from the store): whoever holds it now asks this persona.
+                    guard isLive() else {
+                        self.state.withLock { $0.inFlight -= 1 }
+                        if let held = reservation.reservation { await self.detached { try await self.store.releaseBudget(held) } }
+                        return nil
+                    }
                     let result = await self.pipeline.review(listing, by: persona, panel: panel)
                     self.settle(cost: result.costUSD)
                     return (result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation)

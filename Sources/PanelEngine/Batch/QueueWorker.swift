@@ -62,7 +62,8 @@ public final class QueueWorker: Sendable {
     /// job's settings, this worker's backends, `calls` and `owner`).
     public init(
         store: any ReviewStore, owner: String = BatchDriver.makeOwner(), calls: AsyncSemaphore? = nil, options: Options,
-        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, leases: LeaseBook = LeaseBook(),
+        driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
     ) {
         self.store = store
         self.owner = owner
@@ -70,7 +71,11 @@ public final class QueueWorker: Sendable {
         self.calls = calls ?? AsyncSemaphore(limit: options.concurrency)
         self.onEvent = onEvent
         self.makeDriver = driver
+        self.leases = leases
     }
+
+    /// The leases this worker holds, as it knows them.
+    public let leases: LeaseBook
 
     /// Stops claiming; listings in flight get the grace period to finish.
     public func stop() { state.withLock { $0.stopping = true } }
@@ -83,13 +88,19 @@ public final class QueueWorker: Sendable {
     struct GraceExpired: Error {}
 
     public func run() async throws {
-        let heartbeat = Task { [store, owner, options] in
+        let heartbeat = Task { [store, owner, options, leases] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.lease / 3)
                 if Task.isCancelled { return }
-                _ = try? await StoreDeadline.run(limit: store.stepDeadline) {
-                    try await store.renewLeases(owner: owner, lease: options.lease)
+                let since = leases.now()
+                if let held = try? await StoreDeadline.run(
+                    limit: store.stepDeadline, { try await store.renewLeases(owner: owner, lease: options.lease) })
+                {
+                    // Claims missing from what was renewed were taken over: their calls in flight are cancelled.
+                    leases.renewed(held, since: since, lease: options.lease)
                 }
+                // Unrenewed past their local expiry (the store is away): given up, as another worker may have them.
+                leases.expire()
             }
         }
         defer { heartbeat.cancel() }
@@ -107,6 +118,7 @@ public final class QueueWorker: Sendable {
                     }
                     let skipped = state.withLock { $0.skipped }
                     let claims: [QueuedClaim]
+                    let since = leases.now()
                     do {
                         let (store, owner, options, limit) = (store, owner, options, taken)
                         claims = try await StoreDeadline.run(limit: store.stepDeadline) {
@@ -132,8 +144,17 @@ public final class QueueWorker: Sendable {
                             continue
                         }
                         state.withLock { $0.inFlight += 1 }
-                        group.addTask {
-                            await driver.work(claim)
+                        leases.hold(claim.claim, since: since, lease: options.lease)
+                        group.addTask { [leases] in
+                            // The listing's work, cancelled if its lease is lost while it runs.
+                            let work = Task { await driver.work(claim, isLive: { leases.isLive(claim.claim) }) }
+                            leases.onLost(claim.claim) { work.cancel() }
+                            await withTaskCancellationHandler {
+                                await work.value
+                            } onCancel: {
+                                work.cancel()
+                            }
+                            leases.release(claim.claim)
                             if driver.progress.budgetStopped { self.state.withLock { _ = $0.skipped.insert(claim.claim.job) } }
                             self.state.withLock { $0.inFlight -= 1 }
                             slots.release()

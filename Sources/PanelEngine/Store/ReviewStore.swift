@@ -52,7 +52,10 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     func waitForWork(timeout: Duration) async
 
     /// Extends every lease `owner` holds (items and budget reservations) to `lease` from now.
-    func renewLeases(owner: String, lease: Duration) async throws
+    /// Returns the listings' claims it renewed: a claim `owner` holds that is missing was lost (taken
+    /// over by another process after its lease expired).
+    @discardableResult
+    func renewLeases(owner: String, lease: Duration) async throws -> Set<ItemClaim>
 
     /// Gives a claimed listing back unfinished (stopped by the budget, cancelled, the worker stopping):
     /// it is queued again for the next run or another process, and the claim does not count as an
