@@ -72,6 +72,48 @@ def check_inert(driver, where):
         fail(f"{where}: hostile markup became elements")
 
 
+def cross_site_requests_change_nothing(driver, url, token):
+    """A page on another port of the same host (same site, so the session cookie goes along) posts to the
+    API as the signed-in editor with no-cors fetches, through the canonical path and the spellings the
+    router could match (//v1/…, /./v1/…, /v1//…, an encoded slash): no review may come of it."""
+    import http.server, threading, urllib.request
+
+    def reviews():
+        request = urllib.request.Request(url + "/v1/reviews?limit=100", headers={"Authorization": "Bearer " + token})
+        return len(json.load(urllib.request.urlopen(request, timeout=60))["reviews"])
+
+    before = reviews()
+    paths = ["/v1/reviews", "//v1/reviews", "/./v1/reviews", "/v1//reviews", "/v1/%2Freviews", "//v1/batches", "//v1/tokens"]
+    page = f"""<!doctype html><title>attacker</title><script>
+      const body = JSON.stringify({{listings: [{{name: "Forged", description: "Asked by another page."}}]}});
+      Promise.allSettled({json.dumps([url + p for p in paths])}.map(target =>
+        fetch(target, {{method: "POST", mode: "no-cors", credentials: "include", headers: {{"Content-Type": "text/plain"}}, body}})))
+        .then(() => {{ document.title = "sent"; }});
+    </script>"""
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
+        wait(lambda: driver.title == "sent", 60, "the attacker page's requests")
+    finally:
+        server.shutdown()
+    after = reviews()
+    if after != before:
+        fail(f"a page on another port created {after - before} review(s) as the signed-in editor")
+    print(f"browser test: a page on another port posted {len(paths)} ways as the signed-in editor; nothing was created")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -84,6 +126,8 @@ def main():
     driver = browser(downloads, *( (1280, 2200) if args.screenshot else (1280, 900) ))
     try:
         sign_in(driver, url, args.token)
+        if not args.screenshot:
+            cross_site_requests_change_nothing(driver, url, args.token)
         texts = [(ROOT / path).read_text() for path in REFERENCE]
         submit(driver, url, texts)
         review_url = driver.current_url

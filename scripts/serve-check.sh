@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.build/web-venv/bin/python}
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] && cp -r "$work" /tmp/serve-work; rm -rf "$work"; }
 trap cleanup EXIT
 
 hostile='<script>document.title='"'"'pwned-script'"'"'</script><img src=x onerror="document.title='"'"'pwned-img'"'"';document.body.appendChild(Object.assign(document.createElement('"'"'div'"'"'),{id:'"'"'pwned'"'"'}))">'

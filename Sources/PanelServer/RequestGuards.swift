@@ -79,11 +79,14 @@ public final class TrustedOrigins: Sendable {
         return names.compactMap { Self.origin(of: "http://\($0):\(port)") }
     }
 
-    /// Fails with 403 when the browser says the request came from another site or origin. Requests
-    /// without `Origin` and `Sec-Fetch-Site` (scripts, old clients) pass: the CSRF value still applies.
+    /// Fails with 403 when the browser says the request came from another site or origin. A browser's
+    /// `Sec-Fetch-Site` decides when it is sent (no page can set it; and the page's `no-referrer` policy
+    /// makes Chromium send `Origin: null` with the server's own forms); else `Origin` is compared with
+    /// the trusted origins. Requests with neither (scripts, old clients) pass: the CSRF value still applies.
     func check(_ request: Request) throws(APIError) {
-        if let site = request.headers[.secFetchSite]?.lowercased(), site != "same-origin", site != "none" {
-            throw Self.refusal("Sec-Fetch-Site: \(site.prefix(20))")
+        if let site = request.headers[.secFetchSite]?.lowercased() {
+            guard site == "same-origin" || site == "none" else { throw Self.refusal("Sec-Fetch-Site: \(site.prefix(20))") }
+            return
         }
         guard let sent = request.headers[.origin] else { return }
         guard let origin = Self.origin(of: sent) else { throw Self.refusal("Origin: \(sent.prefix(80))") }

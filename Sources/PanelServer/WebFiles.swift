@@ -460,6 +460,7 @@ enum WebFiles {
                   summary: A review, its document once done, and what editors changed.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: The review.
                       content:
@@ -504,6 +505,7 @@ enum WebFiles {
                     text merged into one `persona.delta` per persona); the stream ends after `done`.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: The event stream.
                       content:
@@ -527,6 +529,7 @@ enum WebFiles {
                   summary: The document as Markdown, with editors' changes.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: Markdown.
                       content:
@@ -544,6 +547,7 @@ enum WebFiles {
                   summary: The document as a standalone HTML page, with editors' changes.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: HTML.
                       content:
@@ -561,6 +565,7 @@ enum WebFiles {
                   summary: The panel.document/v1 JSON, with its editor block.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: The v1 document.
                       content:
@@ -620,6 +625,7 @@ enum WebFiles {
                   summary: A batch job's progress.
                   x-panel-role: viewer
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "200":
                       description: The job.
                       content:
@@ -690,6 +696,7 @@ enum WebFiles {
                   summary: Revoke a token (its sessions end too).
                   x-panel-role: admin
                   responses:
+                    "400": {$ref: "#/components/responses/BadRequest"}
                     "204": {description: Revoked.}
                     "401": {$ref: "#/components/responses/Unauthorized"}
                     "403": {$ref: "#/components/responses/Forbidden"}
