@@ -117,7 +117,13 @@ struct ChatCompletions: Sendable {
         let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash, repeat: attempt)
         let reportedModel = cannedModel ?? model
         let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
-        let completionTokens = max(1, text.utf8.count / 4)
+        let completionTokens: Int
+        if case .inflated(let tokens) = configuration.usageReport {
+            completionTokens = tokens
+        } else {
+            completionTokens = max(1, text.utf8.count / 4)
+        }
+        let reportsUsage = configuration.usageReport != .omitted
         let usage = (input: promptTokens, output: completionTokens)
         switch format {
         case .openai: break
@@ -133,7 +139,7 @@ struct ChatCompletions: Sendable {
         }
         let id = "chatcmpl-" + hash.prefix(12)
         if !stream {
-            let body: [String: Any] = [
+            var body: [String: Any] = [
                 "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
                 "choices": [
                     [
@@ -142,10 +148,12 @@ struct ChatCompletions: Sendable {
                     ]
                 ],
                 "system_fingerprint": "fp_mock",
-                "usage": [
-                    "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
-                ],
             ]
+            if reportsUsage {
+                body["usage"] = [
+                    "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
+                ]
+            }
             var extra: HTTPFields = [:]
             if let remaining = configuration.rateLimitRemaining {
                 extra[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(remaining)
@@ -174,7 +182,7 @@ struct ChatCompletions: Sendable {
                         "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
                         "choices": [["index": 0, "delta": [String: Any](), "logprobs": NSNull(), "finish_reason": "stop"]],
                     ]))
-                if includeUsage {
+                if includeUsage, reportsUsage {
                     try await writer.write(
                         Self.event([
                             "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,

@@ -109,6 +109,14 @@ public struct MockProviderConfiguration: Sendable {
     /// In OpenAI-style streams, a pause after the first chunk: headers and a first token arrive at
     /// once, then the body stalls (what a call deadline that stops at the headers misses).
     public var streamStall: Duration = .zero
+    /// What the OpenAI-compatible wire reports as usage: the honest counts, nothing at all (a server
+    /// that omits `usage`), or this many completion tokens whatever was asked (a server that lies).
+    public var usageReport: UsageReport = .honest
+
+    public enum UsageReport: Sendable, Hashable {
+        case honest, omitted
+        case inflated(completionTokens: Int)
+    }
     /// In OpenAI-style streams, a pause between chunks, as a model writing token by token (zero: the
     /// chunks go at once after the latency).
     public var streamChunkInterval: Duration = .zero
