@@ -6,7 +6,8 @@
 # figures, the server's CPU, and then the memory an open watcher costs: RSS with 1,000 streams held open
 # on reviews that last (a second mock at 60 s) against RSS before they opened.
 # The slots start spread over one review's length (BENCH_SPREAD=0: all at once, every second a burst of
-# 20 reviews finishing and 20 starting together — the worst case).
+# 20 reviews finishing and 20 starting together — the worst case). Every client here is one loopback
+# address, so the per-client connection cap and the per-token queue cap are raised past what it opens.
 # Usage: bench/serve.sh [slots=20] [watchers=10] [rate=500] [seconds=20] [latency_ms=1000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ serve() { # serve NAME MOCK_LATENCY_MS: a mock and a server on a fresh store; se
   for _ in $(seq 100); do [ -s "$tmp/$1.mock" ] && break; sleep 0.1; done
   token=$("$BIN/panel" tokens create --role editor --name bench --store "$tmp/$1.sqlite" 2>/dev/null)
   "$BIN/panel" serve --listen 127.0.0.1:0 --ready-file "$tmp/$1.port" --store "$tmp/$1.sqlite" --quiet --concurrency 256 \
-    --max-reviews 64 --requests-per-minute 1000000 --base-url "http://127.0.0.1:$(cat "$tmp/$1.mock")/v1" --model mock \
+    --max-reviews 64 --requests-per-minute 1000000 --max-connections-per-client 4096 --max-queued-per-token 100000 --base-url "http://127.0.0.1:$(cat "$tmp/$1.mock")/v1" --model mock \
     --backend-name mock >"$tmp/$1.log" 2>&1 &
   spid=$!
   pids+=($spid)
