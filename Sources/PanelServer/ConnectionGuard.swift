@@ -227,18 +227,17 @@ final class ConnectionAdmissionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let counted {
-            table.close(client: counted.client, perClientCap: counted.perClientCap)
-            self.counted = nil
-        }
+        uncount()
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        if let counted {
-            table.close(client: counted.client, perClientCap: counted.perClientCap)
-            self.counted = nil
-        }
+    func handlerRemoved(context: ChannelHandlerContext) { uncount() }
+
+    /// Counts the connection out, once.
+    func uncount() {
+        guard let counted else { return }
+        table.close(client: counted.client, perClientCap: counted.perClientCap)
+        self.counted = nil
     }
 }
 
