@@ -13,7 +13,7 @@ struct OpenAICompatibleBackendTests {
         label: "builder · Acme")
 
     func backend(
-        _ handle: MockProvider.Handle, key: String? = nil, timeout: Duration = .seconds(10), mode: StructuredOutputMode = .auto
+        _ handle: MockProvider.Handle, key: String? = nil, timeout: Duration = .seconds(120), mode: StructuredOutputMode = .auto
     )
         -> OpenAICompatibleBackend
     {

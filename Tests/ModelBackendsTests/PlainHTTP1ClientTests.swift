@@ -114,7 +114,7 @@ struct PlainHTTP1ClientTests {
     }
 
     func post(
-        _ client: PlainHTTP1Client, _ server: ScriptedHTTPServer, body: String = #"{"q":1}"#, timeout: Duration = .seconds(10)
+        _ client: PlainHTTP1Client, _ server: ScriptedHTTPServer, body: String = #"{"q":1}"#, timeout: Duration = .seconds(120)
     ) async throws -> HTTPTransport.Response {
         try await client.post(
             #require(PlainHTTP1Client.Target(server.url)), headers: [("authorization", "Bearer k")], body: Data(body.utf8),

@@ -13,7 +13,7 @@ struct StrictMockTests {
         -> HTTPTransport.Response
     {
         try await HTTPTransport.shared.post(
-            url: "http://127.0.0.1:\(handle.port)\(path)", headers: headers, body: Data(body.utf8), backend: "raw", timeout: .seconds(10))
+            url: "http://127.0.0.1:\(handle.port)\(path)", headers: headers, body: Data(body.utf8), backend: "raw", timeout: .seconds(120))
     }
 
     static let messages = #""messages": [{"role": "user", "content": "hi"}]"#

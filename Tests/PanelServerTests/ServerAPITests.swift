@@ -236,8 +236,11 @@ struct ServerAPITests {
     }
 
     @Test func aTokensBudgetAndRequestRateAreEnforced() async throws {
-        try await ServerHarness.with(options: ServerOptions(port: 0, requestsPerMinute: 5, workerPollInterval: .milliseconds(50))) {
-            server in
+        // The rate's window is a calendar minute: the server's clock stands still, so the test never straddles two.
+        let frozen = Date(timeIntervalSince1970: 1_790_000_000)
+        try await ServerHarness.with(
+            options: ServerOptions(port: 0, requestsPerMinute: 5, workerPollInterval: .milliseconds(50)), now: { frozen }
+        ) { server in
             let broke = try await TeamTokens.create(in: server.store, name: "broke", role: .editor, budgetUSD: 0).secret
             let refused = try await server.request(
                 .post, "/v1/reviews", token: broke, body: #"{"listings": [{"name": "A", "description": "d"}]}"#)

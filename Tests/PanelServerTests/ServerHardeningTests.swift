@@ -125,7 +125,8 @@ struct ServerHardeningTests {
     @Test func connectionsOverTheCapAreAnswered503AtOnce() async throws {
         // A header deadline far beyond the test: the half-sent requests stay open however slow the machine.
         let options = ServerOptions(
-            port: 0, workerPollInterval: .milliseconds(50), headerTimeout: .seconds(600), maxConnections: 64, maxConnectionsPerClient: 4)
+            port: 0, workerPollInterval: .milliseconds(50), headerTimeout: .seconds(600), idleTimeout: .seconds(600), maxConnections: 64,
+            maxConnectionsPerClient: 4)
         try await ServerHarness.with(options: options) { server in
             let port = try #require(server.client.port)
             var held: [RawConnection] = []
@@ -134,6 +135,9 @@ struct ServerHardeningTests {
                 try connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
                 held.append(connection)
             }
+            // The server admits connections on several event loops at once: the test waits until it has
+            // counted the four (one of them may have been the over-cap one, if the harness's client holds one).
+            #expect(await eventually { server.server.connections.openCount >= 4 })
             // Over the per-address cap (the four, and the harness's own client's if it holds one): a 503 at
             // once, and the connection closed — not left waiting, not starving the rest.
             let over = try RawConnection(port: port)
@@ -293,6 +297,31 @@ struct ServerHardeningTests {
             let batchSpent = try server.store.spent(job: id)
             let settled = try await spent()
             #expect(batchSpent > 0 && abs(settled - batchSpent) < 1e-9)
+        }
+    }
+
+    @Test func aRoutedPanelStreamsToItsWatchers() async throws {
+        // The mock holds its answers until the watcher is connected, then streams each in pieces 150 ms
+        // apart (more than the 100 ms the server merges deltas over).
+        var mock = MockProviderConfiguration()
+        mock.latency = .seconds(600)
+        mock.streamChunkInterval = .milliseconds(150)
+        try await ServerHarness.with(mock: mock, routed: true) { server in
+            let created = try await server.request(.post, "/v1/reviews", token: server.editor, body: Self.listing)
+            let id = try #require(created.json?["id"]?.stringValue)
+            let watcher = Task { try await server.request(.get, "/v1/reviews/\(id)/events", token: server.viewer).text }
+            #expect(await eventually { server.server.metrics.streamsOpen == 1 })
+            server.mock.stats.beginShutdown()
+            let events = parseEvents(try await watcher.value)
+            for persona in ["builder", "skeptic", "founder", "futurist"] {
+                let mine = events.filter { $0.data["persona"]?.stringValue == persona }.map(\.name)
+                let finished = try #require(mine.firstIndex(of: "persona.finished"), "\(persona): \(mine)")
+                #expect(mine[..<finished].filter { $0 == "persona.delta" }.count >= 2, "\(persona): \(mine)")
+            }
+            let document = try await server.request(.get, "/v1/reviews/\(id)", token: server.viewer).json
+            let backends =
+                document?["document"]?["tools"]?.arrayValue?.first?["reviews"]?.arrayValue?.compactMap { $0["backend"]?.stringValue } ?? []
+            #expect(backends.count == 4 && backends.allSatisfy { ["mock", "mock-b"].contains($0) }, "\(backends)")
         }
     }
 

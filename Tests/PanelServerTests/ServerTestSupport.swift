@@ -26,18 +26,20 @@ struct ServerHarness: Sendable {
     static func with(
         options: ServerOptions = ServerOptions(port: 0, workerPollInterval: .milliseconds(50)),
         mock configuration: MockProviderConfiguration = MockProviderConfiguration(),
-        stream: Bool = true, _ body: @escaping @Sendable (ServerHarness) async throws -> Void
+        stream: Bool = true, routed: Bool = false, now: @escaping @Sendable () -> Date = { Date() },
+        _ body: @escaping @Sendable (ServerHarness) async throws -> Void
     ) async throws {
         try await MockProvider.withServer(configuration) { mock in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-server-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let store = try PanelStore(path: directory.appendingPathComponent("panel.sqlite").path)
+            // Routed: two backends on the mock, the router choosing per call.
             let configuration = PanelConfiguration(
-                backends: [
+                backends: (routed ? ["mock", "mock-b"] : ["mock"]).map {
                     BackendConfiguration(
-                        name: "mock", kind: .openai, baseURL: mock.baseURL, model: "m", price: Price(inputPerMTok: 1, outputPerMTok: 2))
-                ],
-                defaultBackend: "mock")
+                        name: $0, kind: .openai, baseURL: mock.baseURL, model: "m", price: Price(inputPerMTok: 1, outputPerMTok: 2))
+                },
+                defaultBackend: routed ? PanelConfiguration.routerName : "mock")
             let settings = BackendSettings(source: .configuration(configuration), cacheMode: .off, environment: [:])
             let backends = try EngineBackends(settings, cache: nil)
             let engine = ReviewEngine(
@@ -45,7 +47,8 @@ struct ServerHarness: Sendable {
             var logger = Logger(label: "panel-serve-test")
             logger.logLevel = .warning
             let server = TeamServer(
-                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: true)
+                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: true,
+                now: now)
             let admin = try await TeamTokens.create(in: store, name: "root", role: .admin, budgetUSD: nil).secret
             let editor = try await TeamTokens.create(in: store, name: "ann", role: .editor, budgetUSD: nil).secret
             let viewer = try await TeamTokens.create(in: store, name: "val", role: .viewer, budgetUSD: nil).secret
