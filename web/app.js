@@ -36,6 +36,12 @@
       c.querySelector(".status").textContent = "Answering…";
       c.querySelector(".text").textContent += String(data.text || "");
     });
+    on("persona.restarted", function (data) {
+      // The text shown so far was abandoned (a retry, another backend, a hedge that won).
+      var c = card(data);
+      if (!c) { return; }
+      c.querySelector(".text").textContent = "";
+    });
     on("persona.finished", function (data) {
       var c = card(data);
       if (!c) { return; }

@@ -78,6 +78,21 @@ public final class ModelRouter: ModelBackend {
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        try await route(request, voice: nil)
+    }
+
+    /// Streams the answer of whichever backend answers: live text from the call that speaks first,
+    /// and `.restarted` when the text shown is abandoned (that call failed over, or a hedge won).
+    public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
+        .answeringEvents { yield in
+            let voice = StreamVoice(yield)
+            let response = try await self.route(request, voice: voice)
+            return response
+        }
+    }
+
+    /// Picks, calls, fails over and hedges; with a `voice`, the calls stream through it.
+    func route(_ request: ChatRequest, voice: StreamVoice?) async throws -> ChatResponse {
         let constraints = constraints(for: request)
         var decision = decide(request)
         let waitStart = time.now()
@@ -106,7 +121,7 @@ public final class ModelRouter: ModelBackend {
             let primary = remaining.removeFirst()
             let hedges = hedgePlan(primary: primary, next: remaining, constraints: constraints, request: request)
             do {
-                var (response, attempts) = try await attempt(forwarded, primary: primary, hedges: hedges)
+                var (response, attempts) = try await attempt(forwarded, primary: primary, hedges: hedges, voice: voice)
                 trace.attempts += attempts
                 if response.backend != primary.name { remaining.removeAll { $0.name == response.backend } }
                 response.routing = trace
@@ -189,13 +204,14 @@ public final class ModelRouter: ModelBackend {
     /// Calls `primary`; with hedge plans, starts the same call on each hedge backend in turn when the
     /// calls before it have not answered in time, takes whichever answers first and cancels the rest.
     func attempt(
-        _ request: ChatRequest, primary: RouteCandidate, hedges: [HedgePlan]
+        _ request: ChatRequest, primary: RouteCandidate, hedges: [HedgePlan], voice: StreamVoice? = nil
     ) async throws -> (ChatResponse, [RoutingTrace.Attempt]) {
         var attempts: [RoutingTrace.Attempt] = []
-        // Index 0 is the primary, 1… the hedges started.
-        var calls: [(backend: String, hedge: Bool)] = [(primary.name, false)]
+        // Index 0 is the primary, 1… the hedges started; each call's voice id, for the stream.
+        var calls: [(backend: String, hedge: Bool, voice: Int)] = [(primary.name, false, voice?.newCall() ?? 0)]
         return try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask { await self.call(primary, request, index: 0) }
+            let primaryVoice = calls[0].voice
+            group.addTask { await self.call(primary, request, index: 0, voice: voice.map { ($0, primaryVoice) }) }
             if let first = hedges.first {
                 group.addTask {
                     try await self.time.sleep(first.after)
@@ -212,9 +228,10 @@ public final class ModelRouter: ModelBackend {
                     let plan = hedges[started]
                     started += 1
                     let index = calls.count
-                    calls.append((plan.backend.name, true))
+                    let id = voice?.newCall() ?? index
+                    calls.append((plan.backend.name, true, id))
                     running.insert(index)
-                    group.addTask { await self.call(plan.backend, request, index: index) }
+                    group.addTask { await self.call(plan.backend, request, index: index, voice: voice.map { ($0, id) }) }
                     if started < hedges.count {
                         let after = hedges[started].after
                         group.addTask {
@@ -223,6 +240,7 @@ public final class ModelRouter: ModelBackend {
                         }
                     }
                 case .answered(let response, let index):
+                    voice?.won(calls[index].voice, text: response.text)
                     attempts.append(RoutingTrace.Attempt(backend: calls[index].backend, outcome: "answered", hedge: calls[index].hedge))
                     running.remove(index)
                     for loser in running.sorted() {
@@ -261,14 +279,25 @@ public final class ModelRouter: ModelBackend {
         }
     }
 
-    /// One call to one backend, with statistics and health kept.
-    func call(_ candidate: RouteCandidate, _ request: ChatRequest, index: Int) async -> Outcome {
+    /// One call to one backend, with statistics and health kept; streamed through `voice` (the stream's
+    /// voice and this call's id in it) when there is one.
+    func call(_ candidate: RouteCandidate, _ request: ChatRequest, index: Int, voice: (StreamVoice, Int)? = nil) async -> Outcome {
         guard statistics.begin(candidate.name) else {
             return .failed(BackendError(kind: .overloaded, backend: candidate.name, detail: "cooling down"), call: index)
         }
         let start = time.now()
+        // However the call ends but answering, its text is no longer the stream's.
+        var answered = false
+        defer { if !answered, let (voice, id) = voice { voice.failed(id) } }
         do {
-            let response = try await candidate.backend.respond(to: request)
+            let response: ChatResponse
+            if let (voice, id) = voice {
+                response = try await candidate.backend.respond(
+                    to: request, onDelta: { voice.delta($0, from: id) }, onRestart: { voice.restart(from: id) })
+            } else {
+                response = try await candidate.backend.respond(to: request)
+            }
+            answered = true
             statistics.succeeded(
                 candidate.name, latency: time.now() - start, ttft: response.timeToFirstToken, outputTokens: response.usage.outputTokens)
             if let remaining = response.rateLimitRemaining { statistics.rateLimit(candidate.name, remaining: remaining) }
@@ -286,6 +315,84 @@ public final class ModelRouter: ModelBackend {
                 return .failed(BackendError.cancelled(backend: candidate.name), call: index)
             }
             return .local(error)
+        }
+    }
+}
+
+/// The one stream a routed call gives, whatever number of backend calls (failover, hedges) stand behind
+/// it: the first call to stream text speaks; another's text is kept until it speaks — when the speaker
+/// fails (its text abandoned with `.restarted`, then the next one's text so far) or when it wins.
+final class StreamVoice: Sendable {
+    struct State {
+        var speaker: Int?
+        /// Whether the speaker's text has been sent since the last restart.
+        var spoke = false
+        /// Each call's text since its own last restart.
+        var texts: [Int: String] = [:]
+        var nextID = 0
+        var done = false
+    }
+
+    let state = Mutex(State())
+    let yield: @Sendable (ChatStreamEvent) -> Void
+
+    init(_ yield: @escaping @Sendable (ChatStreamEvent) -> Void) { self.yield = yield }
+
+    func newCall() -> Int {
+        state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+    }
+
+    func delta(_ text: String, from id: Int) {
+        state.withLock { state in
+            guard !state.done else { return }
+            state.texts[id, default: ""] += text
+            if state.speaker == nil { state.speaker = id }
+            if state.speaker == id {
+                state.spoke = true
+                yield(.delta(text))
+            }
+        }
+    }
+
+    func restart(from id: Int) {
+        state.withLock { state in
+            guard !state.done else { return }
+            state.texts[id] = ""
+            if state.speaker == id, state.spoke {
+                state.spoke = false
+                yield(.restarted)
+            }
+        }
+    }
+
+    /// The call ended without answering: if it was speaking, its text is abandoned and another call
+    /// that has streamed text takes over.
+    func failed(_ id: Int) {
+        state.withLock { state in
+            state.texts[id] = nil
+            guard !state.done, state.speaker == id else { return }
+            if state.spoke { yield(.restarted) }
+            state.speaker = nil
+            state.spoke = false
+            if let (next, text) = state.texts.first(where: { !$0.value.isEmpty }) {
+                state.speaker = next
+                state.spoke = true
+                yield(.delta(text))
+            }
+        }
+    }
+
+    /// The call answered: unless it was the one speaking, what was shown is replaced by its text.
+    func won(_ id: Int, text: String) {
+        state.withLock { state in
+            guard !state.done else { return }
+            state.done = true
+            guard state.speaker != id else { return }
+            if state.spoke { yield(.restarted) }
+            if !text.isEmpty { yield(.delta(text)) }
         }
     }
 }

@@ -103,7 +103,14 @@ public final class ReviewEvents: Sendable {
         let watchers = state.withLock { state -> [Watcher] in
             guard var log = state.logs[review], !log.finished else { return [] }
             let persona = Self.personaKey(event)
-            if event.name == "persona.delta", let persona, let index = log.openDelta[persona] {
+            if event.name == "persona.restarted", let persona, let index = log.openDelta[persona] {
+                // A late watcher is not sent text that was abandoned.
+                var data = log.events[index].data
+                data["text"] = .string("")
+                log.events[index] = Event(name: log.events[index].name, data: data)
+                log.events.append(event)
+                log.openDelta[persona] = nil
+            } else if event.name == "persona.delta", let persona, let index = log.openDelta[persona] {
                 var data = log.events[index].data
                 data["text"] = .string((data["text"]?.stringValue ?? "") + (event.data["text"]?.stringValue ?? ""))
                 log.events[index] = Event(name: event.name, data: data)

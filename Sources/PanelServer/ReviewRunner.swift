@@ -119,6 +119,8 @@ public final class ReviewRunner: Service, Sendable {
             case .delta:
                 if let merged = deltas.add(published) { events.publish(id, merged) }
                 return
+            case .restarted:
+                deltas.drop(published)
             case .finished(let result, _):
                 metrics.personaCall(
                     backend: result.backend ?? "none", outcome: result.review == nil ? "abstained" : "answered",
@@ -171,6 +173,10 @@ public final class ReviewRunner: Service, Sendable {
             var data = toolFields(listing, in: listings)
             data["persona"] = .string(result.persona.id)
             return .init(name: "persona.finished", data: data.merging(finishedFields(ReviewDocument.Review(result: result))) { $1 })
+        case .restarted(let persona, let listing):
+            var data = toolFields(listing, in: listings)
+            data["persona"] = .string(persona.id)
+            return .init(name: "persona.restarted", data: data)
         case .repairing, .listingFinished, .spend, .problem:
             return nil
         }
@@ -260,6 +266,12 @@ final class DeltaCoalescer: Sendable {
             pending[key] = Pending(last: time)
             return ReviewEvents.Event(name: event.name, data: data)
         }
+    }
+
+    /// Forgets what waits for the persona of `restarted` (that text was abandoned).
+    func drop(_ restarted: ReviewEvents.Event) {
+        guard let key = ReviewEvents.personaKey(restarted) else { return }
+        pending.withLock { _ = $0.removeValue(forKey: key) }
     }
 
     /// What still waits for the persona of `finished`, as one delta.

@@ -42,6 +42,12 @@ enum WebFiles {
                   c.querySelector(".status").textContent = "Answering…";
                   c.querySelector(".text").textContent += String(data.text || "");
                 });
+                on("persona.restarted", function (data) {
+                  // The text shown so far was abandoned (a retry, another backend, a hedge that won).
+                  var c = card(data);
+                  if (!c) { return; }
+                  c.querySelector(".text").textContent = "";
+                });
                 on("persona.finished", function (data) {
                   var c = card(data);
                   if (!c) { return; }
@@ -499,10 +505,13 @@ enum WebFiles {
                   summary: The review's progress as Server-Sent Events.
                   description: |
                     Events `persona.started` {tool, tool_index, persona, persona_name}, `persona.delta` {tool, tool_index,
-                    persona, text}, `persona.finished` {tool, tool_index, persona, status, score, verdict, text, reason,
+                    persona, text}, `persona.restarted` {tool, tool_index, persona} (the text streamed so far was abandoned
+                    — a retry, another backend, a hedge that won — and what follows replaces it), `persona.finished`
+                    {tool, tool_index, persona, status, score, verdict, text, reason,
                     backend, model}, `panel` {tool, tool_index, verdict, headline, ship, skip, abstained, score_median} per
                     tool, and `done` {id, status}. A client that connects late gets what already happened first (streamed
-                    text merged into one `persona.delta` per persona); the stream ends after `done`.
+                    text merged into one `persona.delta` per persona); while idle the stream sends a `: keep-alive`
+                    comment every 15 s; it ends after `done`, or when the server shuts down (reconnect and replay).
                   x-panel-role: viewer
                   responses:
                     "400": {$ref: "#/components/responses/BadRequest"}
@@ -514,7 +523,7 @@ enum WebFiles {
                             description: One event (OpenAPI 3.1 describes each event of a stream).
                             type: object
                             properties:
-                              event: {type: string, enum: [persona.started, persona.delta, persona.finished, panel, done]}
+                              event: {type: string, enum: [persona.started, persona.delta, persona.restarted, persona.finished, panel, done]}
                               data: {type: string, contentMediaType: application/json}
                               id: {type: string}
                               retry: {type: integer}

@@ -57,6 +57,11 @@ final class LiveView: Sendable {
                 case .asking(let since)?: state.rows[k] = .streaming(tokens: max(1, text.utf8.count / 4), since: since)
                 default: state.rows[k] = .streaming(tokens: max(1, text.utf8.count / 4), since: .now)
                 }
+            case .restarted(let persona, let listing):
+                // The text streamed so far was abandoned: count again from what replaces it.
+                if case .streaming(_, let since)? = state.rows[key(persona.id, listing.name)] {
+                    state.rows[key(persona.id, listing.name)] = .asking(since: since)
+                }
             case .repairing(let persona, let listing, _):
                 state.rows[key(persona.id, listing.name)] = .repairing
             case .finished(let result, let listing):

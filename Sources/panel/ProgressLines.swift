@@ -12,7 +12,7 @@ struct ProgressLines: Sendable {
         switch event {
         case .started(let persona, let listing):
             log.debug("→ \(persona.id) · \(TerminalText.safe(listing.name))")
-        case .delta, .listingFinished, .spend:
+        case .delta, .restarted, .listingFinished, .spend:
             break
         case .problem(let message):
             log.error(message)

@@ -4,10 +4,18 @@ extension AsyncThrowingStream where Element == ChatStreamEvent, Failure == any E
     public static func answering(
         _ produce: @escaping @Sendable (_ yield: @escaping @Sendable (String) -> Void) async throws -> ChatResponse
     ) -> Self {
+        answeringEvents { yield in try await produce { yield(.delta($0)) } }
+    }
+
+    /// As ``answering(_:)``, for a producer that may also say `.restarted` (a decorator that retries or
+    /// fails over after text was streamed).
+    public static func answeringEvents(
+        _ produce: @escaping @Sendable (_ yield: @escaping @Sendable (ChatStreamEvent) -> Void) async throws -> ChatResponse
+    ) -> Self {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let response = try await produce { continuation.yield(.delta($0)) }
+                    let response = try await produce { continuation.yield($0) }
                     continuation.yield(.completed(response))
                     continuation.finish()
                 } catch {

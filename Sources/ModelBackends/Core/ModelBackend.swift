@@ -2,6 +2,9 @@
 public enum ChatStreamEvent: Sendable, Hashable {
     /// More answer text.
     case delta(String)
+    /// The text streamed so far is abandoned — its attempt failed and was retried, another backend
+    /// took over, or a hedge won — and what follows replaces it: a view drops the partial text.
+    case restarted
     /// The answer is complete; the response carries the whole text.
     case completed(ChatResponse)
 }
@@ -33,15 +36,18 @@ extension ModelBackend {
     }
 
     /// Sends the request the way it asks (streamed or not) and returns the complete response,
-    /// calling `onDelta` with each piece of text as it arrives.
+    /// calling `onDelta` with each piece of text as it arrives and `onRestart` when the text so far is
+    /// abandoned (the next pieces replace it).
     public func respond(
         to request: ChatRequest,
-        onDelta: @Sendable (String) -> Void = { _ in }
+        onDelta: @Sendable (String) -> Void = { _ in },
+        onRestart: @Sendable () -> Void = {}
     ) async throws -> ChatResponse {
         guard request.stream else { return try await complete(request) }
         for try await event in stream(request) {
             switch event {
             case .delta(let text): onDelta(text)
+            case .restarted: onRestart()
             case .completed(let response): return response
             }
         }

@@ -75,11 +75,21 @@ public struct RetryingBackend: ModelBackend {
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
         let base = self.base
-        return .answering { yield in
-            try await withRetries(request) {
+        return .answeringEvents { yield in
+            // A retry after text was streamed says so first: its text replaces the failed attempt's.
+            var streamed = false
+            return try await withRetries(request) {
+                if streamed {
+                    yield(.restarted)
+                    streamed = false
+                }
                 for try await event in base.stream(request) {
                     switch event {
-                    case .delta(let text): yield(text)
+                    case .delta:
+                        streamed = true
+                        yield(event)
+                    case .restarted:
+                        yield(event)
                     case .completed(let response): return response
                     }
                 }

@@ -7,6 +7,9 @@ public enum EngineEvent: Sendable {
     case started(persona: Persona, listing: Listing)
     /// More of a streamed answer arrived.
     case delta(persona: Persona, listing: Listing, text: String)
+    /// The answer streamed so far was abandoned (a retry, a failover, a hedge that won): what comes
+    /// next replaces it.
+    case restarted(persona: Persona, listing: Listing)
     /// The answer could not be read; the persona is asked once more.
     case repairing(persona: Persona, listing: Listing, reason: String)
     /// A persona answered or abstained.

@@ -106,9 +106,14 @@ public struct ReviewPipeline: Sendable {
         var result = PersonaResult(persona: persona, outcome: .abstained(reason: "not answered"), backend: backend.name)
         let onEvent = self.onEvent
         do {
-            let first = try await backend.respond(to: request) { text in
-                if sample == 0 { onEvent(.delta(persona: persona, listing: listing, text: text)) }
-            }
+            let first = try await backend.respond(
+                to: request,
+                onDelta: { text in
+                    if sample == 0 { onEvent(.delta(persona: persona, listing: listing, text: text)) }
+                },
+                onRestart: {
+                    if sample == 0 { onEvent(.restarted(persona: persona, listing: listing)) }
+                })
             result.add(first, family: familyOf)
             warnOfSuspectUsage(first, persona: persona, request: request)
             switch ReviewParser.parse(first.text) {
