@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The team server end to end, as CI runs it: the built panel serves a fresh SQLite store against the mock
 # provider (streamed answers: 300 ms, then a chunk every 80 ms); a headless Chromium drives the page (scripts/serve-browser-test.py)
-# and schemathesis runs the API against /openapi.yaml with an editor token. Needs .build/debug/panel and
-# panel-mock-provider, chromium + chromium-driver, and a Python with selenium and schemathesis (PYTHON).
+# (and scripts/a11y-test.py: axe-core on every page, the editor's flow by keyboard alone), and schemathesis
+# runs the API against /openapi.yaml with an editor token. Needs .build/debug/panel and panel-mock-provider,
+# chromium + chromium-driver, and a Python with selenium, axe-selenium-python and schemathesis (PYTHON).
 # With SCREENSHOT=PATH it only takes README's screenshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,11 @@ if [ -n "${SCREENSHOT:-}" ]; then
 fi
 
 "$PYTHON" scripts/serve-browser-test.py --url "$url" --token "$editor" --hostile-name "$name"
+
+echo "serve-check: accessibility — axe-core on every page a person sees, and the editor's whole flow by keyboard alone"
+.build/debug/panel render fixtures/documents/comparison-2.json --format html -o "$work/document.html"
+.build/debug/panel stats fixtures/documents/*.json --format html -o "$work/stats.html"
+"$PYTHON" scripts/a11y-test.py --url "$url" --token "$editor" "$work/document.html" "$work/stats.html"
 
 echo "serve-check: schemathesis against $url/openapi.yaml with an editor token"
 st=$(dirname "$PYTHON")/st

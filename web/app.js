@@ -51,6 +51,16 @@
         ? String(data.score) + "/100 · " + String(data.verdict)
         : "Abstained — " + String(data.reason || "no reason given");
       c.querySelector(".text").textContent = data.text ? String(data.text) : "";
+      // One polite announcement per finished persona, never the streaming text.
+      var status = document.getElementById("live-status");
+      if (status) {
+        var who = c.querySelector("h3") ? c.querySelector("h3").textContent : String(data.persona);
+        var tools = root.querySelectorAll(".live-tool");
+        var on = tools.length > 1 && data.tool ? " on " + String(data.tool) : "";
+        status.textContent = data.status === "answered"
+          ? who + " finished" + on + ": " + String(data.score) + ", " + String(data.verdict)
+          : who + " abstained" + on;
+      }
     });
     on("panel", function (data) {
       var badge = root.querySelector('[data-tool-verdict="' + Number(data.tool_index) + '"]');

@@ -57,6 +57,16 @@ enum WebFiles {
                     ? String(data.score) + "/100 · " + String(data.verdict)
                     : "Abstained — " + String(data.reason || "no reason given");
                   c.querySelector(".text").textContent = data.text ? String(data.text) : "";
+                  // One polite announcement per finished persona, never the streaming text.
+                  var status = document.getElementById("live-status");
+                  if (status) {
+                    var who = c.querySelector("h3") ? c.querySelector("h3").textContent : String(data.persona);
+                    var tools = root.querySelectorAll(".live-tool");
+                    var on = tools.length > 1 && data.tool ? " on " + String(data.tool) : "";
+                    status.textContent = data.status === "answered"
+                      ? who + " finished" + on + ": " + String(data.score) + ", " + String(data.verdict)
+                      : who + " abstained" + on;
+                  }
                 });
                 on("panel", function (data) {
                   var badge = root.querySelector('[data-tool-verdict="' + Number(data.tool_index) + '"]');
@@ -133,12 +143,10 @@ enum WebFiles {
             </section>
             {{/can_edit}}
             <section aria-labelledby="history-heading">
-            <h2 id="history-heading">Reviews</h2>
-            <form method="get" action="/" class="row search" role="search">
-            <label class="visually-hidden" for="q">Search by tool name</label>
-            <input id="q" name="q" type="search" value="{{q}}" placeholder="Search by tool name" maxlength="200">
-            <label class="visually-hidden" for="verdict">Verdict</label>
-            <select id="verdict" name="verdict">
+            {{#can_edit}}<h2 id="history-heading">Reviews</h2>{{/can_edit}}{{^can_edit}}<h1 id="history-heading">Reviews</h1>{{/can_edit}}
+            <form method="get" action="/" class="row search" role="search" aria-label="Search the reviews">
+            <input id="q" name="q" type="search" value="{{q}}" placeholder="Search by tool name" maxlength="200" aria-label="Search the reviews by tool name">
+            <select id="verdict" name="verdict" aria-label="Verdict">
             <option value="">Any verdict</option>
             {{#verdicts}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/verdicts}}
             </select>
@@ -157,6 +165,7 @@ enum WebFiles {
             """#,
         "live.html.mustache": #"""
             <header><h1>{{title}}</h1><p>The panel is reviewing — answers appear as they stream in.</p></header>
+            <p id="live-status" class="visually-hidden" role="status" aria-live="polite"></p>
             <div data-live-review="{{id}}" id="live">
             {{#tools}}
             <section class="live-tool" aria-labelledby="tool-{{index}}">
@@ -165,7 +174,7 @@ enum WebFiles {
             {{#personas}}
             <article class="card persona-card" data-tool-index="{{index}}" data-persona="{{id}}" data-state="waiting">
             <h3>{{name}}</h3>
-            <p class="status" aria-live="polite">Waiting…</p>
+            <p class="status">Waiting…</p>
             <p class="text"></p>
             </article>
             {{/personas}}
@@ -188,14 +197,16 @@ enum WebFiles {
             <script src="/static/app.js" defer></script>
             </head>
             <body>
-            <nav class="top">
+            <header class="top">
+            <nav class="top" aria-label="panel">
             <a class="home" href="/">panel</a>
             {{#signed_in}}
             <span class="who">{{name}} · {{role}}</span>
             <form method="post" action="/signout" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="link">Sign out</button></form>
             {{/signed_in}}
             </nav>
-            <main>
+            </header>
+            <main id="main">
             {{#flash}}<p class="flash" role="status">{{flash}}</p>{{/flash}}
             {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
             {{{body}}}
@@ -209,6 +220,9 @@ enum WebFiles {
             nav.top .home { font-weight: 700; color: var(--ink); text-decoration: none; }
             nav.top .who { margin-left: auto; color: var(--muted); font-size: .9rem; }
             form.inline { display: inline; }
+            /* A focus anyone can see, on every control, when it is reached by keyboard. */
+            :focus-visible { outline: 3px solid var(--bar); outline-offset: 2px; }
+            .visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
             .stack { display: grid; gap: .5rem; max-width: 48rem; }
             .row { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; margin: .5rem 0; }
             label { font-weight: 600; font-size: .9rem; }
@@ -269,7 +283,7 @@ enum WebFiles {
             <details class="editor-form"><summary>Override the verdict</summary>
             <form method="post" action="/reviews/{{review_id}}/override" class="stack">
             <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="tool" value="{{name}}">
-            <label>Verdict <select name="verdict"><option value="ship">Ship</option><option value="skip">Skip</option></select></label>
+            <label>Verdict on {{name}} <select name="verdict"><option value="ship">Ship</option><option value="skip">Skip</option></select></label>
             <label>Note <input name="note" required maxlength="2000"></label>
             <button type="submit">Override</button>
             </form>
@@ -312,8 +326,7 @@ enum WebFiles {
             <details class="editor-form"><summary>Edit the paragraph</summary>
             <form method="post" action="/reviews/{{review_id}}/edit" class="stack edit-form">
             <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="tool" value="{{tool}}"><input type="hidden" name="persona" value="{{id}}">
-            <label class="visually-hidden" for="edit-{{id}}-{{tool_index}}">Paragraph</label>
-            <textarea id="edit-{{id}}-{{tool_index}}" name="text" rows="7" required maxlength="20000">{{raw_text}}</textarea>
+            <textarea id="edit-{{id}}-{{tool_index}}" name="text" rows="7" required maxlength="20000" aria-label="{{edit_label}}">{{raw_text}}</textarea>
             <button type="submit">Save the edit</button>
             </form>
             </details>
@@ -340,7 +353,7 @@ enum WebFiles {
             <form method="post" action="/signin" class="stack" id="signin">
             <input type="hidden" name="csrf" value="{{csrf}}">
             <label for="token">Token</label>
-            <input id="token" name="token" type="password" autocomplete="current-password" required maxlength="200" spellcheck="false">
+            <input id="token" name="token" type="password" autocomplete="current-password" required maxlength="200" spellcheck="false" autofocus>
             <button type="submit">Sign in</button>
             </form>
             """#,

@@ -294,6 +294,8 @@ struct WebPages {
                         let tool = document.tools[index]
                         let original = tool.reviews.first { $0.persona == id }?.text ?? ""
                         cell["raw_text"] = .text(document.editor?.edit(tool: tool.name, persona: id)?.text ?? original)
+                        // The edit box's accessible name: "Edit Builder's paragraph on Mistral 3 Small".
+                        cell["edit_label"] = .text("Edit \(document.personaName(id))'s paragraph on \(tool.name)")
                         cell["tool_index"] = .number(index)
                         return .object(cell)
                     })
