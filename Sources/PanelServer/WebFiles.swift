@@ -274,7 +274,7 @@ enum WebFiles {
             {{#override}}
             <p class="override" data-override="{{verdict}}"><span class="badge {{verdict}}">{{verdict_label}}</span> editor's call — {{note}} <span class="by">({{by}}, <time datetime="{{at}}">{{at}}</time>)</span></p>
             {{/override}}
-            <p><span class="badge {{verdict}}" data-verdict="{{verdict}}">{{verdict_label}}</span> <span class="share">{{headline}}</span></p>
+            <p><span class="badge {{verdict}}" data-verdict="{{verdict}}">{{verdict_label}}</span> <span class="share">{{tally}}</span></p>
             {{#interval}}
             <p class="interval">95% interval: {{interval}}{{#close_call}} — <strong class="close-call" data-close-call="true">close call, read it</strong>{{/close_call}}</p>
             {{/interval}}

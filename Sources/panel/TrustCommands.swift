@@ -100,6 +100,7 @@ struct EvalCommand: AsyncParsableCommand {
             throw PanelExit.usage
         }
         let evaluation = Evaluation.evaluate(documents, labels: all)
+        if let notice = evaluation.duplicatesNotice { log.warning(notice) }
         let text = format == .json ? evaluation.json().prettyText() : evaluation.markdown()
         try log.writeDocument(text, to: output)
         if save {

@@ -154,3 +154,21 @@ struct MeasuredQualityTests {
         }
     }
 }
+
+/// Two documents reviewing the same tool: counted once, from the newest, and said.
+struct EvaluationDuplicatesTests {
+    @Test func toolsReviewedInSeveralDocumentsAreNamed() throws {
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("fixtures/documents/review.json"))
+        var older = try JSONDocumentRenderer.decode(data, source: "review.json")
+        older.generatedAt = "2026-01-01T00:00:00Z"
+        let newer = try JSONDocumentRenderer.decode(data, source: "review.json")
+        let name = try #require(newer.tools.first?.name)
+        let evaluation = Evaluation.evaluate(
+            [older, newer], labels: [EditorLabel(name: name, verdict: .ship, source: "test")], resamples: 10)
+        #expect(evaluation.duplicates.map(\.name) == [name] && evaluation.duplicates.first?.documents == 2)
+        #expect(evaluation.duplicatesNotice?.contains("\(name) (2 documents)") == true)
+        #expect(evaluation.markdown().contains("Reviewed in more than one document"))
+        #expect(evaluation.json()["labels"]?["duplicates"]?.arrayValue?.count == 1)
+        #expect(evaluation.panel.n + evaluation.panel.excluded.values.reduce(0, +) == 1)
+    }
+}

@@ -55,4 +55,17 @@ struct AccessibilityMarkupTests {
             #expect(!live.contains(#"class="status" aria-live"#))
         }
     }
+
+    /// One badge and one label: "Ship" beside "3 ship / 1 skip", not "Ship Ship · 3 ship / 1 skip".
+    @Test func aToolsVerdictIsShownOnce() async throws {
+        try await ServerHarness.with { server in
+            let (id, _) = try await server.review([ServerHarness.ollama])
+            let browser = Browser(server)
+            _ = try await browser.signIn(server.viewer)
+            let page = try await browser.send(.get, "/reviews/\(id)").text
+            let start = try #require(page.range(of: #"<span class="share">"#))
+            let label = String(page[start.upperBound...].prefix { $0 != "<" })
+            #expect(label.wholeMatch(of: /\d+ ship \/ \d+ skip( · \d+ abstained)?/) != nil, "\(label)")
+        }
+    }
 }

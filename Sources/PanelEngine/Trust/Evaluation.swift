@@ -31,6 +31,9 @@ public struct Evaluation: Sendable {
     public var unmatched: [String]
     /// Listings in the documents with no label.
     public var unlabelled: Int
+    /// Tool names reviewed in more than one document, with how many: each counts once, from the newest
+    /// document, and the others are left out (said, never silent).
+    public var duplicates: [(name: String, documents: Int)] = []
 
     /// One listing's decisions: the model's (verdict or why there is none, score) and the editor's.
     struct Pair {
@@ -46,7 +49,9 @@ public struct Evaluation: Sendable {
         var tools: [String: ReviewDocument.Tool] = [:]
         var stamps: [String: String] = [:]
         var personaOrder: [String] = []
+        var seen: [String: Int] = [:]
         for document in documents {
+            for tool in Set(document.tools.map(\.name)) { seen[tool, default: 0] += 1 }
             for persona in document.personas.map(\.id) where !personaOrder.contains(persona) { personaOrder.append(persona) }
             for tool in document.tools where stamps[tool.name].map({ $0 <= document.generatedAt }) ?? true {
                 tools[tool.name] = tool
@@ -79,7 +84,7 @@ public struct Evaluation: Sendable {
             }
         }
         let seed = SeededRandom.seed(labels.map { "\($0.name)=\($0.verdict.rawValue)" }.sorted().joined(separator: "\n"))
-        return Evaluation(
+        var evaluation = Evaluation(
             panel: group(panelPairs, seed: seed, resamples: resamples),
             personas: personaOrder.compactMap { id in
                 personaPairs[id].map { (id, group($0, seed: seed &+ SeededRandom.seed(id), resamples: resamples)) }
@@ -89,6 +94,8 @@ public struct Evaluation: Sendable {
             },
             labelCount: labels.count, unmatched: labels.map(\.name).filter { tools[$0] == nil }.sorted(),
             unlabelled: tools.keys.filter { byName[$0] == nil }.count)
+        evaluation.duplicates = seen.filter { $0.value > 1 }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return evaluation
     }
 
     static func group(_ pairs: [Pair], seed: UInt64, resamples: Int) -> Group {
@@ -145,6 +152,7 @@ public struct Evaluation: Sendable {
             "backends": .object(Dictionary(uniqueKeysWithValues: backends.map { ($0.name, Self.json($0.group)) })),
             "labels": .object([
                 "count": .int(labelCount), "unmatched": .array(unmatched.map(JSONValue.string)), "unlabelled_listings": .int(unlabelled),
+                "duplicates": .array(duplicates.map { .object(["name": .string($0.name), "documents": .int($0.documents)]) }),
             ]),
         ])
     }
@@ -179,6 +187,7 @@ public struct Evaluation: Sendable {
             "Columns ship/skip read *model/editor*. κ is Cohen's kappa (agreement beyond chance; 1 perfect, 0 chance); its interval is a bootstrap over listings. Spearman compares scores where editors gave one; leniency is the mean model score minus the editor's."
         )
         if let reason = panel.kappaReason { lines += ["", "Panel κ: \(reason)."] }
+        if let notice = duplicatesNotice { lines += ["", notice] }
         if !unmatched.isEmpty {
             lines += [
                 "",
@@ -186,6 +195,16 @@ public struct Evaluation: Sendable {
             ]
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Evaluation {
+    /// "Reviewed in more than one document …": which tool names were, and that each counted once.
+    public var duplicatesNotice: String? {
+        guard !duplicates.isEmpty else { return nil }
+        let names = duplicates.prefix(20).map { "\($0.name) (\($0.documents) documents)" }.joined(separator: ", ")
+        return
+            "Reviewed in more than one document, each counted once, from the newest document: \(names)\(duplicates.count > 20 ? ", …" : "")."
     }
 }
 

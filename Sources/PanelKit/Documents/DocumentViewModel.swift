@@ -40,7 +40,7 @@ public enum DocumentViewModel {
             "name": .text(tool.name), "name_cell": .text(cell(tool.name)),
             "initial": .text(String(tool.name.first.map { String($0).uppercased() } ?? "?")),
             "verdict": .text(panel.verdict.rawValue), "verdict_label": .text(panel.verdict.rawValue.capitalized),
-            "headline": .text(panel.headline), "community": .text(tool.community ?? "No community votes yet"),
+            "headline": .text(panel.headline), "tally": .text(panel.tally), "community": .text(tool.community ?? "No community votes yet"),
             "has_community": .flag(tool.community != nil), "entry": .text(tool.entry ?? "—"), "description": paragraphs(tool.description),
             "share": .text(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) }.map { "\($0)%" } ?? "no votes"),
             "share_percent": .number(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) } ?? 0),

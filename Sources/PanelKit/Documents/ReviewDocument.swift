@@ -57,11 +57,14 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         }
 
         /// `Ship · 3 ship / 1 skip`, with abstentions when there are any.
-        public var headline: String {
+        public var headline: String { summary.headline }
+        /// The votes without the verdict, beside a verdict badge.
+        public var tally: String { summary.tally }
+
+        var summary: PanelSummary {
             PanelSummary(
                 verdict: verdict, ship: ship, skip: skip, abstained: abstained, shipShare: shipShare,
-                scoreMedian: scoreMedian, scoreMin: scoreMin, scoreMax: scoreMax
-            ).headline
+                scoreMedian: scoreMedian, scoreMin: scoreMin, scoreMax: scoreMax)
         }
     }
 

@@ -64,8 +64,12 @@ public struct PanelSummary: Sendable, Hashable {
     public static func majority(of count: Int) -> Int { count / 2 + 1 }
 
     /// `Ship · 3 ship / 1 skip`, with abstentions when there are any.
-    public var headline: String {
-        var text = "\(verdict.rawValue.capitalized) · \(ship) ship / \(skip) skip"
+    public var headline: String { "\(verdict.rawValue.capitalized) · \(tally)" }
+
+    /// `3 ship / 1 skip`, with abstentions when there are any: the votes without the verdict (beside a
+    /// verdict badge).
+    public var tally: String {
+        var text = "\(ship) ship / \(skip) skip"
         if abstained > 0 { text += " · \(abstained) abstained" }
         return text
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Instructions per persona call, counted by callgrind (the same total for the same binary and input,
+# whatever else the machine does): `panel batch` of 50 fixed listings × 4 personas against the mock
+# provider (no latency), --concurrency 1, SWIFT_DETERMINISTIC_HASHING=1, the release build; only panel's
+# process is counted (the mock runs apart). The measure issue 19 defines, kept as CI's guard.
+# Usage: bench/instructions.sh [runs=1]   prints instructions per call for each run (and their spread)
+#        bench/instructions.sh --check    fails when instructions per call exceed bench/instructions.baseline
+#                                         by more than its allowed rise (the measured spread plus 3%)
+# PANEL_BIN=path/to/panel counts another build (e.g. the one before a change).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-1}
+command -v valgrind >/dev/null || { echo "bench/instructions.sh needs valgrind (apt-get install valgrind)"; exit 2; }
+swift build -c release --product panel >/dev/null
+swift build -c release --product panel-mock-provider >/dev/null
+BIN="$(swift build -c release --show-bin-path)"
+PANEL="${PANEL_BIN:-$BIN/panel}"
+tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+. bench/common.sh
+write_listings 50
+start_mock 0
+
+count() {  # count RUN: instructions per call of one run
+  rm -rf "$tmp/out" "$tmp/s.sqlite"*
+  SWIFT_DETERMINISTIC_HASHING=1 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" "$PANEL" batch "$tmp/in.jsonl" \
+    --out "$tmp/out" --base-url "$base" --model mock --store "$tmp/s.sqlite" --concurrency 1 --quiet >/dev/null 2>"$tmp/log.$1" \
+    || { tail -20 "$tmp/log.$1"; echo "bench/instructions.sh: the batch failed"; exit 1; }
+  complete=$(python3 -c "import json; print(json.load(open('$tmp/out/summary.json'))['complete'])")
+  [ "$complete" = 50 ] || { echo "bench/instructions.sh: $complete of 50 listings complete"; exit 1; }
+  total=$(grep -h '^totals:\|^summary:' "$tmp/cg.$1"* | head -1 | awk '{print $2}')
+  echo $(( total / 200 ))
+}
+
+if [ "$mode" = "--check" ]; then
+  read -r baseline allowed < <(grep -v '^#' bench/instructions.baseline)
+  per_call=$(count 1)
+  python3 - "$per_call" "$baseline" "$allowed" <<'PY'
+import sys
+per_call, baseline, allowed = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+limit = baseline * (1 + allowed)
+change = (per_call / baseline - 1) * 100
+print(f"instructions per call: {per_call:,} (baseline {baseline:,}, {change:+.1f}%; the guard allows up to {limit:,.0f})")
+if per_call > limit:
+    print("instruction-count guard: FAILED — a change made each call cost more; profile it (bench/instructions.sh, "
+          "callgrind_annotate) and make it cheaper, or, if the cost is deliberate, say why and raise bench/instructions.baseline")
+    sys.exit(1)
+print("instruction-count guard: ok")
+PY
+  exit 0
+fi
+
+for run in $(seq "$mode"); do count "$run"; done | python3 -c "
+import statistics, sys
+values = [int(line) for line in sys.stdin]
+for run, value in enumerate(values, 1): print(f'run {run}: {value:,} instructions per call')
+if len(values) > 1:
+    print(f'median {statistics.median(values):,.0f}; spread (max-min)/min {(max(values) - min(values)) / min(values) * 100:.2f}%')"
