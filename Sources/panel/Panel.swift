@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PanelKit
+import Synchronization
 
 /// `panel`: drafts reviews of software tools with a panel of model personas.
 @main
@@ -25,8 +26,28 @@ struct Panel: AsyncParsableCommand {
         defaultSubcommand: nil
     )
 
-    /// Runs the command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64.
-    static func main() async {
+    /// Runs the command line on Swift's global executor while the main thread waits on a semaphore:
+    /// nothing in panel needs the main queue, and an `async` main parks the main thread in
+    /// `dispatch_main`, whose `sigsuspend` on a constant mask valgrind cannot run — so callgrind could not
+    /// count a run's instructions (`bench/instructions.sh`, CI's guard).
+    static func main() {
+        // The main thread takes the process's signals (every other thread blocks them), as it did while
+        // parked in `dispatch_main`, whatever mask the process was started with.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
+        let done = DispatchSemaphore(value: 0)
+        let code = Atomic<Int32>(0)
+        Task.detached {
+            code.store(await run(), ordering: .relaxed)
+            done.signal()
+        }
+        done.wait()
+        Foundation.exit(code.load(ordering: .relaxed))
+    }
+
+    /// The command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64.
+    static func run() async -> Int32 {
         // A reader that went away (`panel review … | head -1`) makes writes fail with EPIPE, reported like any
         // other failed write, instead of killing the process.
         signal(SIGPIPE, SIG_IGN)
@@ -52,7 +73,7 @@ struct Panel: AsyncParsableCommand {
                 code = status == .validationFailure ? PanelExit.usage.rawValue : status.rawValue
             }
         }
-        Foundation.exit(code)
+        return code
     }
 }
 

@@ -68,17 +68,13 @@ struct ProgressLines: Sendable {
 /// when interrupted.
 func withInterruptHandler<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T? {
     let task = Task { await body() }
-    signal(SIGINT, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
     let interrupted = InterruptFlag()
-    source.setEventHandler {
+    let watch = SignalWatch([SIGINT]) { _ in
         interrupted.set()
         task.cancel()
     }
-    source.resume()
     let value = await task.value
-    source.cancel()
-    signal(SIGINT, SIG_DFL)
+    watch.cancel()
     return interrupted.isSet ? nil : value
 }
 

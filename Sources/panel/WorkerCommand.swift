@@ -107,17 +107,11 @@ struct WorkerCommand: AsyncParsableCommand {
                     concurrency: concurrency, onEvent: onEvent)
             })
         log.info("worker \(owner): claiming from \(store.location)\(job.map { " (job \($0))" } ?? "")")
-        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if !worker.isStopping { log.info("stopping: no new claims; letting the listings in flight finish") }
-                worker.stop()
-            }
-            source.resume()
-            return source
+        let signals = SignalWatch([SIGTERM, SIGINT]) { _ in
+            if !worker.isStopping { log.info("stopping: no new claims; letting the listings in flight finish") }
+            worker.stop()
         }
-        defer { for source in signals { source.cancel() } }
+        defer { signals.cancel() }
         let progress = quiet ? nil : Task { await WorkerProgressLines(log: log, worker: worker).run() }
         do {
             try await worker.run()
