@@ -106,12 +106,13 @@ struct WorkerCommand: AsyncParsableCommand {
                     record, backends: settings, store: store, calls: calls, owner: owner, lease: lease, maxItemAttempts: attempts,
                     concurrency: concurrency, onEvent: onEvent)
             })
-        log.info("worker \(owner): claiming from \(store.location)\(job.map { " (job \($0))" } ?? "")")
+        // SIGTERM and Ctrl-C are handled before the worker says it is claiming (a script may stop it then).
         let signals = SignalWatch([SIGTERM, SIGINT]) { _ in
             if !worker.isStopping { log.info("stopping: no new claims; letting the listings in flight finish") }
             worker.stop()
         }
         defer { signals.cancel() }
+        log.info("worker \(owner): claiming from \(store.location)\(job.map { " (job \($0))" } ?? "")")
         let progress = quiet ? nil : Task { await WorkerProgressLines(log: log, worker: worker).run() }
         do {
             try await worker.run()
