@@ -8,45 +8,20 @@ send_keys and no mouse click, each focused control showing a visible focus. Exit
 import argparse, pathlib, sys, tempfile, time
 
 from axe_selenium_python import Axe
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+
+import browser_common
+from browser_common import fail, wait
+
+browser_common.NAME = "a11y test"
 
 LISTING = """name: Keyboard Relay
 tagline: Typed webhooks as a service
 category: Developer Tools
 pricing: Free tier; $20 per month
 description: Keyboard Relay receives, verifies and retries webhooks, and hands your code typed events."""
-
-
-def fail(message):
-    print(f"a11y test: FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception:  # the page may be reloading
-            pass
-        time.sleep(0.05)
-    fail(f"timed out after {seconds} s waiting for {what}")
-
-
-def browser(downloads):
-    options = webdriver.ChromeOptions()
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 "--allow-file-access-from-files"]:
-        options.add_argument(flag)
-    options.binary_location = "/usr/bin/chromium"
-    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def audit(driver, where, checked):
@@ -98,7 +73,7 @@ def main():
     args = parser.parse_args()
     url = args.url.rstrip("/")
     downloads = tempfile.mkdtemp(prefix="panel-a11y-")
-    driver = browser(downloads)
+    driver = browser_common.browser(downloads, extra=["--allow-file-access-from-files"])
     checked = []
     try:
         # Sign in by keyboard: the token field has the focus when the page opens.

@@ -7,41 +7,14 @@ page and in the history. With --screenshot PATH it saves the finished comparison
 testing (README's picture). Exit 0 when every step passed."""
 import argparse, json, pathlib, sys, tempfile, time
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.chrome.service import Service
+
+from browser_common import browser, fail, wait
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REFERENCE = ["fixtures/listings/azure-ai-foundry-realtime-voice.yaml", "fixtures/listings/mistral-3-small.yaml"]
 HOSTILE = ("<script>document.title='pwned-script'</script><img src=x onerror=\"document.title='pwned-img';"
            "document.body.appendChild(Object.assign(document.createElement('div'),{id:'pwned'}))\">")
-
-
-def fail(message):
-    print(f"browser test: FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def wait(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception:  # the page may be reloading
-            pass
-        time.sleep(0.05)
-    fail(f"timed out after {seconds} s waiting for {what}")
-
-
-def browser(downloads, width=1280, height=900):
-    options = webdriver.ChromeOptions()
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"]:
-        options.add_argument(flag)
-    options.binary_location = "/usr/bin/chromium"
-    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def sign_in(driver, url, token):
