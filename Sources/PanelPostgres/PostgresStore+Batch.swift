@@ -279,6 +279,7 @@ extension PostgresStore {
         for try await (name, created, spent, budget, cancelled) in try await client.query(
             """
             SELECT name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), spent_usd, budget_usd, cancelled FROM batch_job
+            WHERE left(name, \(unescaped: String(TeamReview.jobPrefix.count))) <> \(TeamReview.jobPrefix)
             ORDER BY created_at DESC, name
             """, logger: logger
         ).decode((String, String, Double, Double?, Bool).self) {

@@ -71,8 +71,13 @@ extension PostgresStore {
     /// Claims with `FOR UPDATE SKIP LOCKED`: processes claiming at once take different rows instead of
     /// queueing behind each other's locks. One statement claims the batch; only a listing given up on
     /// or taken over from an expired lease costs another.
+    /// The SQL that keeps a claim to jobs of some kinds: `kinds` bound at `$index`.
+    static func kindFilter(_ index: Int) -> String {
+        "($\(index)::text = 'all' OR ($\(index)::text = 'reviews') = (left(i.job, \(TeamReview.jobPrefix.count)) = '\(TeamReview.jobPrefix)'))"
+    }
+
     public func claimQueued(
-        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+        job: String?, kinds: JobKinds, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
     ) async throws -> [QueuedClaim] {
         var binds = PostgresBindings()
         binds.append(job)
@@ -80,12 +85,13 @@ extension PostgresStore {
         binds.append(limit)
         binds.append(owner)
         binds.append(lease.seconds)
+        binds.append(kinds.rawValue)
         let sql = """
             WITH candidates AS (
               SELECT i.job, i.key, i.lease_owner AS old_owner, i.lease_token AS old_token
               FROM batch_item i JOIN batch_job j ON j.name = i.job
               WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
-                AND NOT (i.job = ANY($2::text[]))
+                AND NOT (i.job = ANY($2::text[])) AND \(Self.kindFilter(6))
                 AND (i.lease_token IS NULL OR i.lease_expires <= \(Self.epoch))
               ORDER BY j.created_at, j.name, i.position, i.key
               LIMIT $3
@@ -119,6 +125,9 @@ extension PostgresStore {
                     try await writeItem(
                         connection, job: followUp.job, key: followUp.key, name: nil, status: .failed, error: followUp.reason, documents: [],
                         outcome: .init(), position: nil)
+                    if let review = TeamReview.id(ofJob: followUp.job) {
+                        try await endReview(connection, .givenUp(review, error: followUp.reason ?? "given up"))
+                    }
                 } else {
                     _ = try await connection.query(
                         "UPDATE batch_item SET error = \(followUp.reason) WHERE job = \(followUp.job) AND key = \(followUp.key)",
@@ -129,14 +138,15 @@ extension PostgresStore {
         }
     }
 
-    public func openItems(job: String?, excluding: Set<String>) async throws -> Int {
+    public func openItems(job: String?, kinds: JobKinds, excluding: Set<String>) async throws -> Int {
         var binds = PostgresBindings()
         binds.append(job)
         binds.append(excluding.sorted())
+        binds.append(kinds.rawValue)
         let sql = """
             SELECT COUNT(*) FROM batch_item i JOIN batch_job j ON j.name = i.job
             WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
-              AND NOT (i.job = ANY($2::text[]))
+              AND NOT (i.job = ANY($2::text[])) AND \(Self.kindFilter(3))
             """
         for try await count in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(Int.self) {
             return count

@@ -180,7 +180,11 @@ extension PostgresStore: TeamStore {
     }
 
     public func admitReview(_ review: TeamReview, maxUnfinished: Int) async throws -> ReviewAdmission {
-        try await transaction { connection in
+        try await transaction { connection in try await admit(review, maxUnfinished: maxUnfinished, connection) }
+    }
+
+    func admit(_ review: TeamReview, maxUnfinished: Int, _ connection: PostgresConnection) async throws -> ReviewAdmission {
+        do {
             // The token's row is locked first: two servers admitting the same token's reviews take turns.
             let left = try await remaining(connection, token: review.tokenID)
             var unfinished = 0

@@ -20,6 +20,8 @@ public final class PostgresStore: ReviewStore, Sendable {
     let address: PostgresLocation
     public let location: String
     let listener: QueueListener
+    /// Wakes readers of reviews' events (appended by any process).
+    let reviewListener: QueueListener
     /// A connection cut mid-transaction can leave a query unanswered: workers stop waiting after this.
     public var stepDeadline: Duration? { StoreDeadline.step }
 
@@ -67,6 +69,11 @@ public final class PostgresStore: ReviewStore, Sendable {
             connect: { [location, logger] in
                 try await Self.directConnection(to: location, logger: logger)
             })
+        self.reviewListener = QueueListener(
+            channel: Self.reviewEventsChannel, logger: logger,
+            connect: { [location, logger] in
+                try await Self.directConnection(to: location, logger: logger)
+            })
     }
 
     /// One connection of its own, outside the pool: opening a store connects directly, so a refused
@@ -102,12 +109,14 @@ public final class PostgresStore: ReviewStore, Sendable {
     /// Closes the connections. Calls after this fail.
     public func close() async {
         listener.stop()
+        reviewListener.stop()
         runner.cancel()
         _ = await runner.value
     }
 
     deinit {
         listener.stop()
+        reviewListener.stop()
         runner.cancel()
     }
 
@@ -231,6 +240,17 @@ public final class PostgresStore: ReviewStore, Sendable {
                 CREATE TABLE team_batch_charge (
                   job text PRIMARY KEY, token_id text NOT NULL, reserved_usd double precision NOT NULL, settled boolean NOT NULL DEFAULT false)
                 """,
+            ]
+        ),
+        (
+            6,
+            [
+                """
+                CREATE TABLE team_review_event (
+                  review_id text NOT NULL, seq bigint NOT NULL, name text NOT NULL, data text NOT NULL, PRIMARY KEY (review_id, seq))
+                """,
+                "CREATE TABLE team_review_event_expiry (review_id text PRIMARY KEY, expires double precision NOT NULL)",
+                "CREATE INDEX team_review_event_expiry_by_time ON team_review_event_expiry (expires)",
             ]
         ),
     ]

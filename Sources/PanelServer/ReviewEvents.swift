@@ -1,9 +1,15 @@
 import Foundation
 public import ModelBackends
+public import PanelEngine
+import PanelKit
 import Synchronization
 
-/// The live events of reviews running in this process, for `GET /v1/reviews/{id}/events`: each
-/// review's events so far (a client that connects late gets them first) and the streams open on it.
+/// The events of reviews watched on this server, for `GET /v1/reviews/{id}/events`: each review's
+/// events so far (a client that connects late gets them first) and the streams open on it. Whoever
+/// works a review — this server, another, a `panel worker` — keeps its events in the store's log; one
+/// reader a review per server (``tail(_:)``) follows the log while someone watches, woken by the store,
+/// and sends each event to every stream. A review whose log was dropped (finished a while ago) or never
+/// kept is replayed from its document.
 ///
 /// Streamed text is kept merged — one `persona.delta` per persona with the text so far — so a review's
 /// log is as large as its answers, however many pieces they came in. An event's text is made once, when
@@ -22,6 +28,8 @@ public final class ReviewEvents: Sendable {
             self.data = data
             self.text = "event: \(name)\ndata: \(JSONValue.object(data).canonicalText())\n\n"
         }
+
+        init(_ event: ReviewEvent) { self.init(name: event.name, data: event.data) }
     }
 
     /// One open stream: what was published since it last wrote, and its writer waiting for more.
@@ -87,14 +95,13 @@ public final class ReviewEvents: Sendable {
 
     let state = Mutex(State())
     let retained: Int
+    let store: any ReviewStore
+    let pollInterval: Duration
 
-    public init(retained: Int = 256) {
+    public init(store: any ReviewStore, pollInterval: Duration = .milliseconds(250), retained: Int = 256) {
+        self.store = store
+        self.pollInterval = pollInterval
         self.retained = retained
-    }
-
-    /// Starts a review's log (before its first event, so watchers connecting at once find it live).
-    func open(_ review: String) {
-        state.withLock { if $0.logs[review] == nil { $0.logs[review] = Log() } }
     }
 
     /// Records an event and sends it to every open stream. `persona.delta` events of one persona in a
@@ -142,17 +149,81 @@ public final class ReviewEvents: Sendable {
         for watcher in watchers { watcher.finish() }
     }
 
-    /// What happened so far, as one text, and while the review runs here a watcher for what comes next
-    /// (``stopWatching(_:_:)`` when the client goes). Nil when this process has no log of the review.
-    func subscribe(_ review: String) -> (past: String, watcher: Watcher?)? {
-        state.withLock { state -> (past: String, watcher: Watcher?)? in
-            guard var log = state.logs[review] else { return nil }
+    /// What happened so far, as one text, and until the review ends a watcher for what comes next
+    /// (``stopWatching(_:_:)`` when the client goes). The first watcher of a review starts its reader.
+    func subscribe(_ review: String) -> (past: String, watcher: Watcher?) {
+        let (subscribed, start) = state.withLock { state -> ((past: String, watcher: Watcher?), Bool) in
+            var log = state.logs[review] ?? Log()
+            let start = state.logs[review] == nil
             let past = log.events.map(\.text).joined()
-            if log.finished { return (past, nil) }
+            if log.finished { return ((past, nil), false) }
             let watcher = Watcher()
             log.watchers[ObjectIdentifier(watcher)] = watcher
             state.logs[review] = log
-            return (past, watcher)
+            return ((past, watcher), start)
+        }
+        if start { Task { await self.tail(review) } }
+        return subscribed
+    }
+
+    /// Follows a review's log in the store while someone watches it here: each event read is sent on;
+    /// the log's `done` ends it. When the log has nothing new and the review is over, what the log
+    /// lacks is rebuilt from its document. With no one left watching, it stops (and forgets the review).
+    func tail(_ review: String) async {
+        var seq = 0
+        var sent = 0
+        var quiet = 0
+        while !Task.isCancelled {
+            let records = (try? await store.reviewEvents(review: review, after: seq, limit: 1000)) ?? []
+            for record in records {
+                seq = record.seq
+                guard let event = ReviewEvent(record) else { continue }
+                publish(review, Event(event))
+                sent += 1
+                if event.name == "done" {
+                    finish(review)
+                    return
+                }
+            }
+            if !records.isEmpty {
+                quiet = 0
+                continue
+            }
+            // Nothing new. Every few looks (and at the first): is the review over without a `done` in its
+            // log (dropped a while after it ended, or a review from before logs were kept)?
+            if quiet % 4 == 0 {
+                let current = try? await store.review(id: review)
+                guard let current else {
+                    if (try? await store.reviewEvents(review: review, after: seq, limit: 1))?.isEmpty ?? true {
+                        finish(review)
+                        return
+                    }
+                    continue
+                }
+                if current.status == .done || current.status == .failed {
+                    if let more = try? await store.reviewEvents(review: review, after: seq, limit: 1), !more.isEmpty { continue }
+                    let document = try? ReviewJSON.document(current, actions: [])
+                    let replay =
+                        sent == 0
+                        ? ReviewEvent.replay(document, review: current)
+                        : (document.map(ReviewEvent.panelEvents) ?? []) + [.done(current.id, status: current.status, error: current.error)]
+                    for event in replay { publish(review, Event(event)) }
+                    finish(review)
+                    return
+                }
+            }
+            quiet += 1
+            if forgetUnwatched(review) { return }
+            await store.waitForReviewEvents(timeout: pollInterval)
+        }
+    }
+
+    /// Forgets an unfinished review no one watches here any more (a later watcher starts a new reader).
+    func forgetUnwatched(_ review: String) -> Bool {
+        state.withLock { state in
+            guard let log = state.logs[review], !log.finished, log.watchers.isEmpty else { return false }
+            state.logs[review] = nil
+            return true
         }
     }
 
@@ -161,7 +232,6 @@ public final class ReviewEvents: Sendable {
     }
 
     static func personaKey(_ event: Event) -> String? {
-        guard event.name.hasPrefix("persona."), let persona = event.data["persona"]?.stringValue else { return nil }
-        return "\(event.data["tool_index"]?.intValue ?? 0)/\(persona)"
+        ReviewEvent(name: event.name, data: event.data).personaKey
     }
 }

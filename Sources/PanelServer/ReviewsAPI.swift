@@ -38,7 +38,8 @@ struct ReviewsAPI {
             .object(["id": .string(review.id), "status": .string(review.status.rawValue)]), status: .accepted, headers: headers)
     }
 
-    /// Keeps a new review (queued) and hands it to the runner. The review's spend ceiling is reserved
+    /// Keeps a new review (queued) and puts its job on the store's queue, where this server's worker (or
+    /// another server's, or a `panel worker`) takes it. The review's spend ceiling is reserved
     /// against a budgeted token's budget as it is kept (402 when it does not fit), and a token may have
     /// at most `--max-queued-per-token` reviews queued or running (429 beyond): one step in the store,
     /// so concurrent requests — on this server or another — cannot all slip under either limit.
@@ -59,7 +60,9 @@ struct ReviewsAPI {
             }
             review.reservedUSD = ceiling
         }
-        switch try await server.store.admitReview(review, maxUnfinished: server.options.maxQueuedReviewsPerToken) {
+        switch try await server.store.admitReview(
+            review, settings: server.reviewJobSettings, maxUnfinished: server.options.maxQueuedReviewsPerToken)
+        {
         case .admitted:
             break
         case .overBudget(let remaining):
@@ -73,7 +76,6 @@ struct ReviewsAPI {
                 "the token '\(token.name)' has \(count) reviews queued or running (at most \(server.options.maxQueuedReviewsPerToken)); ask again when some finish",
                 headers: [.retryAfter: "30"])
         }
-        server.runner.submit(review, listings: listings)
         return review
     }
 
@@ -160,7 +162,6 @@ struct ReviewsAPI {
         _ = try context.identity(atLeast: .viewer)
         let review = try await load(context)
         let events = server.events
-        let store = server.store
         let metrics = server.metrics
         let live = events.subscribe(review.id)
         let closed = context.closed
@@ -174,55 +175,27 @@ struct ReviewsAPI {
                 metrics.streamOpened()
                 defer { metrics.streamClosed() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                if let live {
-                    if !live.past.isEmpty { try await writer.write(ByteBuffer(string: live.past)) }
-                    if let watcher = live.watcher {
-                        defer { events.stopWatching(review.id, watcher) }
-                        // The stream ends when the review does, when the connection closes (a client that
-                        // left is noticed at the latest by the next heartbeat's failed write) and when the
-                        // server shuts down (a watcher must not keep it alive: the client reconnects
-                        // elsewhere or later and replays).
-                        closed.whenComplete { _ in watcher.finish() }
-                        let beats = Task {
-                            while !Task.isCancelled {
-                                try await Task.sleep(for: heartbeat)
-                                watcher.push(": keep-alive\n\n")
-                            }
-                        }
-                        defer { beats.cancel() }
-                        await withGracefulShutdownHandler {
-                            while let text = await watcher.next() {
-                                do { try await writer.write(ByteBuffer(string: text)) } catch { return }
-                            }
-                        } onGracefulShutdown: {
-                            watcher.finish()
+                if !live.past.isEmpty { try await writer.write(ByteBuffer(string: live.past)) }
+                if let watcher = live.watcher {
+                    defer { events.stopWatching(review.id, watcher) }
+                    // The stream ends when the review does, when the connection closes (a client that
+                    // left is noticed at the latest by the next heartbeat's failed write) and when the
+                    // server shuts down (a watcher must not keep it alive: the client reconnects
+                    // elsewhere or later and replays).
+                    closed.whenComplete { _ in watcher.finish() }
+                    let beats = Task {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: heartbeat)
+                            watcher.push(": keep-alive\n\n")
                         }
                     }
-                } else {
-                    // Not running here: finished long ago, or running in another server sharing the store —
-                    // wait for it to finish there, then replay it from its document. The wait writes a
-                    // heartbeat each time it looks, so it ends soon after its client goes, and it ends when
-                    // this server shuts down.
-                    let gone = Mutex(false)
-                    closed.whenComplete { _ in gone.withLock { $0 = true } }
-                    var current = review
-                    var waited = Duration.zero
-                    while current.status == .queued || current.status == .running {
-                        if gone.withLock({ $0 }) || Task.isShuttingDownGracefully { break }
-                        try await Task.sleep(for: .seconds(1))
-                        waited += .seconds(1)
-                        if waited >= heartbeat {
-                            waited = .zero
-                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    defer { beats.cancel() }
+                    await withGracefulShutdownHandler {
+                        while let text = await watcher.next() {
+                            do { try await writer.write(ByteBuffer(string: text)) } catch { return }
                         }
-                        guard let next = try await store.review(id: current.id) else { break }
-                        current = next
-                    }
-                    if current.status != .queued && current.status != .running {
-                        let document = try ReviewJSON.document(current, actions: [])
-                        for event in ReviewRunner.events(from: document, review: current) {
-                            try await writer.write(ByteBuffer(string: event.text))
-                        }
+                    } onGracefulShutdown: {
+                        watcher.finish()
                     }
                 }
                 try await writer.finish(nil)

@@ -1,4 +1,5 @@
 public import Foundation
+public import PanelEngine
 
 /// How `panel serve` listens and what it allows.
 public struct ServerOptions: Sendable {
@@ -45,6 +46,12 @@ public struct ServerOptions: Sendable {
     public var grace: Duration
     /// How often an idle event stream is sent a comment, so a client that left is noticed.
     public var streamHeartbeat: Duration
+    /// How long a claim of a review or batch listing holds without a heartbeat (renewed every third of
+    /// it): another server or worker takes a review over this long after its server died.
+    public var lease: Duration
+    /// How often a stream looks for events of a review another process works, without being woken
+    /// (PostgreSQL wakes it; on SQLite this process's appends do).
+    public var eventPollInterval: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8787, maxBodyBytes: Int = defaultMaxBodyBytes, requestsPerMinute: Int = 600,
@@ -52,8 +59,10 @@ public struct ServerOptions: Sendable {
         workerConcurrency: Int = 8, maxListingsPerReview: Int = 6, workerPollInterval: Duration = .seconds(2), publicURL: String? = nil,
         trustedProxies: [NetworkPrefix] = [], headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
         maxConnections: Int = 4096, maxConnectionsPerClient: Int = 256, maxQueuedReviewsPerToken: Int = 50, grace: Duration = .seconds(30),
-        streamHeartbeat: Duration = .seconds(15)
+        streamHeartbeat: Duration = .seconds(15), lease: Duration = QueueDefaults.lease, eventPollInterval: Duration = .milliseconds(250)
     ) {
+        self.lease = lease
+        self.eventPollInterval = eventPollInterval
         self.publicURL = publicURL
         self.trustedProxies = trustedProxies
         self.headerTimeout = headerTimeout

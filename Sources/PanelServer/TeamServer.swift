@@ -9,8 +9,8 @@ import ServiceLifecycle
 
 /// `panel serve`: the team's review service. One engine (the server's configuration and backends),
 /// one store (SQLite alone, or PostgreSQL shared with workers and other servers), the JSON API, the
-/// event streams and the web page. ``makeApplication()`` builds the Hummingbird application, with the
-/// review runner and (optionally) a queue worker as its services.
+/// event streams and the web page. ``makeApplication()`` builds the Hummingbird application, with its
+/// workers of the store's queue (reviews; batches unless `--no-worker`) as its services.
 public struct TeamServer: Sendable {
     public let store: any ReviewStore
     public let engine: ReviewEngine
@@ -19,7 +19,11 @@ public struct TeamServer: Sendable {
     public let logger: Logger
     public let metrics: ServerMetrics
     public let events: ReviewEvents
-    let runner: ReviewRunner
+    /// The engines the server's workers made from jobs' settings (its own among them).
+    let engines = JobEngines()
+    /// The settings its reviews are enqueued with (``JobSettings``): whoever works one reviews it as
+    /// this server would.
+    let reviewJobSettings: String
     let rates: LocalRateWindows
     /// The origins a browser's state-changing request may come from.
     public let origins: TrustedOrigins
@@ -28,11 +32,9 @@ public struct TeamServer: Sendable {
     let rendered = RenderedDocuments()
     let now: @Sendable () -> Date
 
-    /// `resumeUnfinished`: run again the reviews the store has queued or running (right when this
-    /// server is the store's only one, as with SQLite).
     public init(
         store: any ReviewStore, engine: ReviewEngine, backendSettings: BackendSettings, options: ServerOptions, logger: Logger,
-        resumeUnfinished: Bool, now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.engine = engine
@@ -41,16 +43,18 @@ public struct TeamServer: Sendable {
         self.logger = logger
         self.now = now
         let metrics = ServerMetrics()
-        let events = ReviewEvents()
+        let events = ReviewEvents(store: store, pollInterval: options.eventPollInterval)
         self.metrics = metrics
         self.events = events
         self.rates = LocalRateWindows(now: { now().timeIntervalSince1970 })
         self.origins = TrustedOrigins(publicURL: options.publicURL, listenHost: options.host, port: options.port)
         self.connections = ConnectionTable(
             maxTotal: ConnectionTable.fitted(options.maxConnections), maxPerClient: options.maxConnectionsPerClient)
-        self.runner = ReviewRunner(
-            store: store, engine: engine, events: events, metrics: metrics, concurrency: options.maxConcurrentReviews, logger: logger,
-            resumeUnfinished: resumeUnfinished, grace: options.grace)
+        let settings = JobSettings(
+            settings: engine.settings, formats: [.json], retryFailed: false, configuration: engine.backends.configuration
+        ).json()
+        self.reviewJobSettings = settings
+        engines.seed(settings, engine)
     }
 
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
@@ -82,8 +86,8 @@ public struct TeamServer: Sendable {
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                 body: .init(byteBuffer: .init(string: WebFiles.files["openapi.yaml"] ?? "")))
         }
-        var services: [any Service] = [runner]
-        if options.runWorker { services.append(QueueWorkerService(server: self)) }
+        var services: [any Service] = [QueueWorkerService(server: self, kinds: .reviews)]
+        if options.runWorker { services.append(QueueWorkerService(server: self, kinds: .batches)) }
         let (table, origins, options) = (connections, self.origins, self.options)
         return Application(
             router: router,
@@ -119,40 +123,5 @@ struct BodyLimitMiddleware: RouterMiddleware {
         var context = context
         context.maxUploadSize = limit
         return try await next(request, context)
-    }
-}
-
-/// Drains the batch queue in the server's process, as `panel worker` does, until shutdown.
-struct QueueWorkerService: Service {
-    let server: TeamServer
-
-    func run() async throws {
-        let store = server.store
-        let settings = server.backendSettings
-        let concurrency = server.options.workerConcurrency
-        let calls = AsyncSemaphore(limit: concurrency)
-        let owner = BatchDriver.makeOwner()
-        let lease = Duration.seconds(30)
-        let logger = server.logger
-        let onEvent: @Sendable (EngineEvent) -> Void = { event in
-            if case .problem(let message) = event { logger.warning("batch: \(message)") }
-        }
-        let worker = QueueWorker(
-            store: store, owner: owner, calls: calls,
-            options: .init(
-                job: nil, drain: false, concurrency: concurrency, lease: lease, maxItemAttempts: 3,
-                pollInterval: server.options.workerPollInterval,
-                grace: server.options.grace),
-            onEvent: onEvent,
-            driver: { record in
-                try BatchDriver.forJob(
-                    record, backends: settings, store: store, calls: calls, owner: owner, lease: lease, maxItemAttempts: 3,
-                    concurrency: concurrency, onEvent: onEvent)
-            })
-        try await withGracefulShutdownHandler {
-            try await worker.run()
-        } onGracefulShutdown: {
-            worker.stop()
-        }
     }
 }

@@ -243,6 +243,7 @@ extension PanelStore: ReviewStore {
     }
 
     public func release(_ claim: ItemClaim, name: String?) throws {
+        defer { work.bump() }
         try writeTransaction { db in
             try db.cachedStatement(
                 sql: """
@@ -355,6 +356,7 @@ extension PanelStore: ReviewStore {
                 db,
                 sql: """
                     SELECT name, substr(created_at, 1, 19) AS created, spent_usd, budget_usd, cancelled FROM batch_job
+                    WHERE substr(name, 1, \(TeamReview.jobPrefix.count)) <> '\(TeamReview.jobPrefix)'
                     ORDER BY created_at DESC, name
                     """
             )

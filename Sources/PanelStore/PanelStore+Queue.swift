@@ -11,7 +11,8 @@ extension PanelStore {
     ) throws
         -> EnqueueResult
     {
-        try writeTransaction { db in
+        defer { work.bump() }
+        return try writeTransaction { db in
             let newJob = try Bool.fetchOne(db, sql: "SELECT COUNT(*) = 0 FROM batch_job WHERE name = ?", arguments: [job]) ?? true
             try db.execute(
                 sql: """
@@ -64,15 +65,16 @@ extension PanelStore {
         }
     }
 
-    /// The queued listings a claim may take, as SQL after `WHERE`: arguments `job`, `job`, then
-    /// the excluded jobs as a JSON array.
+    /// The queued listings a claim may take, as SQL after `WHERE`: arguments `job`, `job`, the kinds
+    /// twice, then the excluded jobs as a JSON array.
     static let claimable = """
         i.status = 'pending' AND i.listing IS NOT NULL AND j.cancelled = 0 AND (? IS NULL OR i.job = ?)
+          AND (? = 'all' OR (? = 'reviews') = (substr(i.job, 1, \(TeamReview.jobPrefix.count)) = '\(TeamReview.jobPrefix)'))
           AND i.job NOT IN (SELECT value FROM json_each(?))
         """
 
     public func claimQueued(
-        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+        job: String?, kinds: JobKinds, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
     ) throws
         -> [QueuedClaim]
     {
@@ -87,7 +89,7 @@ extension PanelStore {
                         FROM batch_item i JOIN batch_job j ON j.name = i.job
                         WHERE \(Self.claimable) AND (i.lease_token IS NULL OR i.lease_expires <= ?)
                         ORDER BY j.created_at, j.name, i.position, i.key LIMIT ?
-                        """), arguments: [job, job, excluded, now, limit])
+                        """), arguments: [job, job, kinds.rawValue, kinds.rawValue, excluded, now, limit])
             let take = try db.cachedStatement(
                 sql: """
                     UPDATE batch_item SET lease_owner = ?, lease_token = ?, lease_expires = ?, attempts = ?, error = ?
@@ -102,9 +104,14 @@ extension PanelStore {
                     reason = QueueReasons.expiredLease(owner: row["lease_owner"] ?? "another process")
                 }
                 if attempt > maxAttempts {
+                    let error = QueueReasons.givenUp(attempts: attempt - 1, reason: reason)
                     try Self.writeItem(
-                        db, job: itemJob, key: key, name: nil, status: .failed,
-                        error: QueueReasons.givenUp(attempts: attempt - 1, reason: reason), documents: [], outcome: .init(), position: nil)
+                        db, job: itemJob, key: key, name: nil, status: .failed, error: error, documents: [], outcome: .init(), position: nil
+                    )
+                    if let review = TeamReview.id(ofJob: itemJob) {
+                        try Self.endReview(db, .givenUp(review, error: error))
+                        reviewEventsAppended.bump()
+                    }
                     continue
                 }
                 let token = UUID().uuidString
@@ -118,18 +125,19 @@ extension PanelStore {
         }
     }
 
-    public func openItems(job: String?, excluding: Set<String>) throws -> Int {
+    public func openItems(job: String?, kinds: JobKinds, excluding: Set<String>) throws -> Int {
         let excluded = JSONValue.array(excluding.sorted().map(JSONValue.string)).canonicalText()
         return try pool.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM batch_item i JOIN batch_job j ON j.name = i.job WHERE \(Self.claimable)",
-                arguments: [job, job, excluded]) ?? 0
+                arguments: [job, job, kinds.rawValue, kinds.rawValue, excluded]) ?? 0
         }
     }
 
-    /// SQLite has no notifications: a waiting worker looks again after `timeout`.
+    /// SQLite has no notifications across processes: a waiting worker is woken by this process's
+    /// changes, and looks again after `timeout` for other processes'.
     public func waitForWork(timeout: Duration) async {
-        try? await Task.sleep(for: timeout)
+        await work.wait(timeout: timeout)
     }
 }
 

@@ -199,7 +199,11 @@ extension PanelStore: TeamStore {
     }
 
     public func admitReview(_ review: TeamReview, maxUnfinished: Int) async throws -> ReviewAdmission {
-        try writeTransaction { db in
+        try writeTransaction { db in try Self.admit(review, maxUnfinished: maxUnfinished, db) }
+    }
+
+    static func admit(_ review: TeamReview, maxUnfinished: Int, _ db: Database) throws -> ReviewAdmission {
+        do {
             let unfinished =
                 try Int.fetchOne(
                     db, sql: "SELECT COUNT(*) FROM team_review WHERE token_id = ? AND status IN ('queued', 'running')",

@@ -18,6 +18,11 @@ public final class PanelStore: Sendable {
     let pool: DatabasePool
 
     public let path: String
+    /// Wakes this process's idle workers when a listing is enqueued or given back (other processes'
+    /// changes are seen when their wait times out).
+    let work = ChangeSignal()
+    /// Wakes this process's readers of reviews' events.
+    let reviewEventsAppended = ChangeSignal()
 
     public static let defaultPath = ".panel/panel.sqlite"
 
@@ -75,6 +80,7 @@ public final class PanelStore: Sendable {
     static let tables = [
         "response_cache", "batch_job", "batch_item", "batch_result", "batch_name", "budget_reservation", "batch_document", "rate_window",
         "team_token", "team_session", "team_review", "team_review_action", "backend_quality", "team_batch_charge",
+        "team_review_event", "team_review_event_expiry",
     ]
 
     /// One write transaction (`BEGIN IMMEDIATE` … `COMMIT`, rolled back on error) with both statements
@@ -115,6 +121,7 @@ public final class PanelStore: Sendable {
         registerTeamMigration(&migrator)
         registerQualityMigration(&migrator)
         registerReservationMigration(&migrator)
+        registerReviewJobMigration(&migrator)
         return migrator
     }
 

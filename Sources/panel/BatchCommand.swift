@@ -88,6 +88,9 @@ struct BatchCommand: AsyncParsableCommand {
         }
         if !enqueueOnly, out == nil { throw ValidationError("give --out DIR for the documents (or --enqueue-only to queue the job)") }
         guard maxItemAttempts >= 1 else { throw ValidationError("--max-item-attempts must be at least 1") }
+        if let job, job.hasPrefix(TeamReview.jobPrefix) {
+            throw ValidationError("--job: names starting with '\(TeamReview.jobPrefix)' are the team server's reviews; choose another name")
+        }
         if let budgetUsd, budgetUsd < 0 || !budgetUsd.isFinite {
             throw ValidationError("--budget-usd must be a finite amount of USD, 0 or more (e.g. 5 or 0.25)")
         }

@@ -93,6 +93,12 @@ struct ServeCommand: AsyncParsableCommand {
             "On SIGTERM, seconds running reviews have to finish before they are put back in the queue.", valueName: "S"))
     var graceSeconds = 30.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a review or batch listing is held without a heartbeat (renewed every third of it): another server or worker on the store takes a review over this long after its server died.",
+            valueName: "S"))
+    var leaseSeconds = QueueDefaults.lease.seconds
+
     @Option(help: ArgumentHelp("Write the port listened on to FILE once ready (for scripts).", valueName: "FILE"))
     var readyFile: String?
 
@@ -123,6 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...1_000_000).contains(maxQueuedPerToken) else { throw ValidationError("--max-queued-per-token must be from 1 to 1000000") }
         guard graceSeconds >= 0, graceSeconds <= 3600 else { throw ValidationError("--grace-seconds must be from 0 to 3600") }
+        guard (0.1...3600).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be from 0.1 to 3600") }
         if backend.record != nil {
             throw ValidationError("--record is for panel review and batch; the server keeps its answers in the store")
         }
@@ -172,22 +179,10 @@ struct ServeCommand: AsyncParsableCommand {
             secureCookies: secureCookies, runWorker: !noWorker, workerConcurrency: backend.concurrency, publicURL: publicURL,
             trustedProxies: trustedProxies.compactMap(NetworkPrefix.init), headerTimeout: .seconds(headerTimeoutSeconds),
             idleTimeout: .seconds(idleTimeoutSeconds), maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient,
-            maxQueuedReviewsPerToken: maxQueuedPerToken, grace: .seconds(graceSeconds))
-        // Alone on a SQLite store, reviews a stopped server left unfinished are this server's to finish.
-        let alone = !(store.location.hasPrefix("postgres://") || store.location.hasPrefix("postgresql://"))
-        // Alone it must be: a second server on the same SQLite file would run its reviews again.
-        var serveLock: ServeLock?
-        if alone {
-            do {
-                serveLock = try ServeLock(storePath: store.location)
-            } catch {
-                log.error("panel serve: \(error)")
-                throw PanelExit.usage
-            }
-        }
-        defer { withExtendedLifetime(serveLock) {} }
+            maxQueuedReviewsPerToken: maxQueuedPerToken, grace: .seconds(graceSeconds),
+            lease: .milliseconds(Int64(leaseSeconds * 1000)))
         let server = TeamServer(
-            store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: alone)
+            store: store, engine: engine, backendSettings: settings, options: options, logger: logger)
         let readyFile = self.readyFile
         let app = server.makeApplication { bound in
             log.info("panel serve: http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (store \(store.location)); Ctrl-C stops")

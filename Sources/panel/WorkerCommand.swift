@@ -43,10 +43,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var drain = false
 
     @Option(help: ArgumentHelp("How long a claim holds a listing without a heartbeat; renewed every third of it.", valueName: "SECONDS"))
-    var leaseSeconds: Double = 30
+    var leaseSeconds: Double = QueueDefaults.lease.seconds
 
     @Option(help: ArgumentHelp("Claims of a listing that may end unfinished before it is marked failed.", valueName: "N"))
-    var maxItemAttempts = 3
+    var maxItemAttempts = QueueDefaults.maxItemAttempts
 
     @Option(help: ArgumentHelp("How long listings in flight may take to finish after SIGTERM.", valueName: "SECONDS"))
     var graceSeconds: Double = 30

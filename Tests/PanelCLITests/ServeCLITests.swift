@@ -99,22 +99,64 @@ struct ServeCLITests {
         }
     }
 
-    @Test(.timeLimit(.minutes(5))) func aSecondServerOnTheSameSQLiteStoreRefusesToStart() async throws {
-        let store = try batch.directory("serve-twice").appendingPathComponent("s.sqlite").path
-        try await MockProvider.withServer { mock in
-            let (first, _) = try await serve(store: store, mock: mock.baseURL)
-            let second = try await cli.panel([
-                "serve", "--listen", "127.0.0.1:0", "--store", store, "--base-url", mock.baseURL, "--model", "m",
-            ])
-            #expect(second.code == 2)
-            #expect(second.stderr.contains(store) && second.stderr.contains("process \(first.pid)"), "\(second.stderr)")
-            kill(first.pid, SIGTERM)
-            #expect(try await first.done.value.code == 0)
-            // Once the first has stopped, the store is free again.
-            let (again, _) = try await serve(store: store, mock: mock.baseURL)
-            kill(again.pid, SIGTERM)
-            #expect(try await again.done.value.code == 0)
+    /// Two servers on one store; the one that accepted a review and runs it is killed (-9) mid-way: the
+    /// review finishes on the other once its lease lapses, a watcher connected to the survivor sees its
+    /// events through `done`, and the personas answered before the kill are not asked again.
+    func theReviewOutlivesTheServerRunningIt(store: String) async throws {
+        let secret = try await cli.panel(["tokens", "create", "--role", "editor", "--store", store]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(1500)
+        try await MockProvider.withServer(configuration) { mock in
+            // One call at a time, so the personas answer one after another and the kill lands between them.
+            let extra = ["--concurrency", "1", "--lease-seconds", "2", "--no-stream"]
+            let (first, a) = try await serve(store: store, mock: mock.baseURL, extra: extra)
+            let (status, created) = try await request(
+                "POST", "\(a)/v1/reviews", token: secret,
+                body: #"{"listings": [{"name": "Durable", "description": "Outlives its server."}]}"#)
+            #expect(status == 202, "\(created.text)")
+            let id = try #require(created["id"] as? String)
+            // The first server claimed it (it asks the mock) before the second starts.
+            #expect(await workers.eventually(within: .seconds(120)) { mock.stats.snapshot.chatRequests >= 1 })
+            let (second, b) = try await serve(store: store, mock: mock.baseURL, extra: extra)
+            var watch = URLRequest(url: try #require(URL(string: "\(b)/v1/reviews/\(id)/events")))
+            watch.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+            watch.timeoutInterval = 120
+            let watcher = Task { [watch] in String(decoding: try await URLSession.shared.data(for: watch).0, as: UTF8.self) }
+            #expect(await workers.eventually(within: .seconds(120)) { mock.stats.snapshot.chatRequests >= 3 })
+            kill(first.pid, SIGKILL)
+            _ = try await first.done.value
+            // Dead: what it asked and what it saved are fixed now (its lease outlives it by up to two seconds).
+            let asked = mock.stats.snapshot.chatRequests
+            let opened: any ReviewStore =
+                store.hasPrefix("postgres") ? try await PostgresStore.open(url: store) : try PanelStore(path: store)
+            let saved = try await opened.results(job: TeamReview.job(id), key: TeamReview.itemKey).count
+            #expect((1..<4).contains(saved), "the kill should land mid-way: \(saved) of 4 saved")
+            let events = try await watcher.value
+            #expect(events.contains("event: done"), "\(events)")
+            #expect(events.components(separatedBy: "event: persona.finished").count - 1 >= 4 - saved)
+            let (_, review) = try await request("GET", "\(b)/v1/reviews/\(id)", token: secret)
+            #expect(review["status"] as? String == "done", "\(review.text)")
+            #expect(try await opened.results(job: TeamReview.job(id), key: TeamReview.itemKey).count == 4)
+            // Only the personas without a saved answer were asked again.
+            #expect(mock.stats.snapshot.chatRequests == asked + (4 - saved))
+            if let postgres = opened as? PostgresStore { await postgres.close() }
+            kill(second.pid, SIGTERM)
+            #expect(try await second.done.value.code == 0)
         }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func twoServersOnOneSQLiteStoreShareAReviewThroughItsLease() async throws {
+        try await theReviewOutlivesTheServerRunningIt(store: try batch.directory("serve-twice").appendingPathComponent("s.sqlite").path)
+    }
+
+    @Test(
+        .timeLimit(.minutes(5)),
+        .enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func aReviewOutlivesTheServerRunningItOnPostgres() async throws {
+        let (url, drop) = try await batch.scratchPostgres()
+        try await theReviewOutlivesTheServerRunningIt(store: url)
+        try await drop()
     }
 
     @Test(.timeLimit(.minutes(5))) func sigtermEndsEventStreamsAndRequeuesWhatOutlivesTheGrace() async throws {

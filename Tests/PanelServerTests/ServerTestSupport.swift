@@ -47,8 +47,7 @@ struct ServerHarness: Sendable {
             var logger = Logger(label: "panel-serve-test")
             logger.logLevel = .warning
             let server = TeamServer(
-                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, resumeUnfinished: true,
-                now: now)
+                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, now: now)
             let admin = try await TeamTokens.create(in: store, name: "root", role: .admin, budgetUSD: nil).secret
             let editor = try await TeamTokens.create(in: store, name: "ann", role: .editor, budgetUSD: nil).secret
             let viewer = try await TeamTokens.create(in: store, name: "val", role: .viewer, budgetUSD: nil).secret

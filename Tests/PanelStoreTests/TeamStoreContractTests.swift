@@ -119,6 +119,69 @@ struct TeamStoreContractTests {
         }
     }
 
+    /// A review asked of the team server is a job of the queue: admitted and enqueued in one step,
+    /// claimed only by workers of reviews, ended under its lease with its token charged and its last
+    /// events appended; its events are a numbered log any reader follows; given up on, it fails.
+    @Test(arguments: StoreKind.available)
+    func reviewsAreJobsOnTheQueueWithALogOfEvents(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.createToken(token("tok_a", "ann", .editor, budget: 1.0), secretHash: "hash-a")
+            let review = TeamReview(
+                id: "r1", createdAt: 1, tokenID: "tok_a", createdBy: "ann", status: .queued, title: "A", listings: #"[{"name":"A"}]"#,
+                reservedUSD: 0.4)
+            #expect(try await store.admitReview(review, settings: "{}", maxUnfinished: 5) == .admitted)
+            #expect(try await store.job(review.job)?.settings == "{}")
+            // Not a batch: `panel jobs` does not list it, a batch worker does not claim it.
+            #expect(try await store.jobs().isEmpty)
+            #expect(try await store.openItems(job: nil, kinds: .batches, excluding: []) == 0)
+            #expect(try await store.openItems(job: nil, kinds: .reviews, excluding: []) == 1)
+            #expect(
+                try await store.claimQueued(
+                    job: nil, kinds: .batches, excluding: [], owner: "w", lease: .seconds(30), limit: 5, maxAttempts: 3
+                ).isEmpty)
+            let claim = try #require(
+                try await store.claimQueued(
+                    job: nil, kinds: .reviews, excluding: [], owner: "w", lease: .seconds(30), limit: 5, maxAttempts: 3
+                ).first)
+            #expect(claim.claim.job == "review:r1" && claim.claim.key == TeamReview.itemKey && claim.listing == review.listings)
+            // The log: numbered from 1, read after a place.
+            try await store.appendReviewEvents(
+                review: "r1",
+                [ReviewEventRecord(name: "persona.started", data: "{}"), ReviewEventRecord(name: "persona.delta", data: "{}")])
+            try await store.appendReviewEvents(review: "r1", [ReviewEventRecord(name: "persona.finished", data: "{}")])
+            #expect(try await store.reviewEvents(review: "r1", after: 0, limit: 10).map(\.seq) == [1, 2, 3])
+            #expect(try await store.reviewEvents(review: "r1", after: 2, limit: 10).map(\.name) == ["persona.finished"])
+            // Ended only under the lease; the token is charged what it cost and its reservation given back.
+            let completion = ReviewCompletion(
+                review: "r1", status: .done, document: "{}", verdicts: ["ship"], costUSD: 0.1, error: nil,
+                lastResult: SavedResult(persona: "builder", review: "{}", costUSD: 0.1), events: [.done("r1", status: .done, error: nil)])
+            var stale = claim.claim
+            stale.token = "not-the-lease"
+            #expect(try await !store.finishReview(stale, completion))
+            #expect(try await store.finishReview(claim.claim, completion))
+            let done = try #require(try await store.review(id: "r1"))
+            #expect(done.status == .done && done.verdicts == ["ship"] && done.reservedUSD == 0)
+            #expect(abs(try #require(try await store.token(secretHash: "hash-a")).spentUSD - 0.1) < 1e-9)
+            #expect(try await store.reviewEvents(review: "r1", after: 3, limit: 10).map(\.name) == ["done"])
+            #expect(try await store.openItems(job: nil, kinds: .reviews, excluding: []) == 0)
+
+            // Claimed too often without finishing: the review fails with the reason, its reservation given back.
+            let second = TeamReview(
+                id: "r2", createdAt: 2, tokenID: "tok_a", createdBy: "ann", status: .queued, title: "B", listings: "[]", reservedUSD: 0.2)
+            #expect(try await store.admitReview(second, settings: "{}", maxUnfinished: 5) == .admitted)
+            for attempt in 0..<2 {
+                let claims = try await store.claimQueued(
+                    job: nil, kinds: .reviews, excluding: [], owner: "w", lease: .seconds(30), limit: 5, maxAttempts: 1)
+                #expect(claims.count == (attempt == 0 ? 1 : 0))
+                try await store.renewLeases(owner: "w", lease: .zero)  // its holder went silent
+            }
+            let failed = try #require(try await store.review(id: "r2"))
+            #expect(failed.status == .failed && failed.error?.contains("1") == true && failed.reservedUSD == 0)
+            #expect(abs(try #require(try await store.token(secretHash: "hash-a")).spentUSD - 0.1) < 1e-9)
+            #expect(try await store.reviewEvents(review: "r2", after: 0, limit: 10).map(\.name) == ["done"])
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func reviewsAndBatchesReserveTheirTokensBudgetInOneStep(kind: StoreKind) async throws {
         try await kind.with { store in

@@ -27,11 +27,13 @@ public final class BatchDriver: Sendable {
         public var pollInterval: Duration
         /// Claims of a listing that may end without it finished before it is failed.
         public var maxItemAttempts: Int
+        /// A review's streamed text goes to its log at most this often per persona.
+        public var deltaInterval: Duration = .milliseconds(100)
 
         public init(
             job: String, formats: [DocumentFormat] = [.markdown], concurrency: Int = 8, budgetUSD: Double? = nil,
-            retryFailed: Bool = false, lease: Duration = .seconds(30), pollInterval: Duration = .milliseconds(250),
-            maxItemAttempts: Int = 3
+            retryFailed: Bool = false, lease: Duration = QueueDefaults.lease, pollInterval: Duration = .milliseconds(250),
+            maxItemAttempts: Int = QueueDefaults.maxItemAttempts
         ) {
             self.job = job
             self.formats = formats
@@ -184,11 +186,15 @@ public final class BatchDriver: Sendable {
         state.withLock { $0.exported += written }
     }
 
-    /// One claimed listing of the queue: reviewed, or given back when this process is stopping or its
-    /// listing cannot be read.
-    /// `isLive` says whether the listing's lease is still known to be held (``LeaseBook``): each persona's
-    /// paid call starts only while it is; a persona not asked leaves the listing to be given back.
+    /// One claimed item of the queue — a batch's listing, or a review asked of the team server (its
+    /// listings together) — worked, or given back when this process is stopping.
+    /// `isLive` says whether the item's lease is still known to be held (``LeaseBook``): each persona's
+    /// paid call starts only while it is; a persona not asked leaves the item to be given back.
     public func work(_ queued: QueuedClaim, isLive: @escaping @Sendable () -> Bool = { true }) async {
+        if let review = TeamReview.id(ofJob: queued.claim.job) {
+            await workReview(review, queued, isLive: isLive)
+            return
+        }
         let listing: Listing
         do {
             listing = try JSONDecoder().decode(Listing.self, from: Data(queued.listing.utf8))
@@ -208,72 +214,107 @@ public final class BatchDriver: Sendable {
 
     func work(_ listing: Listing, claim: ItemClaim, hasResults: Bool, isLive: @escaping @Sendable () -> Bool = { true }) async {
         let start = ContinuousClock.now
-        var results = hasResults ? await storedResults(claim.key) : [:]
-        let personas = engine.settings.prompts.personas
-        let panel = PanelScope()
-        // Each result is saved the moment it arrives; the one that completes the listing is saved in the
-        // same step that records the listing finished.
-        var last: (SavedResult, BudgetReservation?)?
-        var lost = false
-        await withTaskGroup(of: (PersonaResult, String?, BudgetReservation?)?.self) { group in
-            for persona in personas where results[persona.id] == nil {
-                group.addTask {
-                    guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
-                    defer { self.semaphore.release() }
-                    // No paid call for a listing this worker may no longer hold (paused past its lease, cut off
-                    // from the store): whoever holds it now asks this persona.
-                    guard isLive() else {
-                        self.state.withLock { $0.inFlight -= 1 }
-                        if let held = reservation.reservation { await self.detached { try await self.store.releaseBudget(held) } }
-                        return nil
-                    }
-                    let result = await self.pipeline.review(listing, by: persona, panel: panel)
-                    self.settle(cost: result.costUSD)
-                    return (result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation)
-                }
-            }
-            for await answer in group {
-                guard let (result, review, reservation) = answer else { continue }
-                // A call cut short because this process is stopping is no answer: the persona is asked again
-                // by whoever takes the listing next.
-                if Task.isCancelled, case .abstained = result.outcome {
-                    if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
-                    continue
-                }
-                results[result.persona.id] = result
-                guard let review else {
-                    if let reservation { try? await store.releaseBudget(reservation) }
-                    continue
-                }
-                let saved = SavedResult(persona: result.persona.id, review: review, costUSD: result.costUSD)
-                if personas.allSatisfy({ results[$0.id] != nil }) {
-                    last = (saved, reservation)
-                } else if !lost {
-                    do {
-                        lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
-                    } catch {
-                        // Not saved: a rerun asks this persona again. The listing itself goes on.
-                        onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
-                        if let reservation { try? await store.releaseBudget(reservation) }
-                    }
-                }
-            }
-        }
-        guard !lost else {
+        let asked = await fanOut([listing], claim: claim, hasResults: hasResults, pipeline: pipeline, isLive: isLive)
+        guard !asked.lost else {
             // Another process took the listing over after this one's lease expired: its work counts.
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
         if Task.isCancelled {
             // Stopping: what was saved stays; the listing goes back to the queue for another worker.
-            if let (saved, reservation) = last {
+            if let (saved, reservation) = asked.last {
                 await detached { _ = try await self.store.saveResult(saved, claim: claim, settling: reservation) }
             }
             await detached { try await self.store.release(claim, name: listing.name) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
-        await finish(listing, claim: claim, results: results, last: last, start: start)
+        await finish(listing, claim: claim, results: asked.results, last: asked.last, start: start)
+    }
+
+    /// Where a persona's result of the item's `index`th listing is saved (the persona's id alone for the
+    /// first, so a batch's results keep their keys).
+    static func resultKey(_ index: Int, _ persona: String) -> String { index == 0 ? persona : "\(index)/\(persona)" }
+
+    /// What asking the personas of an item came to.
+    struct Asked {
+        /// By ``resultKey(_:_:)``: the saved results and the new ones.
+        var results: [String: PersonaResult]
+        /// The result that completed the item, not saved yet (it is saved with the item's end), and its reservation.
+        var last: (SavedResult, BudgetReservation?)?
+        /// The lease was lost: another process holds the item now.
+        var lost: Bool
+    }
+
+    /// The one fan-out of queued work: every persona of every listing of an item that has no saved result
+    /// asked at once through the pipeline (each call waiting for a slot and its budget reservation, and
+    /// starting only while the lease holds), each result saved under the lease the moment it arrives —
+    /// except the one that completes the item, which is saved in the same step that ends it.
+    /// `onAsk`/`onResult`: a review's stream hears of each persona as it starts and ends.
+    func fanOut(
+        _ listings: [Listing], claim: ItemClaim, hasResults: Bool, pipeline: ReviewPipeline, isLive: @escaping @Sendable () -> Bool,
+        onAsk: @escaping @Sendable (Persona, Listing) -> Void = { _, _ in },
+        onResult: @escaping @Sendable (PersonaResult, Listing) -> Void = { _, _ in }
+    ) async -> Asked {
+        var results = hasResults ? await storedResults(claim.key) : [:]
+        let personas = engine.settings.prompts.personas
+        let wanted = listings.indices.flatMap { index in personas.map { Self.resultKey(index, $0.id) } }
+        var last: (SavedResult, BudgetReservation?)?
+        var lost = false
+        await withTaskGroup(of: (String, PersonaResult, String?, BudgetReservation?)?.self) { group in
+            for (index, listing) in listings.enumerated() {
+                // One panel per tool: its routed calls share diversity state.
+                let panel = PanelScope()
+                for persona in personas where results[Self.resultKey(index, persona.id)] == nil {
+                    let key = Self.resultKey(index, persona.id)
+                    group.addTask {
+                        guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
+                        defer { self.semaphore.release() }
+                        // No paid call for an item this worker may no longer hold (paused past its lease, cut off
+                        // from the store): whoever holds it now asks this persona.
+                        guard isLive() else {
+                            self.state.withLock { $0.inFlight -= 1 }
+                            if let held = reservation.reservation { await self.detached { try await self.store.releaseBudget(held) } }
+                            return nil
+                        }
+                        onAsk(persona, listing)
+                        let result = await pipeline.review(listing, by: persona, panel: panel)
+                        self.settle(cost: result.costUSD)
+                        onResult(result, listing)
+                        return (
+                            key, result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation
+                        )
+                    }
+                }
+            }
+            for await answer in group {
+                guard let (key, result, review, reservation) = answer else { continue }
+                // A call cut short because this process is stopping is no answer: the persona is asked again
+                // by whoever takes the item next.
+                if Task.isCancelled, case .abstained = result.outcome {
+                    if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
+                    continue
+                }
+                results[key] = result
+                guard let review else {
+                    if let reservation { try? await store.releaseBudget(reservation) }
+                    continue
+                }
+                let saved = SavedResult(persona: key, review: review, costUSD: result.costUSD)
+                if wanted.allSatisfy({ results[$0] != nil }) {
+                    last = (saved, reservation)
+                } else if !lost {
+                    do {
+                        lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
+                    } catch {
+                        // Not saved: a rerun asks this persona again. The item itself goes on.
+                        onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
+                        if let reservation { try? await store.releaseBudget(reservation) }
+                    }
+                }
+            }
+        }
+        return Asked(results: results, last: last, lost: lost)
     }
 
     /// A store step tried again over a short outage (a restarted server, a dropped connection): up to
@@ -295,12 +336,14 @@ public final class BatchDriver: Sendable {
 
     func storedResults(_ key: String) async -> [String: PersonaResult] {
         var results: [String: PersonaResult] = [:]
-        for (personaID, json) in (try? await store.results(job: job, key: key)) ?? [:] {
+        for (stored, json) in (try? await store.results(job: job, key: key)) ?? [:] {
+            var personaID = Substring(stored)
+            if let slash = stored.firstIndex(of: "/"), Int(stored[..<slash]) != nil { personaID = stored[stored.index(after: slash)...] }
             guard let persona = engine.settings.prompts.personas.first(where: { $0.id == personaID }),
                 let review = try? JSONDecoder().decode(ReviewDocument.Review.self, from: Data(json.utf8))
             else { continue }
             if options.retryFailed && review.status == .abstained { continue }
-            results[personaID] = PersonaResult(review: review, persona: persona)
+            results[stored] = PersonaResult(review: review, persona: persona)
         }
         return results
     }

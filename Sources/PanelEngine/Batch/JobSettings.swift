@@ -1,6 +1,7 @@
 import Foundation
 public import ModelBackends
 public import PanelKit
+import Synchronization
 import Yams
 
 /// What a queued job records when it is enqueued, so every worker — on any machine, with its own
@@ -129,7 +130,8 @@ extension BatchDriver {
     /// stay in the store.
     public static func forJob(
         _ record: JobRecord, backends: BackendSettings, store: any ReviewStore, calls: AsyncSemaphore, owner: String,
-        lease: Duration, maxItemAttempts: Int, concurrency: Int, onEvent: @escaping @Sendable (EngineEvent) -> Void,
+        lease: Duration, maxItemAttempts: Int, concurrency: Int, engines: JobEngines? = nil,
+        onEvent: @escaping @Sendable (EngineEvent) -> Void,
         onRetry: @escaping @Sendable (_ backend: String, _ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void = { _, _, _, _ in
         }
     ) throws -> BatchDriver {
@@ -137,19 +139,57 @@ extension BatchDriver {
             throw EngineError("job '\(record.name)' was made before jobs kept their settings; rerun it with panel batch")
         }
         let job = try JobSettings.decode(text, job: record.name)
-        var settings = backends
-        if case .configuration(let worker) = backends.source {
-            settings.source = .configuration(try job.configuration(merging: worker, job: record.name))
+        let make = {
+            var settings = backends
+            if case .configuration(let worker) = backends.source {
+                settings.source = .configuration(try job.configuration(merging: worker, job: record.name))
+            }
+            let engineBackends = try EngineBackends(settings, cache: store, onRetry: onRetry)
+            let review = try job.reviewSettings(job: record.name)
+            try review.check(against: engineBackends.configuration)
+            return ReviewEngine(settings: review, backends: engineBackends)
         }
-        let engineBackends = try EngineBackends(settings, cache: store, onRetry: onRetry)
-        let review = try job.reviewSettings(job: record.name)
-        try review.check(against: engineBackends.configuration)
+        let engine = try engines?.engine(for: text, make: make) ?? make()
         return BatchDriver(
-            engine: ReviewEngine(settings: review, backends: engineBackends), store: store, sink: nil,
+            engine: engine, store: store, sink: nil,
             options: .init(
                 job: record.name, formats: job.documentFormats, concurrency: concurrency, budgetUSD: record.budgetUSD,
                 retryFailed: job.retryFailed, lease: lease, maxItemAttempts: maxItemAttempts),
             calls: calls, owner: owner, onEvent: onEvent)
+    }
+}
+
+/// The engines a worker made from jobs' settings, by the settings' text: every review a team server
+/// enqueues carries the same settings, so its reviews share one engine (backends, connections, router
+/// statistics) instead of building one each. Bounded: the least recently used goes first.
+public final class JobEngines: Sendable {
+    let engines = Mutex<[(settings: String, engine: ReviewEngine)]>([])
+    let limit: Int
+
+    public init(limit: Int = 16) {
+        self.limit = max(1, limit)
+    }
+
+    /// Adds an engine made elsewhere (the server's own, for the settings it enqueues its reviews with).
+    public func seed(_ settings: String, _ engine: ReviewEngine) {
+        engines.withLock { $0.insert((settings, engine), at: 0) }
+    }
+
+    func engine(for settings: String, make: () throws -> ReviewEngine) throws -> ReviewEngine {
+        if let found = engines.withLock({ list -> ReviewEngine? in
+            guard let index = list.firstIndex(where: { $0.settings == settings }) else { return nil }
+            let entry = list.remove(at: index)
+            list.insert(entry, at: 0)
+            return entry.engine
+        }) {
+            return found
+        }
+        let engine = try make()
+        engines.withLock { list in
+            list.insert((settings, engine), at: 0)
+            if list.count > limit { list.removeLast() }
+        }
+        return engine
     }
 }
 

@@ -86,3 +86,11 @@ public final class LeaseBook: Sendable {
     /// Claims held now and not lost.
     public var liveCount: Int { entries.withLock { $0.values.filter { !$0.lost }.count } }
 }
+
+/// The queue's defaults, in one place: every worker, batch and server takes them unless told otherwise.
+public enum QueueDefaults {
+    /// How long a claim holds an item without a heartbeat (renewed every third of it).
+    public static let lease: Duration = .seconds(30)
+    /// Claims of an item that may end unfinished before it is failed.
+    public static let maxItemAttempts = 3
+}

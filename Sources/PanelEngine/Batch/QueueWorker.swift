@@ -22,11 +22,18 @@ public final class QueueWorker: Sendable {
         public var pollInterval: Duration
         /// How long listings in flight may take to finish after ``QueueWorker/stop()``.
         public var grace: Duration
+        /// Which jobs: batches, reviews asked of the team server, or both.
+        public var kinds: JobKinds
+        /// Items held at once (nil: ``listingsInFlight``'s rule).
+        public var itemsInFlight: Int?
 
         public init(
-            job: String? = nil, drain: Bool = false, concurrency: Int = 8, lease: Duration = .seconds(30), maxItemAttempts: Int = 3,
-            pollInterval: Duration = .seconds(2), grace: Duration = .seconds(30)
+            job: String? = nil, drain: Bool = false, concurrency: Int = 8, lease: Duration = QueueDefaults.lease,
+            maxItemAttempts: Int = QueueDefaults.maxItemAttempts,
+            pollInterval: Duration = .seconds(2), grace: Duration = .seconds(30), kinds: JobKinds = .all, itemsInFlight: Int? = nil
         ) {
+            self.kinds = kinds
+            self.itemsInFlight = itemsInFlight
             self.job = job
             self.drain = drain
             self.concurrency = concurrency
@@ -38,7 +45,7 @@ public final class QueueWorker: Sendable {
 
         /// Listings held at once: enough to keep every call slot busy while some listings are between
         /// calls (four personas a listing, twice over), never so many that other workers go idle.
-        var listingsInFlight: Int { max(2, concurrency / 2) }
+        var listingsInFlight: Int { itemsInFlight.map { max(1, $0) } ?? max(2, concurrency / 2) }
     }
 
     public let store: any ReviewStore
@@ -123,7 +130,8 @@ public final class QueueWorker: Sendable {
                         let (store, owner, options, limit) = (store, owner, options, taken)
                         claims = try await StoreDeadline.run(limit: store.stepDeadline) {
                             try await store.claimQueued(
-                                job: options.job, excluding: skipped, owner: owner, lease: options.lease, limit: limit,
+                                job: options.job, kinds: options.kinds, excluding: skipped, owner: owner, lease: options.lease,
+                                limit: limit,
                                 maxAttempts: options.maxItemAttempts)
                         }
                         if outage > .zero { onEvent(.problem("\(store.location) answers again; claiming")) }
@@ -156,6 +164,10 @@ public final class QueueWorker: Sendable {
                             }
                             leases.release(claim.claim)
                             if driver.progress.budgetStopped { self.state.withLock { _ = $0.skipped.insert(claim.claim.job) } }
+                            // A review's job has one item: its driver is not needed again.
+                            if TeamReview.id(ofJob: claim.claim.job) != nil {
+                                self.state.withLock { _ = $0.drivers.removeValue(forKey: claim.claim.job) }
+                            }
                             self.state.withLock { $0.inFlight -= 1 }
                             slots.release()
                         }
@@ -166,7 +178,7 @@ public final class QueueWorker: Sendable {
                             let open = try? await StoreDeadline.run(
                                 limit: store.stepDeadline,
                                 { [store, options] in
-                                    try await store.openItems(job: options.job, excluding: skipped)
+                                    try await store.openItems(job: options.job, kinds: options.kinds, excluding: skipped)
                                 }),
                             open == 0
                         {

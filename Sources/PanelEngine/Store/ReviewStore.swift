@@ -38,14 +38,16 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     /// and first listing first, skipping rows another process is claiming (`SKIP LOCKED`), listings held
     /// under a live lease, cancelled jobs and `excluding`. A lease that expired is taken over. A listing
     /// claimed `maxAttempts` times without finishing is recorded failed with the last reason instead.
+    /// `kinds` says which jobs: batches, reviews asked of the team server (``TeamReview/jobPrefix``), or
+    /// both. A review's item given up on fails the review too (its token charged what it spent).
     func claimQueued(
-        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+        job: String?, kinds: JobKinds, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
     ) async throws
         -> [QueuedClaim]
 
-    /// Listings still to be finished — queued, or held by some process — in live jobs (all jobs, or
-    /// one), leaving out `excluding`. Zero means a draining worker is done.
-    func openItems(job: String?, excluding: Set<String>) async throws -> Int
+    /// Listings still to be finished — queued, or held by some process — in live jobs (all jobs of
+    /// `kinds`, or one), leaving out `excluding`. Zero means a draining worker is done.
+    func openItems(job: String?, kinds: JobKinds, excluding: Set<String>) async throws -> Int
 
     /// Returns when new work may be there (a listing enqueued or given back, as far as the store can
     /// tell) or after `timeout`, whichever is first.
@@ -106,11 +108,45 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
 
     /// Every item of a job in input order, one at a time (constant memory whatever the job's size).
     func forEachItem(job: String, _ body: (BatchItem) throws -> Void) async throws
-    /// Every job, newest first: name, when it began (UTC, `yyyy-MM-dd HH:mm:ss`) and what it has spent.
+    /// Every batch job (not the reviews' jobs), newest first: name, when it began (UTC,
+    /// `yyyy-MM-dd HH:mm:ss`) and what it has spent.
     func jobs() async throws -> [JobSummary]
+
+    // MARK: Reviews as jobs
+
+    /// Keeps a new review when its token may have it (as ``TeamStore/admitReview(_:maxUnfinished:)``)
+    /// and, in the same step, puts its job on the queue (`settings`: the ``JobSettings`` text any worker
+    /// builds its engine from), waking idle workers.
+    func admitReview(_ review: TeamReview, settings: String, maxUnfinished: Int) async throws -> ReviewAdmission
+
+    /// Ends a review job under its lease in one step (``ReviewCompletion``): false, and nothing written,
+    /// when the lease was lost.
+    func finishReview(_ claim: ItemClaim, _ completion: ReviewCompletion) async throws -> Bool
+
+    /// Appends events to a review's log (numbered after the last) and wakes its readers, on this process
+    /// and, where the store can, on others.
+    func appendReviewEvents(review: String, _ events: [ReviewEventRecord]) async throws
+
+    /// A review's events after `seq`, in order (at most `limit`). The log of a review finished a while
+    /// ago is dropped: its document is what is left to replay.
+    func reviewEvents(review: String, after seq: Int, limit: Int) async throws -> [ReviewEventRecord]
+
+    /// Returns when some review's events may have been appended, or after `timeout`.
+    func waitForReviewEvents(timeout: Duration) async
 }
 
 extension ReviewStore {
+    public func claimQueued(
+        job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
+    ) async throws -> [QueuedClaim] {
+        try await claimQueued(
+            job: job, kinds: .all, excluding: excluding, owner: owner, lease: lease, limit: limit, maxAttempts: maxAttempts)
+    }
+
+    public func openItems(job: String?, excluding: Set<String>) async throws -> Int {
+        try await openItems(job: job, kinds: .all, excluding: excluding)
+    }
+
     public func jobExists(_ name: String) async throws -> Bool { try await job(name) != nil }
 
     /// How long a worker waits for one step of this store before it gives the step up and tries again
