@@ -1,4 +1,5 @@
 import Logging
+import ModelBackends
 import PostgresNIO
 import Synchronization
 
@@ -33,11 +34,11 @@ final class QueueListener: Sendable {
     }
 
     func listen() async {
-        var backoff: Duration = .milliseconds(100)
+        var failures = 0
         while !Task.isCancelled {
             do {
                 let connection = try await connect()
-                backoff = .milliseconds(100)
+                failures = 0
                 do {
                     try await connection.listen(on: channel) { notifications in
                         // Anything may have changed while no one listened.
@@ -51,8 +52,8 @@ final class QueueListener: Sendable {
             } catch {
                 logger.debug("queue listener cannot connect: \(error)")
             }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(5))
+            failures += 1
+            try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: failures))
         }
     }
 

@@ -22,6 +22,15 @@ final class FlakyBackend: ModelBackend {
 }
 
 struct RetryingBackendTests {
+    /// One policy type for every retry: backend calls, store steps, a store's outage, a queued item's claims.
+    @Test func oneBackoffRuleDoublesUpToItsCeiling() {
+        let outage = RetryPolicy.storeOutage
+        #expect((1...8).map { outage.backoff(after: $0) } == [100, 200, 400, 800, 1600, 3200, 5000, 5000].map { .milliseconds($0) })
+        #expect(RetryPolicy.storeStep.maxAttempts == 4 && RetryPolicy.storeStep.backoff(after: 3) == .seconds(1))
+        #expect(RetryPolicy().backoff(after: 1, random: 0) == .milliseconds(250))
+        #expect(RetryPolicy.queueItem.maxAttempts == 3)
+    }
+
     static let request = ChatRequest(messages: [.user("hi")])
 
     func error(_ kind: BackendError.Kind, status: Int? = nil, retryAfter: Duration? = nil) -> BackendError {

@@ -34,12 +34,27 @@ public struct RetryPolicy: Sendable, Hashable {
     /// The wait before attempt `attempt + 1` (attempt counts from 1): exponential backoff with full
     /// jitter (`random` in 0..<1), never shorter than what the server asked for.
     public func delay(after attempt: Int, error: BackendError, random: Double) -> Duration {
-        let exponent = min(attempt - 1, 20)
-        let ceiling = min(maxDelay, baseDelay * (1 << exponent))
-        let backoff = ceiling * (0.5 + 0.5 * random)
+        let backoff = backoff(after: attempt, random: random)
         if let retryAfter = error.retryAfter, retryAfter > backoff { return retryAfter }
         return backoff
     }
+
+    /// The wait before attempt `attempt + 1` of anything retried (attempt counts from 1): `baseDelay`
+    /// doubling up to `maxDelay`, scaled by 0.5 + 0.5 × `random` (1: no jitter).
+    public func backoff(after attempt: Int, random: Double = 1) -> Duration {
+        let exponent = min(max(attempt, 1) - 1, 20)
+        let ceiling = min(maxDelay, baseDelay * (1 << exponent))
+        return ceiling * (0.5 + 0.5 * min(max(random, 0), 1))
+    }
+
+    /// A store step tried again over a short outage (a restarted server, a dropped connection): four
+    /// attempts, 0.25 s doubling.
+    public static let storeStep = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(250), maxDelay: .seconds(2))
+    /// A queued item (a batch's listing, a team server's review): claimed at most three times without
+    /// finishing before it is failed with the last reason.
+    public static let queueItem = RetryPolicy(maxAttempts: 3)
+    /// A worker or listener waiting for its store to answer again: 0.1 s doubling to 5 s, for as long as it takes.
+    public static let storeOutage = RetryPolicy(maxAttempts: .max, baseDelay: .milliseconds(100), maxDelay: .seconds(5))
 }
 
 /// Retries the wrapped backend's transient failures with exponential backoff and jitter, honouring

@@ -246,11 +246,11 @@ public final class BatchDriver: Sendable {
         var lost: Bool
     }
 
-    /// The one fan-out of queued work: every persona of every listing of an item that has no saved result
-    /// asked at once through the pipeline (each call waiting for a slot and its budget reservation, and
-    /// starting only while the lease holds), each result saved under the lease the moment it arrives —
-    /// except the one that completes the item, which is saved in the same step that ends it.
-    /// `onAsk`/`onResult`: a review's stream hears of each persona as it starts and ends.
+    /// Queued work through the pipeline's one fan-out: each persona without a saved result waits for a
+    /// call slot and its budget reservation and is asked only while the lease holds; each result is
+    /// saved under the lease the moment it arrives — except the one that completes the item, which is
+    /// saved in the same step that ends it. `onAsk`/`onResult`: a review's stream hears of each persona as
+    /// it starts and ends.
     func fanOut(
         _ listings: [Listing], claim: ItemClaim, hasResults: Bool, pipeline: ReviewPipeline, isLive: @escaping @Sendable () -> Bool,
         onAsk: @escaping @Sendable (Persona, Listing) -> Void = { _, _ in },
@@ -261,44 +261,41 @@ public final class BatchDriver: Sendable {
         let wanted = listings.indices.flatMap { index in personas.map { Self.resultKey(index, $0.id) } }
         var last: (SavedResult, BudgetReservation?)?
         var lost = false
-        await withTaskGroup(of: (String, PersonaResult, String?, BudgetReservation?)?.self) { group in
-            for (index, listing) in listings.enumerated() {
-                // One panel per tool: its routed calls share diversity state.
-                let panel = PanelScope()
-                for persona in personas where results[Self.resultKey(index, persona.id)] == nil {
-                    let key = Self.resultKey(index, persona.id)
-                    group.addTask {
-                        guard let reservation = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
-                        defer { self.semaphore.release() }
-                        // No paid call for an item this worker may no longer hold (paused past its lease, cut off
-                        // from the store): whoever holds it now asks this persona.
-                        guard isLive() else {
-                            self.state.withLock { $0.inFlight -= 1 }
-                            if let held = reservation.reservation { await self.detached { try await self.store.releaseBudget(held) } }
-                            return nil
-                        }
-                        onAsk(persona, listing)
-                        let result = await pipeline.review(listing, by: persona, panel: panel)
-                        self.settle(cost: result.costUSD)
-                        onResult(result, listing)
-                        return (
-                            key, result, try? ReviewDocument.Review(result: result).jsonValue().canonicalText(), reservation.reservation
-                        )
-                    }
+        let saved = results
+        await pipeline.fanOut(
+            listings, skip: { index, persona in saved[Self.resultKey(index, persona.id)] != nil },
+            admit: { index, persona, panel -> Slot? in
+                let listing = listings[index]
+                guard let slot = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
+                // No paid call for an item this worker may no longer hold (paused past its lease, cut off
+                // from the store): whoever holds it now asks this persona.
+                guard isLive() else {
+                    self.semaphore.release()
+                    self.state.withLock { $0.inFlight -= 1 }
+                    if let held = slot.reservation { await self.detached { try await self.store.releaseBudget(held) } }
+                    return nil
                 }
-            }
-            for await answer in group {
-                guard let (key, result, review, reservation) = answer else { continue }
+                onAsk(persona, listing)
+                return slot
+            },
+            called: { _, result in
+                self.semaphore.release()
+                self.settle(cost: result.costUSD)
+            },
+            onResult: { index, _, result, slot in
+                onResult(result, listings[index])
+                let reservation = slot.reservation
                 // A call cut short because this process is stopping is no answer: the persona is asked again
                 // by whoever takes the item next.
                 if Task.isCancelled, case .abstained = result.outcome {
                     if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
-                    continue
+                    return
                 }
+                let key = Self.resultKey(index, result.persona.id)
                 results[key] = result
-                guard let review else {
+                guard let review = try? ReviewDocument.Review(result: result).jsonValue().canonicalText() else {
                     if let reservation { try? await store.releaseBudget(reservation) }
-                    continue
+                    return
                 }
                 let saved = SavedResult(persona: key, review: review, costUSD: result.costUSD)
                 if wanted.allSatisfy({ results[$0] != nil }) {
@@ -312,23 +309,21 @@ public final class BatchDriver: Sendable {
                         if let reservation { try? await store.releaseBudget(reservation) }
                     }
                 }
-            }
-        }
+            })
         return Asked(results: results, last: last, lost: lost)
     }
 
     /// A store step tried again over a short outage (a restarted server, a dropped connection): up to
     /// four attempts over about four seconds. The steps are fenced and idempotent, so a repeat is safe.
     func retrying<T: Sendable>(_ step: @escaping @Sendable () async throws -> T) async throws -> T {
-        var wait: Duration = .milliseconds(250)
-        for attempt in 1..<4 {
+        let policy = RetryPolicy.storeStep
+        for attempt in 1..<policy.maxAttempts {
             do {
                 return try await StoreDeadline.run(limit: store.stepDeadline, step)
             } catch {
                 if Task.isCancelled { throw error }
                 if attempt == 1 { onEvent(.problem("\(store.location): \(error); retrying")) }
-                try? await Task.sleep(for: wait)
-                wait *= 2
+                try? await Task.sleep(for: policy.backoff(after: attempt))
             }
         }
         return try await StoreDeadline.run(limit: store.stepDeadline, step)
@@ -349,7 +344,7 @@ public final class BatchDriver: Sendable {
     }
 
     /// A call slot and, with a budget, the call's reservation.
-    struct Slot {
+    struct Slot: Sendable {
         var reservation: BudgetReservation?
     }
 

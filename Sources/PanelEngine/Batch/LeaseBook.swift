@@ -1,3 +1,4 @@
+public import ModelBackends
 import Synchronization
 
 /// The leases a worker holds, as it knows them locally: each claim's expiry on the monotonic clock
@@ -91,6 +92,6 @@ public final class LeaseBook: Sendable {
 public enum QueueDefaults {
     /// How long a claim holds an item without a heartbeat (renewed every third of it).
     public static let lease: Duration = .seconds(30)
-    /// Claims of an item that may end unfinished before it is failed.
-    public static let maxItemAttempts = 3
+    /// Claims of an item that may end unfinished before it is failed (``RetryPolicy/queueItem``).
+    public static let maxItemAttempts = RetryPolicy.queueItem.maxAttempts
 }

@@ -114,7 +114,7 @@ public final class QueueWorker: Sendable {
         let slots = AsyncSemaphore(limit: options.listingsInFlight)
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                var outage: Duration = .zero
+                var outage = 0
                 while !isStopping && !Task.isCancelled {
                     guard (try? await slots.acquire()) != nil else { break }
                     var taken = 1
@@ -134,14 +134,14 @@ public final class QueueWorker: Sendable {
                                 limit: limit,
                                 maxAttempts: options.maxItemAttempts)
                         }
-                        if outage > .zero { onEvent(.problem("\(store.location) answers again; claiming")) }
-                        outage = .zero
+                        if outage > 0 { onEvent(.problem("\(store.location) answers again; claiming")) }
+                        outage = 0
                     } catch {
                         for _ in 0..<taken { slots.release() }
-                        // Backing off while the store is away: 0.1 s doubling to 5 s.
-                        if outage == .zero { onEvent(.problem("cannot claim from \(store.location): \(error); trying again")) }
-                        outage = outage == .zero ? .milliseconds(100) : min(outage * 2, .seconds(5))
-                        try? await Task.sleep(for: outage)
+                        // Backing off while the store is away (``RetryPolicy/storeOutage``).
+                        if outage == 0 { onEvent(.problem("cannot claim from \(store.location): \(error); trying again")) }
+                        outage += 1
+                        try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: outage))
                         continue
                     }
                     for _ in claims.count..<taken { slots.release() }

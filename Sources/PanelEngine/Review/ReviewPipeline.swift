@@ -54,23 +54,15 @@ public struct ReviewPipeline: Sendable {
             familyOf: familyOf, onEvent: onEvent)
     }
 
+    /// Reviews listings together: every persona of every listing at once, the votes aggregated.
     public func run(_ listings: [Listing]) async -> ReviewRun {
         let clock = ContinuousClock()
         let start = clock.now
         let personas = prompts.personas
         var results = Array(repeating: [PersonaResult?](repeating: nil, count: personas.count), count: listings.count)
-        await withTaskGroup(of: (Int, Int, PersonaResult).self) { group in
-            for (l, listing) in listings.enumerated() {
-                // One panel per tool: its routed calls share diversity state, freed when the run ends.
-                let panel = PanelScope()
-                for (p, persona) in personas.enumerated() {
-                    group.addTask { (l, p, await review(listing, by: persona, panel: panel)) }
-                }
-            }
-            for await (l, p, result) in group {
-                results[l][p] = result
-                onEvent(.finished(result, listing: listings[l]))
-            }
+        await fanOut(listings, admit: { _, _, _ in true }) { l, p, result, _ in
+            results[l][p] = result
+            onEvent(.finished(result, listing: listings[l]))
         }
         let tools = listings.enumerated().map { l, listing in
             let personaResults = results[l].enumerated().map { p, result in
@@ -80,6 +72,36 @@ public struct ReviewPipeline: Sendable {
                 listing: listing, results: personaResults, panel: PanelSummary(results: personaResults, quorum: quorum))
         }
         return ReviewRun(tools: tools, personas: personas, wallMS: (clock.now - start).milliseconds)
+    }
+
+    /// The one fan-out of persona calls — a review at the terminal, a team server's review, a batch's
+    /// listing: every persona of every listing that `skip` does not leave out (answers already saved)
+    /// asked at once, one panel per listing (its routed calls share diversity state). `admit` runs in the
+    /// call's task before it (a call slot, a budget reservation, a lease still held); nil leaves the
+    /// persona unasked. `called` runs in the call's task after it (the slot given back). `onResult` gets
+    /// each result as it completes, one at a time, with its listing's and persona's indices and what
+    /// `admit` gave. Cancelling the caller's task cancels every call in flight.
+    public func fanOut<Ticket: Sendable>(
+        _ listings: [Listing], skip: (_ listing: Int, Persona) -> Bool = { _, _ in false },
+        admit: @escaping @Sendable (_ listing: Int, Persona, PanelScope) async -> Ticket?,
+        called: @escaping @Sendable (Ticket, PersonaResult) async -> Void = { _, _ in },
+        onResult: (_ listing: Int, _ persona: Int, PersonaResult, Ticket) async -> Void
+    ) async {
+        let personas = prompts.personas
+        await withTaskGroup(of: (Int, Int, PersonaResult, Ticket)?.self) { group in
+            for (l, listing) in listings.enumerated() {
+                let panel = PanelScope()
+                for (p, persona) in personas.enumerated() where !skip(l, persona) {
+                    group.addTask {
+                        guard let ticket = await admit(l, persona, panel) else { return nil }
+                        let result = await review(listing, by: persona, panel: panel)
+                        await called(ticket, result)
+                        return (l, p, result, ticket)
+                    }
+                }
+            }
+            for await case let (l, p, result, ticket)? in group { await onResult(l, p, result, ticket) }
+        }
     }
 
     /// One persona's review of one listing: asked once, or `samples` times at once and combined (the
