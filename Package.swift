@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PanelEngine", targets: ["PanelEngine"]),
         .library(name: "PanelPostgres", targets: ["PanelPostgres"]),
         .library(name: "PanelServer", targets: ["PanelServer"]),
+        .library(name: "PanelRuntime", targets: ["PanelRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -114,15 +115,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The composition root: the one way in to a ready engine (configuration, store, backends,
+        // settings, checks) for every front end; it re-exports the engine's API.
+        .target(
+            name: "PanelRuntime",
+            dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "PanelStore", "PanelPostgres"]
+        ),
         .executableTarget(
             name: "panel",
             dependencies: [
-                "PanelKit",
-                "PanelEngine",
-                "ModelBackends",
-                "ModelRouter",
-                "PanelStore",
-                "PanelPostgres",
+                "PanelRuntime",
                 "PanelServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -180,7 +182,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres"]),
+        .testTarget(
+            name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres", "PanelRuntime"]),
     ]
 )
 

@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
-import PanelStore
+import PanelRuntime
 
 /// How `panel review` reaches a model: a live OpenAI-compatible server, or recorded answers.
 struct BackendOptions: ParsableArguments {
@@ -48,16 +45,6 @@ struct BackendOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Show calibrated scores beside the raw ones, from a map panel calibrate wrote.", valueName: "FILE"))
     var calibration: String?
-
-    /// The calibration `--calibration` names, read (nil without it).
-    func loadCalibration() throws -> Calibration? {
-        guard let calibration else { return nil }
-        do {
-            return try Calibration.load(path: calibration)
-        } catch {
-            throw ConfigurationError("--calibration \(error)")
-        }
-    }
 
     @Option(help: ArgumentHelp("Deadline for each whole call, in seconds.", valueName: "SECONDS"))
     var timeout: Double = 120
@@ -135,92 +122,37 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// The configuration these options describe: `--config FILE`, else `--base-url/--model` as a
-    /// one-backend configuration, else `panel.yaml` in the working directory, else a detected backend
-    /// (``BackendDetection``: provider keys in the environment, then a model server on this machine),
-    /// said on stderr.
-    func configuration(log: Diagnostics) async throws -> PanelConfiguration? {
-        if replay != nil { return nil }
-        if baseURL == nil, config == nil, !FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
-            // The flags that describe a backend apply to a detected one as to a --base-url one.
-            return try await Self.detected(model: model, log: log) { backend in
-                if let backendName { backend.name = backendName }
-                if let price { backend.price = parsedPrice(price) }
-                backend.maxConcurrency = concurrency
-                backend.timeout = CheckedNumber.duration(seconds: timeout, max: 86_400) ?? backend.timeout
-                backend.structuredOutput = StructuredOutputMode(rawValue: structuredOutput) ?? backend.structuredOutput
-                backend.retry = RetryPolicy(maxAttempts: maxAttempts)
-            }
-        }
-        if let baseURL, let model {
-            let name = backendName ?? URL(string: baseURL)?.host ?? "openai"
-            let backend = BackendConfiguration(
-                name: name, kind: .openai, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, price: price.flatMap(parsedPrice),
-                maxConcurrency: concurrency, timeout: CheckedNumber.duration(seconds: timeout, max: 86_400) ?? .seconds(120),
-                structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, retry: RetryPolicy(maxAttempts: maxAttempts))
-            return PanelConfiguration(backends: [backend], defaultBackend: name, source: "command line")
-        }
-        let path = config ?? PanelConfiguration.fileName
-        return try PanelConfiguration.load(path: path)
-    }
-
-    /// A backend found without configuration, announced on stderr; the error lists what was tried.
-    static func detected(
-        model: String?, log: Diagnostics, adjust: (inout BackendConfiguration) -> Void = { _ in }
-    ) async throws -> PanelConfiguration {
-        switch await BackendDetection(environment: ProcessInfo.processInfo.environment).detect(model: model) {
-        case .success(var found):
-            adjust(&found.backend)
-            log.info(
-                "no \(PanelConfiguration.fileName) here: using backend '\(found.backend.name)' — \(found.reason). panel init writes a panel.yaml."
-            )
-            return found.configuration
-        case .failure(let notFound):
-            throw ConfigurationError(notFound.description)
-        }
-    }
-
-    /// The typed settings these options describe (the store is opened by the command).
-    func settings(log: Diagnostics) async throws -> BackendSettings {
-        if let replay { return BackendSettings(source: .replay(directory: replay)) }
-        guard var configuration = try await configuration(log: log) else { throw ConfigurationError("no backend configured") }
-        if configuration.backends.contains(where: \.qualityMeasured) {
-            let (resolved, notes) = configuration.resolvingMeasuredQuality(try await openStore().measuredQualities())
-            configuration = resolved
-            notes.forEach(log.info)
-        }
-        if baseURL != nil, let variable = apiKeyEnv, ProcessInfo.processInfo.environment[variable]?.isEmpty ?? true {
-            throw ConfigurationError(
-                "--api-key-env: the environment variable \(variable) is not set; export it, or leave out --api-key-env for a server without auth"
-            )
-        }
-        return BackendSettings(
-            source: .configuration(configuration), recordDirectory: record,
+    /// The request these options make of the engine (``PanelRuntime``): the command adds its own
+    /// prompts, templates, quorum and streaming.
+    func request(
+        prompts: String? = nil, templates: String? = nil, quorum: Int? = nil, stream: Bool? = nil,
+        storeAlternative: String = ", or use --no-cache"
+    ) -> EngineRequest {
+        var overrides = ReviewOverrides(
+            temperature: temperature, maxOutputTokens: maxTokens, stream: self.stream ? true : nil, quorum: quorum, samples: samples)
+        if let stream { overrides.stream = stream }
+        return EngineRequest(
+            configPath: config, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, replay: replay, record: record,
+            backendName: backendName, price: price.flatMap(parsedPrice),
+            timeout: CheckedNumber.duration(seconds: timeout, max: 86_400) ?? .seconds(120), concurrency: concurrency,
+            structuredOutput: StructuredOutputMode(rawValue: structuredOutput) ?? .auto, maxAttempts: maxAttempts,
             cacheMode: noCache ? .off : (refresh ? .refresh : .normal), cacheLocal: cache,
-            cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) } ?? configuration.cacheTTL)
+            cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) }, overrides: overrides, prompts: prompts,
+            templates: templates, calibration: calibration, store: storeOption.location, storeAlternative: storeAlternative)
     }
 
-    /// The overrides of review settings these options give.
-    var overrides: ReviewOverrides {
-        ReviewOverrides(temperature: temperature, maxOutputTokens: maxTokens, stream: stream ? true : nil, samples: samples)
+    /// Where the runtime's notes go: the terminal's diagnostics.
+    static func runtimeLog(_ log: Diagnostics) -> RuntimeLog {
+        RuntimeLog(info: { log.info($0) }, debug: { log.debug($0) })
     }
 
-    /// The backend stack: settings, the store when the cache needs it, retries logged at debug level.
-    func makeBackends(_ settings: BackendSettings, store: (any ResponseCache)?, log: Diagnostics) throws -> EngineBackends {
-        do {
-            return try EngineBackends(
-                settings, cache: store,
-                onRetry: { name, attempt, error, wait in
-                    log.debug("↻ \(name): attempt \(attempt) failed (\(error.kind.rawValue)); retrying in \(wait.milliseconds) ms")
-                })
-        } catch {
-            throw ConfigurationError(error.description)
-        }
-    }
-
-    /// Opens the store at `--store` (a SQLite file, or a PostgreSQL URL).
-    func openStore() async throws -> any ReviewStore {
-        try await storeOption.open(alternative: ", or use --no-cache")
+    /// The ready engine these options and the command's own ask for.
+    func runtime(
+        _ use: PanelRuntime.StoreUse, log: Diagnostics, prompts: String? = nil, templates: String? = nil, quorum: Int? = nil,
+        stream: Bool? = nil
+    ) async throws(RuntimeError) -> PanelRuntime {
+        try await PanelRuntime.open(
+            request(prompts: prompts, templates: templates, quorum: quorum, stream: stream), store: use, log: Self.runtimeLog(log))
     }
 }
 

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 struct BackendsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

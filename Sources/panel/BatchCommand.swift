@@ -1,10 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
-import PanelStore
+import PanelRuntime
 
 struct BatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -117,18 +114,10 @@ struct BatchCommand: AsyncParsableCommand {
         let store: any ReviewStore
         let sink = out.map { DirectorySink(path: $0) }
         do {
-            let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            let settings = try await backend.settings(log: log)
-            store = try await backend.openStore()
-            let backends = try backend.makeBackends(settings, store: store, log: log)
-            var overrides = backend.overrides
-            overrides.quorum = quorum
-            var reviewSettings = ReviewSettings.resolved(
-                overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
-            reviewSettings.calibration = try backend.loadCalibration()
-            engine = ReviewEngine(settings: reviewSettings, backends: backends)
-            try engine.settings.check(against: backends.configuration)
+            let runtime = try await backend.runtime(.always, log: log, prompts: prompts, templates: templates, quorum: quorum)
+            engine = runtime.engine
+            store = try runtime.openedStore()
+            let backends = engine.backends
             if let sink {
                 let leftovers = try sink.prepare()
                 if leftovers > 0 { log.info("removed \(leftovers) temporary file(s) an interrupted run left in \(sink.path)") }

@@ -1,7 +1,5 @@
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 /// Writes diagnostics to stderr, never stdout (which carries documents). Colour only on a
 /// terminal and only when NO_COLOR is unset.

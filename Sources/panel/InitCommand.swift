@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 /// `panel init`: a commented panel.yaml for the backend found here (or a template of every kind).
 struct InitCommand: AsyncParsableCommand {

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import PanelEngine
-import PanelKit
-import PanelStore
+import PanelRuntime
 
 /// `panel jobs list|status`: what the store holds, from any machine that reaches it.
 struct JobsCommand: AsyncParsableCommand {

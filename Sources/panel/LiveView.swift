@@ -1,7 +1,5 @@
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 import Synchronization
 
 /// The live terminal view of a review: one line per persona × tool on stderr — waiting, streaming

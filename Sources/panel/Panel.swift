@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PanelKit
+import PanelRuntime
 import Synchronization
 
 /// `panel`: drafts reviews of software tools with a panel of model personas.

@@ -1,7 +1,5 @@
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 import Synchronization
 
 /// Plain progress on stderr: a line per finished persona, then a summary. Never touches stdout.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,8 +47,8 @@ struct RenderCommand: ParsableCommand {
         let documentTemplates: DocumentTemplates
         do {
             parsed = try JSONDocumentRenderer.decode(data, source: document)
-            if let calibration { try Calibration.load(path: calibration).apply(to: &parsed) }
-            documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            try PanelRuntime.calibration(calibration)?.apply(to: &parsed)
+            documentTemplates = try PanelRuntime.templates(templates)
         } catch {
             log.error("\(error)")
             throw PanelExit.usage

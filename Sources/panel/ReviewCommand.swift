@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
-import PanelStore
+import PanelRuntime
 
 struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,48 +94,21 @@ struct ReviewCommand: AsyncParsableCommand {
                 problems.append("\(error)")
             }
         }
-        let promptSet: PromptSet
-        do {
-            promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? PromptSet.builtIn()
-        } catch {
-            problems.append("\(error)")
-            promptSet = PromptSet.builtIn()
-        }
-        var backends: EngineBackends?
-        do {
-            let settings = try await backend.settings(log: log)
-            backends = try backend.makeBackends(settings, store: settings.usesCache ? try await backend.openStore() : nil, log: log)
-        } catch {
-            problems.append("\(error)")
-        }
-        var documentTemplates = DocumentTemplates.builtIn()
-        if let templates {
-            do {
-                documentTemplates = try DocumentTemplates.load(directory: URL(fileURLWithPath: templates))
-            } catch {
-                problems.append("\(error)")
-            }
-        }
         if let output, let input = listings.first(where: { Self.samePath($0, output) }) {
             problems.append("-o \(output): is the listing \(input); choose another file for the document (nothing was written)")
         }
-        guard problems.isEmpty, let backends else {
+        var runtime: PanelRuntime?
+        do {
+            runtime = try await backend.runtime(.forCache, log: log, prompts: prompts, templates: templates, quorum: quorum)
+        } catch {
+            problems += error.problems
+        }
+        guard problems.isEmpty, let engine = runtime?.engine else {
             problems.forEach(log.error)
             throw PanelExit.usage
         }
-        var overrides = backend.overrides
-        overrides.quorum = quorum
-        var settings = ReviewSettings.resolved(
-            overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
-        let engine: ReviewEngine
-        do {
-            settings.calibration = try backend.loadCalibration()
-            engine = ReviewEngine(settings: settings, backends: backends)
-            try engine.settings.check(against: backends.configuration)
-        } catch {
-            log.error("\(error)")
-            throw PanelExit.usage
-        }
+        let promptSet = engine.settings.prompts
+        let backends = engine.backends
 
         let progress = ProgressLines(log: log)
         var live: LiveView?

@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import ModelRouter
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 struct RouteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,11 +41,11 @@ struct RouteCommand: AsyncParsableCommand {
         var loaded: [Listing] = []
         do {
             if config == nil, !FileManager.default.fileExists(atPath: PanelConfiguration.fileName) {
-                configuration = try await BackendOptions.detected(model: nil, log: log)
+                configuration = try await PanelRuntime.detected(model: nil, log: BackendOptions.runtimeLog(log))
             } else {
                 configuration = try PanelConfiguration.load(path: config ?? PanelConfiguration.fileName)
             }
-            promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
+            promptSet = try PanelRuntime.prompts(prompts)
             for path in listings { loaded.append(try ListingLoader.load(path: path)) }
         } catch {
             log.error("\(error)")
@@ -72,9 +69,9 @@ struct RouteCommand: AsyncParsableCommand {
         for listing in loaded {
             if !json { print("\n\(TerminalText.safe(listing.name))") }
             for persona in promptSet.personas {
+                let settings = ReviewSettings.resolved(ReviewOverrides(), configuration: configuration)
                 let request = promptSet.request(
-                    for: persona, listing: listing, temperature: configuration.temperature ?? 0.2,
-                    maxOutputTokens: configuration.maxTokens ?? 700)
+                    for: persona, listing: listing, temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens)
                 let decision = router.decide(request)
                 let fixed = configuration.backendName(for: persona.id)
                 if json {

@@ -2,11 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 import PanelServer
-import PanelStore
 
 /// `panel serve`: the team's review service — the JSON API, event streams and the web page.
 struct ServeCommand: AsyncParsableCommand {
@@ -157,18 +154,10 @@ struct ServeCommand: AsyncParsableCommand {
         let engine: ReviewEngine
         let settings: BackendSettings
         do {
-            let promptSet = try prompts.map { try PromptSet.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            let documentTemplates = try templates.map { try DocumentTemplates.load(directory: URL(fileURLWithPath: $0)) } ?? .builtIn()
-            settings = try await backend.settings(log: log)
-            store = try await backend.openStore()
-            let backends = try backend.makeBackends(settings, store: store, log: log)
-            var overrides = backend.overrides
-            overrides.stream = !noStream
-            var reviewSettings = ReviewSettings.resolved(
-                overrides, configuration: backends.configuration, prompts: promptSet, templates: documentTemplates)
-            reviewSettings.calibration = try backend.loadCalibration()
-            engine = ReviewEngine(settings: reviewSettings, backends: backends)
-            try engine.settings.check(against: backends.configuration)
+            let runtime = try await backend.runtime(.always, log: log, prompts: prompts, templates: templates, stream: !noStream)
+            engine = runtime.engine
+            settings = runtime.backendSettings
+            store = try runtime.openedStore()
         } catch {
             log.error("\(error)")
             throw PanelExit.usage

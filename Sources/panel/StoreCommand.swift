@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import PanelEngine
-import PanelPostgres
-import PanelStore
+import PanelRuntime
 
 /// `panel store …`: moving a store's history.
 struct StoreCommand: AsyncParsableCommand {
@@ -21,49 +19,27 @@ struct StoreCommand: AsyncParsableCommand {
                 """)
 
         @Option(help: ArgumentHelp("The SQLite store to copy from.", valueName: "PATH"))
-        var from: String = PanelStore.defaultPath
+        var from: String = Stores.defaultPath
 
         @Option(help: ArgumentHelp("The PostgreSQL store to copy into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.", valueName: "URL"))
         var to: String
 
         func validate() throws {
-            guard PostgresLocation.isURL(to) else { throw ValidationError("--to must be a postgres:// URL") }
+            guard Stores.isPostgres(to) else { throw ValidationError("--to must be a postgres:// URL") }
             guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("--from \(from): no such store") }
         }
 
         func run() async throws {
             let log = Diagnostics(verbose: false, quiet: false)
-            let source: PanelStore
-            let destination: PostgresStore
+            let destination: String
+            let lines: [String]
             do {
-                source = try PanelStore(path: from)
-                destination = try await PostgresStore.open(url: to)
+                (destination, lines) = try await Stores.copy(from: from, to: to)
             } catch {
                 log.error("\(error)")
-                throw PanelExit.usage
+                throw error.copying ? PanelExit.nothingProduced : PanelExit.usage
             }
-            var lines: [String] = []
-            do {
-                for table in StoreTable.all {
-                    var read = 0
-                    var added = 0
-                    var page = 0
-                    while true {
-                        let rows = try source.rows(of: table, after: page)
-                        if rows.isEmpty { break }
-                        read += rows.count
-                        added += try await destination.insert(rows, into: table)
-                        page += 1
-                    }
-                    lines.append("\(table.name): \(added) copied, \(read - added) already there")
-                }
-            } catch {
-                log.error("copying into \(destination.location): \(error)")
-                await destination.close()
-                throw PanelExit.nothingProduced
-            }
-            await destination.close()
-            log.write((["copied \(from) into \(destination.location):"] + lines.map { "  " + $0 }).joined(separator: "\n"))
+            log.write((["copied \(from) into \(destination):"] + lines.map { "  " + $0 }).joined(separator: "\n"))
         }
     }
 }

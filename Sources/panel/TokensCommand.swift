@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import PanelEngine
-import PanelKit
+import PanelRuntime
 import PanelServer
 
 /// `panel tokens create|list|revoke`: the team server's API tokens, in the store it serves from.

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 /// Where `panel eval`, `stats` and `calibrate` read documents: files, a batch job, or the team server's reviews.
 struct DocumentSources: ParsableArguments {
@@ -279,10 +277,7 @@ struct AuditCommand: AsyncParsableCommand {
         let engine: ReviewEngine
         do {
             loaded = try ListingLoader.load(path: listing)
-            let settings = try await backend.settings(log: log)
-            let backends = try backend.makeBackends(settings, store: settings.usesCache ? try await backend.openStore() : nil, log: log)
-            engine = ReviewEngine(settings: .resolved(backend.overrides, configuration: backends.configuration), backends: backends)
-            try engine.settings.check(against: backends.configuration)
+            engine = try await backend.runtime(.forCache, log: log).engine
         } catch {
             log.error("\(error)")
             throw PanelExit.usage

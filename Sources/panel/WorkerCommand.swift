@@ -1,9 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import ModelBackends
-import PanelEngine
-import PanelKit
+import PanelRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -76,10 +74,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let store: any ReviewStore
         let settings: BackendSettings
         do {
-            settings = try await backend.settings(log: log)
-            store = try await backend.openStore()
-            // Checked now, not at the first claim: a worker that cannot build its backends should not start.
-            _ = try backend.makeBackends(settings, store: store, log: log)
+            // Built now, not at the first claim: a worker that cannot build its backends should not start.
+            let runtime = try await backend.runtime(.always, log: log)
+            settings = runtime.backendSettings
+            store = try runtime.openedStore()
         } catch {
             log.error("\(error)")
             throw PanelExit.usage

@@ -24,8 +24,8 @@ public struct ReviewPipeline: Sendable {
     public init(
         prompts: PromptSet,
         backendFor: @escaping @Sendable (Persona) -> any ModelBackend,
-        temperature: Double? = 0.2,
-        maxOutputTokens: Int? = 700,
+        temperature: Double? = ReviewSettings.defaultTemperature,
+        maxOutputTokens: Int? = ReviewSettings.defaultMaxOutputTokens,
         stream: Bool = false,
         quorum: Int? = nil,
         samples: Int = 1,

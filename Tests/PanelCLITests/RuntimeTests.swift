@@ -1,0 +1,48 @@
+import Foundation
+import PanelRuntime
+import Testing
+
+/// The one way in (``PanelRuntime``): every front end gets its engine from one constructor, and the
+/// executable holds no engine set-up of its own.
+struct RuntimeTests {
+    @Test func theExecutableImportsOnlyTheRuntimeAndTheServer() throws {
+        let directory = PanelCLITests.root.appendingPathComponent("Sources/panel")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".swift") }
+        #expect(files.count > 10)
+        let beneath = ["ModelBackends", "ModelRouter", "PanelKit", "PanelStore", "PanelPostgres", "PanelEngine"]
+        // Engine set-up is the runtime's: no command builds backends, an engine, a store or loads prompts itself.
+        let setUp = [
+            "EngineBackends(", "ReviewEngine(", "PanelStore(", "PostgresStore", "PromptSet.load", "DocumentTemplates.load",
+            "Calibration.load", "ReviewSettings.resolved(backend",
+        ]
+        for file in files {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            for module in beneath { #expect(!text.contains("import \(module)\n"), "\(file) imports \(module)") }
+            for call in setUp { #expect(!text.contains(call), "\(file) sets the engine up itself (\(call))") }
+        }
+    }
+
+    @Test func recordedAnswersMakeAReadyEngineWithTheDefaultsInOnePlace() async throws {
+        let runtime = try await PanelRuntime.open(
+            EngineRequest(replay: PanelCLITests.root.appendingPathComponent("fixtures/recordings").path), store: .forCache)
+        #expect(runtime.store == nil)
+        #expect(runtime.engine.settings.temperature == ReviewSettings.defaultTemperature)
+        #expect(runtime.engine.settings.maxOutputTokens == ReviewSettings.defaultMaxOutputTokens)
+        #expect(runtime.engine.settings.prompts.personas.map(\.id) == ["builder", "skeptic", "founder", "futurist"])
+    }
+
+    @Test func everyProblemIsSaidAtOnce() async throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("panel-runtime-\(UUID().uuidString)").path
+        var request = EngineRequest(configPath: missing + "/panel.yaml", prompts: missing + "/prompts", calibration: missing + "/cal.json")
+        request.store = missing + "/s.sqlite"
+        do {
+            _ = try await PanelRuntime.open(request, store: .always)
+            Issue.record("a runtime was made from files that are not there")
+        } catch {
+            #expect(error.problems.count == 3, "\(error.problems)")
+            #expect(error.problems.contains { $0.contains("prompts") })
+            #expect(error.problems.contains { $0.contains("panel.yaml") })
+            #expect(error.problems.contains { $0.hasPrefix("--calibration") })
+        }
+    }
+}
