@@ -91,7 +91,9 @@ public enum MockProvider {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(
                     byteBuffer: ByteBuffer(
-                        string: "{\"object\":\"list\",\"data\":[{\"id\":\"\(configuration.model)\",\"object\":\"model\"}]}")))
+                        string:
+                            "{\"object\":\"list\",\"data\":[{\"id\":\"\(configuration.model)\",\"object\":\"model\",\"owned_by\":\"panel-mock-provider\"}]}"
+                    )))
         }
         router.get("/_mock/stats") { _, _ in
             let snapshot = stats.snapshot

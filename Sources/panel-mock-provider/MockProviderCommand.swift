@@ -11,7 +11,7 @@ struct MockProviderCommand: AsyncParsableCommand {
         abstract: "Serve OpenAI-compatible chat completions (plain and SSE) on 127.0.0.1 with latency and fault knobs.",
         discussion: """
             Examples:
-              panel-mock-provider --port 8080 --latency-ms 800 --jitter-ms 200
+              panel-mock-provider --port 8765 --latency-ms 800 --jitter-ms 200
               panel-mock-provider --port 0 --ready-file /tmp/port --fault-rate 0.3 --shape mixed
               panel-mock-provider --canned fixtures/answers/reference.json   # serve hand-written answers
 
@@ -20,8 +20,8 @@ struct MockProviderCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Port to listen on (0 picks a free one).")
-    var port = 8080
+    @Option(help: "Port to listen on (default 0: a free one, printed; a model server's usual port is left to model servers).")
+    var port = 0
 
     @Option(help: "Latency of every answer, in milliseconds.")
     var latencyMs = 0.0

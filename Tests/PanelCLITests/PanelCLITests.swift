@@ -268,6 +268,26 @@ struct PanelCLITests {
         }
     }
 
+    /// Started without `--port`, the mock takes a free port and prints it: it does not sit on llama.cpp's
+    /// usual 8080 (where first-run detection once took it for llama.cpp).
+    @Test(.timeLimit(.minutes(2))) func theMockTakesAFreePortByDefaultAndSaysWhich() async throws {
+        let process = Process()
+        process.executableURL = Self.binary.deletingLastPathComponent().appendingPathComponent("panel-mock-provider")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        // A blocking read, off the concurrency pool.
+        let line = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: output.fileHandleForReading.availableData) }
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        let port = text.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
+        #expect(text.hasPrefix("panel-mock-provider listening on http://127.0.0.1:"), "\(text)")
+        #expect(port != nil && port != 8080, "\(text)")
+    }
+
     /// `-o` naming one of the listings is refused before any call; the listing is left as it was.
     @Test func outputOntoAnInputIsRefused() async throws {
         let listing = try temporaryFile("tool.yaml", "name: Acme\ndescription: Webhooks.\n")

@@ -93,6 +93,21 @@ struct BackendDetectionTests {
         #expect(empty.backend.name == "lm-studio")
     }
 
+    /// A server on llama.cpp's port is named by what it answers: panel's mock is not called llama.cpp.
+    @Test func aServerIsNamedByWhatItAnswersNotByItsPort() async throws {
+        func on8080(_ list: String) async throws -> BackendDetection.Found {
+            try await detect([:], probe: Self.probe(["http://127.0.0.1:8080/v1/models": list])).get()
+        }
+        let mock = try await on8080(#"{"object":"list","data":[{"id":"mock-model","object":"model","owned_by":"panel-mock-provider"}]}"#)
+        #expect(mock.backend.name == "mock" && mock.reason.hasPrefix("panel-mock-provider") && !mock.reason.contains("llama.cpp"))
+        let vllm = try await on8080(#"{"data":[{"id":"Qwen/Qwen2.5-7B","owned_by":"vllm"}]}"#)
+        #expect(vllm.backend.name == "vllm" && vllm.reason.hasPrefix("vLLM answered"))
+        let llama = try await on8080(#"{"data":[{"id":"smollm2","owned_by":"llamacpp"}]}"#)
+        #expect(llama.backend.name == "llama.cpp")
+        let other = try await on8080(#"{"data":[{"id":"m","owned_by":"acme"}]}"#)
+        #expect(other.backend.name == "local" && other.reason.contains("'acme'") && other.reason.contains(":8080"))
+    }
+
     @Test func nothingFoundSaysWhatWasTriedAndHowToConfigure() async throws {
         guard case .failure(let notFound) = await detect(["AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com"]) else {
             Issue.record("found a backend in an empty environment")

@@ -197,17 +197,35 @@ public struct BackendDetection: Sendable {
                         + (server.kind == .ollama ? " (ollama pull llama3.2, or give --model)" : " (load one, or give --model)"))
                 continue
             }
+            // Named by what answered, not by the port it answered on (a mock, or vLLM, may sit on llama.cpp's).
+            let (name, product) = server.kind == .ollama ? (server.name, server.product) : Self.identify(answer, on: server)
             let backend = BackendConfiguration(
-                name: server.name, kind: server.kind, baseURL: server.baseURL, model: chosen,
-                price: Price(inputPerMTok: 0, outputPerMTok: 0))
+                name: name, kind: server.kind, baseURL: server.baseURL, model: chosen, price: Price(inputPerMTok: 0, outputPerMTok: 0))
             return .success(
                 Found(
                     backend: backend,
-                    reason:
-                        "\(server.product) answered on \(server.baseURL); model \(chosen) (\(model == nil ? "the first it lists" : "--model"))"
+                    reason: "\(product) answered on \(server.baseURL); model \(chosen) (\(model == nil ? "the first it lists" : "--model"))"
                 ))
         }
         return .failure(NotFound(tried: tried))
+    }
+
+    /// Which server an OpenAI-style model list came from, by the `owned_by` its models carry: llama.cpp
+    /// (`llamacpp`), vLLM (`vllm`), LM Studio (`organization_owner`), Ollama (`library`), panel's mock;
+    /// another owner is named as such; a list without one is taken for the server usual on that port.
+    static func identify(_ list: JSONValue?, on server: LocalServer) -> (name: String, product: String) {
+        let owner = list?["data"]?.arrayValue?.lazy.compactMap { $0["owned_by"]?.stringValue }.first { !$0.isEmpty }
+        guard let owner else { return (server.name, server.product) }
+        switch owner.lowercased() {
+        case "llamacpp", "llama.cpp": return ("llama.cpp", "llama.cpp")
+        case "vllm": return ("vllm", "vLLM")
+        case "organization_owner", "lmstudio", "lm-studio": return ("lm-studio", "LM Studio")
+        case "library", "ollama": return ("ollama", "Ollama")
+        case "panel-mock-provider": return ("mock", "panel-mock-provider (panel's stand-in for a model server)")
+        default:
+            let port = URL(string: server.baseURL)?.port.map { ":\($0)" } ?? ""
+            return ("local", "an OpenAI-compatible server (models owned by '\(String(owner.prefix(40)))') on 127.0.0.1\(port)")
+        }
     }
 
     /// The first model id in an OpenAI-style `{"data": [{"id": …}]}` list.
