@@ -518,7 +518,8 @@ enum WebFiles {
                   summary: The review's progress as Server-Sent Events.
                   description: |
                     Events `persona.started` {tool, tool_index, persona, persona_name}, `persona.delta` {tool, tool_index,
-                    persona, text}, `persona.restarted` {tool, tool_index, persona} (the text streamed so far was abandoned
+                    persona, text: more of the persona's paragraph as it streams — the paragraph's text, not the model's
+                    raw structured output; the whole answer is in the document}, `persona.restarted` {tool, tool_index, persona} (the text streamed so far was abandoned
                     — a retry, another backend, a hedge that won — and what follows replaces it), `persona.finished`
                     {tool, tool_index, persona, status, score, verdict, text, reason,
                     backend, model}, `panel` {tool, tool_index, verdict, headline, ship, skip, abstained, score_median} per

@@ -75,6 +75,14 @@ struct ServerAPITests {
             #expect(finished.allSatisfy { $0.data["score"]?.intValue != nil && $0.data["verdict"]?.stringValue != nil })
             #expect(names.suffix(2) == ["panel", "done"])
             #expect(events.last?.data["status"]?.stringValue == "done")
+            // What streams is each persona's paragraph, not the model's JSON: joined, it is the finished text.
+            for persona in finished.compactMap({ $0.data["persona"]?.stringValue }) {
+                let streamed = events.filter { $0.name == "persona.delta" && $0.data["persona"]?.stringValue == persona }
+                    .compactMap { $0.data["text"]?.stringValue }.joined()
+                let text = finished.first { $0.data["persona"]?.stringValue == persona }?.data["text"]?.stringValue
+                #expect(!streamed.contains("{") && !streamed.contains("\"rationale\""), "\(persona): \(streamed)")
+                #expect(streamed.isEmpty || streamed == text, "\(persona): \(streamed) vs \(text ?? "")")
+            }
             // Streamed text is merged per persona: what a late client replays is the whole answer.
             let late = parseEvents(try await server.request(.get, "/v1/reviews/\(id)/events", token: server.viewer).text)
             #expect(late.map(\.name).filter { $0 == "persona.finished" }.count == 4)

@@ -1,4 +1,4 @@
-public import ModelBackends
+import ModelBackends
 import Synchronization
 
 /// The leases a worker holds, as it knows them locally: each claim's expiry on the monotonic clock

@@ -1,5 +1,6 @@
 public import ModelBackends
 public import PanelKit
+import Synchronization
 
 /// Runs every persona over every listing concurrently and aggregates the votes.
 ///
@@ -127,14 +128,20 @@ public struct ReviewPipeline: Sendable {
         request.sample = sample
         var result = PersonaResult(persona: persona, outcome: .abstained(reason: "not answered"), backend: backend.name)
         let onEvent = self.onEvent
+        // Views are sent the paragraph as it streams, not the model's raw (structured) output.
+        let paragraph = Mutex(StreamedParagraph())
         do {
             let first = try await backend.respond(
                 to: request,
                 onDelta: { text in
-                    if sample == 0 { onEvent(.delta(persona: persona, listing: listing, text: text)) }
+                    guard sample == 0 else { return }
+                    let shown = paragraph.withLock { $0.feed(text) }
+                    if !shown.isEmpty { onEvent(.delta(persona: persona, listing: listing, text: shown)) }
                 },
                 onRestart: {
-                    if sample == 0 { onEvent(.restarted(persona: persona, listing: listing)) }
+                    guard sample == 0 else { return }
+                    paragraph.withLock { $0 = StreamedParagraph() }
+                    onEvent(.restarted(persona: persona, listing: listing))
                 })
             result.add(first, family: familyOf)
             warnOfSuspectUsage(first, persona: persona, request: request)

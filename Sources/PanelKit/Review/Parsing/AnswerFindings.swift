@@ -58,13 +58,19 @@ struct AnswerFindings {
         "justification", "reason", "assessment", "feedback",
     ]
 
+    /// A key as the parser compares keys: lower case, without `_`, `-` or spaces.
+    static func normalizedKey(_ key: String) -> String {
+        var normalized = ""
+        for character in key.lowercased() where !["_", "-", " "].contains(character) { normalized.append(character) }
+        return normalized
+    }
+
     /// Reads an object's review fields (and those of objects nested in it); false when it has none.
     @discardableResult
     mutating func add(object: [String: JSONValue], depth: Int = 0) -> Bool {
         var fields: [String: JSONValue] = [:]
         for (key, value) in object {
-            var normalized = ""
-            for character in key.lowercased() where !["_", "-", " "].contains(character) { normalized.append(character) }
+            let normalized = Self.normalizedKey(key)
             if fields[normalized] == nil { fields[normalized] = value }
         }
         var found = false
