@@ -83,13 +83,9 @@ struct ReviewCommand: AsyncParsableCommand {
         var problems: [String] = []
         for path in listings {
             do {
-                loaded.append(try ListingLoader.load(path: path))
-                let unknown = ListingLoader.unknownKeys(in: path)
-                if !unknown.isEmpty {
-                    log.warning(
-                        "\(path): ignoring unknown field(s) \(unknown.joined(separator: ", ")) (known: \(Listing.fieldKeys.joined(separator: ", ")))"
-                    )
-                }
+                let listing = try ListingLoader.load(path: path)
+                if let warning = ListingLoader.unknownFieldsWarning(listing) { log.warning(warning) }
+                loaded.append(listing)
             } catch {
                 problems.append("\(error)")
             }

@@ -106,10 +106,29 @@ struct ListingLoaderTests {
         #expect(error.problem.contains("not UTF-8"))
     }
 
-    @Test func unknownKeysAreReportedForWarnings() throws {
+    /// One rule for every listing format and batch row: an unknown key is named with the field it is
+    /// nearest; a missing field names the key that is most likely it, misspelt.
+    @Test func unknownKeysAreNamedWithADidYouMeanInEveryFormat() throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write("typo.yaml", "name: a\ndescription: b\ndesciption: c\n")
-        #expect(ListingLoader.unknownKeys(in: path) == ["desciption"])
+        let yaml = try ListingLoader.load(path: try dir.write("typo.yaml", "name: a\ndescription: b\ndesciption: c\nwebsite: x\n"))
+        #expect(yaml.unknownFields == ["'desciption' (did you mean 'description'?)", "'website'"])
+        #expect(ListingLoader.unknownFieldsWarning(yaml)?.contains("typo.yaml: ignoring unknown field(s) 'desciption'") == true)
+        let markdown = try ListingLoader.load(path: try dir.write("typo.md", "---\nname: a\ntaglin: t\n---\nBody.\n"))
+        #expect(markdown.unknownFields == ["'taglin' (did you mean 'tagline'?)"])
+        let json = try ListingLoader.parseJSON(#"{"name": "a", "description": "b", "pricng": "Free"}"#, source: "rows.jsonl:3")
+        #expect(json.unknownFields == ["'pricng' (did you mean 'pricing'?)"])
+        // The JSON Lines row with `descripton`: the error says which key was meant.
+        let error = try #require(throws: ListingError.self) {
+            try ListingLoader.parseJSON(#"{"name": "a", "descripton": "b"}"#, source: "rows.jsonl:4")
+        }
+        #expect(error.description.contains("'descripton' is not a listing field — did you mean 'description'?"), "\(error)")
+        let yamlError = try #require(throws: ListingError.self) {
+            try ListingLoader.parseYAML("nme: a\ndescription: b\n", source: "x.yaml")
+        }
+        #expect(yamlError.description.contains("did you mean 'name'?"))
+        // Not part of the listing's JSON (what jobs keep).
+        let encoded = String(decoding: try JSONEncoder().encode(json), as: UTF8.self)
+        #expect(!encoded.contains("pricng") && !encoded.contains("unknown"))
     }
 
     @Test func bundledFixturesAllLoad() throws {
@@ -119,7 +138,7 @@ struct ListingLoaderTests {
         for file in files {
             let listing = try ListingLoader.load(path: directory.appendingPathComponent(file).path)
             #expect(!listing.name.isEmpty)
-            #expect(ListingLoader.unknownKeys(in: directory.appendingPathComponent(file).path).isEmpty)
+            #expect(listing.unknownFields.isEmpty)
         }
     }
 }

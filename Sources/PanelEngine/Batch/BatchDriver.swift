@@ -130,6 +130,7 @@ public final class BatchDriver: Sendable {
         for (position, row) in inputs.enumerated() {
             switch row.listing {
             case .success(let listing):
+                if let warning = ListingLoader.unknownFieldsWarning(listing) { onEvent(.problem(warning)) }
                 chunk.append(
                     QueuedListing(key: row.key, position: position, listing: String(decoding: try encoder.encode(listing), as: UTF8.self)))
             case .failure(let error):

@@ -1,6 +1,7 @@
 import Foundation
 import ModelBackends
 import ModelRouter
+import PanelKit
 import Yams
 
 /// Reads `panel.yaml` nodes strictly: known keys only, typed values, paths in every message.
@@ -18,7 +19,7 @@ struct ConfigurationReader {
             guard let name = key.scalar?.string else { throw fail(path, "has a key that is not text") }
             let keyPath = path.isEmpty ? name : "\(path).\(name)"
             guard allowed.contains(name) else {
-                let suggestion = allowed.min { distance($0, name) < distance($1, name) }.flatMap { distance($0, name) <= 3 ? $0 : nil }
+                let suggestion = Suggestion.nearest(name, in: allowed)
                 throw fail(
                     keyPath,
                     "unknown key" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; known keys: \(allowed.joined(separator: ", "))"))
@@ -346,19 +347,5 @@ struct ConfigurationReader {
             constraints.maxRecoveryWait = duration
         }
         return constraints
-    }
-
-    /// Edit distance, for "did you mean" suggestions.
-    func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var previous = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

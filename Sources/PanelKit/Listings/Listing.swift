@@ -13,6 +13,13 @@ public struct Listing: Sendable, Hashable, Codable {
     public var community: String?
     /// Where the listing came from (a file path, or `file:line` for JSON Lines); for messages.
     public var source: String
+    /// Keys of the file that are not listing fields (each named with the field it is nearest, when one
+    /// is): a front end says them. Not part of the listing's JSON.
+    public var unknownFields: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, tagline, category, pricing, entry, bestFor, url, community, source
+    }
 
     public init(
         name: String,

@@ -183,40 +183,42 @@ public enum ListingLoader {
                 return nil
             }
         }
+        let unknown = fields.keys.filter { !Listing.fieldKeys.contains($0) }.sorted()
+        /// A missing field's message names the unknown key that is most likely it, misspelt.
+        func missing(_ field: String, _ what: String) -> String {
+            if let typo = unknown.first(where: { Suggestion.nearest($0, in: Listing.fieldKeys) == field }) {
+                return "is missing; '\(typo)' is not a listing field — did you mean '\(field)'?"
+            }
+            return "is missing (\(what))"
+        }
         guard let name = try text("name") else {
             let present = fields["name"] != nil
-            throw ListingError(file: source, field: "name", problem: present ? "is empty" : "is missing (every listing needs a name)")
+            throw ListingError(file: source, field: "name", problem: present ? "is empty" : missing("name", "every listing needs a name"))
         }
         guard let description = try text("description") else {
             let present = fields["description"] != nil
             throw ListingError(
                 file: source, field: "description",
-                problem: present ? "is empty" : "is missing (give a description, or the Markdown body)")
+                problem: present ? "is empty" : missing("description", "give a description, or the Markdown body"))
         }
         let url = try text("url")
         if let url, !(url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://")) {
             throw ListingError(file: source, field: "url", problem: "must be an http(s) URL, found '\(url.prefix(60))'")
         }
-        return Listing(
+        var listing = Listing(
             name: name, description: description,
             tagline: try text("tagline"), category: try text("category"), pricing: try text("pricing"),
             entry: try text("entry"), bestFor: try text("best_for"), url: url,
             community: try text("community"), source: source)
+        listing.unknownFields = unknown.map { Suggestion.describe($0, in: Listing.fieldKeys) }
+        return listing
     }
 
-    /// Keys in a listing that are not listing fields (likely typos), for warnings.
-    public static func unknownKeys(in path: String) -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        var keys: [String] = []
-        if ext == "json" {
-            keys = JSONValue.parse(text)?.objectValue.map { Array($0.keys) } ?? []
-        } else {
-            var yaml = text
-            if ext == "md" || ext == "markdown" { yaml = (try? FrontMatter.split(text))?.yaml ?? "" }
-            keys = ((try? Yams.compose(yaml: yaml))??.mapping?.keys.compactMap { $0.scalar?.string }) ?? []
-        }
-        return keys.filter { !Listing.fieldKeys.contains($0) }.sorted()
+    /// What a front end says of a listing's unknown keys (nil when it has none).
+    public static func unknownFieldsWarning(_ listing: Listing) -> String? {
+        guard !listing.unknownFields.isEmpty else { return nil }
+        return
+            "\(listing.source): ignoring unknown field(s) \(listing.unknownFields.joined(separator: ", ")) (known: \(Listing.fieldKeys.joined(separator: ", ")))"
     }
 
     static func describe(_ error: any Error) -> String {
