@@ -171,6 +171,13 @@ extension PostgresStore {
         """
     }
 
+    public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) async throws {
+        guard !names.isEmpty else { return }
+        try await transaction { connection in
+            for (key, base) in names { _ = try await reserveName(connection, job: job, key: key, base: base, isTaken: isTaken) }
+        }
+    }
+
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,

@@ -272,6 +272,13 @@ extension PanelStore: ReviewStore {
         }
     }
 
+    public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) throws {
+        guard !names.isEmpty else { return }
+        try writeTransaction { db in
+            for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+        }
+    }
+
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,

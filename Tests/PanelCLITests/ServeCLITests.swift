@@ -117,8 +117,10 @@ struct ServeCLITests {
             }
         }
         try await MockProvider.withServer(configuration) { mock in
-            // One call at a time, so the personas answer one after another and the kill lands between them.
-            let extra = ["--concurrency", "1", "--lease-seconds", "2", "--no-stream"]
+            // One call at a time, so the personas answer one after another and the kill lands between them. The
+            // lease is long enough that a loaded machine's late heartbeat does not hand the review over while
+            // its first server still runs (that is a takeover too, fenced, but it asks a persona twice).
+            let extra = ["--concurrency", "1", "--lease-seconds", "6", "--no-stream"]
             let (first, a) = try await serve(store: store, mock: mock.baseURL, extra: extra)
             let (status, created) = try await request(
                 "POST", "\(a)/v1/reviews", token: secret,
@@ -135,7 +137,7 @@ struct ServeCLITests {
             #expect(await workers.eventually(within: .seconds(120)) { mock.stats.snapshot.chatRequests >= 3 })
             kill(first.pid, SIGKILL)
             _ = try await first.done.value
-            // Dead: what it saved is fixed now (its lease outlives it by up to two seconds).
+            // Dead: what it saved is fixed now (its lease outlives it by up to six seconds).
             let opened: any ReviewStore =
                 store.hasPrefix("postgres") ? try await PostgresStore.open(url: store) : try PanelStore(path: store)
             let answered = try await opened.results(job: TeamReview.job(id), key: TeamReview.itemKey).keys

@@ -200,6 +200,28 @@ struct StoreContractTests {
         }
     }
 
+    /// Names reserved at enqueue, in input order: the listing that finishes first does not take the
+    /// first name when it came second.
+    @Test(arguments: StoreKind.available)
+    func namesAreReservedInInputOrderWhateverFinishesFirst(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            _ = try await store.enqueue(
+                job: "j", settings: nil, budgetUSD: nil,
+                listings: ["first", "second"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") }, retry: false)
+            try await store.reserveNames(job: "j", [("first", "acme-relay"), ("second", "acme-relay")], isTaken: { $0 == "summary" })
+            // Reserving again keeps them.
+            try await store.reserveNames(job: "j", [("second", "acme-relay"), ("first", "acme-relay")], isTaken: { _ in false })
+            let claims = try await claim(store, "j", owner: "o", limit: 10)
+            var names: [String: String] = [:]
+            for claim in claims.reversed() {
+                names[claim.claim.key] = try await store.finishItem(
+                    claim.claim, name: "Acme Relay", status: .complete, outcome: .init(), base: "acme-relay", lastResult: nil,
+                    settling: nil, isTaken: { _ in false }, texts: [:], documents: { ["\($0).md"] })
+            }
+            #expect(names == ["first": "acme-relay", "second": "acme-relay-2"])
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func namesItemsAndCountsFollowTheInput(_ kind: StoreKind) async throws {
         try await kind.with { store in

@@ -116,9 +116,14 @@ public final class BatchDriver: Sendable {
         var total = EnqueueResult(newJob: false, added: 0, requeued: 0)
         var chunk: [QueuedListing] = []
         var first = true
+        var names: [(key: String, base: String)] = []
+        let isTaken = self.isTaken
         func flush() async throws {
             let result = try await store.enqueue(
                 job: job, settings: settings, budgetUSD: options.budgetUSD, listings: chunk, retry: options.retryFailed)
+            // Named now, in input order: a listing named like an earlier one is `-2` whichever finishes first.
+            try await store.reserveNames(job: job, names, isTaken: isTaken)
+            names.removeAll(keepingCapacity: true)
             if first { total.newJob = result.newJob }
             first = false
             total.added += result.added
@@ -131,6 +136,7 @@ public final class BatchDriver: Sendable {
             switch row.listing {
             case .success(let listing):
                 if let warning = ListingLoader.unknownFieldsWarning(listing) { onEvent(.problem(warning)) }
+                names.append((row.key, Slug.make(listing.name)))
                 chunk.append(
                     QueuedListing(key: row.key, position: position, listing: String(decoding: try encoder.encode(listing), as: UTF8.self)))
             case .failure(let error):
@@ -142,6 +148,16 @@ public final class BatchDriver: Sendable {
         }
         if !chunk.isEmpty || first { try await flush() }
         return total
+    }
+
+    /// Whether a document name is taken for this run: reserved (`summary`), or a file of that name in
+    /// one of its formats is in the sink already.
+    var isTaken: @Sendable (String) -> Bool {
+        let (formats, sink, reserved) = (options.formats, sink, Self.reservedNames)
+        return { candidate in
+            reserved.contains(candidate)
+                || formats.contains { format in sink.map { $0.exists($0.address(name: candidate, format: format)) } ?? false }
+        }
     }
 
     /// Rows enqueued in one step: one transaction for any batch of up to this many listings.
@@ -416,17 +432,14 @@ public final class BatchDriver: Sendable {
         // written; a rerun after a crash here writes the missing files from the store.
         let formats = options.formats
         let sink = self.sink
-        let reserved = Self.reservedNames
+        let isTaken = self.isTaken
         let name: String?
         do {
             name = try await retrying {
                 try await self.store.finishItem(
                     claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
                     settling: last?.1,
-                    isTaken: { candidate in
-                        reserved.contains(candidate)
-                            || formats.contains { format in sink.map { $0.exists($0.address(name: candidate, format: format)) } ?? false }
-                    },
+                    isTaken: isTaken,
                     texts: texts, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
             }
         } catch {

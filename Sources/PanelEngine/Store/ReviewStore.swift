@@ -26,6 +26,13 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     ) async throws
         -> EnqueueResult
 
+    /// Gives listings their document names in the order given (the input's), each the first of `base`,
+    /// `base-2`… that no other listing of the job has and `isTaken` does not refuse; a listing that has a
+    /// name keeps it. One step; ``finishItem(_:name:status:outcome:base:lastResult:settling:isTaken:texts:documents:)``
+    /// then finds the name reserved, so two listings named alike are named in input order whichever
+    /// finishes first.
+    func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) async throws
+
     /// A job's record: settings, budget, cancelled or not. Nil when there is no such job.
     func job(_ name: String) async throws -> JobRecord?
 
