@@ -278,6 +278,7 @@ enum WebFiles {
             {{#interval}}
             <p class="interval">95% interval: {{interval}}{{#close_call}} — <strong class="close-call" data-close-call="true">close call, read it</strong>{{/close_call}}</p>
             {{/interval}}
+            {{^is_comparison}}<dl class="facts">{{#decision_rows}}{{#single_fact}}<dt>{{label}}</dt><dd>{{single_value}}</dd>{{/single_fact}}{{/decision_rows}}</dl>{{/is_comparison}}
             {{#description}}<p>{{text}}</p>{{/description}}
             {{#can_edit}}
             <details class="editor-form"><summary>Override the verdict</summary>
@@ -293,6 +294,7 @@ enum WebFiles {
             {{/tools}}
             </div>
             </section>
+            {{#is_comparison}}
             <section aria-labelledby="decision-heading">
             <h2 id="decision-heading">Decision table</h2>
             <div class="table-wrap">
@@ -306,6 +308,7 @@ enum WebFiles {
             </table>
             </div>
             </section>
+            {{/is_comparison}}
             <section aria-labelledby="scorecard-heading">
             <h2 id="scorecard-heading">Reviewer scorecard</h2>
             {{#personas}}

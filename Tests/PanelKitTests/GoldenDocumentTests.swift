@@ -24,6 +24,21 @@ struct GoldenDocumentTests {
         #expect(rendered == expected, "fixtures/golden/\(name).\(ext) differs; if intended, run PANEL_UPDATE_GOLDEN=1 swift test")
     }
 
+    /// A one-tool review reads as one review: no second heading with the same name, no one-column
+    /// decision table — its rows (pricing, best for, category, median score) are listed with the card.
+    @Test func aSingleReviewHasNoComparisonFurniture() throws {
+        let review = try document("review")
+        let name = try #require(review.tools.first?.name)
+        let markdown = DocumentFormat.markdown.render(review)
+        #expect(markdown.hasPrefix("# \(name)\n") && !markdown.contains("\n## \(name)\n"))
+        #expect(!markdown.contains("Decision table") && !markdown.contains("| |"))
+        if let pricing = review.tools.first?.pricing { #expect(markdown.contains("- **Pricing:** \(pricing)")) }
+        let html = DocumentFormat.html.render(review)
+        #expect(!html.contains("decision-heading") && html.contains("<dt>Median score</dt>"))
+        let comparison = DocumentFormat.markdown.render(try document("comparison-2"))
+        #expect(comparison.contains("## Decision table") && !comparison.contains("- **Pricing:**"))
+    }
+
     /// The hand-built JSON of a saved review is exactly what Codable gives, for every review in the
     /// fixture documents (answered, abstained, flagged, partial usage), a routed one and a sampled one.
     @Test func reviewJSONMatchesCodable() throws {
@@ -76,11 +91,16 @@ struct GoldenDocumentTests {
                 persona: $0, outcome: .answered(ParsedReview(score: 70, verdict: .ship, text: "<img src=x onerror=alert(1)> fine & good")),
                 attempts: 1)
         }
+        let other = Listing(name: "Other", description: "d")
         let run = ReviewRun(
-            tools: [.init(listing: listing, results: results, panel: PanelSummary(results: results))],
+            tools: [listing, other].map { .init(listing: $0, results: results, panel: PanelSummary(results: results)) },
             personas: PromptSet.builtIn().personas, wallMS: 1)
         let markdown = DocumentFormat.markdown.render(ReviewDocument(run: run))
-        #expect(markdown.contains("| **Category** | A\\|B C |"))
+        #expect(markdown.contains("| **Category** | A\\|B C | — |"))
+        // Alone, its rows are a list, on one line each.
+        let single = DocumentFormat.markdown.render(
+            ReviewDocument(run: ReviewRun(tools: [run.tools[0]], personas: run.personas, wallMS: 1)))
+        #expect(single.contains("- **Category:** A\\|B C\n"))
         #expect(markdown.contains("\\<img src=x onerror=alert(1)> fine & good"))
         // Every `<` that could open a tag is backslash-escaped: a Markdown viewer shows it as text.
         #expect(markdown.firstMatch(of: /(^|[^\\])<[A-Za-z\/!?]/) == nil)

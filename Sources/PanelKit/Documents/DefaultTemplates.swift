@@ -94,7 +94,8 @@ enum DefaultTemplates {
             <dl class="facts">
             <dt>Community</dt><dd>{{community}}</dd>
             <dt>Entry</dt><dd>{{entry}}</dd>
-            {{#url}}<dt>Link</dt><dd><a href="{{url}}" rel="nofollow noopener">{{url}}</a></dd>{{/url}}
+            {{#url}}<dt>Link</dt><dd><a href="{{url}}" rel="nofollow noopener">{{url}}</a></dd>{{/url}}{{^is_comparison}}{{#decision_rows}}{{#single_fact}}
+            <dt>{{label}}</dt><dd>{{single_value}}</dd>{{/single_fact}}{{/decision_rows}}{{/is_comparison}}
             </dl>
             <div class="description">
             {{#description}}
@@ -106,6 +107,7 @@ enum DefaultTemplates {
             </div>
             </section>
 
+            {{#is_comparison}}
             <section aria-labelledby="decision-heading">
             <h2 id="decision-heading">Decision table</h2>
             <div class="table-wrap">
@@ -119,6 +121,7 @@ enum DefaultTemplates {
             </table>
             </div>
             </section>
+            {{/is_comparison}}
 
             <section aria-labelledby="scorecard-heading">
             <h2 id="scorecard-heading">Reviewer scorecard</h2>
@@ -175,8 +178,10 @@ enum DefaultTemplates {
 
             {{/is_comparison}}
             {{#tools}}
+            {{#is_comparison}}
             ## {{name}}
 
+            {{/is_comparison}}
             {{#subtitle}}
             {{subtitle}}
 
@@ -194,12 +199,20 @@ enum DefaultTemplates {
             {{#url}}
             - **Link:** <{{url}}>
             {{/url}}
+            {{^is_comparison}}
+            {{#decision_rows}}
+            {{#single_fact}}
+            - **{{label}}:** {{single_value_cell}}
+            {{/single_fact}}
+            {{/decision_rows}}
+            {{/is_comparison}}
 
             {{#description}}
             > {{text}}
 
             {{/description}}
             {{/tools}}
+            {{#is_comparison}}
             ## Decision table
 
             | |{{#tools}} {{name_cell}} |{{/tools}}
@@ -208,6 +221,7 @@ enum DefaultTemplates {
             | **{{label}}** |{{#cells}} {{value_cell}} |{{/cells}}
             {{/decision_rows}}
 
+            {{/is_comparison}}
             ## Reviewer scorecard
 
             {{#personas}}

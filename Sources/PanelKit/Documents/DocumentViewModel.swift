@@ -78,9 +78,11 @@ public enum DocumentViewModel {
         return "\(override.verdict.rawValue.capitalized) (editor's call; the panel said \(tool.panel.headline))"
     }
 
+    /// The comparison's decision table; for a single review, the rows its card does not already show
+    /// (`single_fact`, with `single_value`) are listed with the card instead of a one-column table.
     static func decisionRows(_ doc: ReviewDocument) -> [TemplateValue] {
-        func row(_ label: String, _ value: (ReviewDocument.Tool) -> String?) -> TemplateValue {
-            [
+        func row(_ label: String, inCard: Bool = false, _ value: (ReviewDocument.Tool) -> String?) -> TemplateValue {
+            var row: [String: TemplateValue] = [
                 "label": .text(label),
                 "cells": .list(
                     doc.tools.map { tool -> TemplateValue in
@@ -88,11 +90,17 @@ public enum DocumentViewModel {
                         return ["value": .text(text), "value_cell": .text(cell(text))]
                     }),
             ]
+            if doc.tools.count == 1, !inCard, let only = doc.tools.first, let text = value(only) {
+                row["single_fact"] = .flag(true)
+                row["single_value"] = .text(text)
+                row["single_value_cell"] = .text(cell(text))
+            }
+            return .object(row)
         }
         return [
-            row("Panel verdict") { verdictLine($0, editor: doc.editor) },
+            row("Panel verdict", inCard: true) { verdictLine($0, editor: doc.editor) },
             row("Median score") { $0.panel.scoreMedian.map { "\(number($0))/100" } },
-            row("Community") { $0.community ?? "No community votes yet" },
+            row("Community", inCard: true) { $0.community ?? "No community votes yet" },
             row("Pricing") { $0.pricing },
             row("Best for") { $0.bestFor },
             row("Category") { $0.category },
