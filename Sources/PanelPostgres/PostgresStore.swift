@@ -55,6 +55,7 @@ public final class PostgresStore: ReviewStore, Sendable {
             tls: tls)
         configuration.options.maximumConnections = 16
         configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = Self.sessionParameters
         if location.sslMode == .verifyFull { configuration.options.tlsServerName = location.host }
         let client = PostgresClient(configuration: configuration)
         self.client = client
@@ -76,6 +77,12 @@ public final class PostgresStore: ReviewStore, Sendable {
             })
     }
 
+    /// Set on every session: one left idle inside a transaction (its process paused — SIGSTOP, a VM
+    /// frozen, a debugger — between a transaction's statements) is ended by the server after 15 s, so the
+    /// rows it locked are not skipped by every other worker's claims (`SKIP LOCKED`) for as long as it
+    /// stays paused. Store steps never wait on their client inside a transaction.
+    static let sessionParameters = [("idle_in_transaction_session_timeout", "15s")]
+
     /// One connection of its own, outside the pool: opening a store connects directly, so a refused
     /// connection or a wrong password is reported at once with the server's reason (the pool would retry
     /// for a minute and then report only that it gave up).
@@ -95,6 +102,7 @@ public final class PostgresStore: ReviewStore, Sendable {
             host: address.host, port: address.port, username: address.user, password: address.password, database: address.database,
             tls: tls)
         configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = Self.sessionParameters
         if address.sslMode == .verifyFull { configuration.options.tlsServerName = address.host }
         return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
     }
@@ -307,6 +315,15 @@ public final class PostgresStore: ReviewStore, Sendable {
     }
 
     // MARK: test support
+
+    /// A setting of the sessions this store opens (`SHOW name`), as the server reports it.
+    public func sessionSetting(_ name: String) async throws -> String? {
+        guard name.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
+        for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)"), logger: logger).decode(String.self) {
+            return value
+        }
+        return nil
+    }
 
     /// Persona results saved for a job.
     public func savedResultCount(job: String) async throws -> Int {

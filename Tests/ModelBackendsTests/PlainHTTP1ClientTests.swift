@@ -6,6 +6,10 @@ import Testing
 
 @testable import ModelBackends
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A raw HTTP/1.1 server on 127.0.0.1 for transport tests: each complete request gets the next
 /// scripted reply, written byte for byte, after which the connection stays open, is closed, or stalls.
 final class ScriptedHTTPServer: Sendable {
@@ -340,9 +344,21 @@ struct PlainHTTP1ClientTests {
     }
 
     @Test func aServerThatIsDownIsAConnectionError() async throws {
-        let server = try await ScriptedHTTPServer { _ in .init(bytes: "") }
-        let url = server.url
-        await server.close()
+        // A port bound but not listening: connecting is refused, and no other test's server can take the
+        // port meanwhile (a closed server's port was once handed to another test's listener, which answered).
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                Glibc.bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/v1/chat/completions"
         let client = PlainHTTP1Client()
         let error = await backendError {
             _ = try await client.post(

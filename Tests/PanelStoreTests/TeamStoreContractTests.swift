@@ -122,6 +122,16 @@ struct TeamStoreContractTests {
     /// A review asked of the team server is a job of the queue: admitted and enqueued in one step,
     /// claimed only by workers of reviews, ended under its lease with its token charged and its last
     /// events appended; its events are a numbered log any reader follows; given up on, it fails.
+    /// A PostgreSQL session left idle inside a transaction (its process paused between statements) is
+    /// ended by the server, so the rows it locked are not skipped by every claim for as long as it sleeps.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func aPausedSessionCannotHoldItsLocksForEver() async throws {
+        try await StoreKind.postgres.with { store in
+            let postgres = try #require(store as? PostgresStore)
+            #expect(try await postgres.sessionSetting("idle_in_transaction_session_timeout") == "15s")
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func reviewsAreJobsOnTheQueueWithALogOfEvents(kind: StoreKind) async throws {
         try await kind.with { store in
