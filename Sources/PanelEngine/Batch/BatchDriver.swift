@@ -191,15 +191,9 @@ public final class BatchDriver: Sendable {
     /// Writes every document of the job the store keeps and the sink lacks, in this run's formats.
     public func exportMissing() async throws {
         guard let sink else { return }
-        let wanted = Set(options.formats.map(\.fileExtension))
-        var written = 0
-        try await store.forEachDocument(job: job) { document in
-            guard wanted.contains(document.fileExtension) else { return }
-            let address = sink.address(file: "\(document.name).\(document.fileExtension)")
-            guard !sink.exists(address) else { return }
-            try sink.write(document.text, to: address)
-            written += 1
-        }
+        let record = try await store.job(job) ?? JobRecord(name: job, settings: nil, budgetUSD: options.budgetUSD, cancelled: false)
+        let written = try await JobExport(store: store, job: record, templates: engine.settings.templates).writeDocuments(
+            formats: options.formats, to: sink, missingOnly: true)
         state.withLock { $0.exported += written }
     }
 
@@ -454,15 +448,10 @@ public final class BatchDriver: Sendable {
         }
         var complete = true
         if let sink {
-            for format in formats {
-                let address = sink.address(name: name, format: format)
-                do {
-                    try sink.write(texts[format.fileExtension] ?? engine.render(document, as: format), to: address)
-                } catch {
-                    complete = false
-                    onEvent(.problem("\(claim.key): \(error)"))
-                }
-            }
+            let written = DocumentWriter.write(
+                name: name, texts: texts, formats: formats, to: sink, templates: engine.settings.templates, source: claim.key)
+            for failure in written.failures { onEvent(.problem("\(claim.key): \(failure.reason)")) }
+            complete = written.failures.isEmpty
         }
         state.withLock { $0.done += 1 }
         onEvent(.listingFinished(key: claim.key, name: listing.name, status: complete ? status : .failed))

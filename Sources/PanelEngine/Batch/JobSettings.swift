@@ -202,9 +202,13 @@ public struct JobExport: Sendable {
     /// The job's settings, read once (nil for a job made before jobs kept them).
     let settings: Result<JobSettings?, EngineError>
 
-    public init(store: any ReviewStore, job: JobRecord) {
+    /// The templates documents are rendered with when a format was not kept (nil: the job's).
+    let templates: DocumentTemplates?
+
+    public init(store: any ReviewStore, job: JobRecord, templates: DocumentTemplates? = nil) {
         self.store = store
         self.job = job
+        self.templates = templates
         if let text = job.settings {
             do {
                 settings = .success(try JobSettings.decode(text, job: job.name))
@@ -229,24 +233,26 @@ public struct JobExport: Sendable {
     ) async throws
         -> (documents: Int, summary: BatchSummary)
     {
-        let templates = try settings.get()?.reviewSettings(job: job.name).templates ?? .builtIn()
+        let written = try await writeDocuments(formats: formats, to: sink)
+        let summary = try await BatchDriver.writeSummary(
+            store: store, job: job.name, budgetUSD: job.budgetUSD, budgetStopped: false, to: sink, onRow: onRow)
+        return (written, summary)
+    }
+
+    /// Writes the job's kept documents in `formats` (``DocumentWriter``), in input order; `missingOnly`
+    /// leaves the files the sink holds already. Returns how many were written; the first failure throws.
+    public func writeDocuments(formats: [DocumentFormat], to sink: any DocumentSink, missingOnly: Bool = false) async throws -> Int {
+        let templates = try self.templates ?? settings.get()?.reviewSettings(job: job.name).templates ?? .builtIn()
         var written = 0
         var pending: (key: String, name: String, texts: [String: String])?
         func flush() throws {
             guard let item = pending else { return }
-            for format in formats {
-                let text: String
-                if let kept = item.texts[format.fileExtension] {
-                    text = kept
-                } else if let json = item.texts[DocumentFormat.json.fileExtension] {
-                    let document = try JSONDocumentRenderer.decode(Data(json.utf8), source: "job \(job.name), \(item.key)")
-                    text = format.render(document, templates: templates)
-                } else {
-                    continue
-                }
-                try sink.write(text, to: sink.address(name: item.name, format: format))
-                written += 1
-            }
+            let outcome = DocumentWriter.write(
+                name: item.name, texts: item.texts, formats: formats, to: sink, templates: templates,
+                source: "job \(job.name), \(item.key)",
+                missingOnly: missingOnly)
+            written += outcome.written
+            if let failure = outcome.failures.first { throw EngineError("\(item.key): \(failure.reason)") }
         }
         // Documents come in input order, every format of one listing together.
         try await store.forEachDocument(job: job.name) { document in
@@ -257,8 +263,6 @@ public struct JobExport: Sendable {
             pending?.texts[document.fileExtension] = document.text
         }
         try flush()
-        let summary = try await BatchDriver.writeSummary(
-            store: store, job: job.name, budgetUSD: job.budgetUSD, budgetStopped: false, to: sink, onRow: onRow)
-        return (written, summary)
+        return written
     }
 }

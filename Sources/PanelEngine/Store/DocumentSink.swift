@@ -105,3 +105,45 @@ extension DocumentFormat {
         }
     }
 }
+
+/// The one writer of a listing's documents into a sink — a batch finishing a listing, a batch writing
+/// what other processes finished, `panel jobs export`: each format from the text kept for it, else
+/// rendered from the kept JSON document with the job's templates.
+public enum DocumentWriter {
+    /// What writing one listing's documents came to: files written, and each format that failed, why.
+    public struct Outcome: Sendable {
+        public var written = 0
+        public var failures: [(format: DocumentFormat, reason: String)] = []
+    }
+
+    /// Writes a listing's documents in `formats` under `name`; `texts` are the kept texts by file
+    /// extension. `missingOnly`: a format whose file the sink holds already is left as it is.
+    public static func write(
+        name: String, texts: [String: String], formats: [DocumentFormat], to sink: any DocumentSink, templates: DocumentTemplates,
+        source: String, missingOnly: Bool = false
+    ) -> Outcome {
+        var outcome = Outcome()
+        var decoded: ReviewDocument?
+        for format in formats {
+            let address = sink.address(name: name, format: format)
+            if missingOnly, sink.exists(address) { continue }
+            do {
+                let text: String
+                if let kept = texts[format.fileExtension] {
+                    text = kept
+                } else if let json = texts[DocumentFormat.json.fileExtension] {
+                    if decoded == nil { decoded = try JSONDocumentRenderer.decode(Data(json.utf8), source: source) }
+                    guard let document = decoded else { continue }
+                    text = format.render(document, templates: templates)
+                } else {
+                    continue
+                }
+                try sink.write(text, to: address)
+                outcome.written += 1
+            } catch {
+                outcome.failures.append((format, "\(error)"))
+            }
+        }
+        return outcome
+    }
+}
