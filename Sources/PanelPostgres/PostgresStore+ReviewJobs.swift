@@ -129,7 +129,7 @@ extension PostgresStore {
 
     /// Woken by `NOTIFY` from any process (a connection of its own `LISTEN`s); `timeout` covers a lost
     /// connection.
-    public func waitForReviewEvents(timeout: Duration) async {
-        await reviewListener.wait(timeout: timeout)
+    public func waitForReviewEvents(review: String, timeout: Duration) async {
+        await reviewListener.wait(for: review, timeout: timeout)
     }
 }

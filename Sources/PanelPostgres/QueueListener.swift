@@ -1,5 +1,6 @@
 import Logging
 import ModelBackends
+import PanelEngine
 import PostgresNIO
 import Synchronization
 
@@ -7,7 +8,9 @@ import Synchronization
 /// channel (opened at the first wait, reopened with backoff when it drops) and counts notifications;
 /// a waiter returns when the count moves or its timeout passes, whichever is first.
 final class QueueListener: Sendable {
-    let state = Mutex<(generation: Int, task: Task<Void, Never>?)>((0, nil))
+    let task = Mutex<Task<Void, Never>?>(nil)
+    /// Bumped for each notification, keyed by its payload (a job, a review).
+    let signal = ChangeSignal()
     let connect: @Sendable () async throws -> PostgresConnection
     let channel: String
     let logger: Logger
@@ -18,19 +21,12 @@ final class QueueListener: Sendable {
         self.connect = connect
     }
 
-    /// How often a waiter looks at the count: the most a notification waits to be seen.
-    static let tick: Duration = .milliseconds(20)
-
-    func wait(timeout: Duration) async {
-        let start = ContinuousClock.now
-        let seen = state.withLock { state -> Int in
-            if state.task == nil { state.task = Task { [self] in await listen() } }
-            return state.generation
+    /// Returns after a notification (of `key`'s payload, or any) or `timeout`, whichever is first.
+    func wait(for key: String? = nil, timeout: Duration) async {
+        task.withLock { task in
+            if task == nil { task = Task { [self] in await listen() } }
         }
-        while ContinuousClock.now - start < timeout, !Task.isCancelled {
-            try? await Task.sleep(for: min(Self.tick, timeout - (ContinuousClock.now - start)))
-            if state.withLock({ $0.generation }) != seen { return }
-        }
+        await signal.wait(for: key, timeout: timeout)
     }
 
     func listen() async {
@@ -42,8 +38,8 @@ final class QueueListener: Sendable {
                 do {
                     try await connection.listen(on: channel) { notifications in
                         // Anything may have changed while no one listened.
-                        state.withLock { $0.generation += 1 }
-                        for try await _ in notifications { state.withLock { $0.generation += 1 } }
+                        signal.bumpAll()
+                        for try await notification in notifications { signal.bump(notification.payload) }
                     }
                 } catch {
                     logger.debug("queue listener: \(error)")
@@ -58,6 +54,6 @@ final class QueueListener: Sendable {
     }
 
     func stop() {
-        state.withLock { $0.task?.cancel() }
+        task.withLock { $0?.cancel() }
     }
 }

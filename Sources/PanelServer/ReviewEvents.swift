@@ -214,7 +214,7 @@ public final class ReviewEvents: Sendable {
             }
             quiet += 1
             if forgetUnwatched(review) { return }
-            await store.waitForReviewEvents(timeout: pollInterval)
+            await store.waitForReviewEvents(review: review, timeout: pollInterval)
         }
     }
 

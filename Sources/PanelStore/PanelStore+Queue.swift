@@ -110,7 +110,7 @@ extension PanelStore {
                     )
                     if let review = TeamReview.id(ofJob: itemJob) {
                         try Self.endReview(db, .givenUp(review, error: error))
-                        reviewEventsAppended.bump()
+                        reviewEventsAppended.bump(review)
                     }
                     continue
                 }

@@ -47,7 +47,7 @@ extension PanelStore {
             try Self.endReview(db, completion)
             return true
         }
-        if held { reviewEventsAppended.bump() }
+        if held { reviewEventsAppended.bump(completion.review) }
         return held
     }
 
@@ -103,7 +103,7 @@ extension PanelStore {
     public func appendReviewEvents(review: String, _ events: [ReviewEventRecord]) async throws {
         guard !events.isEmpty else { return }
         try writeTransaction { db in try Self.append(db, review: review, events) }
-        reviewEventsAppended.bump()
+        reviewEventsAppended.bump(review)
     }
 
     public func reviewEvents(review: String, after seq: Int, limit: Int) async throws -> [ReviewEventRecord] {
@@ -117,7 +117,7 @@ extension PanelStore {
     }
 
     /// This process's appends wake at once; another process's are seen after `timeout`.
-    public func waitForReviewEvents(timeout: Duration) async {
-        await reviewEventsAppended.wait(timeout: timeout)
+    public func waitForReviewEvents(review: String, timeout: Duration) async {
+        await reviewEventsAppended.wait(for: review, timeout: timeout)
     }
 }

@@ -138,8 +138,9 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     /// ago is dropped: its document is what is left to replay.
     func reviewEvents(review: String, after seq: Int, limit: Int) async throws -> [ReviewEventRecord]
 
-    /// Returns when some review's events may have been appended, or after `timeout`.
-    func waitForReviewEvents(timeout: Duration) async
+    /// Returns when the review's events may have been appended (by this process or, where the store can
+    /// tell, another), or after `timeout`.
+    func waitForReviewEvents(review: String, timeout: Duration) async
 }
 
 extension ReviewStore {
