@@ -54,4 +54,17 @@ struct AtomicFileTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         #expect(throws: AtomicFileError.self) { try AtomicFile.write("x", to: directory) }
     }
+
+    /// Leftovers of an interrupted run are removed; a live process's temporary file is not (a second
+    /// batch writing into the same directory had its write-check file removed under it).
+    @Test func onlyADeadWritersTemporaryFilesAreLeftovers() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-leftovers-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let live = "\(directory)/.a.md.\(getpid()).42.panel-tmp"
+        let dead = "\(directory)/.b.md.2147483646.42.panel-tmp"
+        for path in [live, dead] { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
+        #expect(AtomicFile.removeLeftovers(in: directory) == 1)
+        #expect(FileManager.default.fileExists(atPath: live) && !FileManager.default.fileExists(atPath: dead))
+    }
 }

@@ -123,10 +123,19 @@ public enum AtomicFile {
     public static func removeLeftovers(in directory: String) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed = 0
-        for name in names where name.hasPrefix(".") && name.hasSuffix(temporarySuffix) {
+        for name in names where name.hasPrefix(".") && name.hasSuffix(temporarySuffix) && !isWritersLive(name) {
             if unlink(directory + "/" + name) == 0 { removed += 1 }
         }
         return removed
+    }
+
+    /// Whether the process that is writing a temporary file (its name carries the pid:
+    /// `.NAME.PID.RANDOM.panel-tmp`) still runs: another batch writing into the same directory is not
+    /// an interrupted run, and its file is not removed under it.
+    static func isWritersLive(_ name: String) -> Bool {
+        let parts = name.split(separator: ".")
+        guard parts.count >= 3, let pid = Int32(parts[parts.count - 3]), pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 }
 
