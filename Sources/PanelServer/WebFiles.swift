@@ -923,7 +923,7 @@ enum WebFiles {
                             at: {type: string}
                 Document:
                   type: object
-                  description: panel.document/v1 (README, "Document formats"); `editor` appears once an editor changed something.
+                  description: panel.document/v1 (docs/documents.md); `editor` appears once an editor changed something.
                   required: [schema, kind, generated_at, personas, tools, totals]
                   properties:
                     schema: {const: panel.document/v1}

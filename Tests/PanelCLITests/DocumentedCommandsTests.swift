@@ -2,19 +2,20 @@ import Foundation
 import MockProvider
 import Testing
 
-/// Every command the manual documents is registered: each `### \`panel …\`` heading of README.md is
+/// Every command the manual documents is registered: each `## \`panel …\`` heading of docs/commands.md is
 /// invoked on the built binary (its subcommands too), and the two that were once written but never
 /// registered, `calibrate` and `audit`, run for real.
 struct DocumentedCommandsTests {
     let cli = PanelCLITests()
 
-    /// The command paths README documents: `panel jobs list | status NAME | …` gives `jobs list`,
+    /// The command paths docs/commands.md documents: `panel jobs list | status NAME | …` gives `jobs list`,
     /// `jobs status`, … ; `panel review LISTING...` gives `review`.
     static func documentedCommands() throws -> [[String]] {
-        let readme = try String(contentsOf: PanelCLITests.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let page = try String(
+            contentsOf: PanelCLITests.root.appendingPathComponent("docs/commands.md"), encoding: .utf8)
         var commands: [[String]] = []
-        for line in readme.split(separator: "\n") where line.hasPrefix("### `panel ") {
-            let usage = line.dropFirst("### `panel ".count).prefix { $0 != "`" }
+        for line in page.split(separator: "\n") where line.hasPrefix("## `panel ") {
+            let usage = line.dropFirst("## `panel ".count).prefix { $0 != "`" }
             let words = usage.split(separator: " ")
             guard let name = words.first.map(String.init) else { continue }
             // Alternatives spaced as ` | ` after a lower-case word are subcommands (`list | status NAME | export …`);
@@ -33,10 +34,10 @@ struct DocumentedCommandsTests {
         return commands
     }
 
-    @Test func everyCommandReadmeDocumentsIsRegistered() async throws {
+    @Test func everyDocumentedCommandIsRegistered() async throws {
         let commands = try Self.documentedCommands()
         #expect(commands.contains(["calibrate"]) && commands.contains(["audit"]) && commands.contains(["jobs", "cancel"]))
-        #expect(commands.count >= 16, "README's command headings were not found: \(commands)")
+        #expect(commands.count >= 16, "docs/commands.md's command headings were not found: \(commands)")
         for command in commands {
             let result = try await cli.panel(command + ["--help"])
             #expect(result.code == 0, "panel \(command.joined(separator: " ")) --help: \(result.stderr)")
@@ -66,6 +67,34 @@ struct DocumentedCommandsTests {
             #expect(result.code == 0, "\(result.stderr)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             #expect(!object.isEmpty)
+        }
+    }
+
+    /// README is the front page (about 200 lines) and the reference lives in docs/: every page there is
+    /// linked from README, and every relative link of README and the docs pages names a file that exists.
+    @Test func theManualIsAFrontPageWithLinkedReferencePages() throws {
+        let root = PanelCLITests.root
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.split(separator: "\n", omittingEmptySubsequences: false).count <= 220, "README.md grew past a front page")
+        let docs = root.appendingPathComponent("docs")
+        let pages = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { $0.hasSuffix(".md") }.sorted()
+        #expect(pages.count >= 8, "\(pages)")
+        for page in pages {
+            #expect(readme.contains("](docs/\(page))"), "README does not link docs/\(page)")
+        }
+        let link = /\]\(([^)\s]+)\)/
+        for (file, base) in [("README.md", root)] + pages.map({ ("docs/\($0)", docs) }) {
+            let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+            for match in text.matches(of: link) {
+                let target = String(match.1)
+                guard !target.contains("://"), !target.hasPrefix("#"), !target.hasPrefix("javascript:"),
+                    !target.hasPrefix("mailto:")
+                else { continue }
+                let path = String(target.prefix { $0 != "#" })
+                #expect(
+                    FileManager.default.fileExists(atPath: base.appendingPathComponent(path).standardizedFileURL.path),
+                    "\(file) links \(target), which does not exist")
+            }
         }
     }
 }

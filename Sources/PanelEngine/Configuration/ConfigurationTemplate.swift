@@ -47,7 +47,7 @@ public enum ConfigurationTemplate {
             "  # temperature: 0.2",
             "  # max_tokens: 700",
             "",
-            "# A router picks a backend per call from constraints (see README, \"The model router\"):",
+            "# A router picks a backend per call from constraints (see docs/router.md):",
             "# router:",
             "#   objective: cheapest",
             "#   max_cost_usd: 0.002",
