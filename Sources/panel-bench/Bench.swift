@@ -9,7 +9,7 @@ import ModelRouter
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "panel-bench", abstract: "panel's benchmarks.",
-        subcommands: [Decision.self, Hedging.self, Parser.self, Intervals.self])
+        subcommands: [Decision.self, Hedging.self, Parser.self, Intervals.self, Claims.self])
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {

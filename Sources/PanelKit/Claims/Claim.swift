@@ -1,0 +1,127 @@
+/// A checkable statement in a persona's paragraph — a figure, a price, a licence, a date or a version —
+/// and whether the listing backs it.
+///
+/// Spans are Unicode scalar offsets into the text as stored, end-exclusive (`[start, end)`), so any
+/// language can slice the document's text with them.
+public struct Claim: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A time: latency, a duration (normalised to seconds).
+        case duration
+        /// A model's size in parameters.
+        case parameters
+        /// A count of tokens: a context window, a limit.
+        case tokens
+        /// A size in bytes: memory, a download.
+        case bytes
+        case percent
+        /// A multiple: "3×", "twice as fast".
+        case multiple
+        /// A price: an amount per unit ("USD/token", "USD/month", "USD/seat/month"), or a free tier.
+        case money
+        case licence
+        case year
+        case version
+    }
+
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The listing states a compatible value.
+        case supported
+        /// The listing states a different value of the same kind for the same thing.
+        case contradicted
+        /// The listing says nothing of it.
+        case unsupported
+    }
+
+    public enum Source: String, Sendable, Hashable, Codable {
+        case rules
+        case model
+    }
+
+    /// The normalised value: a range in `unit` (`min == max` for an exact figure; a bound leaves one side
+    /// open), or an identifier (a licence's SPDX-like id, a version's text).
+    public struct Value: Sendable, Hashable, Codable {
+        public var unit: String
+        public var min: Double?
+        public var max: Double?
+        public var id: String?
+        /// A figure given roughly ("~7B", "about 300 ms").
+        public var approximate: Bool?
+
+        public init(unit: String, min: Double? = nil, max: Double? = nil, id: String? = nil, approximate: Bool? = nil) {
+            self.unit = unit
+            self.min = min
+            self.max = max
+            self.id = id
+            self.approximate = approximate
+        }
+    }
+
+    public var text: String
+    public var span: [Int]
+    public var kind: Kind
+    public var value: Value
+    public var status: Status
+    /// The listing's words that back or contradict the claim, with their field and span in that field.
+    public var quote: String?
+    public var field: String?
+    public var quoteSpan: [Int]?
+    public var source: Source
+
+    enum CodingKeys: String, CodingKey {
+        case text, span, kind, value, status, quote, field, source
+        case quoteSpan = "quote_span"
+    }
+
+    public init(
+        text: String, span: [Int], kind: Kind, value: Value, status: Status, quote: String? = nil, field: String? = nil,
+        quoteSpan: [Int]? = nil, source: Source = .rules
+    ) {
+        self.text = text
+        self.span = span
+        self.kind = kind
+        self.value = value
+        self.status = status
+        self.quote = quote
+        self.field = field
+        self.quoteSpan = quoteSpan
+        self.source = source
+    }
+
+    /// Unsupported or contradicted: what an editor must look at.
+    public var isFlagged: Bool { status != .supported }
+}
+
+/// How many claims a tool's reviews (or a whole document) make, and how many are flagged.
+public struct ClaimCounts: Sendable, Hashable, Codable {
+    public var total: Int
+    public var supported: Int
+    public var unsupported: Int
+    public var contradicted: Int
+
+    public init(total: Int = 0, supported: Int = 0, unsupported: Int = 0, contradicted: Int = 0) {
+        self.total = total
+        self.supported = supported
+        self.unsupported = unsupported
+        self.contradicted = contradicted
+    }
+
+    public init(_ claims: some Sequence<Claim>) {
+        self.init()
+        for claim in claims { add(claim.status) }
+    }
+
+    public mutating func add(_ status: Claim.Status) {
+        total += 1
+        switch status {
+        case .supported: supported += 1
+        case .unsupported: unsupported += 1
+        case .contradicted: contradicted += 1
+        }
+    }
+
+    public static func + (a: ClaimCounts, b: ClaimCounts) -> ClaimCounts {
+        ClaimCounts(
+            total: a.total + b.total, supported: a.supported + b.supported, unsupported: a.unsupported + b.unsupported,
+            contradicted: a.contradicted + b.contradicted)
+    }
+}
