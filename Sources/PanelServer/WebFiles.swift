@@ -251,6 +251,11 @@ enum WebFiles {
             .approve { margin: 2rem 0; }
             code { font-size: .9em; }
             @media (max-width: 40rem) { nav.top .who { margin-left: 0; width: 100%; } }
+            .claim { background: none; color: inherit; position: relative; border-bottom: 2px dotted var(--split); cursor: help; }
+            .claim-contradicted { border-bottom: 2px solid var(--skip); }
+            .claim sup { font-size: .7em; margin-left: .1em; }
+            .claim-tip { display: none; position: absolute; left: 0; top: 100%; z-index: 2; width: max-content; max-width: 20rem; padding: .4rem .6rem; border-radius: .4rem; background: var(--bg); color: var(--ink); border: 1px solid var(--line); font-size: .85rem; white-space: normal; }
+            .claim:hover .claim-tip, .claim:focus .claim-tip { display: block; }
             """#,
         "review.html.mustache": #"""
             <header>
@@ -278,6 +283,7 @@ enum WebFiles {
             {{#interval}}
             <p class="interval">95% interval: {{interval}}{{#close_call}} — <strong class="close-call" data-close-call="true">close call, read it</strong>{{/close_call}}</p>
             {{/interval}}
+            {{#claims_flagged}}<p class="warning" data-claims-flagged="true">Claims to check: {{claims_flagged}}</p>{{/claims_flagged}}
             {{^is_comparison}}<dl class="facts">{{#decision_rows}}{{#single_fact}}<dt>{{label}}</dt><dd>{{single_value}}</dd>{{/single_fact}}{{/decision_rows}}</dl>{{/is_comparison}}
             {{#description}}<p>{{text}}</p>{{/description}}
             {{#can_edit}}
@@ -322,7 +328,7 @@ enum WebFiles {
             <progress max="100" value="{{score}}" aria-label="{{score}} out of 100">{{score}}</progress>
             {{#contradiction}}<p class="warning">The verdict contradicts the score — check this review.</p>{{/contradiction}}
             {{#unstable}}<p class="warning" data-unstable="true">Unstable: this persona's samples disagree — read the review.</p>{{/unstable}}
-            <div class="paragraph">{{#text}}<p>{{text}}</p>{{/text}}</div>
+            <div class="paragraph">{{#text}}<p>{{#segments}}{{#note}}<mark class="claim claim-{{status}}" tabindex="0" data-claim="{{status}}" aria-describedby="claim-tip-{{number}}">{{text}}<sup>{{number}}</sup><span class="claim-tip" role="tooltip" id="claim-tip-{{number}}">{{status_label}}: {{explanation}}</span></mark>{{/note}}{{^note}}{{text}}{{/note}}{{/segments}}</p>{{/text}}</div>
             {{#edited}}<details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>{{/edited}}
             {{#by}}<p class="by">{{by}}</p>{{/by}}
             {{#can_edit}}
@@ -348,7 +354,7 @@ enum WebFiles {
             <button type="submit">Approve this review</button>
             </form>
             {{/approved}}{{/can_edit}}
-            <footer>{{#footer}}<p>{{answered}} of {{total}} reviews answered · models: {{models}} · calls: {{calls}} · cost: {{cost}} · wall time: {{wall}}</p>{{/footer}}</footer>
+            <footer>{{#footer}}<p>{{answered}} of {{total}} reviews answered · models: {{models}} · calls: {{calls}} · cost: {{cost}} · wall time: {{wall}}{{#claims}} · {{claims}}{{/claims}}</p>{{/footer}}</footer>
             {{/document}}
             """#,
         "signin.html.mustache": #"""
@@ -942,10 +948,53 @@ enum WebFiles {
                             required: [verdict, ship, skip, abstained]
                             properties:
                               verdict: {$ref: "#/components/schemas/PanelVerdict"}
-                          reviews: {type: array}
+                          reviews:
+                            type: array
+                            items:
+                              type: object
+                              properties:
+                                claims:
+                                  type: array
+                                  description: The paragraph's checkable claims (absent from documents made before claims were checked).
+                                  items: {$ref: "#/components/schemas/Claim"}
+                          claim_counts: {$ref: "#/components/schemas/ClaimCounts"}
                     totals: {type: object}
                     provenance: {type: [object, "null"]}
                     editor: {$ref: "#/components/schemas/Editor"}
+                    claim_counts: {$ref: "#/components/schemas/ClaimCounts"}
+                Claim:
+                  type: object
+                  description: >
+                    A figure, price, licence, date or version in a persona's paragraph and what the listing says of it. `span` is
+                    [start, end) in Unicode scalars of the review's `text`; `quote`, `field` and `quote_span` name the listing's words
+                    that back or contradict it.
+                  required: [text, span, kind, value, status, source]
+                  properties:
+                    text: {type: string}
+                    span: {type: array, items: {type: integer, minimum: 0}, minItems: 2, maxItems: 2}
+                    kind: {type: string, enum: [duration, parameters, tokens, bytes, percent, multiple, money, licence, year, version]}
+                    value:
+                      type: object
+                      required: [unit]
+                      properties:
+                        unit: {type: string, description: "s, parameters, tokens, bytes, %, ×, USD/token, USD/seat/month, free, licence, year, version …"}
+                        min: {type: number}
+                        max: {type: number}
+                        id: {type: string}
+                        approximate: {type: boolean}
+                    status: {type: string, enum: [supported, contradicted, unsupported]}
+                    quote: {type: string}
+                    field: {type: string}
+                    quote_span: {type: array, items: {type: integer, minimum: 0}, minItems: 2, maxItems: 2}
+                    source: {type: string, enum: [rules, model]}
+                ClaimCounts:
+                  type: object
+                  required: [total, supported, unsupported, contradicted]
+                  properties:
+                    total: {type: integer, minimum: 0}
+                    supported: {type: integer, minimum: 0}
+                    unsupported: {type: integer, minimum: 0}
+                    contradicted: {type: integer, minimum: 0}
                 Batch:
                   type: object
                   required: [id, status, counts, spent_usd, budget_usd]

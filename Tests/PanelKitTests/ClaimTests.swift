@@ -67,4 +67,54 @@ struct ClaimTests {
         #expect(score.precision(.contradicted) >= 0.95, "\(report)")
         #expect(score.recall >= 0.90, "recall \(score.found)/\(score.labelled)\n\(report)")
     }
+
+    /// A document carries each review's claims and the counts; Markdown marks the flagged ones with
+    /// footnotes quoting the listing, HTML with keyboard-reachable marks; hostile text stays inert.
+    @Test func documentsCarryAndMarkTheClaims() throws {
+        let listing = Listing(name: "Relay", description: "An LLM gateway.", pricing: "$10 per month", entry: "Paid")
+        let hostile = "<script>alert(1)</script> It costs $5 per month & needs 24 GB of RAM<v2 onclick=x> and has a free tier&amp"
+        let results = PromptSet.builtIn().personas.map {
+            PersonaResult(persona: $0, outcome: .answered(ParsedReview(score: 70, verdict: .ship, text: hostile)), attempts: 1)
+        }
+        let run = ReviewRun(
+            tools: [.init(listing: listing, results: results, panel: PanelSummary(results: results))],
+            personas: PromptSet.builtIn().personas, wallMS: 1)
+        let document = ReviewDocument(run: run)
+        let claims = try #require(document.tools.first?.reviews.first?.claims)
+        #expect(claims.map(\.text) == ["$5 per month", "24 GB", "v2", "free tier"])
+        #expect(claims.map(\.status) == [.contradicted, .unsupported, .unsupported, .contradicted])
+        #expect(claims[0].quote == "$10 per month" && claims[0].field == "pricing" && claims[3].field == "entry")
+        #expect(document.tools.first?.claimCounts == ClaimCounts(total: 16, supported: 0, unsupported: 8, contradicted: 8))
+        #expect(document.claimCounts?.total == 16)
+
+        let json = try JSONDocumentRenderer.decode(Data(DocumentFormat.json.render(document).utf8), source: "doc.json")
+        #expect(json.tools.first?.reviews.first?.claims == claims)
+
+        let markdown = DocumentFormat.markdown.render(document)
+        #expect(markdown.contains("It costs $5 per month[^1] & needs 24 GB[^2] of RAM\\<v2[^3] onclick=x>"))
+        #expect(markdown.contains("[^1]: **Contradicted** (Relay, Builder) — “$5 per month”: the listing says “$10 per month” (pricing)."))
+        #expect(markdown.contains("[^2]: **Unsupported** (Relay, Builder) — “24 GB”: the listing says nothing of it."))
+        #expect(markdown.contains("- **Claims to check:** 8 unsupported · 8 contradicted"))
+        #expect(markdown.firstMatch(of: /(^|[^\\])<[A-Za-z\/!?]/) == nil, "\(markdown)")
+        #expect(!markdown.contains("&amp") || markdown.contains("\\&amp"))
+
+        let html = DocumentFormat.html.render(document)
+        #expect(
+            html.contains(
+                #"<mark class="claim claim-contradicted" tabindex="0" data-claim="contradicted" aria-describedby="claim-tip-1">$5 per month<sup>1</sup>"#
+            ))
+        #expect(html.contains(#"<li id="claim-note-2" value="2"><strong>Unsupported</strong>"#))
+        #expect(!html.contains("<script") && !html.contains("<v2"))
+
+        // A document made before claims were checked renders as it did: no marks, no notes.
+        var older = document
+        older.claimCounts = nil
+        for index in older.tools.indices {
+            older.tools[index].claimCounts = nil
+            for review in older.tools[index].reviews.indices { older.tools[index].reviews[review].claims = nil }
+        }
+        let plain = DocumentFormat.markdown.render(older)
+        #expect(!plain.contains("[^") && !plain.contains("Claims to check"))
+        #expect(!DocumentFormat.html.render(older).contains("<mark"))
+    }
 }

@@ -13,9 +13,11 @@ import Testing
             try render("{{x}}|{{{x}}}|{{&x}}|{{ n }}|{{f}}", value)
                 == "&lt;a href=&#39;q&#39;&gt;&amp;&quot;&lt;/a&gt;|<a href='q'>&\"</a>|<a href='q'>&\"</a>|42|true")
         #expect(try render("{{x}}", value, escaping: .markdown) == "\\<a href='q'>&\"\\</a>")
-        // Markdown: backslashes only where Markdown would read something in; never HTML entities.
+        // Markdown: backslashes only where Markdown would read something in; never HTML entities. At the end of
+        // a value an entity or a tag could go on in the next value written (a paragraph written in segments).
         for (text, markdown) in [
-            ("API & Model Router", "API & Model Router"), ("a < b > c", "a < b > c"), ("&amp; &#60; &x", "\\&amp; \\&#60; &x"),
+            ("API & Model Router", "API & Model Router"), ("a < b > c", "a < b > c"), ("&amp; &#60; &x", "\\&amp; \\&#60; \\&x"),
+            ("&x y", "&x y"), ("a <", "a \\<"),
             ("> quoted\n> again", "\\> quoted\n\\> again"), ("<https://x.y>", "\\<https://x.y>"), ("[link](u)", "\\[link\\](u)"),
         ] {
             #expect(try render("{{x}}", ["x": .text(text)], escaping: .markdown) == markdown, "\(text)")

@@ -55,6 +55,14 @@ enum DefaultTemplates {
             .interval { color: var(--muted); font-size: .9rem; margin: 0 0 .5rem; }
             .close-call { color: var(--split); }
             .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+            .claim { background: none; color: inherit; position: relative; border-bottom: 2px dotted var(--split); cursor: help; }
+            .claim-contradicted { border-bottom: 2px solid var(--skip); }
+            .claim sup { font-size: .7em; margin-left: .1em; }
+            .claim-tip { display: none; position: absolute; left: 0; top: 100%; z-index: 2; width: max-content; max-width: 20rem; padding: .4rem .6rem;
+              border-radius: .4rem; background: var(--bg); color: var(--ink); border: 1px solid var(--line); font-size: .85rem; white-space: normal; }
+            .claim:hover .claim-tip, .claim:focus .claim-tip, .claim:focus-within .claim-tip { display: block; }
+            .claim:focus { outline: 2px solid var(--bar); outline-offset: 2px; }
+            .claim-notes { font-size: .9rem; }
             .weighs { display: block; font-weight: 400; font-size: .8rem; color: var(--muted); }
             footer { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
             @media (max-width: 40rem) { header h1 { font-size: 1.5rem; } tbody th { width: auto; } .scorecard td { min-width: 14rem; } }
@@ -94,6 +102,8 @@ enum DefaultTemplates {
             <dl class="facts">
             <dt>Community</dt><dd>{{community}}</dd>
             <dt>Entry</dt><dd>{{entry}}</dd>
+            {{#claims_flagged}}<dt>Claims to check</dt><dd data-claims-flagged="true">{{claims_flagged}}</dd>
+            {{/claims_flagged}}
             {{#url}}<dt>Link</dt><dd><a href="{{url}}" rel="nofollow noopener">{{url}}</a></dd>{{/url}}{{^is_comparison}}{{#decision_rows}}{{#single_fact}}
             <dt>{{label}}</dt><dd>{{single_value}}</dd>{{/single_fact}}{{/decision_rows}}{{/is_comparison}}
             </dl>
@@ -140,7 +150,7 @@ enum DefaultTemplates {
             {{#contradiction}}<p class="warning">The verdict contradicts the score — check this review.</p>{{/contradiction}}
             {{#unstable}}<p class="warning" data-unstable="true">Unstable: this persona's samples disagree — read the review.</p>{{/unstable}}
             {{#text}}
-            <p>{{text}}</p>
+            <p>{{#segments}}{{#note}}<mark class="claim claim-{{status}}" tabindex="0" data-claim="{{status}}" aria-describedby="claim-tip-{{number}}">{{text}}<sup>{{number}}</sup><span class="claim-tip" role="tooltip" id="claim-tip-{{number}}">{{status_label}}: {{explanation}}</span></mark>{{/note}}{{^note}}{{text}}{{/note}}{{/segments}}</p>
             {{/text}}
             {{#edited}}
             <details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>
@@ -160,10 +170,21 @@ enum DefaultTemplates {
             </div>
             </section>
 
+            {{#has_claim_notes}}
+            <section aria-labelledby="claims-heading" class="claim-notes">
+            <h2 id="claims-heading">Claims to check</h2>
+            <ol>
+            {{#claim_notes}}
+            <li id="claim-note-{{number}}" value="{{number}}"><strong>{{status_label}}</strong> ({{tool}}, {{persona}}) — “{{claim}}”: {{explanation}}.</li>
+            {{/claim_notes}}
+            </ol>
+            </section>
+            {{/has_claim_notes}}
+
             <footer>
             {{#footer}}
             <p>{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} — a single-model panel: its personas are not independent opinions{{/single_model_panel}}</p>
-            <p>calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated <time datetime="{{generated_at}}">{{generated_at}}</time>{{#approved}} · approved by {{by}}, <time datetime="{{at}}">{{at}}</time>{{/approved}}</p>
+            <p>calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated <time datetime="{{generated_at}}">{{generated_at}}</time>{{#claims}} · {{claims}}{{/claims}}{{#approved}} · approved by {{by}}, <time datetime="{{at}}">{{at}}</time>{{/approved}}</p>
             {{/footer}}
             </footer>
             </main>
@@ -196,6 +217,9 @@ enum DefaultTemplates {
             {{/interval}}
             - **Community:** {{community}}
             - **Entry:** {{entry}}
+            {{#claims_flagged}}
+            - **Claims to check:** {{claims_flagged}}
+            {{/claims_flagged}}
             {{#url}}
             - **Link:** <{{url}}>
             {{/url}}
@@ -244,7 +268,7 @@ enum DefaultTemplates {
             {{/unstable}}
 
             {{#text}}
-            {{text}}
+            {{#segments}}{{text}}{{#note}}[^{{number}}]{{/note}}{{/segments}}
 
             {{/text}}
             {{#edited}}
@@ -258,9 +282,15 @@ enum DefaultTemplates {
             {{/abstained}}
             {{/reviews}}
             {{/personas}}
+            {{#claim_notes}}
+            [^{{number}}]: **{{status_label}}** ({{tool}}, {{persona}}) — “{{claim}}”: {{explanation}}.
+            {{/claim_notes}}
+            {{#has_claim_notes}}
+
+            {{/has_claim_notes}}
             ---
 
-            _{{#footer}}{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} (a single-model panel: its personas are not independent opinions){{/single_model_panel}} · calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated {{generated_at}}{{#approved}} · approved by {{by}} at {{at}}{{/approved}}{{/footer}}_
+            _{{#footer}}{{answered}} of {{total}} reviews answered · models: {{models}} · model families: {{families}}{{#single_model_panel}} (a single-model panel: its personas are not independent opinions){{/single_model_panel}} · calls: {{calls}} · tokens: {{tokens}} · cost: {{cost}} · wall time: {{wall}} · generated {{generated_at}}{{#claims}} · {{claims}}{{/claims}}{{#approved}} · approved by {{by}} at {{at}}{{/approved}}{{/footer}}_
             """#,
     ]
 }

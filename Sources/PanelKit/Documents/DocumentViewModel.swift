@@ -27,10 +27,13 @@ public enum DocumentViewModel {
         ]
         if families.count == 1 && answered.count > 1 { footer["single_model_panel"] = true }
         if let approved = doc.editor?.approved { footer["approved"] = ["by": .text(approved.by), "at": .text(approved.at)] }
+        if let counts = doc.claimCounts, counts.total > 0 { footer["claims"] = .text(claimLine(counts, total: true)) }
+        var notes: [TemplateValue] = []
+        let personas = personaRows(doc, notes: &notes)
         return [
             "title": .text(doc.title), "is_comparison": .flag(doc.kind == .comparison), "tool_count": .number(doc.tools.count),
             "tools": .list(doc.tools.map { tool($0, editor: doc.editor) }), "decision_rows": .list(decisionRows(doc)),
-            "personas": .list(personaRows(doc)), "footer": .object(footer),
+            "personas": .list(personas), "footer": .object(footer), "claim_notes": .list(notes), "has_claim_notes": .flag(!notes.isEmpty),
         ]
     }
 
@@ -47,6 +50,9 @@ public enum DocumentViewModel {
             "votes": .text("\(panel.ship) of \(panel.ship + panel.skip) votes"),
         ]
         if panel.abstained != 0 { values["abstained"] = .number(panel.abstained) }
+        if let counts = tool.claimCounts, counts.unsupported + counts.contradicted > 0 {
+            values["claims_flagged"] = .text(claimLine(counts, total: false))
+        }
         let subtitle = [tool.category, tool.tagline].compactMap { $0 }.joined(separator: " · ")
         if !subtitle.isEmpty { values["subtitle"] = .text(subtitle) }
         if let category = tool.category { values["category"] = .text(category) }
@@ -107,27 +113,31 @@ public enum DocumentViewModel {
         ]
     }
 
-    static func personaRows(_ doc: ReviewDocument) -> [TemplateValue] {
+    static func personaRows(_ doc: ReviewDocument, notes: inout [TemplateValue]) -> [TemplateValue] {
         var ids = doc.personas.map(\.id)
         for id in doc.tools.flatMap({ $0.reviews.map(\.persona) }) where !ids.contains(id) { ids.append(id) }
         return ids.map { id in
-            var row: [String: TemplateValue] = [
-                "id": .text(id), "name": .text(doc.personaName(id)),
-                "reviews": .list(
-                    doc.tools.map { tool -> TemplateValue in
-                        guard let review = tool.reviews.first(where: { $0.persona == id }) else {
-                            return ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name)), "missing": true]
-                        }
-                        return self.review(review, tool: tool, edit: doc.editor?.edit(tool: tool.name, persona: id))
-                    }),
-            ]
+            var reviews: [TemplateValue] = []
+            for tool in doc.tools {
+                guard let review = tool.reviews.first(where: { $0.persona == id }) else {
+                    reviews.append(["tool": .text(tool.name), "tool_cell": .text(cell(tool.name)), "missing": true])
+                    continue
+                }
+                reviews.append(
+                    self.review(
+                        review, tool: tool, edit: doc.editor?.edit(tool: tool.name, persona: id), persona: doc.personaName(id),
+                        notes: &notes))
+            }
+            var row: [String: TemplateValue] = ["id": .text(id), "name": .text(doc.personaName(id)), "reviews": .list(reviews)]
             if let weighs = doc.personas.first(where: { $0.id == id })?.weighs { row["weighs"] = .text(weighs) }
             return .object(row)
         }
     }
 
-    static func review(_ review: ReviewDocument.Review, tool: ReviewDocument.Tool, edit: ReviewDocument.Editor.Edit? = nil) -> TemplateValue
-    {
+    static func review(
+        _ review: ReviewDocument.Review, tool: ReviewDocument.Tool, edit: ReviewDocument.Editor.Edit? = nil, persona: String = "",
+        notes: inout [TemplateValue]
+    ) -> TemplateValue {
         var values: [String: TemplateValue] = ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name))]
         switch review.status {
         case .answered:
@@ -137,7 +147,11 @@ public enum DocumentViewModel {
             values["verdict"] = .text(review.verdict?.rawValue ?? "?")
             values["score_line"] = .text(Self.scoreLine(review) + (review.calibratedScore.map { " · calibrated \(number($0))" } ?? ""))
             if review.flags.contains(PersonaResult.unstableFlag) { values["unstable"] = true }
-            values["text"] = paragraphs(edit?.text ?? review.text ?? "")
+            // Claims were read from the model's paragraph: they mark it until an editor rewrites it.
+            let flagged = edit == nil ? (review.claims ?? []).filter(\.isFlagged) : []
+            values["text"] = marked(
+                paragraphs(edit?.text ?? review.text ?? ""), claims: flagged, tool: tool.name, persona: persona, notes: &notes)
+            if !flagged.isEmpty { values["flagged_claims"] = .number(flagged.count) }
             if let edit {
                 values["edited"] = ["by": .text(edit.by), "at": .text(edit.at)]
                 values["original_text"] = paragraphs(review.text ?? "")
@@ -151,6 +165,66 @@ public enum DocumentViewModel {
         }
         if let by = answeredBy(review) { values["by"] = .text(by) }
         return .object(values)
+    }
+
+    /// "2 unsupported · 1 contradicted", or for a document "3 of 12 claims flagged (2 unsupported · 1 contradicted)".
+    static func claimLine(_ counts: ClaimCounts, total: Bool) -> String {
+        var parts: [String] = []
+        if counts.unsupported > 0 { parts.append("\(counts.unsupported) unsupported") }
+        if counts.contradicted > 0 { parts.append("\(counts.contradicted) contradicted") }
+        guard total else { return parts.joined(separator: " · ") }
+        let flagged = counts.unsupported + counts.contradicted
+        let noun = counts.total == 1 ? "claim" : "claims"
+        if flagged == 0 { return "\(counts.total) \(noun) checked, all backed by the listing" }
+        return "\(flagged) of \(counts.total) \(noun) to check (\(parts.joined(separator: " · ")))"
+    }
+
+    /// The paragraphs with each flagged claim as a segment of its own carrying its note (numbered across
+    /// the document); every paragraph gets `segments`, one plain segment when nothing is flagged. Claims
+    /// are found in order in the folded paragraphs (whitespace inside a claim folded to one space).
+    static func marked(
+        _ paragraphs: TemplateValue, claims: [Claim], tool: String, persona: String, notes: inout [TemplateValue]
+    ) -> TemplateValue {
+        guard case .list(let items) = paragraphs else { return paragraphs }
+        var pending = claims.sorted { $0.span[0] < $1.span[0] }[...]
+        var result: [TemplateValue] = []
+        for item in items {
+            guard case .object(var fields) = item, case .text(let text)? = fields["text"] else {
+                result.append(item)
+                continue
+            }
+            var segments: [TemplateValue] = []
+            var rest = text[...]
+            while let claim = pending.first {
+                let needle = claim.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                guard !needle.isEmpty, let range = rest.range(of: needle) else { break }
+                if range.lowerBound > rest.startIndex { segments.append(["text": .text(String(rest[..<range.lowerBound]))]) }
+                let note = Self.note(claim, number: notes.count + 1, tool: tool, persona: persona)
+                notes.append(note)
+                segments.append(["text": .text(String(rest[range])), "note": note])
+                rest = rest[range.upperBound...]
+                pending.removeFirst()
+            }
+            if !rest.isEmpty || segments.isEmpty { segments.append(["text": .text(String(rest))]) }
+            fields["segments"] = .list(segments)
+            result.append(.object(fields))
+        }
+        return .list(result)
+    }
+
+    static func note(_ claim: Claim, number: Int, tool: String, persona: String) -> TemplateValue {
+        let explanation: String
+        switch claim.status {
+        case .contradicted:
+            explanation = "the listing says “\(claim.quote ?? "")”" + (claim.field.map { " (\($0))" } ?? "")
+        default:
+            explanation = "the listing says nothing of it"
+        }
+        return [
+            "number": .number(number), "status": .text(claim.status.rawValue), "status_label": .text(claim.status.rawValue.capitalized),
+            "claim": .text(claim.text), "explanation": .text(explanation), "tool": .text(tool), "persona": .text(persona),
+            "source": .text(claim.source.rawValue),
+        ]
     }
 
     /// `78/100 · ship`, or with samples `78 (70–84, k=5) · ship 4/5`.

@@ -101,9 +101,13 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var calibratedScore: Double?
         public var spread: ReviewDocument.Spread?
         public var agreement: Double?
+        /// The paragraph's checkable claims and what the listing says of each (an addition within v1; absent
+        /// from documents made before claims were checked — `panel render` never computes them).
+        public var claims: [Claim]?
 
         enum CodingKeys: String, CodingKey {
             case persona, status, score, verdict, text, error, flags, backend, model, family, attempts, routing, samples, spread, agreement
+            case claims
             case scoreMedian = "score_median"
             case calibratedScore = "calibrated_score"
             case latencyMS = "latency_ms"
@@ -137,6 +141,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encodeIfPresent(spread, forKey: .spread)
             try c.encodeIfPresent(agreement, forKey: .agreement)
             try c.encodeIfPresent(calibratedScore, forKey: .calibratedScore)
+            try c.encodeIfPresent(claims, forKey: .claims)
         }
     }
 
@@ -152,10 +157,13 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var community: String?
         public var panel: Panel
         public var reviews: [Review]
+        /// How many claims the tool's reviews make and how many are flagged (with `claims`).
+        public var claimCounts: ClaimCounts?
 
         enum CodingKeys: String, CodingKey {
             case name, tagline, category, pricing, entry, description, url, community, panel, reviews
             case bestFor = "best_for"
+            case claimCounts = "claim_counts"
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -171,6 +179,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(community, forKey: .community)
             try c.encode(panel, forKey: .panel)
             try c.encode(reviews, forKey: .reviews)
+            try c.encodeIfPresent(claimCounts, forKey: .claimCounts)
         }
     }
 
@@ -231,10 +240,13 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
     /// What editors changed in the team server (`panel serve`); absent from documents nobody edited.
     /// An addition within v1: the model's own text, score and verdict stay where they are.
     public var editor: Editor?
+    /// Every tool's claim counts summed (with `claims`).
+    public var claimCounts: ClaimCounts?
 
     enum CodingKeys: String, CodingKey {
         case schema, kind, personas, tools, totals, provenance, editor
         case generatedAt = "generated_at"
+        case claimCounts = "claim_counts"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -247,6 +259,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         try c.encode(totals, forKey: .totals)
         try c.encode(provenance, forKey: .provenance)
         try c.encodeIfPresent(editor, forKey: .editor)
+        try c.encodeIfPresent(claimCounts, forKey: .claimCounts)
     }
 
     /// The display name of a persona id.
@@ -271,6 +284,12 @@ extension ReviewDocument {
         personas = run.personas.map { PersonaInfo(id: $0.id, name: $0.name, weighs: $0.weighs) }
         tools = run.tools.map { tool in
             let listing = tool.listing
+            let checker = ClaimChecker(listing: listing)
+            let reviews = tool.results.map { result -> Review in
+                var review = Review(result: result)
+                if let text = review.text { review.claims = checker.claims(in: text) }
+                return review
+            }
             let panel = tool.panel
             let interval = Self.interval(tool.results, tool: listing.name)
             return Tool(
@@ -281,8 +300,9 @@ extension ReviewDocument {
                     verdict: panel.verdict, ship: panel.ship, skip: panel.skip, abstained: panel.abstained,
                     shipShare: panel.shipShare.map { ($0 * 10_000).rounded() / 10_000 }, scoreMedian: panel.scoreMedian,
                     scoreMin: panel.scoreMin, scoreMax: panel.scoreMax, interval: interval?.0, closeCall: interval?.closeCall),
-                reviews: tool.results.map(Review.init(result:)))
+                reviews: reviews, claimCounts: ClaimCounts(reviews.flatMap { $0.claims ?? [] }))
         }
+        claimCounts = tools.reduce(ClaimCounts()) { $0 + ($1.claimCounts ?? ClaimCounts()) }
         let calls = tools.flatMap(\.reviews).filter { $0.attempts > 0 }
         // Token and cost totals are over the calls that were answered: a persona whose calls all failed
         // reported no usage (and is billed none), so it counts in `calls` but leaves the totals known.
@@ -383,6 +403,7 @@ extension ReviewDocument.Review {
         if let spread { fields["spread"] = try JSONValueEncoder.encode(spread) }
         if let agreement { fields["agreement"] = .double(agreement) }
         if let calibratedScore { fields["calibrated_score"] = .double(calibratedScore) }
+        if let claims { fields["claims"] = try JSONValueEncoder.encode(claims) }
         return fields
     }
 }

@@ -168,9 +168,11 @@ public struct Template: Sendable {
                     cursor = utf8.index(after: cursor)
                     count += 1
                 }
-                return count > 0 && cursor < utf8.endIndex && utf8[cursor] == UInt8(ascii: ";")
+                // At the end of the text the entity could go on in the next value a template writes after it
+                // (a paragraph is written in segments around its claims): escaped.
+                return cursor == utf8.endIndex || count > 0 && utf8[cursor] == UInt8(ascii: ";")
             case UInt8(ascii: "<"):
-                guard let following else { return false }
+                guard let following else { return true }  // a tag could go on in the next value written
                 return isAlphanumeric(following) || "/!?".utf8.contains(following)
             case UInt8(ascii: ">"):
                 if index == utf8.startIndex { return true }
