@@ -208,7 +208,7 @@ struct ReviewsAPI {
         let identity = try context.identity(atLeast: .editor)
         let review = try await load(context)
         let object = try RequestBodies.object(
-            try await RequestBodies.text(request, context: context), allowed: ["edits", "override", "approve"])
+            try await RequestBodies.text(request, context: context), allowed: ["edits", "override", "approve", "confirm"])
         let actions = try await editorActions(object, review: review, by: identity.token.name)
         guard try await server.store.addEditorActions(review: review.id, actions) else { throw APIError.notFound("review '\(review.id)'") }
         let all = try await server.store.editorActions(review: review.id)
@@ -270,12 +270,48 @@ struct ReviewsAPI {
             let note = try field(override, "note", in: "override", max: 2_000)
             actions.append(EditorAction(kind: .override, tool: target.name, verdict: verdict, note: note, by: by, at: at))
         }
+        if let value = object["confirm"], value != .bool(true), value != .bool(false) {
+            throw APIError.badRequest("confirm: true or false (with approve: the contradicted claims were checked)")
+        }
         if let value = object["approve"] {
             guard value == .bool(true) else { throw APIError.badRequest("approve: true (an approval is not taken back; override instead)") }
+            try await checkContradictedClaims(document, review: review, edits: actions, confirmed: object["confirm"] == .bool(true))
             actions.append(EditorAction(kind: .approve, by: by, at: at))
         }
         guard !actions.isEmpty else { throw APIError.badRequest("the body asks for nothing: give edits, override or approve") }
         return actions
+    }
+
+    /// An approval of a review whose paragraphs (those no editor rewrote, before or in this request) hold
+    /// claims the listing contradicts needs `confirm: true` — or, under `team.approve_contradicted: refuse`,
+    /// the paragraphs edited first.
+    func checkContradictedClaims(_ document: ReviewDocument, review: TeamReview, edits: [EditorAction], confirmed: Bool) async throws {
+        let earlier = try await server.store.editorActions(review: review.id)
+        let edited = Set((earlier + edits).filter { $0.kind == .edit }.map { "\($0.tool ?? "")\u{0}\($0.persona ?? "")" })
+        var contradicted: [String] = []
+        for tool in document.tools {
+            for item in tool.reviews where !edited.contains("\(tool.name)\u{0}\(item.persona)") {
+                for claim in item.claims ?? [] where claim.status == .contradicted {
+                    contradicted.append(
+                        "\(document.personaName(item.persona)) on \(tool.name): “\(claim.text)” (the listing says “\(claim.quote ?? "")”)")
+                }
+            }
+        }
+        guard !contradicted.isEmpty else { return }
+        let list = contradicted.prefix(5).joined(separator: "; ") + (contradicted.count > 5 ? "; and \(contradicted.count - 5) more" : "")
+        switch server.engine.backends.configuration?.approveContradicted ?? .confirm {
+        case .refuse:
+            throw APIError(
+                .conflict, code: "contradicted_claims",
+                "\(contradicted.count) claim(s) the listing contradicts — \(list). This team approves only once they are fixed (team.approve_contradicted: refuse): edit the paragraphs, then approve"
+            )
+        case .confirm where !confirmed:
+            throw APIError(
+                .conflict, code: "contradicted_claims",
+                "\(contradicted.count) claim(s) the listing contradicts — \(list). Check them, then approve with confirm: true")
+        case .confirm:
+            return
+        }
     }
 }
 

@@ -256,6 +256,8 @@ enum WebFiles {
             .claim sup { font-size: .7em; margin-left: .1em; }
             .claim-tip { display: none; position: absolute; left: 0; top: 100%; z-index: 2; width: max-content; max-width: 20rem; padding: .4rem .6rem; border-radius: .4rem; background: var(--bg); color: var(--ink); border: 1px solid var(--line); font-size: .85rem; white-space: normal; }
             .claim:hover .claim-tip, .claim:focus .claim-tip { display: block; }
+            label.confirm { display: flex; gap: .5rem; align-items: center; margin: .5rem 0; }
+            label.confirm input { width: auto; }
             """#,
         "review.html.mustache": #"""
             <header>
@@ -351,7 +353,9 @@ enum WebFiles {
             {{#can_edit}}{{^approved}}
             <form method="post" action="/reviews/{{review_id}}/approve" class="approve" id="approve">
             <input type="hidden" name="csrf" value="{{csrf}}">
-            <button type="submit">Approve this review</button>
+            {{#has_contradicted}}<p class="warning" data-contradicted="{{contradicted_count}}">The listing contradicts {{contradicted_count}} claim(s) in these paragraphs (marked above).</p>
+            <label class="confirm"><input type="checkbox" name="confirm" value="true" required> I checked the contradicted claims against the listing</label>
+            {{/has_contradicted}}<button type="submit">Approve this review</button>
             </form>
             {{/approved}}{{/can_edit}}
             <footer>{{#footer}}<p>{{answered}} of {{total}} reviews answered · models: {{models}} · calls: {{calls}} · cost: {{cost}} · wall time: {{wall}}{{#claims}} · {{claims}}{{/claims}}</p>{{/footer}}</footer>
@@ -516,7 +520,11 @@ enum WebFiles {
                     "401": {$ref: "#/components/responses/Unauthorized"}
                     "403": {$ref: "#/components/responses/Forbidden"}
                     "404": {$ref: "#/components/responses/NotFound"}
-                    "409": {$ref: "#/components/responses/NotReady"}
+                    "409":
+                      description: The review is not done yet (not_ready), or the approval needs the contradicted claims confirmed (contradicted_claims).
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Error"}
                     "413": {$ref: "#/components/responses/TooLarge"}
                     "429": {$ref: "#/components/responses/RateLimited"}
               /v1/reviews/{id}/events:
@@ -865,6 +873,12 @@ enum WebFiles {
                         verdict: {type: string, enum: [ship, skip]}
                         note: {type: string, minLength: 1, maxLength: 2000}
                     approve: {const: true}
+                    confirm:
+                      type: boolean
+                      description: >
+                        With approve: the editor has checked the claims the listing contradicts. Without it, approving a review whose
+                        (unedited) paragraphs hold contradicted claims answers 409 contradicted_claims; with `team.approve_contradicted:
+                        refuse` in panel.yaml such a review cannot be approved until the paragraphs are edited.
                 ReviewSummary:
                   type: object
                   required: [id, title, status, created_at, created_by, verdicts, cost_usd]

@@ -327,6 +327,7 @@ struct WebPages {
                 ])
             case .approve:
                 object["approve"] = .bool(true)
+                if form["confirm"] == "true" { object["confirm"] = .bool(true) }
             }
             let actions = try await api.editorActions(object, review: review, by: identity.token.name)
             _ = try await server.store.addEditorActions(review: review.id, actions)

@@ -67,6 +67,11 @@ struct PanelConfigurationTests {
         ("backends:\n  - {name: a, kind: openai, model: m, max_concurrency: lots}\n", "backends[0].max_concurrency", "whole number"),
         ("backends:\n  - {name: a, kind: openai, model: m, price: {input_per_mtok: 1}}\n", "backends[0].price", "output_per_mtok"),
         ("backends: []\n", "backends", "is required"),
+        (
+            "backends:\n  - {name: a, kind: openai, model: m}\nteam: {approve_contradicted: maybe}\n", "team.approve_contradicted",
+            "confirm or refuse"
+        ),
+        ("backends:\n  - {name: a, kind: openai, model: m}\nteam: {approve: refuse}\n", "team.approve", "unknown"),
         ("backend:\n  - {name: a}\n", "backend", "did you mean 'backends'"),
         // Kind-specific settings are read by their kind: another kind's key is named as such.
         ("backends:\n  - {name: a, kind: openai, model: m, deployment: d}\n", "backends[0].deployment", "setting of azure backends"),
@@ -90,6 +95,12 @@ struct PanelConfigurationTests {
             #expect(error.path == expected.path, "\(error)")
             #expect(error.problem.contains(expected.problem), "\(error)")
         }
+    }
+
+    @Test func theTeamsApprovalPolicyIsRead() throws {
+        #expect(try parse("backends:\n  - {name: a, kind: openai, model: m}\n").approveContradicted == .confirm)
+        let refuse = try parse("backends:\n  - {name: a, kind: openai, model: m}\nteam: {approve_contradicted: refuse}\n")
+        #expect(refuse.approveContradicted == .refuse)
     }
 
     @Test func parameterNegotiationSettings() throws {

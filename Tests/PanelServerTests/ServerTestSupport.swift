@@ -26,7 +26,8 @@ struct ServerHarness: Sendable {
     static func with(
         options: ServerOptions = ServerOptions(port: 0, workerPollInterval: .milliseconds(50)),
         mock configuration: MockProviderConfiguration = MockProviderConfiguration(),
-        stream: Bool = true, routed: Bool = false, now: @escaping @Sendable () -> Date = { Date() },
+        stream: Bool = true, routed: Bool = false, approveContradicted: PanelConfiguration.ContradictedApproval = .confirm,
+        now: @escaping @Sendable () -> Date = { Date() },
         _ body: @escaping @Sendable (ServerHarness) async throws -> Void
     ) async throws {
         try await MockProvider.withServer(configuration) { mock in
@@ -34,12 +35,13 @@ struct ServerHarness: Sendable {
             defer { try? FileManager.default.removeItem(at: directory) }
             let store = try PanelStore(path: directory.appendingPathComponent("panel.sqlite").path)
             // Routed: two backends on the mock, the router choosing per call.
-            let configuration = PanelConfiguration(
+            var configuration = PanelConfiguration(
                 backends: (routed ? ["mock", "mock-b"] : ["mock"]).map {
                     BackendConfiguration(
                         name: $0, kind: .openai, baseURL: mock.baseURL, model: "m", price: Price(inputPerMTok: 1, outputPerMTok: 2))
                 },
                 defaultBackend: routed ? PanelConfiguration.routerName : "mock")
+            configuration.approveContradicted = approveContradicted
             let settings = BackendSettings(source: .configuration(configuration), cacheMode: .off, environment: [:])
             let backends = try EngineBackends(settings, cache: nil)
             let engine = ReviewEngine(

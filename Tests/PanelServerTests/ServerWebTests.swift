@@ -206,4 +206,80 @@ struct ServerWebTests {
             #expect(review.contains("A paragraph with &lt;script&gt;"))
         }
     }
+
+    /// A review whose paragraphs say "$5 per month" of a tool the listing prices at "$10 per month".
+    static func contradictingMock() -> MockProviderConfiguration {
+        var mock = MockProviderConfiguration()
+        mock.canned = ["builder", "skeptic", "founder", "futurist"].map {
+            MockProviderConfiguration.CannedAnswer(
+                persona: $0, tool: "Relay",
+                text: JSONValue.object([
+                    "score": .int(70), "verdict": .string("ship"),
+                    "rationale": .string("At $5 per month it is cheap; it needs 4 GB of RAM."),
+                ]).canonicalText())
+        }
+        return mock
+    }
+
+    static let relay = ["name": "Relay", "description": "An LLM gateway.", "pricing": "$10 per month"]
+
+    /// Approving a review with contradicted claims: the page marks them and asks the editor to confirm;
+    /// the API answers 409 contradicted_claims without `confirm: true`.
+    @Test func approvingContradictedClaimsNeedsAConfirmation() async throws {
+        try await ServerHarness.with(mock: Self.contradictingMock()) { server in
+            let (id, _) = try await server.review([Self.relay])
+            let browser = Browser(server)
+            let csrf = try await browser.signIn(server.editor)
+            let page = try await browser.send(.get, "/reviews/\(id)").text
+            #expect(page.contains(#"data-claim="contradicted""#) && page.contains(#"data-claim="unsupported""#))
+            #expect(page.contains(#"name="confirm" value="true" required"#) && page.contains(#"data-contradicted="4""#))
+            let unconfirmed = try await browser.send(.post, "/reviews/\(id)/approve", form: [("csrf", csrf)])
+            #expect(unconfirmed.status == .conflict)
+            #expect(unconfirmed.text.contains("claim(s) the listing contradicts"))
+
+            let refused = try await server.request(.patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"approve": true}"#)
+            #expect(refused.status == .conflict)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "contradicted_claims")
+            #expect(refused.text.contains("$5 per month") && refused.text.contains("$10 per month"), "\(refused.text)")
+            ServerAPITests().conform(refused, "/v1/reviews/{id}", "patch")
+            let bad = try await server.request(
+                .patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"approve": true, "confirm": "yes"}"#)
+            #expect(bad.status == .badRequest)
+
+            let confirmed = try await browser.send(.post, "/reviews/\(id)/approve", form: [("csrf", csrf), ("confirm", "true")])
+            #expect(confirmed.status == .seeOther)
+            let review = try await server.request(.get, "/v1/reviews/\(id)", token: server.viewer)
+            #expect(review.json?["editor"]?["approved"]?["by"]?.stringValue == "ann")
+            let claims = review.json?["document"]?["tools"]?.arrayValue?.first?["reviews"]?.arrayValue?.first?["claims"]?.arrayValue
+            #expect(claims?.map { $0["status"]?.stringValue } == ["contradicted", "unsupported"])
+            ServerAPITests().conform(review, "/v1/reviews/{id}", "get")
+        }
+    }
+
+    /// Under `team.approve_contradicted: refuse`, confirming is not enough: the paragraphs are edited first
+    /// (an edited paragraph no longer carries the model's claims).
+    @Test func aTeamCanRefuseApprovalsUntilContradictionsAreEdited() async throws {
+        try await ServerHarness.with(mock: Self.contradictingMock(), approveContradicted: .refuse) { server in
+            let (id, _) = try await server.review([Self.relay])
+            let confirmed = try await server.request(
+                .patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"approve": true, "confirm": true}"#)
+            #expect(confirmed.status == .conflict)
+            #expect(confirmed.text.contains("approve_contradicted: refuse"))
+            let edits = ["builder", "skeptic", "founder"].map {
+                #"{"tool": "Relay", "persona": "\#($0)", "text": "At $10 per month it is fair."}"#
+            }
+            let together = try await server.request(
+                .patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"edits": [\#(edits.joined(separator: ","))], "approve": true}"#)
+            #expect(together.status == .conflict && together.text.contains("1 claim(s)"), "\(together.text)")
+            // A refused request changes nothing: the three edits are saved only when sent on their own.
+            let saved = try await server.request(
+                .patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"edits": [\#(edits.joined(separator: ","))]}"#)
+            #expect(saved.status == .ok)
+            let partly = try await server.request(.patch, "/v1/reviews/\(id)", token: server.editor, body: #"{"approve": true}"#)
+            #expect(partly.status == .conflict && partly.text.contains("1 claim(s)"), "\(partly.text)")
+            let last = #"{"edits": [{"tool": "Relay", "persona": "futurist", "text": "Fair at the listed price."}], "approve": true}"#
+            let approved = try await server.request(.patch, "/v1/reviews/\(id)", token: server.editor, body: last)
+            #expect(approved.status == .ok, "\(approved.text)")
+        }
+    }
 }

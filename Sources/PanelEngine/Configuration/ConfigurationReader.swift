@@ -70,7 +70,7 @@ struct ConfigurationReader {
     ]
 
     func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
-        let top = try mapping(root, "", allowed: ["backends", "panel", "router"])
+        let top = try mapping(root, "", allowed: ["backends", "panel", "router", "team"])
         guard let backendsNode = top["backends"], let list = backendsNode.sequence, !list.isEmpty else {
             throw fail("backends", "is required: a list of backends (name, kind, model, …)")
         }
@@ -126,12 +126,22 @@ struct ConfigurationReader {
         }
         let temperature = try number(panel["temperature"], "panel.temperature")
         if let temperature, !(0...2).contains(temperature) { throw fail("panel.temperature", "must be between 0 and 2") }
-        return PanelConfiguration(
+        var configuration = PanelConfiguration(
             backends: backends, defaultBackend: defaultBackend, personaBackends: personaBackends,
             quorum: try integer(panel["quorum"], "panel.quorum", min: 1), temperature: temperature,
             maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1),
             cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) }, source: source, router: router,
             personaRouters: personaRouters, routerSeed: routerSeed, samples: try samples(panel["samples"]))
+        if let teamNode = top["team"] {
+            let team = try mapping(teamNode, "team", allowed: ["approve_contradicted"])
+            if let text = try string(team["approve_contradicted"], "team.approve_contradicted") {
+                guard let policy = PanelConfiguration.ContradictedApproval(rawValue: text) else {
+                    throw fail("team.approve_contradicted", "must be confirm or refuse, found '\(text)'")
+                }
+                configuration.approveContradicted = policy
+            }
+        }
+        return configuration
     }
 
     func samples(_ node: Node?) throws(ConfigurationError) -> Int? {

@@ -31,6 +31,9 @@ public struct PanelConfiguration: Sendable {
     public var routerSeed: UInt64
     /// The YAML it was read from (nil when it was made otherwise: flags, detection).
     public var text: String?
+    /// Whether an editor may approve a review whose paragraphs hold claims the listing contradicts
+    /// (`team.approve_contradicted`).
+    public var approveContradicted: ContradictedApproval = .confirm
 
     /// The name that selects the router in `panel.backend` and persona overrides.
     public static let routerName = "router"
@@ -41,6 +44,12 @@ public struct PanelConfiguration: Sendable {
     }
 
     public static let fileName = "panel.yaml"
+
+    /// `team.approve_contradicted`: `confirm` (the editor confirms, the default) or `refuse` (edit first).
+    public enum ContradictedApproval: String, Sendable, CaseIterable {
+        case confirm
+        case refuse
+    }
 
     public init(
         backends: [BackendConfiguration], defaultBackend: String, personaBackends: [String: String] = [:], quorum: Int? = nil,

@@ -30,10 +30,12 @@ public enum DocumentViewModel {
         if let counts = doc.claimCounts, counts.total > 0 { footer["claims"] = .text(claimLine(counts, total: true)) }
         var notes: [TemplateValue] = []
         let personas = personaRows(doc, notes: &notes)
+        let contradicted = notes.filter { $0["status"] == .text(Claim.Status.contradicted.rawValue) }.count
         return [
             "title": .text(doc.title), "is_comparison": .flag(doc.kind == .comparison), "tool_count": .number(doc.tools.count),
             "tools": .list(doc.tools.map { tool($0, editor: doc.editor) }), "decision_rows": .list(decisionRows(doc)),
             "personas": .list(personas), "footer": .object(footer), "claim_notes": .list(notes), "has_claim_notes": .flag(!notes.isEmpty),
+            "contradicted_count": .number(contradicted), "has_contradicted": .flag(contradicted > 0),
         ]
     }
 
