@@ -66,4 +66,30 @@ struct PanelStatsTests {
         #expect(stats.personas[0].scores.count == 6)  // four samples + two single answers
         #expect(stats.personas[1].flipRate == nil)
     }
+
+    /// Unsupported and contradicted rates per persona and per backend/model, from the documents' claims.
+    @Test func claimRatesArePerPersonaAndPerModel() throws {
+        var documents = try documents()
+        func claim(_ status: Claim.Status) -> Claim {
+            Claim(text: "x", span: [0, 1], kind: .money, value: .init(unit: "USD/month", min: 1, max: 1), status: status)
+        }
+        for t in documents[0].tools.indices {
+            for r in documents[0].tools[t].reviews.indices {
+                let builder = documents[0].tools[t].reviews[r].persona == "builder"
+                documents[0].tools[t].reviews[r].claims =
+                    builder ? [claim(.supported), claim(.unsupported), claim(.contradicted), claim(.supported)] : []
+            }
+        }
+        let stats = PanelStats.compute(documents)
+        let builder = stats.personas[0]
+        #expect(builder.claims == ClaimCounts(total: 12, supported: 6, unsupported: 3, contradicted: 3))
+        #expect(builder.unsupportedRate == 0.25 && builder.contradictedRate == 0.25 && builder.flaggedPerReview == 2)
+        #expect(stats.personas[1].unsupportedRate == nil && stats.personas[1].flaggedPerReview == 0)
+        #expect(stats.backends[0].name == "mock · big" && stats.backends[0].contradictedRate == 0.25)
+        #expect(stats.markdown().contains("| 12 | 25% | 25% | 2.00 |"))
+        #expect(stats.html().contains(#"<td data-figure="unsupported-rate">25%</td>"#))
+        #expect(stats.json()["personas"]?["builder"]?["claims"]?["contradicted_rate"] == .double(0.25))
+        // Documents made before claims were checked say nothing of them.
+        #expect(PanelStats.compute(try self.documents()).personas[0].unsupportedRate == nil)
+    }
 }

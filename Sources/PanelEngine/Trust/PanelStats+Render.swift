@@ -11,6 +11,7 @@ extension PanelStats {
         "**Histogram**: how many scores fell in 0–9, 10–19 … 90–100. Judges bunch on the upper half and on round numbers.",
         "**On ×5 / ×10**: the share of scores that are multiples of 5 or 10 (by chance about 20% and 10%); far more means the scale is used coarsely.",
         "**Ship rate**: the share of votes that were ship. **Flip rate**: with `--samples`, the mean share of a persona's samples that disagreed with its majority — how often asking again changes the verdict.",
+        "**Claims**: figures, prices, licences, dates and versions in the paragraphs, checked against the listing; **unsupported** — the listing says nothing of it; **contradicted** — the listing says otherwise (as shares of the claims, and flagged claims per review).",
         "**Krippendorff's α**: agreement between personas beyond chance, on scores (interval) and verdicts (nominal); 1 is perfect, 0 is chance, below 0 is systematic disagreement.",
         "**Spearman's ρ**: how alike two personas rank the same tools. **Effective opinions**: `n / (1 + (n − 1) ρ̄)` — what n correlated personas are worth in independent opinions (n when ρ̄ ≤ 0).",
     ]
@@ -19,8 +20,8 @@ extension PanelStats {
         func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
         func rows(_ distributions: [Distribution]) -> [String] {
             [
-                "| | scores | histogram (0–9 … 90–100) | on ×5 | on ×10 | mean | median | SD | ship rate | flip rate |",
-                "|---|---|---|---|---|---|---|---|---|---|",
+                "| | scores | histogram (0–9 … 90–100) | on ×5 | on ×10 | mean | median | SD | ship rate | flip rate | claims | unsupported | contradicted | flagged per review |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
                 + distributions.map { d in
                     let cells = [
@@ -28,6 +29,9 @@ extension PanelStats {
                         Self.percent(d.onTen), Self.decimal(Statistics.mean(d.scores), "%.1f"),
                         Self.decimal(Statistics.median(d.scores), "%.1f"),
                         Self.decimal(Statistics.standardDeviation(d.scores), "%.1f"), Self.percent(d.shipRate), Self.percent(d.flipRate),
+                        d.checkedReviews == 0 ? "—" : "\(d.claims.total)", Self.percent(d.unsupportedRate),
+                        Self.percent(d.contradictedRate),
+                        Self.decimal(d.flaggedPerReview),
                     ]
                     return "| " + cells.joined(separator: " | ") + " |"
                 }
@@ -95,10 +99,10 @@ extension PanelStats {
             var rows = ""
             for d in distributions {
                 rows +=
-                    "<tr><th scope=\"row\">\(Self.escape(d.name))</th><td>\(Self.histogramSVG(d))</td><td>\(d.scores.count)</td><td>\(Self.percent(d.onFive))</td><td>\(Self.percent(d.onTen))</td><td>\(Self.decimal(Statistics.mean(d.scores), "%.1f"))</td><td>\(Self.decimal(Statistics.median(d.scores), "%.1f"))</td><td>\(Self.decimal(Statistics.standardDeviation(d.scores), "%.1f"))</td><td>\(Self.percent(d.shipRate))</td><td>\(Self.percent(d.flipRate))</td></tr>\n"
+                    "<tr><th scope=\"row\">\(Self.escape(d.name))</th><td>\(Self.histogramSVG(d))</td><td>\(d.scores.count)</td><td>\(Self.percent(d.onFive))</td><td>\(Self.percent(d.onTen))</td><td>\(Self.decimal(Statistics.mean(d.scores), "%.1f"))</td><td>\(Self.decimal(Statistics.median(d.scores), "%.1f"))</td><td>\(Self.decimal(Statistics.standardDeviation(d.scores), "%.1f"))</td><td>\(Self.percent(d.shipRate))</td><td>\(Self.percent(d.flipRate))</td><td>\(d.checkedReviews == 0 ? "—" : "\(d.claims.total)")</td><td data-figure=\"unsupported-rate\">\(Self.percent(d.unsupportedRate))</td><td data-figure=\"contradicted-rate\">\(Self.percent(d.contradictedRate))</td><td>\(Self.decimal(d.flaggedPerReview))</td></tr>\n"
             }
             return
-                "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\"></th><th scope=\"col\">Histogram (0–100)</th><th scope=\"col\">Scores</th><th scope=\"col\">On ×5</th><th scope=\"col\">On ×10</th><th scope=\"col\">Mean</th><th scope=\"col\">Median</th><th scope=\"col\">SD</th><th scope=\"col\">Ship rate</th><th scope=\"col\">Flip rate</th></tr></thead><tbody>\n\(rows)</tbody></table></div>"
+                "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\"></th><th scope=\"col\">Histogram (0–100)</th><th scope=\"col\">Scores</th><th scope=\"col\">On ×5</th><th scope=\"col\">On ×10</th><th scope=\"col\">Mean</th><th scope=\"col\">Median</th><th scope=\"col\">SD</th><th scope=\"col\">Ship rate</th><th scope=\"col\">Flip rate</th><th scope=\"col\">Claims</th><th scope=\"col\">Unsupported</th><th scope=\"col\">Contradicted</th><th scope=\"col\">Flagged per review</th></tr></thead><tbody>\n\(rows)</tbody></table></div>"
         }
         let notes = Self.explanations.map { note in
             "<li>" + Self.escape(note).replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "`", with: "") + "</li>"

@@ -20,6 +20,17 @@ public struct PanelStats: Sendable {
         /// Mean share of a sampled review's samples that disagree with its majority; nil without samples.
         public var flipRate: Double?
         var flips: [Double] = []
+        /// The claims of the reviews that carry them (documents made before claims were checked do not).
+        public var claims = ClaimCounts()
+        /// Reviews whose claims were checked.
+        public var checkedReviews = 0
+        /// Shares of the claims the listing does not back and contradicts; nil with no claim.
+        public var unsupportedRate: Double? { claims.total == 0 ? nil : Double(claims.unsupported) / Double(claims.total) }
+        public var contradictedRate: Double? { claims.total == 0 ? nil : Double(claims.contradicted) / Double(claims.total) }
+        /// Flagged claims (unsupported or contradicted) per checked review.
+        public var flaggedPerReview: Double? {
+            checkedReviews == 0 ? nil : Double(claims.unsupported + claims.contradicted) / Double(checkedReviews)
+        }
 
         func share(_ predicate: (Double) -> Bool) -> Double? {
             scores.isEmpty ? nil : Double(scores.filter(predicate).count) / Double(scores.count)
@@ -74,6 +85,10 @@ public struct PanelStats: Sendable {
                         distribution.ships += votes.filter(\.ship).count
                         distribution.verdicts += votes.count
                         if let agreement = review.agreement, (review.samples?.count ?? 0) > 1 { distribution.flips.append(1 - agreement) }
+                        if let claims = review.claims {
+                            distribution.claims = distribution.claims + ClaimCounts(claims)
+                            distribution.checkedReviews += 1
+                        }
                         if key.hasPrefix("backend:") { backends[key] = distribution } else { personas[key] = distribution }
                     }
                     if review.status == .answered, let verdict = review.verdict {
@@ -123,6 +138,12 @@ public struct PanelStats: Sendable {
             "median": number(Statistics.median(distribution.scores), 100),
             "sd": number(Statistics.standardDeviation(distribution.scores), 100),
             "ship_rate": number(distribution.shipRate), "flip_rate": number(distribution.flipRate),
+            "claims": .object([
+                "reviews_checked": .int(distribution.checkedReviews), "total": .int(distribution.claims.total),
+                "unsupported": .int(distribution.claims.unsupported), "contradicted": .int(distribution.claims.contradicted),
+                "unsupported_rate": number(distribution.unsupportedRate), "contradicted_rate": number(distribution.contradictedRate),
+                "flagged_per_review": number(distribution.flaggedPerReview, 100),
+            ]),
         ])
     }
 
