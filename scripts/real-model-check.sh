@@ -78,5 +78,11 @@ for t in doc["tools"]:
     p = t["panel"]
     votes = ", ".join(f"{r['persona']} {r['score']} {r['verdict']}" for r in t["reviews"])
     print(f"{t['name']}: {p['verdict']} · {p['ship']} ship / {p['skip']} skip ({votes})")
+# Claims the model made, checked against the listing (no threshold: the model is tiny; the figure is reported).
+counts = doc.get("claim_counts") or {}
+total = counts.get("total", 0)
+def rate(key): return f"{counts.get(key, 0) / total:.0%}" if total else "—"
+flagged = [f"{c['status']} “{c['text']}”" for t in doc["tools"] for r in t["reviews"] for c in (r.get("claims") or []) if c["status"] != "supported"]
+print(f"claims: {total} in 8 paragraphs — unsupported {counts.get('unsupported', 0)} ({rate('unsupported')}), contradicted {counts.get('contradicted', 0)} ({rate('contradicted')})" + (": " + "; ".join(flagged[:12]) if flagged else ""))
 PY
 echo "real-model check: ok — llama-cpp-python $VERSION, $(basename "$MODEL"); install $((installed - started)) s, review $((finished - review_started)) s, total $((finished - started)) s"

@@ -1,4 +1,5 @@
 import Foundation
+import ModelBackends
 import Testing
 
 @testable import PanelKit
@@ -87,6 +88,13 @@ struct ClaimTests {
         #expect(document.tools.first?.claimCounts == ClaimCounts(total: 16, supported: 0, unsupported: 8, contradicted: 8))
         #expect(document.claimCounts?.total == 16)
 
+        for claim in claims + [
+            Claim(
+                text: "~7B", span: [0, 3], kind: .parameters, value: .init(unit: "parameters", min: 6e9, max: 8e9, approximate: true),
+                status: .supported, quote: "7B", field: "name", quoteSpan: [4, 6])
+        ] {
+            #expect(claim.jsonValue() == (try JSONValueEncoder.encode(claim)))
+        }
         let json = try JSONDocumentRenderer.decode(Data(DocumentFormat.json.render(document).utf8), source: "doc.json")
         #expect(json.tools.first?.reviews.first?.claims == claims)
 

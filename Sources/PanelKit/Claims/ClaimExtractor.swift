@@ -76,25 +76,54 @@ extension ClaimExtractor {
         }
 
         mutating func run() -> [ClaimDraft] {
+            // Most words start nothing: a word is looked at only when its first letter could begin a licence,
+            // a free tier, a number word, "a minute" or a version (one byte compared, no hashing).
             var index = 0
             while index < tokens.count {
-                if !used[index], let next = licence(at: index) ?? free(at: index) { index = next } else { index += 1 }
-            }
-            index = 0
-            while index < tokens.count {
-                if !used[index],
-                    tokens[index].kind == .number || tokens[index].isWord("v") || tokens[index].isWord("version")
-                        || tokens[index].kind == .word && Words.numbers[tokens[index].text] != nil || isOne(index),
-                    let next = figure(at: index)
+                if !used[index], tokens[index].kind == .word, Self.mayStartWords(tokens[index].text),
+                    let next = licence(at: index) ?? free(at: index)
                 {
                     index = next
                 } else {
                     index += 1
                 }
             }
+            index = 0
+            while index < tokens.count {
+                let token = tokens[index]
+                let candidate =
+                    token.kind == .number
+                    || token.kind == .word && Self.mayStartWords(token.text)
+                        && (token.text == "v" || token.text == "version" || Words.numbers[token.text] != nil || isOne(index))
+                if !used[index], candidate, let next = figure(at: index) { index = next } else { index += 1 }
+            }
             drafts.sort { $0.start < $1.start }
             return drafts
         }
+
+        /// Whether a word could be one the rules start from — a licence, a free tier, a number word, "a"/"an"/
+        /// "one" before a unit, "v"/"version" — judged by its first letter and length alone (a table lookup):
+        /// most words are passed over without a comparison or a hash.
+        @inline(__always) static func mayStartWords(_ text: String) -> Bool {
+            let utf8 = text.utf8
+            guard let first = utf8.first, first >= UInt8(ascii: "a"), first <= UInt8(ascii: "z"), utf8.count < 16 else { return false }
+            return startTable[Int(first - UInt8(ascii: "a"))] & (1 << utf8.count) != 0
+        }
+
+        static let startWords = [
+            "apache", "mit", "gpl", "gplv", "agpl", "agplv", "lgpl", "lgplv", "bsd", "mpl", "open", "closed", "proprietary", "free",
+            "a", "an", "one", "v", "version",
+        ]
+
+        /// Per first letter, a bit per length of the words above and of `Words.numbers`.
+        static let startTable: [UInt16] = {
+            var table = [UInt16](repeating: 0, count: 26)
+            for word in startWords + Array(Words.numbers.keys) {
+                let utf8 = Array(word.utf8)
+                table[Int(utf8[0] - UInt8(ascii: "a"))] |= 1 << utf8.count
+            }
+            return table
+        }()
 
         /// "a minute", "an hour", "one second": the figure 1 before a duration's unit.
         func isOne(_ index: Int) -> Bool {

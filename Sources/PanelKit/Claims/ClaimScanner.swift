@@ -36,6 +36,8 @@ enum ClaimScanner {
         tokens.reserveCapacity(scalars.count / 4)
         var index = 0
         var spaced = true
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
         let count = scalars.count
         @inline(__always) func isDigit(_ s: Unicode.Scalar) -> Bool { s.value >= 48 && s.value <= 57 }
         @inline(__always) func isLetter(_ s: Unicode.Scalar) -> Bool {
@@ -77,22 +79,35 @@ enum ClaimScanner {
                 spaced = false
             } else if isLetter(scalar) {
                 let start = index
-                var word = String.UnicodeScalarView()
+                // ASCII words (nearly all) are lower-cased byte by byte; `lowercased()` only for the rest.
+                bytes.removeAll(keepingCapacity: true)
+                var ascii = true
                 while index < count {
                     let s = scalars[index]
                     if isLetter(s) {
-                        word.append(s)
+                        let v = s.value
+                        if v < 128 { bytes.append(UInt8(v >= 65 && v <= 90 ? v + 32 : v)) } else { ascii = false }
                         index += 1
-                    } else if (s == "'" || s == "\u{2019}"), index + 1 < count, isLetter(scalars[index + 1]), !word.isEmpty {
-                        word.append("'")
+                    } else if s == "'" || s == "\u{2019}", index + 1 < count, isLetter(scalars[index + 1]), index > start {
+                        bytes.append(UInt8(ascii: "'"))
                         index += 1
                     } else {
                         break
                     }
                 }
-                tokens.append(ClaimToken(kind: .word, start: start, end: index, text: String(word).lowercased(), attached: !spaced))
+                let text: String
+                if ascii {
+                    text = String(decoding: bytes, as: UTF8.self)
+                } else {
+                    var view = String.UnicodeScalarView()
+                    view.append(contentsOf: scalars[start..<index].map { $0 == "\u{2019}" ? "'" : $0 })
+                    text = String(view).lowercased()
+                }
+                tokens.append(ClaimToken(kind: .word, start: start, end: index, text: text, attached: !spaced))
                 spaced = false
-            } else if scalar.properties.isWhitespace {
+            } else if scalar == " " || scalar == "\n" || scalar == "\t" || scalar == "\r"
+                || (scalar.value >= 128 && scalar.properties.isWhitespace)
+            {
                 spaced = true
                 index += 1
             } else {

@@ -403,7 +403,7 @@ extension ReviewDocument.Review {
         if let spread { fields["spread"] = try JSONValueEncoder.encode(spread) }
         if let agreement { fields["agreement"] = .double(agreement) }
         if let calibratedScore { fields["calibrated_score"] = .double(calibratedScore) }
-        if let claims { fields["claims"] = try JSONValueEncoder.encode(claims) }
+        if let claims { fields["claims"] = .array(claims.map { $0.jsonValue() }) }
         return fields
     }
 }

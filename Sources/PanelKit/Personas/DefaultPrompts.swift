@@ -39,6 +39,8 @@ enum DefaultPrompts {
             - 30: weak — a poor bet for most readers; skip it.
             Use the whole range. A ship verdict goes with a score of 50 or more, a skip with less than 70.
 
+            Facts: state a figure — a price, a size, a latency, a context length, a licence, a date, a version — only as the listing gives it; where the listing is silent, say so rather than supply a number. Your judgement is what the panel wants, so let it read as judgement ("I expect", "in my experience"), never as a fact about the tool.
+
             First write your rationale: one paragraph of 80 to 140 words, in your own voice, through your lens. Then decide the score and the verdict that follow from that rationale.
 
             Answer with only a JSON object, and nothing before or after it, with three fields: "rationale" (your paragraph, as a string), "score" (an integer from 0 to 100) and "verdict" ("ship" or "skip").
