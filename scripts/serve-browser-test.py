@@ -153,11 +153,18 @@ def main():
         print(f"browser test: edited, approved, downloaded {path.name} ({len(markdown)} bytes) with the edit")
         # Hostile listing and model text: inert on the live view, the review page and the history.
         hostile = json.dumps({"name": args.hostile_name, "tagline": HOSTILE, "description": "Described as " + HOSTILE,
+                              "pricing": "$10 per month " + HOSTILE,
                               "url": "https://example.com/\"><script>document.title='pwned-url'</script>"})
         submit(driver, url, [hostile])
         check_inert(driver, "the live view")
         wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-answered=true]")) == 4, 60, "the hostile review")
         check_inert(driver, "the hostile review's page")
+        # The paragraphs' claims are marked beside the hostile markup (contradicted: the listing says $10 per
+        # month; unsupported: it names no licence), and the marks stay text too.
+        if not driver.find_elements(By.CSS_SELECTOR, "mark.claim-contradicted") or not driver.find_elements(By.CSS_SELECTOR, "mark.claim-unsupported"):
+            fail("the hostile review's claims are not marked")
+        driver.find_element(By.CSS_SELECTOR, "mark.claim-contradicted").send_keys("")
+        check_inert(driver, "the hostile review's page, a claim focused")
         if "&lt;script&gt;" not in driver.page_source and "<script>document" in driver.page_source:
             fail("hostile text is not escaped")
         driver.get(url + "/")

@@ -19,7 +19,8 @@ name="Evil $hostile"
 import json, sys
 path, name, hostile = sys.argv[1:4]
 answers = [{"persona": p, "tool": name, "text": json.dumps({"score": 71, "verdict": "ship",
-            "rationale": f"A paragraph with {hostile} and </textarea><script>document.title='pwned-textarea'</script> in it."})}
+            "rationale": f"A paragraph with {hostile} and </textarea><script>document.title='pwned-textarea'</script> in it, "
+                         f"at $5 per month{hostile}, under the MIT licence<img src=x onerror=\"document.title='pwned-claim'\">."})}
            for p in ["builder", "skeptic", "founder", "futurist"]]
 json.dump(answers, open(path, "w"))
 PY
@@ -48,7 +49,13 @@ fi
 echo "serve-check: accessibility — axe-core on every page a person sees, and the editor's whole flow by keyboard alone"
 .build/debug/panel render fixtures/documents/comparison-2.json --format html -o "$work/document.html"
 .build/debug/panel stats fixtures/documents/*.json --format html -o "$work/stats.html"
-"$PYTHON" scripts/a11y-test.py --url "$url" --token "$editor" "$work/document.html" "$work/stats.html"
+# A document whose paragraphs hold claims the listing contradicts and does not back: marked, with tooltips.
+"$PYTHON" -c 'import json, sys; print(json.dumps({"name": sys.argv[1], "description": "A tool.", "pricing": "$10 per month"}))' \
+  "$name" >"$work/claims.json"
+.build/debug/panel review "$work/claims.json" --base-url "http://127.0.0.1:$mock/v1" --model mock-model --no-cache --quiet \
+  --format html -o "$work/claims.html"
+grep -q 'mark class="claim claim-contradicted"' "$work/claims.html" || { echo "serve-check: the claims document marks no claim"; exit 1; }
+"$PYTHON" scripts/a11y-test.py --url "$url" --token "$editor" "$work/document.html" "$work/stats.html" "$work/claims.html"
 
 echo "serve-check: schemathesis against $url/openapi.yaml with an editor token"
 st=$(dirname "$PYTHON")/st

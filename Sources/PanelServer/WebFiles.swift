@@ -258,6 +258,7 @@ enum WebFiles {
             .claim:hover .claim-tip, .claim:focus .claim-tip { display: block; }
             label.confirm { display: flex; gap: .5rem; align-items: center; margin: .5rem 0; }
             label.confirm input { width: auto; }
+            .claims { color: var(--muted); font-size: .8rem; margin: .3rem 0 0; }
             """#,
         "review.html.mustache": #"""
             <header>
@@ -331,6 +332,7 @@ enum WebFiles {
             {{#contradiction}}<p class="warning">The verdict contradicts the score — check this review.</p>{{/contradiction}}
             {{#unstable}}<p class="warning" data-unstable="true">Unstable: this persona's samples disagree — read the review.</p>{{/unstable}}
             <div class="paragraph">{{#text}}<p>{{#segments}}{{#note}}<mark class="claim claim-{{status}}" tabindex="0" data-claim="{{status}}" aria-describedby="claim-tip-{{number}}">{{text}}<sup>{{number}}</sup><span class="claim-tip" role="tooltip" id="claim-tip-{{number}}">{{status_label}}: {{explanation}}</span></mark>{{/note}}{{^note}}{{text}}{{/note}}{{/segments}}</p>{{/text}}</div>
+            {{#has_claims}}<p class="claims">Claims:{{#claims}} <span class="claim-line" data-claim-status="{{status}}">“{{claim}}” — {{detail}}.</span>{{/claims}}</p>{{/has_claims}}
             {{#edited}}<details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>{{/edited}}
             {{#by}}<p class="by">{{by}}</p>{{/by}}
             {{#can_edit}}

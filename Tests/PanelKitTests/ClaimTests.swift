@@ -103,6 +103,7 @@ struct ClaimTests {
         #expect(markdown.contains("[^1]: **Contradicted** (Relay, Builder) — “$5 per month”: the listing says “$10 per month” (pricing)."))
         #expect(markdown.contains("[^2]: **Unsupported** (Relay, Builder) — “24 GB”: the listing says nothing of it."))
         #expect(markdown.contains("- **Claims to check:** 8 unsupported · 8 contradicted"))
+        #expect(markdown.contains("_Claims:_ “$5 per month” — contradicted (pricing: “$10 per month”). “24 GB” — unsupported."))
         #expect(markdown.firstMatch(of: /(^|[^\\])<[A-Za-z\/!?]/) == nil, "\(markdown)")
         #expect(!markdown.contains("&amp") || markdown.contains("\\&amp"))
 
@@ -112,6 +113,7 @@ struct ClaimTests {
                 #"<mark class="claim claim-contradicted" tabindex="0" data-claim="contradicted" aria-describedby="claim-tip-1">$5 per month<sup>1</sup>"#
             ))
         #expect(html.contains(#"<li id="claim-note-2" value="2"><strong>Unsupported</strong>"#))
+        #expect(html.contains(#"<span class="claim-line" data-claim-status="contradicted">“$5 per month” — contradicted (pricing: “$10 per month”).</span>"#))
         #expect(!html.contains("<script") && !html.contains("<v2"))
 
         // A document made before claims were checked renders as it did: no marks, no notes.

@@ -63,6 +63,7 @@ enum DefaultTemplates {
             .claim:hover .claim-tip, .claim:focus .claim-tip, .claim:focus-within .claim-tip { display: block; }
             .claim:focus { outline: 2px solid var(--bar); outline-offset: 2px; }
             .claim-notes { font-size: .9rem; }
+            .claims { color: var(--muted); font-size: .8rem; margin: .3rem 0 0; }
             .weighs { display: block; font-weight: 400; font-size: .8rem; color: var(--muted); }
             footer { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
             @media (max-width: 40rem) { header h1 { font-size: 1.5rem; } tbody th { width: auto; } .scorecard td { min-width: 14rem; } }
@@ -152,6 +153,7 @@ enum DefaultTemplates {
             {{#text}}
             <p>{{#segments}}{{#note}}<mark class="claim claim-{{status}}" tabindex="0" data-claim="{{status}}" aria-describedby="claim-tip-{{number}}">{{text}}<sup>{{number}}</sup><span class="claim-tip" role="tooltip" id="claim-tip-{{number}}">{{status_label}}: {{explanation}}</span></mark>{{/note}}{{^note}}{{text}}{{/note}}{{/segments}}</p>
             {{/text}}
+            {{#has_claims}}<p class="claims">Claims:{{#claims}} <span class="claim-line" data-claim-status="{{status}}">“{{claim}}” — {{detail}}.</span>{{/claims}}</p>{{/has_claims}}
             {{#edited}}
             <details class="edited"><summary>Edited by {{by}}, <time datetime="{{at}}">{{at}}</time> — the model's paragraph</summary>{{#original_text}}<p>{{text}}</p>{{/original_text}}</details>
             {{/edited}}
@@ -271,6 +273,10 @@ enum DefaultTemplates {
             {{#segments}}{{text}}{{#note}}[^{{number}}]{{/note}}{{/segments}}
 
             {{/text}}
+            {{#has_claims}}
+            _Claims:_{{#claims}} “{{claim}}” — {{detail}}.{{/claims}}
+
+            {{/has_claims}}
             {{#edited}}
             _Edited by {{by}} at {{at}}; the model's own paragraph is kept in the JSON document._
 

@@ -154,6 +154,10 @@ public enum DocumentViewModel {
             values["text"] = marked(
                 paragraphs(edit?.text ?? review.text ?? ""), claims: flagged, tool: tool.name, persona: persona, notes: &notes)
             if !flagged.isEmpty { values["flagged_claims"] = .number(flagged.count) }
+            if edit == nil, let claims = review.claims, !claims.isEmpty {
+                values["claims"] = .list(claims.map(Self.claimLine))
+                values["has_claims"] = true
+            }
             if let edit {
                 values["edited"] = ["by": .text(edit.by), "at": .text(edit.at)]
                 values["original_text"] = paragraphs(review.text ?? "")
@@ -212,6 +216,15 @@ public enum DocumentViewModel {
             result.append(.object(fields))
         }
         return .list(result)
+    }
+
+    /// One claim and its status, for the list under a paragraph: "“Apache licence” — supported (pricing:
+    /// “Apache 2.0”)".
+    static func claimLine(_ claim: Claim) -> TemplateValue {
+        var detail = claim.status.rawValue
+        if let quote = claim.quote, let field = claim.field { detail += " (\(field): “\(quote)”)" }
+        if claim.source == .model { detail += ", by the model check" }
+        return ["claim": .text(claim.text), "status": .text(claim.status.rawValue), "detail": .text(detail)]
     }
 
     static func note(_ claim: Claim, number: Int, tool: String, persona: String) -> TemplateValue {
