@@ -113,7 +113,8 @@ struct ClaimTests {
                 #"<mark class="claim claim-contradicted" tabindex="0" data-claim="contradicted" aria-describedby="claim-tip-1">$5 per month<sup>1</sup>"#
             ))
         #expect(html.contains(#"<li id="claim-note-2" value="2"><strong>Unsupported</strong>"#))
-        let line = #"<span class="claim-line" data-claim-status="contradicted">“$5 per month” — contradicted (pricing: “$10 per month”).</span>"#
+        let line =
+            #"<span class="claim-line" data-claim-status="contradicted">"# + "“$5 per month” — contradicted (pricing: “$10 per month”).</span>"
         #expect(html.contains(line))
         #expect(!html.contains("<script") && !html.contains("<v2"))
 
