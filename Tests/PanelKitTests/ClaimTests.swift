@@ -114,7 +114,8 @@ struct ClaimTests {
             ))
         #expect(html.contains(#"<li id="claim-note-2" value="2"><strong>Unsupported</strong>"#))
         let line =
-            #"<span class="claim-line" data-claim-status="contradicted">"# + "“$5 per month” — contradicted (pricing: “$10 per month”).</span>"
+            #"<span class="claim-line" data-claim-status="contradicted">"#
+            + "“$5 per month” — contradicted (pricing: “$10 per month”).</span>"
         #expect(html.contains(line))
         #expect(!html.contains("<script") && !html.contains("<v2"))
 
