@@ -24,7 +24,9 @@ public struct ReviewEngine: Sendable {
     /// Reviews listings together — one review, or a comparison of two or more — and builds the document.
     /// Cancelling the caller's task cancels every call in flight.
     public func review(_ listings: [Listing], onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }) async -> ReviewDocument {
-        document(await pipeline(onEvent: onEvent).run(listings))
+        var document = document(await pipeline(onEvent: onEvent).run(listings))
+        await checkClaims(&document)
+        return document
     }
 
     /// The most a review of these listings can be billed: every persona's samples, each with a repair
@@ -46,6 +48,17 @@ public struct ReviewEngine: Sendable {
                     let second = backends.billedCeiling(repair, persona: persona.id)
                 else { return nil }
                 total += (first + second) * Double(settings.samples)
+            }
+            // The model check of claims: one call per listing, at its answer cap with a long claims list.
+            if checksClaims {
+                let items = (0..<25).map { _ in
+                    ClaimModelCheck.Item(
+                        review: 0, claim: 0, text: String(repeating: "x", count: 24), sentence: String(repeating: "x", count: 300))
+                }
+                guard let check = backends.billedCeiling(ClaimModelCheck.request(listing, items: items), persona: ClaimModelCheck.id) else {
+                    return nil
+                }
+                total += check
             }
         }
         return total

@@ -15,6 +15,9 @@ public struct ReviewSettings: Sendable {
     public var samples: Int
     /// Maps raw scores to the editors' scale in documents (`--calibration`).
     public var calibration: Calibration?
+    /// Whether a model checks the claims the rules leave unsupported (`panel.claims.check: model`,
+    /// `--claims-check model`); the rules always run.
+    public var checkClaims = false
 
     public static let defaultTemperature = 0.2
     /// The most samples a persona may be asked for.
@@ -40,12 +43,14 @@ public struct ReviewSettings: Sendable {
         _ overrides: ReviewOverrides, configuration: PanelConfiguration?, prompts: PromptSet = .builtIn(),
         templates: DocumentTemplates = .builtIn()
     ) -> ReviewSettings {
-        ReviewSettings(
+        var settings = ReviewSettings(
             prompts: prompts, templates: templates,
             temperature: overrides.temperature ?? configuration?.temperature ?? defaultTemperature,
             maxOutputTokens: overrides.maxOutputTokens ?? configuration?.maxTokens ?? defaultMaxOutputTokens,
             stream: overrides.stream ?? false, quorum: overrides.quorum ?? configuration?.quorum,
             samples: overrides.samples ?? configuration?.samples ?? 1)
+        settings.checkClaims = overrides.checkClaims ?? (configuration?.claimCheckBackend != nil)
+        return settings
     }
 
     /// Checks the settings against the panel and the configuration before any call: a quorum the panel
@@ -80,6 +85,8 @@ public struct ReviewOverrides: Sendable {
     public var stream: Bool?
     public var quorum: Int?
     public var samples: Int?
+    /// `--claims-check rules|model`: whether the model check runs, over the configuration's word.
+    public var checkClaims: Bool?
 
     public init(temperature: Double? = nil, maxOutputTokens: Int? = nil, stream: Bool? = nil, quorum: Int? = nil, samples: Int? = nil) {
         self.temperature = temperature

@@ -978,6 +978,22 @@ enum WebFiles {
                     provenance: {type: [object, "null"]}
                     editor: {$ref: "#/components/schemas/Editor"}
                     claim_counts: {$ref: "#/components/schemas/ClaimCounts"}
+                    claim_check:
+                      type: object
+                      description: The model check of claims (panel.claims.check model), when one ran.
+                      required: [calls, answered, asked, decided, discarded, errors]
+                      properties:
+                        backend: {type: [string, "null"]}
+                        model: {type: [string, "null"]}
+                        calls: {type: integer, minimum: 0}
+                        answered: {type: integer, minimum: 0}
+                        input_tokens: {type: [integer, "null"]}
+                        output_tokens: {type: [integer, "null"]}
+                        cost_usd: {type: [number, "null"]}
+                        asked: {type: integer, minimum: 0}
+                        decided: {type: integer, minimum: 0}
+                        discarded: {type: integer, minimum: 0}
+                        errors: {type: array, items: {type: string}}
                 Claim:
                   type: object
                   description: >

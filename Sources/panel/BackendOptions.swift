@@ -46,6 +46,13 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Show calibrated scores beside the raw ones, from a map panel calibrate wrote.", valueName: "FILE"))
     var calibration: String?
 
+    @Option(
+        name: .customLong("claims-check"),
+        help: ArgumentHelp(
+            "rules: check the paragraphs' claims against the listing by rule; model: also ask a model about what the rules leave unsupported (its backend: panel.claims.backend, else the default) (default: the configuration's, else rules).",
+            valueName: "rules|model"))
+    var claimsCheck: String?
+
     @Option(help: ArgumentHelp("Deadline for each whole call, in seconds.", valueName: "SECONDS"))
     var timeout: Double = 120
 
@@ -78,6 +85,9 @@ struct BackendOptions: ParsableArguments {
     var stream = false
 
     func validate() throws {
+        if let claimsCheck, claimsCheck != "rules", claimsCheck != "model" {
+            throw ValidationError("--claims-check must be rules or model, not '\(claimsCheck)'")
+        }
         if let samples, !(1...ReviewSettings.maxSamples).contains(samples) {
             throw ValidationError("--samples must be from 1 to \(ReviewSettings.maxSamples)")
         }
@@ -131,6 +141,7 @@ struct BackendOptions: ParsableArguments {
         var overrides = ReviewOverrides(
             temperature: temperature, maxOutputTokens: maxTokens, stream: self.stream ? true : nil, quorum: quorum, samples: samples)
         if let stream { overrides.stream = stream }
+        if let claimsCheck { overrides.checkClaims = claimsCheck == "model" }
         return EngineRequest(
             configPath: config, baseURL: baseURL, model: model, apiKeyEnv: apiKeyEnv, replay: replay, record: record,
             backendName: backendName, price: price.flatMap(parsedPrice),

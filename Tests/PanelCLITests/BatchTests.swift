@@ -343,4 +343,59 @@ struct BatchTests {
             #expect(try summary(out)["complete"] as? Int == 6)
         }
     }
+
+    /// The model check of claims in a batch (`panel.claims: {check: model, backend: …}`): one more call per
+    /// listing, under its lease and within the budget, its answer saved with the listing's results; the
+    /// document carries what it decided. `--claims-check rules` turns it off.
+    @Test(.timeLimit(.minutes(3))) func aBatchChecksClaimsWithAModel() async throws {
+        let dir = try directory("claims")
+        let rows = dir.appendingPathComponent("rows.jsonl").path
+        try #"{"name": "Relay", "description": "Relay's cache triples throughput.", "pricing": "$10 per month"}"#.write(
+            toFile: rows, atomically: true, encoding: .utf8)
+        var mock = MockProviderConfiguration()
+        let paragraph = #"{"score": 70, "verdict": "ship", "rationale": "It is 3x faster and costs $5 per month."}"#
+        mock.canned = ["builder", "skeptic", "founder", "futurist"].map {
+            MockProviderConfiguration.CannedAnswer(persona: $0, tool: "Relay", text: paragraph)
+        }
+        let decisions = (1...4).map { #"{"id": \#($0), "status": "supported", "quote": "triples throughput"}"# }
+        mock.canned.append(
+            MockProviderConfiguration.CannedAnswer(
+                persona: "reviewer", tool: "Relay", text: #"{"claims": [\#(decisions.joined(separator: ", "))]}"#))
+        try await MockProvider.withServer(mock) { handle in
+            let config = dir.appendingPathComponent("panel.yaml").path
+            try """
+            backends:
+              - {name: mock, kind: openai, base_url: "\(handle.baseURL)", model: m, price: {input_per_mtok: 1, output_per_mtok: 2}}
+              - {name: checker, kind: openai, base_url: "\(handle.baseURL)", model: c, price: {input_per_mtok: 1, output_per_mtok: 2}}
+            panel:
+              claims: {check: model, backend: checker}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let out = dir.appendingPathComponent("out")
+            let arguments = [
+                "batch", rows, "--out", out.path, "--config", config, "--format", "json", "--budget-usd", "1", "--store",
+                dir.appendingPathComponent("s.sqlite").path, "--quiet",
+            ]
+            let result = try await cli.panel(arguments)
+            #expect(result.code == 0, "\(result.stderr)")
+            #expect(handle.stats.snapshot.chatRequests == 5)
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("relay.json"))) as? [String: Any])
+            let check = try #require(document["claim_check"] as? [String: Any])
+            #expect(check["decided"] as? Int == 4 && check["backend"] as? String == "checker" && check["calls"] as? Int == 1)
+            let tools = try #require(document["tools"] as? [[String: Any]])
+            let claims = try #require((tools.first?["reviews"] as? [[String: Any]])?.first?["claims"] as? [[String: Any]])
+            #expect(claims.map { $0["status"] as? String } == ["supported", "contradicted"])
+            #expect(claims.map { $0["source"] as? String } == ["model", "rules"])
+            // The same input again: nothing is asked again, the check included.
+            #expect(try await cli.panel(arguments).code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 5)
+            // Turned off by the flag: the rules alone.
+            let rulesOnly = [
+                "batch", rows, "--out", dir.appendingPathComponent("rules").path, "--config", config, "--format", "json",
+                "--claims-check", "rules", "--store", dir.appendingPathComponent("r.sqlite").path, "--quiet",
+            ]
+            #expect(try await cli.panel(rulesOnly).code == 0)
+            #expect(handle.stats.snapshot.chatRequests == 9)
+        }
+    }
 }

@@ -27,6 +27,7 @@ struct ServerHarness: Sendable {
         options: ServerOptions = ServerOptions(port: 0, workerPollInterval: .milliseconds(50)),
         mock configuration: MockProviderConfiguration = MockProviderConfiguration(),
         stream: Bool = true, routed: Bool = false, approveContradicted: PanelConfiguration.ContradictedApproval = .confirm,
+        checkClaims: Bool = false,
         now: @escaping @Sendable () -> Date = { Date() },
         _ body: @escaping @Sendable (ServerHarness) async throws -> Void
     ) async throws {
@@ -42,6 +43,7 @@ struct ServerHarness: Sendable {
                 },
                 defaultBackend: routed ? PanelConfiguration.routerName : "mock")
             configuration.approveContradicted = approveContradicted
+            if checkClaims { configuration.claimCheckBackend = "mock" }
             let settings = BackendSettings(source: .configuration(configuration), cacheMode: .off, environment: [:])
             let backends = try EngineBackends(settings, cache: nil)
             let engine = ReviewEngine(

@@ -282,4 +282,26 @@ struct ServerWebTests {
             #expect(approved.status == .ok, "\(approved.text)")
         }
     }
+
+    /// A review asked of the team server gets the model check too (`panel.claims.check: model`): what it
+    /// decided is in the document, with its call counted in the review's cost.
+    @Test(.timeLimit(.minutes(2))) func aServerReviewChecksClaimsWithAModel() async throws {
+        var mock = Self.contradictingMock()
+        mock.canned.append(
+            MockProviderConfiguration.CannedAnswer(
+                persona: "reviewer", tool: "Relay",
+                text: #"{"claims": [{"id": 1, "status": "contradicted", "quote": "An LLM gateway."}]}"#))
+        try await ServerHarness.with(mock: mock, checkClaims: true) { server in
+            let (id, _) = try await server.review([Self.relay])
+            let review = try await server.request(.get, "/v1/reviews/\(id)", token: server.viewer)
+            let document = try #require(review.json?["document"])
+            #expect(
+                document["claim_check"]?["decided"] == .int(1) && document["claim_check"]?["asked"] == .int(4),
+                "\(document["claim_check"] ?? .null)")
+            let claims = document["tools"]?.arrayValue?.first?["reviews"]?.arrayValue?.first?["claims"]?.arrayValue
+            #expect(claims?.map { $0["source"]?.stringValue } == ["rules", "model"])
+            #expect(server.mock.stats.snapshot.chatRequests == 5)
+            ServerAPITests().conform(review, "/v1/reviews/{id}", "get")
+        }
+    }
 }

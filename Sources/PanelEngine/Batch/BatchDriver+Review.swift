@@ -77,8 +77,9 @@ extension BatchDriver {
             return ReviewRun.ToolReview(
                 listing: listing, results: results, panel: PanelSummary(results: results, quorum: engine.settings.quorum))
         }
-        let document = engine.document(
+        var document = engine.document(
             ReviewRun(tools: tools, personas: personas, wallMS: (ContinuousClock.now - start).milliseconds))
+        await checkClaims(&document, claim: claim, isLive: isLive)
         let events = ReviewEvent.panelEvents(document).map(\.record) + [.done(id, status: .done, error: nil)]
         let completion = ReviewCompletion(
             review: id, status: .done, document: JSONDocumentRenderer.render(document),

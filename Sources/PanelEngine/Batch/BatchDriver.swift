@@ -240,7 +240,7 @@ public final class BatchDriver: Sendable {
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
-        await finish(listing, claim: claim, results: asked.results, last: asked.last, start: start)
+        await finish(listing, claim: claim, results: asked.results, last: asked.last, start: start, isLive: isLive)
     }
 
     /// Where a persona's result of the item's `index`th listing is saved (the persona's id alone for the
@@ -397,7 +397,7 @@ public final class BatchDriver: Sendable {
 
     func finish(
         _ listing: Listing, claim: ItemClaim, results: [String: PersonaResult], last: (SavedResult, BudgetReservation?)?,
-        start: ContinuousClock.Instant
+        start: ContinuousClock.Instant, isLive: @escaping @Sendable () -> Bool = { true }
     ) async {
         let personas = engine.settings.prompts.personas
         guard personas.allSatisfy({ results[$0.id] != nil }) else {
@@ -412,7 +412,8 @@ public final class BatchDriver: Sendable {
         let run = ReviewRun(
             tools: [.init(listing: listing, results: ordered, panel: panel)], personas: personas,
             wallMS: (ContinuousClock.now - start).milliseconds)
-        let document = engine.document(run)
+        var document = engine.document(run)
+        await checkClaims(&document, claim: claim, isLive: isLive)
         let status: BatchItem.Status = panel.abstained == 0 ? .complete : .partial
         let outcome = BatchItem.Outcome(
             verdict: panel.verdict.rawValue, shipShare: panel.shipShare, scoreMedian: panel.scoreMedian,

@@ -26,6 +26,8 @@ public struct JobSettings: Codable, Sendable, Hashable {
     public var retryFailed: Bool
     /// The enqueuing configuration without its `backends` (YAML); nil when it had no file.
     public var configuration: String?
+    /// The model check of claims runs (absent: it does not, as in jobs enqueued before it existed).
+    public var checkClaims: Bool?
 
     enum CodingKeys: String, CodingKey {
         case prompts, templates, temperature, stream, quorum, samples, calibration, formats, configuration
@@ -33,6 +35,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         case templateSource = "template_source"
         case maxOutputTokens = "max_output_tokens"
         case retryFailed = "retry_failed"
+        case checkClaims = "check_claims"
     }
 
     public init(settings: ReviewSettings, formats: [DocumentFormat], retryFailed: Bool, configuration: PanelConfiguration?) {
@@ -49,6 +52,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         self.formats = formats.map(\.rawValue)
         self.retryFailed = retryFailed
         self.configuration = configuration?.text.flatMap(Self.sectionsWithoutBackends)
+        checkClaims = settings.checkClaims ? true : nil
     }
 
     /// The settings as stored: JSON with sorted keys (the same settings give the same text).
@@ -82,6 +86,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
         var settings = ReviewSettings(
             prompts: promptSet, templates: documentTemplates, temperature: temperature, maxOutputTokens: maxOutputTokens, stream: stream,
             quorum: quorum, samples: samples ?? 1)
+        settings.checkClaims = checkClaims ?? false
         if let calibration {
             do {
                 settings.calibration = try Calibration.parse(calibration, source: "job '\(job)' calibration")

@@ -91,7 +91,8 @@ struct ConfigurationReader {
         let panel =
             try top["panel"].map { node throws(ConfigurationError) in
                 try mapping(
-                    node, "panel", allowed: ["backend", "personas", "quorum", "samples", "temperature", "max_tokens", "cache_ttl_s"])
+                    node, "panel",
+                    allowed: ["backend", "personas", "quorum", "samples", "temperature", "max_tokens", "cache_ttl_s", "claims"])
             } ?? [:]
         let known = backends.map(\.name) + [PanelConfiguration.routerName]
         let defaultBackend =
@@ -132,6 +133,31 @@ struct ConfigurationReader {
             maxTokens: try integer(panel["max_tokens"], "panel.max_tokens", min: 1),
             cacheTTL: cacheTTL.flatMap { CheckedNumber.duration(seconds: $0) }, source: source, router: router,
             personaRouters: personaRouters, routerSeed: routerSeed, samples: try samples(panel["samples"]))
+        if let claimsNode = panel["claims"] {
+            let claims = try mapping(claimsNode, "panel.claims", allowed: ["check", "backend"])
+            let check = try string(claims["check"], "panel.claims.check") ?? "rules"
+            switch check {
+            case "rules":
+                if claims["backend"] != nil {
+                    throw fail("panel.claims.backend", "is for the model check: set panel.claims.check: model, or remove it")
+                }
+            case "model":
+                let name = try string(claims["backend"], "panel.claims.backend") ?? defaultBackend
+                guard known.contains(name) else {
+                    throw fail(
+                        "panel.claims.backend", "no backend is named '\(name)'; configured: \(backends.map(\.name).joined(separator: ", "))"
+                    )
+                }
+                configuration.claimCheckBackend = name
+            default:
+                throw fail("panel.claims.check", "must be rules or model, found '\(check)'")
+            }
+        }
+        if personaBackends[PanelConfiguration.claimCheckID] != nil {
+            throw fail(
+                "panel.personas.\(PanelConfiguration.claimCheckID)",
+                "'\(PanelConfiguration.claimCheckID)' is reserved for the model check of claims")
+        }
         if let teamNode = top["team"] {
             let team = try mapping(teamNode, "team", allowed: ["approve_contradicted"])
             if let text = try string(team["approve_contradicted"], "team.approve_contradicted") {

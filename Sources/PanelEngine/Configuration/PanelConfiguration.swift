@@ -34,6 +34,9 @@ public struct PanelConfiguration: Sendable {
     /// Whether an editor may approve a review whose paragraphs hold claims the listing contradicts
     /// (`team.approve_contradicted`).
     public var approveContradicted: ContradictedApproval = .confirm
+    /// The backend of the optional model check of claims (`panel.claims: {check: model, backend: NAME}`);
+    /// nil: the rules alone.
+    public var claimCheckBackend: String?
 
     /// The name that selects the router in `panel.backend` and persona overrides.
     public static let routerName = "router"
@@ -74,7 +77,13 @@ public struct PanelConfiguration: Sendable {
     public func backend(named name: String) -> BackendConfiguration? { backends.first { $0.name == name } }
 
     /// The backend name a persona uses.
-    public func backendName(for persona: String) -> String { personaBackends[persona] ?? defaultBackend }
+    public func backendName(for persona: String) -> String {
+        if persona == Self.claimCheckID, let claimCheckBackend { return claimCheckBackend }
+        return personaBackends[persona] ?? defaultBackend
+    }
+
+    /// The id the model check of claims calls under (not a persona: no persona may take it).
+    public static let claimCheckID = "claims-check"
 
     /// Reads the key of every backend from the environment. A remote backend whose variable is
     /// unset is an error; a local one may go without.

@@ -111,6 +111,49 @@ public struct Claim: Sendable, Hashable, Codable {
     }
 }
 
+/// The model check of claims a document had (`panel.claims.check: model`): which backend and model
+/// answered, its calls and their cost (also in the document's totals), how many claims it was asked
+/// about, decided with a quote from the listing, and discarded for a quote that is not in it.
+public struct ClaimCheckRecord: Sendable, Hashable, Codable {
+    public var backend: String?
+    public var model: String?
+    public var calls: Int
+    /// Calls that answered (their usage and cost are the figures below).
+    public var answered: Int
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var costUSD: Double?
+    public var asked: Int
+    public var decided: Int
+    public var discarded: Int
+    /// Why a call gave no answer (the claims it was about stay unsupported).
+    public var errors: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case backend, model, calls, answered, asked, decided, discarded, errors
+        case inputTokens = "input_tokens"
+        case outputTokens = "output_tokens"
+        case costUSD = "cost_usd"
+    }
+
+    public init(
+        backend: String? = nil, model: String? = nil, calls: Int = 0, answered: Int = 0, inputTokens: Int? = nil, outputTokens: Int? = nil,
+        costUSD: Double? = nil, asked: Int = 0, decided: Int = 0, discarded: Int = 0, errors: [String] = []
+    ) {
+        self.backend = backend
+        self.model = model
+        self.calls = calls
+        self.answered = answered
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.asked = asked
+        self.decided = decided
+        self.discarded = discarded
+        self.errors = errors
+    }
+}
+
 /// How many claims a tool's reviews (or a whole document) make, and how many are flagged.
 public struct ClaimCounts: Sendable, Hashable, Codable {
     public var total: Int

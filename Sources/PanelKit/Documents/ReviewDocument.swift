@@ -242,11 +242,14 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
     public var editor: Editor?
     /// Every tool's claim counts summed (with `claims`).
     public var claimCounts: ClaimCounts?
+    /// The model check of claims, when one ran (an addition within v1).
+    public var claimCheck: ClaimCheckRecord?
 
     enum CodingKeys: String, CodingKey {
         case schema, kind, personas, tools, totals, provenance, editor
         case generatedAt = "generated_at"
         case claimCounts = "claim_counts"
+        case claimCheck = "claim_check"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -260,6 +263,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         try c.encode(provenance, forKey: .provenance)
         try c.encodeIfPresent(editor, forKey: .editor)
         try c.encodeIfPresent(claimCounts, forKey: .claimCounts)
+        try c.encodeIfPresent(claimCheck, forKey: .claimCheck)
     }
 
     /// The display name of a persona id.
@@ -333,7 +337,7 @@ extension ReviewDocument {
     }
 
     /// To 1e-8 USD; a figure too large to scale is left as it is (never made infinite).
-    static func roundCost(_ value: Double) -> Double {
+    public static func roundCost(_ value: Double) -> Double {
         let scaled = value * 1e8
         return scaled.isFinite ? scaled.rounded() / 1e8 : value
     }
