@@ -6,13 +6,13 @@ import PostgresNIO
 /// The team server's tables on PostgreSQL: the same rows as the SQLite store's, so several `panel
 /// serve` processes share tokens, sessions, reviews and editors' actions.
 extension PostgresStore: TeamStore {
-    static let tokenColumns = "id, name, role, budget_usd, spent_usd, created_at, revoked"
-    typealias TokenRow = (String, String, String, Double?, Double, Double, Bool)
+    static let tokenColumns = "id, name, role, budget_usd, spent_usd, created_at, revoked, display_name"
+    typealias TokenRow = (String, String, String, Double?, Double, Double, Bool, String?)
 
     static func token(_ row: TokenRow) -> TeamToken {
         TeamToken(
             id: row.0, name: row.1, role: TeamRole(rawValue: row.2) ?? .viewer, budgetUSD: row.3, spentUSD: row.4,
-            createdAt: Date(timeIntervalSince1970: row.5), revoked: row.6)
+            createdAt: Date(timeIntervalSince1970: row.5), revoked: row.6, displayName: row.7)
     }
 
     // MARK: tokens
@@ -29,8 +29,8 @@ extension PostgresStore: TeamStore {
             }
             _ = try await connection.query(
                 """
-                INSERT INTO team_token (id, name, role, secret_hash, budget_usd, created_at)
-                VALUES (\(token.id), \(token.name), \(role), \(secretHash), \(token.budgetUSD), \(created))
+                INSERT INTO team_token (id, name, role, secret_hash, budget_usd, created_at, display_name)
+                VALUES (\(token.id), \(token.name), \(role), \(secretHash), \(token.budgetUSD), \(created), \(token.displayName))
                 """, logger: logger)
         }
     }
@@ -141,9 +141,9 @@ extension PostgresStore: TeamStore {
                 WHERE s.secret_hash = $1 AND s.expires > $2 AND NOT t.revoked
                 """, binds: binds)
         for try await row in try await client.query(sql, logger: logger).decode(
-            (String, Double, String, String, String, Double?, Double, Double, Bool).self)
+            (String, Double, String, String, String, Double?, Double, Double, Bool, String?).self)
         {
-            let token = Self.token((row.2, row.3, row.4, row.5, row.6, row.7, row.8))
+            let token = Self.token((row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9))
             return (TeamSession(tokenID: token.id, csrf: row.0, expires: Date(timeIntervalSince1970: row.1)), token)
         }
         return nil
@@ -351,5 +351,92 @@ extension PostgresStore: TeamStore {
             if let action = try? JSONDecoder().decode(EditorAction.self, from: Data(text.utf8)) { actions.append(action) }
         }
         return actions
+    }
+
+    // MARK: publications
+
+    static let publicationColumns = "slug, review_id, published_at, updated_at, voting_open"
+    typealias PublicationRow = (String, String, Double, Double, Bool)
+
+    static func publication(_ row: PublicationRow) -> Publication {
+        Publication(
+            slug: row.0, review: row.1, publishedAt: Date(timeIntervalSince1970: row.2), updatedAt: Date(timeIntervalSince1970: row.3),
+            votingOpen: row.4)
+    }
+
+    public func publish(review id: String, base: String, at: Date) async throws -> Publication {
+        let time = at.timeIntervalSince1970
+        return try await transaction { connection in
+            // Publications are taken one at a time, so two reviews of the same tool get base and base-2.
+            _ = try await connection.query("LOCK TABLE team_publication IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+            for try await row in try await connection.query(
+                "SELECT slug, review_id, published_at, updated_at, voting_open FROM team_publication WHERE review_id = \(id)",
+                logger: logger
+            ).decode(PublicationRow.self) {
+                return Self.publication(row)
+            }
+            var slug = base
+            var n = 1
+            while true {
+                var taken = false
+                for try await _ in try await connection.query("SELECT 1 FROM team_publication WHERE slug = \(slug)", logger: logger) {
+                    taken = true
+                }
+                if !taken { break }
+                n += 1
+                slug = "\(base)-\(n)"
+            }
+            _ = try await connection.query(
+                """
+                INSERT INTO team_publication (slug, review_id, published_at, updated_at, voting_open)
+                VALUES (\(slug), \(id), \(time), \(time), true)
+                """, logger: logger)
+            return Publication(slug: slug, review: id, publishedAt: at, updatedAt: at)
+        }
+    }
+
+    public func unpublish(review id: String) async throws -> Bool {
+        var removed = false
+        for try await _ in try await client.query("DELETE FROM team_publication WHERE review_id = \(id) RETURNING slug", logger: logger) {
+            removed = true
+        }
+        return removed
+    }
+
+    public func publication(slug: String) async throws -> Publication? {
+        let sql = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.publicationColumns) FROM team_publication WHERE slug = $1", binds: Self.binds(slug))
+        for try await row in try await client.query(sql, logger: logger).decode(PublicationRow.self) { return Self.publication(row) }
+        return nil
+    }
+
+    public func publication(review id: String) async throws -> Publication? {
+        let sql = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.publicationColumns) FROM team_publication WHERE review_id = $1", binds: Self.binds(id))
+        for try await row in try await client.query(sql, logger: logger).decode(PublicationRow.self) { return Self.publication(row) }
+        return nil
+    }
+
+    public func publications(limit: Int) async throws -> [Publication] {
+        var binds = PostgresBindings()
+        binds.append(max(0, limit))
+        let sql = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.publicationColumns) FROM team_publication ORDER BY published_at DESC, slug LIMIT $1", binds: binds)
+        var publications: [Publication] = []
+        for try await row in try await client.query(sql, logger: logger).decode(PublicationRow.self) {
+            publications.append(Self.publication(row))
+        }
+        return publications
+    }
+
+    public func setVoting(review id: String, open: Bool, at: Date) async throws -> Bool {
+        let time = at.timeIntervalSince1970
+        var changed = false
+        for try await _ in try await client.query(
+            "UPDATE team_publication SET voting_open = \(open), updated_at = \(time) WHERE review_id = \(id) RETURNING slug", logger: logger
+        ) {
+            changed = true
+        }
+        return changed
     }
 }

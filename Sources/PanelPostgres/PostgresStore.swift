@@ -261,6 +261,18 @@ public final class PostgresStore: ReviewStore, Sendable {
                 "CREATE INDEX team_review_event_expiry_by_time ON team_review_event_expiry (expires)",
             ]
         ),
+        (
+            7,
+            [
+                "ALTER TABLE team_token ADD COLUMN display_name text",
+                """
+                CREATE TABLE team_publication (
+                  slug text PRIMARY KEY, review_id text NOT NULL UNIQUE REFERENCES team_review(id) ON DELETE CASCADE,
+                  published_at double precision NOT NULL, updated_at double precision NOT NULL, voting_open boolean NOT NULL DEFAULT true)
+                """,
+                "CREATE INDEX team_publication_newest ON team_publication (published_at DESC, slug)",
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).

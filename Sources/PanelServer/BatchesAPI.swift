@@ -111,7 +111,7 @@ struct TokensAPI {
         group.post { request, context in
             _ = try context.identity(atLeast: .admin)
             let object = try RequestBodies.object(
-                try await RequestBodies.text(request, context: context), allowed: ["name", "role", "budget_usd"])
+                try await RequestBodies.text(request, context: context), allowed: ["name", "role", "budget_usd", "display_name"])
             guard let name = object["name"]?.stringValue, TeamTokens.isValidName(name) else {
                 throw APIError.badRequest("name: 1-64 letters, digits, '.', '_', '-', '@' or spaces")
             }
@@ -125,9 +125,17 @@ struct TokensAPI {
                 }
                 budget = number
             }
+            var displayName: String?
+            if let value = object["display_name"], value != .null {
+                guard let text = value.stringValue, TeamTokens.isValidDisplayName(text) else {
+                    throw APIError.badRequest("display_name: 1-100 characters, no control characters")
+                }
+                displayName = text
+            }
             let made: (token: TeamToken, secret: String)
             do {
-                made = try await TeamTokens.create(in: server.store, name: name, role: role, budgetUSD: budget, now: server.now())
+                made = try await TeamTokens.create(
+                    in: server.store, name: name, role: role, budgetUSD: budget, displayName: displayName, now: server.now())
             } catch {
                 throw APIError(.conflict, code: "exists", "a token named '\(name)' exists; revoke it first or choose another name")
             }
@@ -148,6 +156,7 @@ struct TokensAPI {
             "id": .string(token.id), "name": .string(token.name), "role": .string(token.role.rawValue),
             "budget_usd": token.budgetUSD.map(JSONValue.double) ?? .null, "spent_usd": .double(token.spentUSD),
             "created_at": .string(CFormat.iso8601(token.createdAt)), "revoked": .bool(token.revoked),
+            "display_name": token.displayName.map(JSONValue.string) ?? .null,
         ])
     }
 }

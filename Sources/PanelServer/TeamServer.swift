@@ -72,6 +72,7 @@ public struct TeamServer: Sendable {
         BatchesAPI(server: self).register(router)
         TokensAPI(server: self).register(router)
         WebPages(server: self).register(router)
+        PublicationsAPI(server: self).register(router)
         router.get("/healthz") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: "{\"status\":\"ok\"}\n")))

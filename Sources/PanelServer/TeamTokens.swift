@@ -7,11 +7,11 @@ public import PanelEngine
 public enum TeamTokens {
     /// Makes a token, keeps its hash, and returns the record with the secret — shown once, never again.
     public static func create(
-        in store: any TeamStore, name: String, role: TeamRole, budgetUSD: Double?, now: Date = Date()
+        in store: any TeamStore, name: String, role: TeamRole, budgetUSD: Double?, displayName: String? = nil, now: Date = Date()
     ) async throws -> (token: TeamToken, secret: String) {
         let id = "tok_" + randomText(10)
         let secret = "panel_\(id.dropFirst(4))_\(randomText(32))"
-        let token = TeamToken(id: id, name: name, role: role, budgetUSD: budgetUSD, createdAt: now)
+        let token = TeamToken(id: id, name: name, role: role, budgetUSD: budgetUSD, createdAt: now, displayName: displayName)
         try await store.createToken(token, secretHash: hash(secret))
         return (token, secret)
     }
@@ -33,6 +33,12 @@ public enum TeamTokens {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<count).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+
+    /// A display name (shown on published pages): 1-100 characters, no control characters.
+    public static func isValidDisplayName(_ name: String) -> Bool {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        return !trimmed.isEmpty && name.count <= 100 && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     /// A token name: 1-64 letters, digits, `.`, `_`, `-`, `@` or spaces.

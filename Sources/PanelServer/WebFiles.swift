@@ -529,6 +529,113 @@ enum WebFiles {
                           schema: {$ref: "#/components/schemas/Error"}
                     "413": {$ref: "#/components/responses/TooLarge"}
                     "429": {$ref: "#/components/responses/RateLimited"}
+              /v1/reviews/{id}/publication:
+                parameters:
+                  - {name: id, in: path, required: true, schema: {type: string}}
+                post:
+                  operationId: publishReview
+                  summary: Publish an approved review at /p/{slug} (publishing it again answers its publication).
+                  x-panel-role: editor
+                  responses:
+                    "200":
+                      description: It was published already.
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Publication"}
+                    "201":
+                      description: Published.
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Publication"}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "401": {$ref: "#/components/responses/Unauthorized"}
+                    "403": {$ref: "#/components/responses/Forbidden"}
+                    "404": {$ref: "#/components/responses/NotFound"}
+                    "409":
+                      description: The review is not done and approved (not_approved).
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Error"}
+                    "429": {$ref: "#/components/responses/RateLimited"}
+                delete:
+                  operationId: unpublishReview
+                  summary: Take a review's page down (its slug becomes free; its votes are kept).
+                  x-panel-role: editor
+                  responses:
+                    "204": {description: Unpublished.}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "401": {$ref: "#/components/responses/Unauthorized"}
+                    "403": {$ref: "#/components/responses/Forbidden"}
+                    "404": {$ref: "#/components/responses/NotFound"}
+                    "429": {$ref: "#/components/responses/RateLimited"}
+                patch:
+                  operationId: setVoting
+                  summary: Open or close voting on a published review.
+                  x-panel-role: editor
+                  requestBody:
+                    required: true
+                    content:
+                      application/json:
+                        schema:
+                          type: object
+                          required: [voting]
+                          additionalProperties: false
+                          properties:
+                            voting: {type: string, enum: [open, closed]}
+                  responses:
+                    "200":
+                      description: The publication.
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Publication"}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "401": {$ref: "#/components/responses/Unauthorized"}
+                    "403": {$ref: "#/components/responses/Forbidden"}
+                    "404": {$ref: "#/components/responses/NotFound"}
+                    "413": {$ref: "#/components/responses/TooLarge"}
+                    "429": {$ref: "#/components/responses/RateLimited"}
+              /p/{slug}:
+                parameters:
+                  - {name: slug, in: path, required: true, schema: {type: string}, description: "the page's slug; SLUG.json gives the document"}
+                get:
+                  operationId: publishedPage
+                  summary: A published review for readers (no token), HTML — or its document with SLUG.json. ETag, Last-Modified, Cache-Control.
+                  security: []
+                  responses:
+                    "200":
+                      description: The page (text/html) or the document (application/json).
+                      content:
+                        text/html:
+                          schema: {type: string}
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Document"}
+                    "304": {description: Not modified (If-None-Match).}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "404": {$ref: "#/components/responses/NotFound"}
+              /feed.xml:
+                get:
+                  operationId: feed
+                  summary: An Atom feed of the published reviews, newest first.
+                  security: []
+                  responses:
+                    "200":
+                      description: The feed.
+                      content:
+                        application/atom+xml:
+                          schema: {type: string}
+                    "304": {description: Not modified (If-None-Match).}
+              /sitemap.xml:
+                get:
+                  operationId: sitemap
+                  summary: The published pages, for search engines.
+                  security: []
+                  responses:
+                    "200":
+                      description: The sitemap.
+                      content:
+                        application/xml:
+                          schema: {type: string}
+                    "304": {description: Not modified (If-None-Match).}
               /v1/reviews/{id}/events:
                 parameters:
                   - {name: id, in: path, required: true, schema: {type: string}}
@@ -712,6 +819,7 @@ enum WebFiles {
                             name: {type: string, minLength: 1, maxLength: 64}
                             role: {$ref: "#/components/schemas/Role"}
                             budget_usd: {type: [number, "null"], minimum: 0}
+                            display_name: {type: [string, "null"], minLength: 1, maxLength: 100}
                   responses:
                     "201":
                       description: The token, with its secret.
@@ -1043,6 +1151,14 @@ enum WebFiles {
                         failed: {type: integer, minimum: 0}
                     spent_usd: {type: number}
                     budget_usd: {type: [number, "null"]}
+                Publication:
+                  type: object
+                  required: [slug, url, voting, published_at]
+                  properties:
+                    slug: {type: string}
+                    url: {type: string, description: "/p/{slug}"}
+                    voting: {type: string, enum: [open, closed]}
+                    published_at: {type: string}
                 Token:
                   type: object
                   required: [id, name, role, budget_usd, spent_usd, created_at, revoked]
@@ -1054,6 +1170,7 @@ enum WebFiles {
                     spent_usd: {type: number}
                     created_at: {type: string}
                     revoked: {type: boolean}
+                    display_name: {type: [string, "null"], description: "The name published pages show for reviews this token approves."}
             """#,
     ]
 }

@@ -41,6 +41,20 @@ extension PanelStore: TeamStore {
         }
     }
 
+    /// Published reviews, and the public name a token's approvals are shown under.
+    static func registerPublicationMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v12-publications") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE team_token ADD COLUMN display_name TEXT;
+                    CREATE TABLE team_publication (
+                      slug TEXT PRIMARY KEY, review_id TEXT NOT NULL UNIQUE REFERENCES team_review(id) ON DELETE CASCADE,
+                      published_at DOUBLE NOT NULL, updated_at DOUBLE NOT NULL, voting_open BOOLEAN NOT NULL DEFAULT 1);
+                    CREATE INDEX team_publication_newest ON team_publication (published_at DESC, slug);
+                    """)
+        }
+    }
+
     /// Each backend's measured agreement with the editors (`panel eval --save`, `quality: measured`).
     static func registerQualityMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v9-backend-quality") { db in
@@ -61,10 +75,13 @@ extension PanelStore: TeamStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO team_token (id, name, role, secret_hash, budget_usd, spent_usd, created_at, revoked)
-                    VALUES (?, ?, ?, ?, ?, 0, ?, 0)
+                    INSERT INTO team_token (id, name, role, secret_hash, budget_usd, spent_usd, created_at, revoked, display_name)
+                    VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)
                     """,
-                arguments: [token.id, token.name, token.role.rawValue, secretHash, token.budgetUSD, token.createdAt.timeIntervalSince1970])
+                arguments: [
+                    token.id, token.name, token.role.rawValue, secretHash, token.budgetUSD, token.createdAt.timeIntervalSince1970,
+                    token.displayName,
+                ])
         }
     }
 
@@ -147,7 +164,7 @@ extension PanelStore: TeamStore {
         TeamToken(
             id: row["id"], name: row["name"], role: TeamRole(rawValue: row["role"]) ?? .viewer, budgetUSD: row["budget_usd"],
             spentUSD: row["spent_usd"] ?? 0, createdAt: Date(timeIntervalSince1970: row["created_at"] ?? 0),
-            revoked: row["revoked"] ?? false)
+            revoked: row["revoked"] ?? false, displayName: row["display_name"])
     }
 
     // MARK: sessions
@@ -333,5 +350,68 @@ extension PanelStore: TeamStore {
             try String.fetchAll(
                 db.cachedStatement(sql: "SELECT action FROM team_review_action WHERE review_id = ? ORDER BY seq"), arguments: [id])
         }.compactMap { try? JSONDecoder().decode(EditorAction.self, from: Data($0.utf8)) }
+    }
+
+    // MARK: publications
+
+    static func publication(_ row: Row) -> Publication {
+        Publication(
+            slug: row["slug"], review: row["review_id"], publishedAt: Date(timeIntervalSince1970: row["published_at"]),
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"]), votingOpen: row["voting_open"])
+    }
+
+    public func publish(review id: String, base: String, at: Date) async throws -> Publication {
+        try writeTransaction { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM team_publication WHERE review_id = ?", arguments: [id]) {
+                return Self.publication(row)
+            }
+            var slug = base
+            var n = 1
+            while try Bool.fetchOne(db, sql: "SELECT 1 FROM team_publication WHERE slug = ?", arguments: [slug]) == true {
+                n += 1
+                slug = "\(base)-\(n)"
+            }
+            try db.execute(
+                sql: "INSERT INTO team_publication (slug, review_id, published_at, updated_at, voting_open) VALUES (?, ?, ?, ?, 1)",
+                arguments: [slug, id, at.timeIntervalSince1970, at.timeIntervalSince1970])
+            return Publication(slug: slug, review: id, publishedAt: at, updatedAt: at)
+        }
+    }
+
+    public func unpublish(review id: String) async throws -> Bool {
+        try writeTransaction { db in
+            try db.execute(sql: "DELETE FROM team_publication WHERE review_id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func publication(slug: String) async throws -> Publication? {
+        try await pool.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM team_publication WHERE slug = ?"), arguments: [slug]).map(
+                Self.publication)
+        }
+    }
+
+    public func publication(review id: String) async throws -> Publication? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM team_publication WHERE review_id = ?", arguments: [id]).map(Self.publication)
+        }
+    }
+
+    public func publications(limit: Int) async throws -> [Publication] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM team_publication ORDER BY published_at DESC, slug LIMIT ?", arguments: [max(0, limit)]
+            ).map(Self.publication)
+        }
+    }
+
+    public func setVoting(review id: String, open: Bool, at: Date) async throws -> Bool {
+        try writeTransaction { db in
+            try db.execute(
+                sql: "UPDATE team_publication SET voting_open = ?, updated_at = ? WHERE review_id = ?",
+                arguments: [open, at.timeIntervalSince1970, id])
+            return db.changesCount > 0
+        }
     }
 }

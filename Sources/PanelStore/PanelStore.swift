@@ -122,6 +122,7 @@ public final class PanelStore: Sendable {
         registerQualityMigration(&migrator)
         registerReservationMigration(&migrator)
         registerReviewJobMigration(&migrator)
+        registerPublicationMigration(&migrator)
         return migrator
     }
 

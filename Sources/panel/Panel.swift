@@ -21,7 +21,7 @@ struct Panel: AsyncParsableCommand {
         subcommands: [
             ReviewCommand.self, BatchCommand.self, RenderCommand.self, BackendsCommand.self, RouteCommand.self, InitCommand.self,
             StoreCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokensCommand.self, EvalCommand.self,
-            StatsCommand.self, CalibrateCommand.self, AuditCommand.self,
+            StatsCommand.self, CalibrateCommand.self, AuditCommand.self, PublishCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -26,12 +26,19 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(help: "viewer, editor or admin.") var role: RoleArgument
         @Option(help: ArgumentHelp("Who or what holds it (default: the role and a random suffix).", valueName: "NAME")) var name: String?
         @Option(help: ArgumentHelp("Most it may spend on reviews, in USD (default: no limit).", valueName: "USD")) var budgetUsd: Double?
+        @Option(
+            help: ArgumentHelp(
+                "The name published pages show for reviews this token approves (default: the publication's).", valueName: "NAME"))
+        var displayName: String?
 
         func validate() throws {
             if let name, !TeamTokens.isValidName(name) {
                 throw ValidationError("--name: 1-64 letters, digits, '.', '_', '-', '@' or spaces")
             }
             if let budgetUsd, !(budgetUsd.isFinite && budgetUsd >= 0) { throw ValidationError("--budget-usd must be a number, 0 or more") }
+            if let displayName, !TeamTokens.isValidDisplayName(displayName) {
+                throw ValidationError("--display-name: 1-100 characters, no control characters")
+            }
         }
 
         func run() async throws {
@@ -45,7 +52,8 @@ struct TokensCommand: AsyncParsableCommand {
             }
             let name = self.name ?? "\(role.rawValue)-\(TeamTokens.randomText(4).lowercased())"
             do {
-                let made = try await TeamTokens.create(in: database, name: name, role: role.role, budgetUSD: budgetUsd)
+                let made = try await TeamTokens.create(
+                    in: database, name: name, role: role.role, budgetUSD: budgetUsd, displayName: displayName)
                 // The secret alone on stdout (for scripts: TOKEN=$(panel tokens create …)); the rest on stderr.
                 print(made.secret)
                 log.info(

@@ -240,4 +240,45 @@ struct TeamStoreContractTests {
             #expect(abs(try await spent("hash-a") - 0.6) < 1e-9)
         }
     }
+
+    /// Publications: one slug per review (kept when published again), the next free slug for another review
+    /// of the same name — across handles —, voting opened and closed, unpublishing; a token's display name.
+    @Test(arguments: StoreKind.available)
+    func reviewsArePublishedAtSlugsOfTheirOwn(kind: StoreKind) async throws {
+        try await kind.with { store in
+            for id in ["r1", "r2", "r3"] {
+                try await store.createReview(
+                    TeamReview(id: id, createdAt: 1, tokenID: "t", createdBy: "ann", status: .done, title: "Acme", listings: "[]"))
+            }
+            let at = Date(timeIntervalSince1970: 1_000)
+            let first = try await store.publish(review: "r1", base: "acme", at: at)
+            #expect(first.slug == "acme" && first.review == "r1" && first.votingOpen && first.publishedAt == at)
+            #expect(try await store.publish(review: "r1", base: "acme", at: Date(timeIntervalSince1970: 2_000)) == first)
+            let other = try await kind.reopen(store)
+            let second = try await other.publish(review: "r2", base: "acme", at: Date(timeIntervalSince1970: 3_000))
+            #expect(second.slug == "acme-2")
+            #expect(try await store.publication(slug: "acme-2")?.review == "r2")
+            #expect(try await store.publication(review: "r1")?.slug == "acme")
+            #expect(try await store.publication(slug: "nope") == nil)
+            #expect(try await store.publication(review: "r3") == nil)
+            #expect(try await store.publications(limit: 10).map(\.slug) == ["acme-2", "acme"])
+            #expect(try await store.publications(limit: 1).map(\.slug) == ["acme-2"])
+            #expect(try await store.setVoting(review: "r1", open: false, at: Date(timeIntervalSince1970: 4_000)))
+            let closed = try #require(try await other.publication(slug: "acme"))
+            #expect(!closed.votingOpen && closed.updatedAt == Date(timeIntervalSince1970: 4_000) && closed.publishedAt == at)
+            #expect(try await !store.setVoting(review: "r3", open: false, at: at))
+            #expect(try await store.unpublish(review: "r1"))
+            #expect(try await !store.unpublish(review: "r1"))
+            #expect(try await store.publication(slug: "acme") == nil)
+            // The freed slug goes to the next review published under it.
+            #expect(try await store.publish(review: "r3", base: "acme", at: at).slug == "acme")
+
+            var named = token("tok_d", "dee", .editor)
+            named.displayName = "Dee Editor"
+            try await store.createToken(named, secretHash: "hash-d")
+            #expect(try await other.token(secretHash: "hash-d")?.displayName == "Dee Editor")
+            try await store.createToken(token("tok_e", "eve", .editor), secretHash: "hash-e")
+            #expect(try await store.token(secretHash: "hash-e")?.displayName == nil)
+        }
+    }
 }

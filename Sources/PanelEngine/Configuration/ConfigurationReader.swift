@@ -70,7 +70,7 @@ struct ConfigurationReader {
     ]
 
     func read(_ root: Node) throws(ConfigurationError) -> PanelConfiguration {
-        let top = try mapping(root, "", allowed: ["backends", "panel", "router", "team"])
+        let top = try mapping(root, "", allowed: ["backends", "panel", "router", "team", "publication"])
         guard let backendsNode = top["backends"], let list = backendsNode.sequence, !list.isEmpty else {
             throw fail("backends", "is required: a list of backends (name, kind, model, …)")
         }
@@ -157,6 +157,22 @@ struct ConfigurationReader {
             throw fail(
                 "panel.personas.\(PanelConfiguration.claimCheckID)",
                 "'\(PanelConfiguration.claimCheckID)' is reserved for the model check of claims")
+        }
+        if let publicationNode = top["publication"] {
+            let publication = try mapping(publicationNode, "publication", allowed: ["name", "url"])
+            if let name = try string(publication["name"], "publication.name") {
+                guard !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+                    throw fail("publication.name", "must be a name of 1 to 200 characters")
+                }
+                configuration.publicationName = name
+            }
+            if let url = try string(publication["url"], "publication.url") {
+                let lowered = url.lowercased()
+                guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://"), URL(string: url)?.host != nil else {
+                    throw fail("publication.url", "must be an http(s) URL, found '\(url)'")
+                }
+                configuration.publicationURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            }
         }
         if let teamNode = top["team"] {
             let team = try mapping(teamNode, "team", allowed: ["approve_contradicted"])

@@ -37,6 +37,10 @@ public struct PanelConfiguration: Sendable {
     /// The backend of the optional model check of claims (`panel.claims: {check: model, backend: NAME}`);
     /// nil: the rules alone.
     public var claimCheckBackend: String?
+    /// Who publishes reviewed pages (`publication: {name, url}`): the author of their structured data, the
+    /// feed's title, the canonical links' base.
+    public var publicationName: String?
+    public var publicationURL: String?
 
     /// The name that selects the router in `panel.backend` and persona overrides.
     public static let routerName = "router"

@@ -59,6 +59,20 @@ public protocol TeamStore: Sendable {
     /// A review's editor actions in the order they were made.
     func editorActions(review id: String) async throws -> [EditorAction]
 
+    // MARK: Publications
+
+    /// Publishes a review at a slug of its own — `base`, else `base-2`, `base-3`… — in one step; a review
+    /// published already keeps its slug (and its publication is returned as it is).
+    func publish(review id: String, base: String, at: Date) async throws -> Publication
+    /// Unpublishes a review (its votes stay, for if it is published again); false when it was not published.
+    func unpublish(review id: String) async throws -> Bool
+    func publication(slug: String) async throws -> Publication?
+    func publication(review id: String) async throws -> Publication?
+    /// Published reviews, most recently published first.
+    func publications(limit: Int) async throws -> [Publication]
+    /// Opens or closes voting on a published review; false when it is not published.
+    func setVoting(review id: String, open: Bool, at: Date) async throws -> Bool
+
     // MARK: Measured quality
 
     /// Keeps each backend's latest agreement with the editors (`panel eval --save`).
@@ -99,9 +113,15 @@ public struct TeamToken: Sendable, Hashable, Codable {
     public var spentUSD: Double
     public var createdAt: Date
     public var revoked: Bool
+    /// The name a published page shows for its approving editor (`--display-name`); none: the page names
+    /// the publication.
+    public var displayName: String?
 
-    public init(id: String, name: String, role: TeamRole, budgetUSD: Double?, spentUSD: Double = 0, createdAt: Date, revoked: Bool = false)
-    {
+    public init(
+        id: String, name: String, role: TeamRole, budgetUSD: Double?, spentUSD: Double = 0, createdAt: Date, revoked: Bool = false,
+        displayName: String? = nil
+    ) {
+        self.displayName = displayName
         self.id = id
         self.name = name
         self.role = role
@@ -266,5 +286,23 @@ public enum TeamVerdicts {
             pattern.append(character)
         }
         return pattern + "%"
+    }
+}
+
+/// A review published at a public URL (`/p/{slug}`).
+public struct Publication: Sendable, Hashable {
+    public var slug: String
+    public var review: String
+    public var publishedAt: Date
+    /// When it was published, or its voting opened or closed (for `Last-Modified` and the feed).
+    public var updatedAt: Date
+    public var votingOpen: Bool
+
+    public init(slug: String, review: String, publishedAt: Date, updatedAt: Date, votingOpen: Bool = true) {
+        self.slug = slug
+        self.review = review
+        self.publishedAt = publishedAt
+        self.updatedAt = updatedAt
+        self.votingOpen = votingOpen
     }
 }

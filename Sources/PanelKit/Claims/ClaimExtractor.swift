@@ -684,3 +684,25 @@ extension ClaimExtractor {
         }
     }
 }
+
+extension ClaimExtractor {
+    /// A price a text states: the amount, its currency (`USD`, `EUR`, `GBP`) and what it is per (`month`,
+    /// `seat/month`, `token`…; empty for a one-off price).
+    public struct Price: Sendable, Hashable {
+        public var amount: Double
+        public var currency: String
+        public var per: String
+    }
+
+    /// The prices a text states, in order, read by the claim rules (a free tier is a price of 0 with
+    /// `per` "free"); ranges and bounds give their lower figure.
+    public static func prices(in text: String) -> [Price] {
+        drafts(Array(text.unicodeScalars)).compactMap { draft in
+            guard draft.kind == .money else { return nil }
+            if draft.unit == "free" { return Price(amount: 0, currency: "USD", per: "free") }
+            let parts = draft.unit.split(separator: "/", maxSplits: 1).map(String.init)
+            guard let currency = parts.first, draft.low.isFinite else { return nil }
+            return Price(amount: draft.low, currency: currency, per: parts.count > 1 ? parts[1] : "")
+        }
+    }
+}

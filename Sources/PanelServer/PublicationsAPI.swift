@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ModelBackends
+import NIOCore
+import PanelEngine
+import PanelKit
+import Synchronization
+
+/// Publishing: an editor publishes an approved review at `/p/{slug}` (and unpublishes it, and opens or
+/// closes its voting); readers get the page, its JSON, the Atom feed and the sitemap without a token.
+struct PublicationsAPI {
+    let server: TeamServer
+
+    func register(_ router: Router<ServerContext>) {
+        let group = router.group("v1/reviews")
+        group.post(":id/publication") { _, context in try await publish(context) }
+        group.delete(":id/publication") { _, context in try await unpublish(context) }
+        group.patch(":id/publication") { request, context in try await voting(request, context) }
+        router.get("/p/:slug") { request, context in try await page(request, context) }
+        router.get("/feed.xml") { request, _ in try await listing(request, feed: true) }
+        router.get("/sitemap.xml") { request, _ in try await listing(request, feed: false) }
+    }
+
+    /// The site as this server publishes it: `publication:` in panel.yaml, else `--public-url`, else the
+    /// address it listens on.
+    var site: PublishedSite {
+        let configuration = server.engine.backends.configuration
+        let listen =
+            "http://\(server.options.host == "0.0.0.0" || server.options.host == "::" ? "127.0.0.1" : server.options.host):\(server.origins.port.withLock { $0 })"
+        return PublishedSite(
+            name: configuration?.publicationName, baseURL: configuration?.publicationURL ?? server.options.publicURL ?? listen)
+    }
+
+    func review(_ context: ServerContext) async throws -> TeamReview {
+        let id = try context.parameters.require("id")
+        guard id.count <= 64, let review = try await server.store.review(id: id) else {
+            throw APIError.notFound("review '\(id.prefix(64))'")
+        }
+        return review
+    }
+
+    static func body(_ publication: Publication) -> JSONValue {
+        .object([
+            "slug": .string(publication.slug), "url": .string("/p/\(publication.slug)"),
+            "voting": .string(publication.votingOpen ? "open" : "closed"),
+            "published_at": .string(CFormat.iso8601(publication.publishedAt)),
+        ])
+    }
+
+    func publish(_ context: ServerContext) async throws -> Response {
+        _ = try context.identity(atLeast: .editor)
+        let review = try await review(context)
+        if let existing = try await server.store.publication(review: review.id) { return JSONResponse.make(Self.body(existing)) }
+        guard review.status == .done else {
+            throw APIError(
+                .conflict, code: "not_approved", "the review is \(review.status.rawValue); publish it once it is done and approved")
+        }
+        let actions = try await server.store.editorActions(review: review.id)
+        guard EditorAction.editor(actions)?.approved != nil else {
+            throw APIError(.conflict, code: "not_approved", "the review is not approved; an editor approves it first")
+        }
+        let publication = try await server.store.publish(review: review.id, base: Slug.make(review.title), at: server.now())
+        return JSONResponse.make(Self.body(publication), status: .created, headers: [.location: "/p/\(publication.slug)"])
+    }
+
+    func unpublish(_ context: ServerContext) async throws -> Response {
+        _ = try context.identity(atLeast: .editor)
+        let review = try await review(context)
+        guard try await server.store.unpublish(review: review.id) else { throw APIError.notFound("a publication of review '\(review.id)'") }
+        return Response(status: .noContent)
+    }
+
+    func voting(_ request: Request, _ context: ServerContext) async throws -> Response {
+        _ = try context.identity(atLeast: .editor)
+        let review = try await review(context)
+        let object = try RequestBodies.object(try await RequestBodies.text(request, context: context), allowed: ["voting"])
+        guard let voting = object["voting"]?.stringValue, voting == "open" || voting == "closed" else {
+            throw APIError.badRequest("voting: open or closed")
+        }
+        guard try await server.store.setVoting(review: review.id, open: voting == "open", at: server.now()),
+            let publication = try await server.store.publication(review: review.id)
+        else { throw APIError.notFound("a publication of review '\(review.id)'") }
+        return JSONResponse.make(Self.body(publication))
+    }
+
+    // MARK: public
+
+    /// `/p/{slug}` (HTML) and `/p/{slug}.json`: 404 for a slug not published.
+    func page(_ request: Request, _ context: ServerContext) async throws -> Response {
+        var slug = try context.parameters.require("slug")
+        let json = slug.hasSuffix(".json")
+        if json { slug = String(slug.dropLast(5)) }
+        guard slug.count <= 200, let publication = try await server.store.publication(slug: slug),
+            let page = try await PublishedSite.page(publication, store: server.store)
+        else { throw APIError.notFound("published page '\(slug.prefix(80))'") }
+        let site = self.site
+        let body = json ? site.json(page) : site.html(page, templates: server.engine.settings.templates)
+        return Self.cached(
+            request, body: body, contentType: json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
+            modified: max(publication.updatedAt, Self.date(page.approvedAt) ?? publication.updatedAt), html: !json)
+    }
+
+    func listing(_ request: Request, feed: Bool) async throws -> Response {
+        var pages: [PublishedSite.Page] = []
+        for publication in try await server.store.publications(limit: 500) {
+            if let page = try await PublishedSite.page(publication, store: server.store) { pages.append(page) }
+        }
+        let site = self.site
+        let body = feed ? site.feed(pages) : site.sitemap(pages)
+        let modified = pages.map(\.publication.updatedAt).max() ?? Date(timeIntervalSince1970: 0)
+        return Self.cached(
+            request, body: body, contentType: feed ? "application/atom+xml; charset=utf-8" : "application/xml; charset=utf-8",
+            modified: modified, html: false)
+    }
+
+    /// A public answer with its validators: `ETag` and `Last-Modified`, `304` when the reader has it,
+    /// and a minute in shared caches.
+    static func cached(_ request: Request, body: String, contentType: String, modified: Date, html: Bool) -> Response {
+        let etag = PublishedSite.etag(body)
+        var headers: HTTPFields = [
+            .contentType: contentType, .eTag: etag, .lastModified: PublishedSite.httpDate(modified),
+            .cacheControl: "public, max-age=60",
+        ]
+        if html { headers[.contentSecurityPolicy] = SecurityHeadersMiddleware.documentPolicy }
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
+        {
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func date(_ iso: String?) -> Date? {
+        guard let iso else { return nil }
+        return ISO8601DateFormatter().date(from: iso)
+    }
+}
