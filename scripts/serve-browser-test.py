@@ -87,6 +87,23 @@ def cross_site_requests_change_nothing(driver, url, token):
     print(f"browser test: a page on another port posted {len(paths)} ways as the signed-in editor; nothing was created")
 
 
+def api(url, token, method, path, body=None):
+    """A JSON API request with the editor's token; the answer's JSON (None for an empty body)."""
+    import urllib.request
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def publish(url, token, review_id):
+    """Approves a review (confirming its contradicted claims) and publishes it; its slug."""
+    api(url, token, "PATCH", f"/v1/reviews/{review_id}", {"approve": True, "confirm": True})
+    return api(url, token, "POST", f"/v1/reviews/{review_id}/publication")["slug"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -167,6 +184,18 @@ def main():
         check_inert(driver, "the hostile review's page, a claim focused")
         if "&lt;script&gt;" not in driver.page_source and "<script>document" in driver.page_source:
             fail("hostile text is not escaped")
+        # Published: the hostile review's public page (no sign-in needed) stays inert too; unpublished, it is 404.
+        hostile_id = driver.current_url.split("/reviews/")[1].split("?")[0]
+        slug = publish(url, args.token, hostile_id)
+        driver.get(url + "/p/" + slug)
+        check_inert(driver, "the hostile review's public page")
+        if not driver.find_elements(By.CSS_SELECTOR, "mark.claim-contradicted"):
+            fail("the public page does not mark the contradicted claims")
+        api(url, args.token, "DELETE", f"/v1/reviews/{hostile_id}/publication")
+        driver.get(url + "/p/" + slug)
+        if "does not exist" not in driver.page_source:
+            fail("an unpublished page is still shown to the public")
+        print("browser test: the hostile review published, inert on its public page, 404 once unpublished")
         driver.get(url + "/")
         check_inert(driver, "the history")
         driver.get(review_url)

@@ -3,7 +3,8 @@
 # provider (streamed answers: 300 ms, then a chunk every 80 ms); a headless Chromium drives the page (scripts/serve-browser-test.py)
 # (and scripts/a11y-test.py: axe-core on every page, the editor's flow by keyboard alone), and schemathesis
 # runs the API against /openapi.yaml with an editor token. Needs .build/debug/panel and panel-mock-provider,
-# chromium + chromium-driver, and a Python with selenium, axe-selenium-python and schemathesis (PYTHON).
+# chromium + chromium-driver, and a Python with selenium, axe-selenium-python, schemathesis, extruct and feedparser (PYTHON);
+# scripts/publish-check.py publishes a review and reads its page, feed and sitemap as readers and crawlers do.
 # With SCREENSHOT=PATH it only takes README's screenshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,9 @@ if [ -n "${SCREENSHOT:-}" ]; then
 fi
 
 "$PYTHON" scripts/serve-browser-test.py --url "$url" --token "$editor" --hostile-name "$name"
+
+echo "serve-check: publishing — structured data (extruct), the feed (feedparser), the sitemap, the static export"
+"$PYTHON" scripts/publish-check.py --url "$url" --token "$editor" --store "$store"
 
 echo "serve-check: accessibility — axe-core on every page a person sees, and the editor's whole flow by keyboard alone"
 .build/debug/panel render fixtures/documents/comparison-2.json --format html -o "$work/document.html"

@@ -115,12 +115,12 @@ struct PublicationsAPI {
     }
 
     /// A public answer with its validators: `ETag` and `Last-Modified`, `304` when the reader has it,
-    /// and a minute in shared caches.
+    /// and "no-cache": caches keep it but ask again each time (cheap with the ETag), so unpublishing is at once.
     static func cached(_ request: Request, body: String, contentType: String, modified: Date, html: Bool) -> Response {
         let etag = PublishedSite.etag(body)
         var headers: HTTPFields = [
             .contentType: contentType, .eTag: etag, .lastModified: PublishedSite.httpDate(modified),
-            .cacheControl: "public, max-age=60",
+            .cacheControl: "public, no-cache",
         ]
         if html { headers[.contentSecurityPolicy] = SecurityHeadersMiddleware.documentPolicy }
         if let match = request.headers[.ifNoneMatch],

@@ -72,6 +72,12 @@ struct PanelConfigurationTests {
             "confirm or refuse"
         ),
         ("backends:\n  - {name: a, kind: openai, model: m}\nteam: {approve: refuse}\n", "team.approve", "unknown"),
+        ("backends:\n  - {name: a, kind: openai, model: m}\npublication: {name: X, url: ftp://x}\n", "publication.url", "http(s) URL"),
+        ("backends:\n  - {name: a, kind: openai, model: m}\npanel: {claims: {check: maybe}}\n", "panel.claims.check", "rules or model"),
+        (
+            "backends:\n  - {name: a, kind: openai, model: m}\npanel: {claims: {check: model, backend: b}}\n", "panel.claims.backend",
+            "no backend is named 'b'"
+        ),
         ("backend:\n  - {name: a}\n", "backend", "did you mean 'backends'"),
         // Kind-specific settings are read by their kind: another kind's key is named as such.
         ("backends:\n  - {name: a, kind: openai, model: m, deployment: d}\n", "backends[0].deployment", "setting of azure backends"),
@@ -101,6 +107,11 @@ struct PanelConfigurationTests {
         #expect(try parse("backends:\n  - {name: a, kind: openai, model: m}\n").approveContradicted == .confirm)
         let refuse = try parse("backends:\n  - {name: a, kind: openai, model: m}\nteam: {approve_contradicted: refuse}\n")
         #expect(refuse.approveContradicted == .refuse)
+        let published = try parse(
+            "backends:\n  - {name: a, kind: openai, model: m}\npublication: {name: Reviews, url: \"https://r.example/\"}\npanel: {claims: {check: model}}\n"
+        )
+        #expect(published.publicationName == "Reviews" && published.publicationURL == "https://r.example")
+        #expect(published.claimCheckBackend == "a")
     }
 
     @Test func parameterNegotiationSettings() throws {

@@ -47,7 +47,7 @@ struct PublishingTests {
             let page = try await server.request(.get, "/p/\(slug)")
             #expect(page.status == .ok)
             #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
-            #expect(page.headers[.cacheControl] == "public, max-age=60" && page.headers[.lastModified]?.hasSuffix("GMT") == true)
+            #expect(page.headers[.cacheControl] == "public, no-cache" && page.headers[.lastModified]?.hasSuffix("GMT") == true)
             let etag = try #require(page.headers[.eTag])
             let html = page.text
             #expect(html.contains(#"<link rel="canonical" href="http://127.0.0.1:"#) && html.contains("/p/\(slug)\">"))
