@@ -1,6 +1,6 @@
 public import Foundation
 public import PanelEngine
-import PanelKit
+public import PanelKit
 import PostgresNIO
 
 /// The team server's tables on PostgreSQL: the same rows as the SQLite store's, so several `panel
@@ -438,5 +438,94 @@ extension PostgresStore: TeamStore {
             changed = true
         }
         return changed
+    }
+
+    // MARK: community votes
+
+    public func vote(_ vote: CommunityVote, limitPerNetworkHour: Int) async throws -> VoteOutcome {
+        let at = vote.at.timeIntervalSince1970
+        let verdict = vote.verdict.rawValue
+        return try await transaction { connection in
+            var open: Bool?
+            // The publication's row, locked: votes on one page are counted one at a time.
+            for try await value in try await connection.query(
+                "SELECT voting_open FROM team_publication WHERE review_id = \(vote.review) FOR UPDATE", logger: logger
+            ).decode(Bool.self) {
+                open = value
+            }
+            guard let open else { return .notPublished }
+            guard open else { return .closed }
+            // The network's votes are counted under a lock on its hash, so servers sharing the store hold one limit.
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(vote.network)))", logger: logger)
+            var earlier: String?
+            for try await value in try await connection.query(
+                "SELECT verdict FROM team_vote WHERE review_id = \(vote.review) AND tool = \(vote.tool) AND reader = \(vote.reader)",
+                logger: logger
+            ).decode(String.self) {
+                earlier = value
+            }
+            if earlier == nil {
+                let since = at - 3_600
+                var recent = 0
+                for try await count in try await connection.query(
+                    "SELECT COUNT(*) FROM team_vote WHERE network = \(vote.network) AND voted_at > \(since)", logger: logger
+                ).decode(Int.self) {
+                    recent = count
+                }
+                if recent >= limitPerNetworkHour { return .networkLimit }
+            }
+            _ = try await connection.query(
+                """
+                INSERT INTO team_vote (review_id, tool, reader, verdict, network, voted_at)
+                VALUES (\(vote.review), \(vote.tool), \(vote.reader), \(verdict), \(vote.network), \(at))
+                ON CONFLICT (review_id, tool, reader) DO UPDATE SET verdict = excluded.verdict
+                """, logger: logger)
+            let counts = try await Self.counts(connection, review: vote.review, logger: logger)
+            return .counted(counts[vote.tool] ?? CommunityVotes(), changed: earlier != nil)
+        }
+    }
+
+    static func counts(_ connection: PostgresConnection, review: String, logger: Logger) async throws -> [String: CommunityVotes] {
+        var counts: [String: CommunityVotes] = [:]
+        for try await (tool, verdict, n) in try await connection.query(
+            "SELECT tool, verdict, COUNT(*)::bigint FROM team_vote WHERE review_id = \(review) GROUP BY tool, verdict", logger: logger
+        ).decode((String, String, Int).self) {
+            var votes = counts[tool] ?? CommunityVotes()
+            votes.readers += n
+            if verdict == "ship" { votes.ship += n } else { votes.skip += n }
+            counts[tool] = votes
+        }
+        return counts
+    }
+
+    public func voteCounts(review id: String) async throws -> [String: CommunityVotes] {
+        try await client.withConnection { connection in try await Self.counts(connection, review: id, logger: self.logger) }
+    }
+
+    public func purgeVotes(network: String?, since: Date?, until: Date?) async throws -> Int {
+        let (from, to) = (since?.timeIntervalSince1970, until?.timeIntervalSince1970)
+        var removed = 0
+        for try await _ in try await client.query(
+            """
+            DELETE FROM team_vote WHERE (\(network)::text IS NULL OR network = \(network))
+              AND (\(from)::double precision IS NULL OR voted_at >= \(from)) AND (\(to)::double precision IS NULL OR voted_at < \(to))
+            RETURNING reader
+            """, logger: logger)
+        {
+            removed += 1
+        }
+        return removed
+    }
+
+    public func secret(_ name: String, make: @Sendable () -> String) async throws -> String {
+        let value = make()
+        _ = try await client.query(
+            "INSERT INTO team_secret (name, value) VALUES (\(name), \(value)) ON CONFLICT (name) DO NOTHING", logger: logger)
+        for try await stored in try await client.query("SELECT value FROM team_secret WHERE name = \(name)", logger: logger).decode(
+            String.self)
+        {
+            return stored
+        }
+        return value
     }
 }

@@ -271,6 +271,13 @@ public final class PostgresStore: ReviewStore, Sendable {
                   published_at double precision NOT NULL, updated_at double precision NOT NULL, voting_open boolean NOT NULL DEFAULT true)
                 """,
                 "CREATE INDEX team_publication_newest ON team_publication (published_at DESC, slug)",
+                """
+                CREATE TABLE team_vote (
+                  review_id text NOT NULL, tool text NOT NULL, reader text NOT NULL, verdict text NOT NULL, network text NOT NULL,
+                  voted_at double precision NOT NULL, PRIMARY KEY (review_id, tool, reader))
+                """,
+                "CREATE INDEX team_vote_network ON team_vote (network, voted_at)",
+                "CREATE TABLE team_secret (name text PRIMARY KEY, value text NOT NULL)",
             ]
         ),
     ]

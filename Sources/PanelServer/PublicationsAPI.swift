@@ -19,6 +19,14 @@ struct PublicationsAPI {
         group.patch(":id/publication") { request, context in try await voting(request, context) }
         router.get("/p/:slug") { request, context in try await page(request, context) }
         router.get("/feed.xml") { request, _ in try await listing(request, feed: true) }
+        router.post("/p/:slug/votes") { request, context in try await Votes(server: server).cast(request, context) }
+        router.delete("/v1/votes") { request, context in try await Votes(server: server).purge(request, context) }
+        router.get("/votes.js") { request, _ in
+            Self.cached(
+                request, body: PublishedSite.votesScript, contentType: "text/javascript; charset=utf-8",
+                modified: Date(timeIntervalSince1970: 0),
+                html: false)
+        }
         router.get("/sitemap.xml") { request, _ in try await listing(request, feed: false) }
     }
 
@@ -95,11 +103,35 @@ struct PublicationsAPI {
             let page = try await PublishedSite.page(publication, store: server.store)
         else { throw APIError.notFound("published page '\(slug.prefix(80))'") }
         let site = self.site
-        let body = json ? site.json(page) : site.html(page, templates: server.engine.settings.templates)
-        return Self.cached(
-            request, body: body, contentType: json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
-            modified: max(publication.updatedAt, Self.date(page.approvedAt) ?? publication.updatedAt), html: !json)
+        let modified = max(publication.updatedAt, Self.date(page.approvedAt) ?? publication.updatedAt)
+        if json {
+            return Self.cached(
+                request, body: site.json(page), contentType: "application/json; charset=utf-8", modified: modified, html: false)
+        }
+        // The vote forms carry a token bound to the reader: a reader without a (valid) cookie gets one.
+        let votes = Votes(server: server)
+        var reader = try await votes.reader(request)
+        var cookie: String?
+        if reader == nil, publication.votingOpen {
+            let made = try await votes.newReader(secure: site.baseURL.lowercased().hasPrefix("https://"))
+            (reader, cookie) = (made.id, made.cookie)
+        }
+        var formToken = ""
+        if let reader { formToken = try await votes.formToken(slug: slug, reader: reader) }
+        let forms = PublishedSite.VoteForms(formToken: formToken, open: publication.votingOpen)
+        var response = Self.cached(
+            request, body: site.html(page, templates: server.engine.settings.templates, votes: forms),
+            contentType: "text/html; charset=utf-8", modified: modified, html: true)
+        // A page with a reader's form token is theirs alone.
+        response.headers[.cacheControl] = "private, no-cache"
+        response.headers[.contentSecurityPolicy] = Self.pagePolicy
+        if let cookie { response.headers[.setCookie] = cookie }
+        return response
     }
+
+    /// A published page styles itself inline and runs only the vote script, from this server.
+    static let pagePolicy =
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     func listing(_ request: Request, feed: Bool) async throws -> Response {
         var pages: [PublishedSite.Page] = []

@@ -41,6 +41,9 @@ public struct PublishedSite: Sendable {
         }
         var document = try JSONDocumentRenderer.decode(Data(text.utf8), source: "review \(review.id)")
         document.editor = EditorAction.editor(try await store.editorActions(review: review.id))
+        // Readers' votes as of now: the Community row and `community_votes` (the listing's text stays in `community`).
+        let votes = try await store.voteCounts(review: review.id)
+        for index in document.tools.indices { document.tools[index].communityVotes = votes[document.tools[index].name] ?? CommunityVotes() }
         var editorName: String?
         if let by = document.editor?.approved?.by {
             editorName = try await store.tokens().first { $0.name == by && $0.displayName != nil }?.displayName
@@ -54,8 +57,15 @@ public struct PublishedSite: Sendable {
 
     // MARK: the page
 
-    /// The page's HTML: the document as editors left it, with the publication's head and byline.
-    public func html(_ page: Page, templates: DocumentTemplates = .builtIn()) -> String {
+    /// The vote forms of a served page (the static site has none): the reader's form token, or voting closed.
+    public struct VoteForms: Sendable {
+        public var formToken: String
+        public var open: Bool
+    }
+
+    /// The page's HTML: the document as editors left it, with the publication's head and byline, and on a
+    /// served page the readers' vote forms.
+    public func html(_ page: Page, templates: DocumentTemplates = .builtIn(), votes: VoteForms? = nil) -> String {
         let document = templates.renderHTML(page.document)
         let head = headHTML(page)
         let byline =
@@ -63,8 +73,62 @@ public struct PublishedSite: Sendable {
         var html = document
         if let end = html.range(of: "</head>") { html.replaceSubrange(end.lowerBound..<end.lowerBound, with: head) }
         if let main = html.range(of: "<main>\n") { html.replaceSubrange(main.upperBound..<main.upperBound, with: byline) }
+        if let votes {
+            let section = votesHTML(page, votes)
+            if let end = html.range(of: "</main>", options: .backwards) {
+                html.replaceSubrange(end.lowerBound..<end.lowerBound, with: section)
+            }
+        }
         return html
     }
+
+    /// One ship/skip form per tool, posting without JavaScript and updated in place with it (`/votes.js`).
+    func votesHTML(_ page: Page, _ votes: VoteForms) -> String {
+        var html =
+            "<section id=\"votes\" class=\"votes\" aria-labelledby=\"votes-heading\">\n<h2 id=\"votes-heading\">Community votes</h2>\n"
+        let slug = escape(page.publication.slug)
+        for tool in page.document.tools {
+            let count = tool.communityVotes.flatMap { $0.readers > 0 ? $0.line : nil } ?? "No community votes yet"
+            let name = escape(tool.name)
+            if votes.open {
+                html += """
+                    <form method="post" action="/p/\(slug)/votes" class="vote">
+                    <p><strong>\(name)</strong>: <span class="vote-count" role="status">\(escape(count))</span></p>
+                    <input type="hidden" name="tool" value="\(name)"><input type="hidden" name="form_token" value="\(escape(votes.formToken))">
+                    <button type="submit" name="verdict" value="ship" aria-label="Ship \(name)">Ship</button> <button type="submit" name="verdict" value="skip" aria-label="Skip \(name)">Skip</button>
+                    </form>
+
+                    """
+            } else {
+                html += "<p><strong>\(name)</strong>: \(escape(count))</p>\n"
+            }
+        }
+        if !votes.open { html += "<p>Voting on this page is closed.</p>\n" }
+        html += "</section>\n"
+        if votes.open { html += "<script src=\"/votes.js\" defer></script>\n" }
+        return html
+    }
+
+    /// The script that sends a vote and shows the new counts without leaving the page.
+    public static let votesScript = """
+        document.addEventListener("submit", async (event) => {
+          const form = event.target.closest("form.vote");
+          if (!form) return;
+          event.preventDefault();
+          const count = form.querySelector(".vote-count");
+          const body = new URLSearchParams(new FormData(form, event.submitter));
+          try {
+            const response = await fetch(form.action, {method: "POST", body, credentials: "same-origin", headers: {"Accept": "application/json"}});
+            const data = await response.json();
+            count.textContent = response.ok
+              ? `${data.readers} ${data.readers === 1 ? "reader" : "readers"} · ${data.ship} ship / ${data.skip} skip`
+              : (data.error && data.error.message) || "Your vote could not be counted.";
+          } catch (error) {
+            count.textContent = "Your vote could not be sent; try again.";
+          }
+        });
+
+        """
 
     func headHTML(_ page: Page) -> String {
         let title = page.document.title
@@ -84,7 +148,7 @@ public struct PublishedSite: Sendable {
             <meta name="twitter:title" content="\(escape(title))">
             <meta name="twitter:description" content="\(escape(description))">
             <script type="application/ld+json">\(jsonLD(page))</script>
-            <style>.byline { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; }</style>
+            <style>.byline { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; } .votes form { margin: .75rem 0; } .votes button { font: inherit; padding: .4rem .9rem; border-radius: .4rem; border: 1px solid var(--bar); background: var(--bg); color: var(--bar); cursor: pointer; }</style>
 
             """
     }

@@ -26,11 +26,18 @@ public final class ServerMetrics: Sendable {
     static var requestDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "HTTP request duration by route") }
     static var reviews: MetricNameDescriptor { name("reviews", "total", "Reviews by outcome (answered, some_abstained, failed)") }
     static var calls: MetricNameDescriptor { name("persona_calls", "total", "Persona calls by backend and outcome (answered, abstained)") }
+    static var votes: MetricNameDescriptor {
+        name("votes", "total", "Readers' votes by outcome (accepted, changed, refused) and reason (network_limit, closed, form_token, …)")
+    }
     static var callDuration: MetricNameDescriptor { name("persona_call_duration", "seconds", "Persona call latency by backend") }
 
     public init() {
         watchers = registry.makeGauge(descriptor: Self.name("event_streams", "open", "Server-Sent Event streams open now"))
         spend = registry.makeCounter(descriptor: Self.name("spend_usd", "total", "Money spent on persona calls (USD)"))
+    }
+
+    func vote(_ outcome: String, reason: String = "") {
+        registry.makeCounter(descriptor: Self.votes, labels: [("outcome", outcome), ("reason", reason)]).increment()
     }
 
     func request(method: String, route: String, status: Int, duration: Duration) {

@@ -29,6 +29,8 @@ public struct ServerOptions: Sendable {
     /// The address people open the page at (`--public-url`): a state-changing browser request must come
     /// from its origin. Nil: the listen address.
     public var publicURL: String?
+    /// New votes a reader's network (IPv4 /24, IPv6 /64) may cast in an hour (`--votes-per-network-hour`).
+    public var votesPerNetworkHour = 20
     /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxy CIDR`); any other peer is the client.
     public var trustedProxies: [NetworkPrefix]
     /// How long a connection may take to send a request's headers (from when it opens, or from its first

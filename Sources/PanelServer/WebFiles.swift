@@ -612,6 +612,95 @@ enum WebFiles {
                     "304": {description: Not modified (If-None-Match).}
                     "400": {$ref: "#/components/responses/BadRequest"}
                     "404": {$ref: "#/components/responses/NotFound"}
+              /p/{slug}/votes:
+                parameters:
+                  - {name: slug, in: path, required: true, schema: {type: string}}
+                post:
+                  operationId: vote
+                  summary: A reader's ship or skip on a tool of a published page (form-encoded; the page's cookie and form token).
+                  description: >
+                    One vote per reader per tool (a second replaces the first); at most --votes-per-network-hour new votes per
+                    network (IPv4 /24, IPv6 /64). Answers 303 back to the page, or 200 with the tool's counts when the request
+                    accepts application/json.
+                  security: []
+                  requestBody:
+                    required: true
+                    content:
+                      application/x-www-form-urlencoded:
+                        schema:
+                          type: object
+                          required: [tool, verdict, form_token]
+                          properties:
+                            tool: {type: string}
+                            verdict: {type: string, enum: [ship, skip]}
+                            form_token: {type: string}
+                  responses:
+                    "200":
+                      description: Counted; the tool's votes now.
+                      content:
+                        application/json:
+                          schema:
+                            type: object
+                            required: [tool, readers, ship, skip]
+                            properties:
+                              tool: {type: string}
+                              readers: {type: integer, minimum: 0}
+                              ship: {type: integer, minimum: 0}
+                              skip: {type: integer, minimum: 0}
+                    "303": {description: Counted; back to the page.}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "403":
+                      description: No reader cookie, or a form token that is not this page's (form_token); another site's post (cross_origin).
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Error"}
+                    "404": {$ref: "#/components/responses/NotFound"}
+                    "409":
+                      description: Voting on the page is closed (voting_closed).
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Error"}
+                    "413": {$ref: "#/components/responses/TooLarge"}
+                    "429":
+                      description: The reader's network cast its votes for the hour (network_limit).
+                      content:
+                        application/json:
+                          schema: {$ref: "#/components/schemas/Error"}
+              /v1/votes:
+                delete:
+                  operationId: purgeVotes
+                  summary: Remove readers' votes by network hash and/or time window.
+                  x-panel-role: admin
+                  parameters:
+                    - {name: network, in: query, schema: {type: string, maxLength: 64}}
+                    - {name: since, in: query, schema: {type: string}, description: ISO 8601}
+                    - {name: until, in: query, schema: {type: string}, description: ISO 8601}
+                  responses:
+                    "200":
+                      description: How many were removed.
+                      content:
+                        application/json:
+                          schema:
+                            type: object
+                            required: [removed]
+                            properties:
+                              removed: {type: integer, minimum: 0}
+                    "400": {$ref: "#/components/responses/BadRequest"}
+                    "401": {$ref: "#/components/responses/Unauthorized"}
+                    "403": {$ref: "#/components/responses/Forbidden"}
+                    "429": {$ref: "#/components/responses/RateLimited"}
+              /votes.js:
+                get:
+                  operationId: votesScript
+                  summary: The script published pages load to vote without leaving the page.
+                  security: []
+                  responses:
+                    "200":
+                      description: The script.
+                      content:
+                        text/javascript:
+                          schema: {type: string}
+                    "304": {description: Not modified (If-None-Match).}
               /feed.xml:
                 get:
                   operationId: feed

@@ -30,7 +30,7 @@ struct WebPages {
     /// The routes whose forms carry the CSRF value as a field and check it themselves; ``AuthMiddleware``
     /// asks every other state-changing route matched for the `X-CSRF-Token` header. Listed once, here.
     static let formRoutes: Set<String> = Set(
-        ["/signin", "/signout", "/reviews", "/reviews/:id/edit", "/reviews/:id/override", "/reviews/:id/approve"].map {
+        ["/signin", "/signout", "/reviews", "/reviews/:id/edit", "/reviews/:id/override", "/reviews/:id/approve", "/p/:slug/votes"].map {
             RouterPath($0).description
         })
 

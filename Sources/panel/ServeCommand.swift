@@ -87,6 +87,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "New readers' votes one network (IPv4 /24, IPv6 /64) may cast on published pages in an hour (beyond: 429).", valueName: "N"))
+    var votesPerNetworkHour = 20
+
+    @Option(
+        help: ArgumentHelp(
             "On SIGTERM, seconds running reviews have to finish before they are put back in the queue.", valueName: "S"))
     var graceSeconds = 30.0
 
@@ -123,6 +128,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000") }
         guard (1...1_000_000).contains(maxConnectionsPerClient) else {
             throw ValidationError("--max-connections-per-client must be from 1 to 1000000")
+        }
+        guard (1...1_000_000).contains(votesPerNetworkHour) else {
+            throw ValidationError("--votes-per-network-hour must be from 1 to 1000000")
         }
         guard (1...1_000_000).contains(maxQueuedPerToken) else { throw ValidationError("--max-queued-per-token must be from 1 to 1000000") }
         guard graceSeconds >= 0, graceSeconds <= 3600 else { throw ValidationError("--grace-seconds must be from 0 to 3600") }
@@ -163,13 +171,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw PanelExit.usage
         }
         let (host, port) = Self.address(listen)!
-        let options = ServerOptions(
+        var options = ServerOptions(
             host: host, port: port, maxBodyBytes: maxBodyKib * 1024, requestsPerMinute: requestsPerMinute, maxConcurrentReviews: maxReviews,
             secureCookies: secureCookies, runWorker: !noWorker, workerConcurrency: backend.concurrency, publicURL: publicURL,
             trustedProxies: trustedProxies.compactMap(NetworkPrefix.init), headerTimeout: .seconds(headerTimeoutSeconds),
             idleTimeout: .seconds(idleTimeoutSeconds), maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient,
             maxQueuedReviewsPerToken: maxQueuedPerToken, grace: .seconds(graceSeconds),
             lease: .milliseconds(Int64(leaseSeconds * 1000)))
+        options.votesPerNetworkHour = votesPerNetworkHour
         let server = TeamServer(
             store: store, engine: engine, backendSettings: settings, options: options, logger: logger)
         let readyFile = self.readyFile

@@ -43,11 +43,12 @@ struct PublishingTests {
             let again = try await server.request(.post, "/v1/reviews/\(id)/publication", token: server.editor)
             #expect(again.status == .ok && again.json?["slug"] == .string(slug))
 
-            // The page, without a token.
-            let page = try await server.request(.get, "/p/\(slug)")
+            // The page, without a token (a reader's browser: it keeps the cookie the page sets).
+            let reader = ServerWebTests.Browser(server)
+            let page = try await reader.send(.get, "/p/\(slug)")
             #expect(page.status == .ok)
             #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
-            #expect(page.headers[.cacheControl] == "public, no-cache" && page.headers[.lastModified]?.hasSuffix("GMT") == true)
+            #expect(page.headers[.cacheControl] == "private, no-cache" && page.headers[.lastModified]?.hasSuffix("GMT") == true)
             let etag = try #require(page.headers[.eTag])
             let html = page.text
             #expect(html.contains(#"<link rel="canonical" href="http://127.0.0.1:"#) && html.contains("/p/\(slug)\">"))
@@ -65,11 +66,12 @@ struct PublishingTests {
             #expect(ld["itemReviewed"]?["offers"]?["price"] == .string("10"))
             #expect(ld["itemReviewed"]?["offers"]?["priceCurrency"] == .string("USD"))
             #expect(ld["itemReviewed"]?["name"] == .string("Relay <script>alert(1)</script>"))
-            let same = try await server.request(.get, "/p/\(slug)", headers: [.ifNoneMatch: etag])
+            let same = try await reader.send(.get, "/p/\(slug)", headers: [.ifNoneMatch: etag])
             #expect(same.status == .notModified)
 
             let json = try await server.request(.get, "/p/\(slug).json")
             #expect(json.status == .ok && json.json?["schema"] == .string("panel.document/v1"))
+            #expect(json.headers[.cacheControl] == "public, no-cache")
             #expect(json.json?["editor"]?["approved"]?["by"] == .string("ann"))
             let feed = try await server.request(.get, "/feed.xml")
             #expect(feed.status == .ok && feed.text.contains("<entry>") && feed.text.contains("/p/\(slug)</id>"))

@@ -281,4 +281,63 @@ struct TeamStoreContractTests {
             #expect(try await store.token(secretHash: "hash-e")?.displayName == nil)
         }
     }
+
+    /// Community votes: one per reader per tool (a change replaces it), the per-network hourly limit on new
+    /// votes, closed voting and unpublished pages refused, counts across handles, purges; the store's secrets.
+    @Test(arguments: StoreKind.available)
+    func votesAreCountedOncePerReaderWithinTheNetworksLimit(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.createReview(
+                TeamReview(id: "r1", createdAt: 1, tokenID: "t", createdBy: "ann", status: .done, title: "A", listings: "[]"))
+            func vote(
+                _ reader: String, _ verdict: Verdict, network: String = "n1", tool: String = "A", at: Double = 10_000
+            ) -> CommunityVote {
+                CommunityVote(
+                    review: "r1", tool: tool, reader: reader, network: network, verdict: verdict, at: Date(timeIntervalSince1970: at))
+            }
+            #expect(try await store.vote(vote("x", .ship), limitPerNetworkHour: 3) == .notPublished)
+            _ = try await store.publish(review: "r1", base: "a", at: Date(timeIntervalSince1970: 1))
+            #expect(
+                try await store.vote(vote("x", .ship), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 1, ship: 1), changed: false))
+            #expect(
+                try await store.vote(vote("x", .skip), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 1, skip: 1), changed: true))
+            let other = try await kind.reopen(store)
+            #expect(
+                try await other.vote(vote("y", .ship), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 2, ship: 1, skip: 1), changed: false))
+            #expect(
+                try await store.vote(vote("z", .ship), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 3, ship: 2, skip: 1), changed: false))
+            // The network's fourth new vote this hour is refused; a change of an existing one is not; an hour later it counts.
+            #expect(try await other.vote(vote("w", .ship), limitPerNetworkHour: 3) == .networkLimit)
+            #expect(
+                try await store.vote(vote("y", .skip), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 3, ship: 1, skip: 2), changed: true))
+            #expect(
+                try await store.vote(vote("w", .ship, network: "n2"), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 4, ship: 2, skip: 2), changed: false))
+            #expect(
+                try await store.vote(vote("v", .ship, at: 13_700), limitPerNetworkHour: 3)
+                    == .counted(CommunityVotes(readers: 5, ship: 3, skip: 2), changed: false))
+            #expect(
+                try await store.vote(vote("x", .ship, tool: "B"), limitPerNetworkHour: 100)
+                    == .counted(CommunityVotes(readers: 1, ship: 1), changed: false))
+            let counts = try await other.voteCounts(review: "r1")
+            #expect(counts["A"] == CommunityVotes(readers: 5, ship: 3, skip: 2) && counts["B"] == CommunityVotes(readers: 1, ship: 1))
+            #expect(try await store.setVoting(review: "r1", open: false, at: Date(timeIntervalSince1970: 2)))
+            #expect(try await store.vote(vote("u", .ship), limitPerNetworkHour: 3) == .closed)
+            // Purges: by network, by time window.
+            #expect(try await store.purgeVotes(network: "n2", since: nil, until: nil) == 1)
+            #expect(try await store.purgeVotes(network: nil, since: Date(timeIntervalSince1970: 13_000), until: nil) == 1)
+            #expect(try await other.voteCounts(review: "r1")["A"] == CommunityVotes(readers: 3, ship: 1, skip: 2))
+            #expect(try await store.purgeVotes(network: nil, since: nil, until: Date(timeIntervalSince1970: 20_000)) == 4)
+            #expect(try await store.voteCounts(review: "r1").isEmpty)
+
+            let key = try await store.secret("k") { "first" }
+            #expect(key == "first")
+            #expect(try await other.secret("k") { "second" } == "first")
+        }
+    }
 }

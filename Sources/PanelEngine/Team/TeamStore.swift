@@ -73,6 +73,20 @@ public protocol TeamStore: Sendable {
     /// Opens or closes voting on a published review; false when it is not published.
     func setVoting(review id: String, open: Bool, at: Date) async throws -> Bool
 
+    // MARK: Community votes
+
+    /// Counts a reader's vote on a tool of a published review, in one step with its checks: the review is
+    /// published with voting open; a reader's second vote on a tool replaces the first; a new vote from a
+    /// network that has cast `limitPerNetworkHour` in the hour before `vote.at` is refused.
+    func vote(_ vote: CommunityVote, limitPerNetworkHour: Int) async throws -> VoteOutcome
+    /// Each tool's votes on a review (tools nobody voted on are absent).
+    func voteCounts(review id: String) async throws -> [String: CommunityVotes]
+    /// Removes votes from a network (its hash) and/or cast within a time window; how many were removed.
+    func purgeVotes(network: String?, since: Date?, until: Date?) async throws -> Int
+    /// A secret kept in the store under `name`, made by `make` the first time (one value for every server
+    /// sharing the store): the keys of readers' cookies, vote forms and network hashes.
+    func secret(_ name: String, make: @Sendable () -> String) async throws -> String
+
     // MARK: Measured quality
 
     /// Keeps each backend's latest agreement with the editors (`panel eval --save`).
@@ -305,4 +319,36 @@ public struct Publication: Sendable, Hashable {
         self.updatedAt = updatedAt
         self.votingOpen = votingOpen
     }
+}
+
+/// A reader's vote on a tool of a published review. `reader` is the random id of the reader's signed
+/// cookie; `network` a keyed hash of their network (IPv4 /24, IPv6 /64), never the address.
+public struct CommunityVote: Sendable, Hashable {
+    public var review: String
+    public var tool: String
+    public var reader: String
+    public var network: String
+    public var verdict: Verdict
+    public var at: Date
+
+    public init(review: String, tool: String, reader: String, network: String, verdict: Verdict, at: Date) {
+        self.review = review
+        self.tool = tool
+        self.reader = reader
+        self.network = network
+        self.verdict = verdict
+        self.at = at
+    }
+}
+
+/// What became of a vote.
+public enum VoteOutcome: Sendable, Hashable {
+    /// Counted (a new vote, or a reader's changed one): the tool's votes now.
+    case counted(CommunityVotes, changed: Bool)
+    /// The review is not published (or no longer).
+    case notPublished
+    /// Voting on the page is closed.
+    case closed
+    /// The reader's network cast its hour's votes already.
+    case networkLimit
 }

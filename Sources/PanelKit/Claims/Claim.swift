@@ -188,3 +188,19 @@ public struct ClaimCounts: Sendable, Hashable, Codable {
             contradicted: a.contradicted + b.contradicted)
     }
 }
+
+/// Readers' votes on a tool of a published review: how many readers voted, and how.
+public struct CommunityVotes: Sendable, Hashable, Codable {
+    public var readers: Int
+    public var ship: Int
+    public var skip: Int
+
+    public init(readers: Int = 0, ship: Int = 0, skip: Int = 0) {
+        self.readers = readers
+        self.ship = ship
+        self.skip = skip
+    }
+
+    /// "12 readers · 9 ship / 3 skip".
+    public var line: String { "\(readers) \(readers == 1 ? "reader" : "readers") · \(ship) ship / \(skip) skip" }
+}

@@ -45,8 +45,9 @@ public enum DocumentViewModel {
             "name": .text(tool.name), "name_cell": .text(cell(tool.name)),
             "initial": .text(String(tool.name.first.map { String($0).uppercased() } ?? "?")),
             "verdict": .text(panel.verdict.rawValue), "verdict_label": .text(panel.verdict.rawValue.capitalized),
-            "headline": .text(panel.headline), "tally": .text(panel.tally), "community": .text(tool.community ?? "No community votes yet"),
-            "has_community": .flag(tool.community != nil), "entry": .text(tool.entry ?? "—"), "description": paragraphs(tool.description),
+            "headline": .text(panel.headline), "tally": .text(panel.tally), "community": .text(communityLine(tool)),
+            "has_community": .flag(tool.community != nil || (tool.communityVotes?.readers ?? 0) > 0), "entry": .text(tool.entry ?? "—"),
+            "description": paragraphs(tool.description),
             "share": .text(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) }.map { "\($0)%" } ?? "no votes"),
             "share_percent": .number(panel.shipShare.flatMap { CheckedNumber.clamped($0 * 100, to: 0...100) } ?? 0),
             "votes": .text("\(panel.ship) of \(panel.ship + panel.skip) votes"),
@@ -80,6 +81,12 @@ public enum DocumentViewModel {
         return .object(values)
     }
 
+    /// "12 readers · 9 ship / 3 skip" when readers voted, else the listing's text, else "No community votes yet".
+    static func communityLine(_ tool: ReviewDocument.Tool) -> String {
+        if let votes = tool.communityVotes, votes.readers > 0 { return votes.line }
+        return tool.community ?? "No community votes yet"
+    }
+
     /// "Ship · 3 ship / 1 skip", or with an editor's override: "Skip (editor; the panel said Ship · 3 ship / 1 skip)".
     static func verdictLine(_ tool: ReviewDocument.Tool, editor: ReviewDocument.Editor?) -> String {
         guard let override = editor?.override(tool: tool.name) else { return tool.panel.headline }
@@ -108,7 +115,7 @@ public enum DocumentViewModel {
         return [
             row("Panel verdict", inCard: true) { verdictLine($0, editor: doc.editor) },
             row("Median score") { $0.panel.scoreMedian.map { "\(number($0))/100" } },
-            row("Community", inCard: true) { $0.community ?? "No community votes yet" },
+            row("Community", inCard: true) { communityLine($0) },
             row("Pricing") { $0.pricing },
             row("Best for") { $0.bestFor },
             row("Category") { $0.category },

@@ -159,11 +159,14 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         public var reviews: [Review]
         /// How many claims the tool's reviews make and how many are flagged (with `claims`).
         public var claimCounts: ClaimCounts?
+        /// Readers' votes on a published page (an addition within v1; `community` keeps the listing's text).
+        public var communityVotes: CommunityVotes?
 
         enum CodingKeys: String, CodingKey {
             case name, tagline, category, pricing, entry, description, url, community, panel, reviews
             case bestFor = "best_for"
             case claimCounts = "claim_counts"
+            case communityVotes = "community_votes"
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -180,6 +183,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
             try c.encode(panel, forKey: .panel)
             try c.encode(reviews, forKey: .reviews)
             try c.encodeIfPresent(claimCounts, forKey: .claimCounts)
+            try c.encodeIfPresent(communityVotes, forKey: .communityVotes)
         }
     }
 
