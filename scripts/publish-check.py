@@ -62,7 +62,9 @@ def main():
     status, headers, html = request(url, f"/p/{slug}")
     if status != 200 or not headers.get("ETag") or not headers.get("Last-Modified"):
         fail(f"the page answered {status} with headers {headers}")
-    status, _, _ = request(url, f"/p/{slug}", headers={"If-None-Match": headers["ETag"]})
+    # The page carries a form token bound to the reader: a returning reader (the cookie it set) gets a 304.
+    cookie = headers.get("Set-Cookie", "").split(";")[0]
+    status, _, _ = request(url, f"/p/{slug}", headers={"If-None-Match": headers["ETag"], "Cookie": cookie})
     if status != 304:
         fail(f"the page with its ETag answered {status}, want 304")
 
@@ -100,9 +102,11 @@ def main():
     subprocess.run([args.panel, "publish", "--out", str(site), "--store", args.store, "--base-url", url], check=True)
     static = (site / "p" / slug / "index.html").read_text()
     # The served page has the reader's vote forms; the static one does not.
-    start = html.find('<section id="votes"')
-    end = html.find('<script src="/votes.js" defer></script>\n')
-    served = html[:start] + html[end + len('<script src="/votes.js" defer></script>\n'):] if start >= 0 and end > start else html
+    served = html.replace('<script src="/votes.js" defer></script>\n', "")
+    start = served.find('<section id="votes"')
+    end = served.find("</section>\n", start)
+    if start >= 0 and end > start:
+        served = served[:start] + served[end + len("</section>\n"):]
     if static != served:
         fail("the static page differs from the served one")
     if feedparser.parse((site / "feed.xml").read_text()).bozo:

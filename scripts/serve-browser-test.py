@@ -184,8 +184,26 @@ def main():
         check_inert(driver, "the hostile review's page, a claim focused")
         if "&lt;script&gt;" not in driver.page_source and "<script>document" in driver.page_source:
             fail("hostile text is not escaped")
-        # Published: the hostile review's public page (no sign-in needed) stays inert too; unpublished, it is 404.
+        # Community votes on the reference review's public page, as a reader: with JavaScript (counts updated in
+        # place), changing the vote, then a plain form post (no script: a redirect back) — one reader, counted once.
         hostile_id = driver.current_url.split("/reviews/")[1].split("?")[0]
+        reference_id = review_url.split("/reviews/")[1].split("?")[0]
+        reference_slug = publish(url, args.token, reference_id)
+        driver.get(url + "/p/" + reference_slug)
+        def counts():
+            return driver.find_elements(By.CSS_SELECTOR, "form.vote .vote-count")[0].text
+        driver.find_elements(By.CSS_SELECTOR, "form.vote button[value=ship]")[0].click()
+        wait(lambda: counts() == "1 reader · 1 ship / 0 skip", 30, "the vote counted in place")
+        driver.find_elements(By.CSS_SELECTOR, "form.vote button[value=skip]")[0].click()
+        wait(lambda: counts() == "1 reader · 0 ship / 1 skip", 30, "the changed vote")
+        driver.execute_script(
+            "const form = document.querySelector('form.vote'); const input = document.createElement('input');"
+            "input.type = 'hidden'; input.name = 'verdict'; input.value = 'ship'; form.appendChild(input); form.submit();")
+        wait(lambda: driver.current_url.endswith("#votes"), 30, "the page after a plain form post")
+        if counts() != "1 reader · 1 ship / 0 skip":
+            fail(f"after a plain form post the page says {counts()!r}")
+        print("browser test: a reader voted with and without JavaScript and changed their vote; counted once")
+        # Published: the hostile review's public page (no sign-in needed) stays inert too; unpublished, it is 404.
         slug = publish(url, args.token, hostile_id)
         driver.get(url + "/p/" + slug)
         check_inert(driver, "the hostile review's public page")

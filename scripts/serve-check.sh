@@ -59,7 +59,10 @@ echo "serve-check: accessibility — axe-core on every page a person sees, and t
 .build/debug/panel review "$work/claims.json" --base-url "http://127.0.0.1:$mock/v1" --model mock-model --no-cache --quiet \
   --format html -o "$work/claims.html"
 grep -q 'mark class="claim claim-contradicted"' "$work/claims.html" || { echo "serve-check: the claims document marks no claim"; exit 1; }
-"$PYTHON" scripts/a11y-test.py --url "$url" --token "$editor" "$work/document.html" "$work/stats.html" "$work/claims.html"
+# A public page with its readers' vote forms (published by publish-check.py).
+curl -s "$url/p/published-tool" >"$work/public.html"
+grep -q 'class="vote"' "$work/public.html" || { echo "serve-check: the public page has no vote form"; exit 1; }
+"$PYTHON" scripts/a11y-test.py --url "$url" --token "$editor" "$work/document.html" "$work/stats.html" "$work/claims.html" "$work/public.html"
 
 echo "serve-check: schemathesis against $url/openapi.yaml with an editor token"
 st=$(dirname "$PYTHON")/st

@@ -78,6 +78,10 @@ public struct PublishedSite: Sendable {
             if let end = html.range(of: "</main>", options: .backwards) {
                 html.replaceSubrange(end.lowerBound..<end.lowerBound, with: section)
             }
+            // The script outside the page's content, where nothing from a listing or a model is.
+            if votes.open, let end = html.range(of: "</body>", options: .backwards) {
+                html.replaceSubrange(end.lowerBound..<end.lowerBound, with: "<script src=\"/votes.js\" defer></script>\n")
+            }
         }
         return html
     }
@@ -105,7 +109,6 @@ public struct PublishedSite: Sendable {
         }
         if !votes.open { html += "<p>Voting on this page is closed.</p>\n" }
         html += "</section>\n"
-        if votes.open { html += "<script src=\"/votes.js\" defer></script>\n" }
         return html
     }
 
