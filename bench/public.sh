@@ -37,7 +37,7 @@ done
 # A returning reader's cookie (the page sets one on the first visit).
 cookie=$(curl -s -D - -o /dev/null "$url/p/${slugs[0]}" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" {print $2}')
 paths=$(printf '"/p/%s",' "${slugs[@]}")
-delay=$(python3 -c "print(max(0.0, 20 * 1000 / $rate - 2))")
+delay=$(python3 -c "print(max(0.0, 20 * 1000 / $rate - 6))")   # ms between a connection's requests (a read takes ~6 ms here)
 cat >"$tmp/reads.lua" <<LUA
 local paths = {${paths%,}}
 local n = 0
