@@ -100,7 +100,7 @@ struct PublicationsAPI {
         let json = slug.hasSuffix(".json")
         if json { slug = String(slug.dropLast(5)) }
         guard slug.count <= 200, let publication = try await server.store.publication(slug: slug),
-            let page = try await PublishedSite.page(publication, store: server.store)
+            let page = try await PublishedSite.page(publication, store: server.store, cache: server.published)
         else { throw APIError.notFound("published page '\(slug.prefix(80))'") }
         let site = self.site
         let modified = max(publication.updatedAt, Self.date(page.approvedAt) ?? publication.updatedAt)
@@ -136,7 +136,7 @@ struct PublicationsAPI {
     func listing(_ request: Request, feed: Bool) async throws -> Response {
         var pages: [PublishedSite.Page] = []
         for publication in try await server.store.publications(limit: 500) {
-            if let page = try await PublishedSite.page(publication, store: server.store) { pages.append(page) }
+            if let page = try await PublishedSite.page(publication, store: server.store, cache: server.published) { pages.append(page) }
         }
         let site = self.site
         let body = feed ? site.feed(pages) : site.sitemap(pages)

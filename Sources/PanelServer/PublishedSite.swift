@@ -3,6 +3,7 @@ public import Foundation
 import ModelBackends
 public import PanelEngine
 public import PanelKit
+import Synchronization
 
 /// What readers get of published reviews — the page at `/p/{slug}`, its JSON, the Atom feed and the
 /// sitemap — served by `panel serve` and written as static files by `panel publish`, from one renderer.
@@ -35,11 +36,17 @@ public struct PublishedSite: Sendable {
 
     /// A published review read from the store: its document with the editors' actions and the approving
     /// editor's public name. Nil when it is not published, or has no document.
-    public static func page(_ publication: Publication, store: any ReviewStore) async throws -> Page? {
+    public static func page(_ publication: Publication, store: any ReviewStore, cache: PublishedCache? = nil) async throws -> Page? {
         guard let review = try await store.review(id: publication.review), review.status == .done, let text = review.document else {
             return nil
         }
-        var document = try JSONDocumentRenderer.decode(Data(text.utf8), source: "review \(review.id)")
+        var document: ReviewDocument
+        if let cached = cache?.document(review.id, text: text) {
+            document = cached
+        } else {
+            document = try JSONDocumentRenderer.decode(Data(text.utf8), source: "review \(review.id)")
+            cache?.keep(review.id, text: text, document: document)
+        }
         document.editor = EditorAction.editor(try await store.editorActions(review: review.id))
         // Readers' votes as of now: the Community row and `community_votes` (the listing's text stays in `community`).
         let votes = try await store.voteCounts(review: review.id)
@@ -315,4 +322,34 @@ public struct PublishedSite: Sendable {
 
     func iso(_ date: Date) -> String { CFormat.iso8601(date) }
     func day(_ date: Date) -> String { String(CFormat.iso8601(date).prefix(10)) }
+}
+
+/// What a server keeps between public reads: each published review's decoded document (keyed by its text, so
+/// a changed one is decoded again) and the store's keys. Bounded: past 1,000 documents it starts afresh.
+public final class PublishedCache: Sendable {
+    struct State {
+        var documents: [String: (text: Int, document: ReviewDocument)] = [:]
+        var keys: [String: String] = [:]
+    }
+
+    let state = Mutex(State())
+
+    public init() {}
+
+    func document(_ review: String, text: String) -> ReviewDocument? {
+        state.withLock { state in
+            guard let entry = state.documents[review], entry.text == text.hashValue else { return nil }
+            return entry.document
+        }
+    }
+
+    func keep(_ review: String, text: String, document: ReviewDocument) {
+        state.withLock { state in
+            if state.documents.count >= 1_000 { state.documents.removeAll() }
+            state.documents[review] = (text.hashValue, document)
+        }
+    }
+
+    func key(_ name: String) -> String? { state.withLock { $0.keys[name] } }
+    func keep(key name: String, _ value: String) { state.withLock { $0.keys[name] = value } }
 }

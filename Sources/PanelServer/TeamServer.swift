@@ -21,6 +21,9 @@ public struct TeamServer: Sendable {
     public let events: ReviewEvents
     /// The engines the server's workers made from jobs' settings (its own among them).
     let engines = JobEngines()
+    /// Published pages' documents as decoded (a done review's document never changes) and the store's keys
+    /// for readers' cookies and forms: read once, not on every public read.
+    let published = PublishedCache()
     /// The settings its reviews are enqueued with (``JobSettings``): whoever works one reviews it as
     /// this server would.
     let reviewJobSettings: String
