@@ -95,14 +95,9 @@ public enum ClaimModelCheck {
             context: RoutingContext(persona: id))
     }
 
-    /// The listing's fields by their key, as the model sees them and as quotes are checked against.
-    static func fields(_ listing: Listing) -> [(String, String)] {
-        [
-            ("name", listing.name), ("tagline", listing.tagline), ("category", listing.category), ("pricing", listing.pricing),
-            ("entry", listing.entry), ("best_for", listing.bestFor), ("community", listing.community),
-            ("description", listing.description),
-        ].compactMap { key, value in value.map { (key, $0) } }
-    }
+    /// The listing's fields by their key, as the model sees them and as quotes are checked against (its URL
+    /// states nothing a claim could rest on).
+    static func fields(_ listing: Listing) -> [(key: String, text: String)] { listing.fields.filter { $0.key != "url" } }
 
     /// The model's answer read and checked: decisions by item index (only supported and contradicted ones
     /// whose quote is in the listing), and how many decisions were discarded for a quote that is not.

@@ -22,7 +22,7 @@ extension ReviewEngine {
         return document.tools.enumerated().compactMap { index, tool in
             let items = ClaimModelCheck.items(tool)
             guard !items.isEmpty else { return nil }
-            return ClaimCheckCall(tool: index, items: items, request: ClaimModelCheck.request(Self.listing(tool), items: items))
+            return ClaimCheckCall(tool: index, items: items, request: ClaimModelCheck.request(tool.listing, items: items))
         }
     }
 
@@ -60,7 +60,7 @@ extension ReviewEngine {
             record.outputTokens = first ? response.usage.outputTokens : add(record.outputTokens, response.usage.outputTokens)
             record.costUSD = first ? response.costUSD : record.costUSD.flatMap { a in response.costUSD.map { a + $0 } }
             guard document.tools.indices.contains(call.tool) else { break }
-            let listing = Self.listing(document.tools[call.tool])
+            let listing = document.tools[call.tool].listing
             let (decided, discarded) = ClaimModelCheck.decisions(response.text, listing: listing, count: call.items.count)
             record.decided += ClaimModelCheck.apply(decided, items: call.items, to: &document.tools[call.tool])
             record.discarded += discarded
@@ -111,11 +111,5 @@ extension ReviewEngine {
         response.costUSD = value["cost_usd"]?.numberValue
         response.attempts = value["attempts"]?.intValue ?? 1
         return response
-    }
-
-    static func listing(_ tool: ReviewDocument.Tool) -> Listing {
-        Listing(
-            name: tool.name, description: tool.description, tagline: tool.tagline, category: tool.category, pricing: tool.pricing,
-            entry: tool.entry, bestFor: tool.bestFor, url: tool.url, community: tool.community)
     }
 }

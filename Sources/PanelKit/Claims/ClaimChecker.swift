@@ -21,14 +21,9 @@ public struct ClaimChecker: Sendable {
 
     public init(listing: Listing) {
         name = listing.name
-        let fields: [(String, String?)] = [
-            ("name", listing.name), ("description", listing.description), ("tagline", listing.tagline),
-            ("category", listing.category), ("pricing", listing.pricing), ("entry", listing.entry), ("best_for", listing.bestFor),
-            ("url", listing.url), ("community", listing.community),
-        ]
         var facts: [Fact] = []
         var paid: (String, [Int])?
-        for case (let field, let text?) in fields where field != "url" {
+        for (field, text) in listing.fields where field != "url" {
             let scalars = Array(text.unicodeScalars)
             for draft in ClaimExtractor.drafts(scalars) {
                 facts.append(Fact(draft: draft, field: field, quote: String(String.UnicodeScalarView(scalars[draft.start..<draft.end]))))

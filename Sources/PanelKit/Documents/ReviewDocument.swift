@@ -162,6 +162,13 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         /// Readers' votes on a published page (an addition within v1; `community` keeps the listing's text).
         public var communityVotes: CommunityVotes?
 
+        /// The listing the tool was reviewed from, as the document keeps it.
+        public var listing: Listing {
+            Listing(
+                name: name, description: description, tagline: tagline, category: category, pricing: pricing, entry: entry,
+                bestFor: bestFor, url: url, community: community)
+        }
+
         enum CodingKeys: String, CodingKey {
             case name, tagline, category, pricing, entry, description, url, community, panel, reviews
             case bestFor = "best_for"

@@ -47,6 +47,12 @@ public struct Listing: Sendable, Hashable, Codable {
 
     /// The fields a listing file may hold, by their key in the file.
     public static let fieldKeys = ["name", "description", "tagline", "category", "pricing", "entry", "best_for", "url", "community"]
+
+    /// The fields it has, by their key, in ``fieldKeys``' order: what claims are checked against.
+    public var fields: [(key: String, text: String)] {
+        let values = [name, description, tagline, category, pricing, entry, bestFor, url, community]
+        return zip(Self.fieldKeys, values).compactMap { key, value in value.map { (key, $0) } }
+    }
 }
 
 /// A listing file that cannot be used, with the file, the field and what is wrong.
