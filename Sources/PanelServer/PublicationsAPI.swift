@@ -103,7 +103,8 @@ struct PublicationsAPI {
             let page = try await PublishedSite.page(publication, store: server.store, cache: server.published)
         else { throw APIError.notFound("published page '\(slug.prefix(80))'") }
         let site = self.site
-        let modified = max(publication.updatedAt, Self.date(page.approvedAt) ?? publication.updatedAt)
+        // Published, voting opened or closed, or edited since: whichever came last.
+        let modified = max(publication.updatedAt, page.lastEdited.flatMap(CFormat.date(iso8601:)) ?? publication.updatedAt)
         if json {
             return Self.cached(
                 request, body: site.json(page), contentType: "application/json; charset=utf-8", modified: modified, html: false)
@@ -151,7 +152,7 @@ struct PublicationsAPI {
     static func cached(_ request: Request, body: String, contentType: String, modified: Date, html: Bool) -> Response {
         let etag = PublishedSite.etag(body)
         var headers: HTTPFields = [
-            .contentType: contentType, .eTag: etag, .lastModified: PublishedSite.httpDate(modified),
+            .contentType: contentType, .eTag: etag, .lastModified: CFormat.httpDate(modified),
             .cacheControl: "public, no-cache",
         ]
         if html { headers[.contentSecurityPolicy] = SecurityHeadersMiddleware.documentPolicy }
@@ -161,10 +162,5 @@ struct PublicationsAPI {
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func date(_ iso: String?) -> Date? {
-        guard let iso else { return nil }
-        return ISO8601DateFormatter().date(from: iso)
     }
 }

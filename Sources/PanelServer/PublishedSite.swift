@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 import ModelBackends
 public import PanelEngine
 public import PanelKit
@@ -30,8 +30,9 @@ public struct PublishedSite: Sendable {
         public var document: ReviewDocument
         /// The approving editor's public name (their token's display name), when they have one.
         public var editorName: String?
-        /// When it was approved (ISO 8601), from the document's editor block.
-        public var approvedAt: String?
+        /// When an editor last changed it — an edit, an override, the approval (ISO 8601, as the editor block
+        /// writes times).
+        public var lastEdited: String?
     }
 
     /// A published review read from the store: its document with the editors' actions and the approving
@@ -57,7 +58,9 @@ public struct PublishedSite: Sendable {
         }
         return Page(
             publication: publication, review: review, document: document, editorName: editorName,
-            approvedAt: document.editor?.approved?.at)
+            lastEdited: document.editor.flatMap { editor in
+                (editor.edits.map(\.at) + editor.overrides.map(\.at) + [editor.approved?.at].compactMap { $0 }).max()
+            })
     }
 
     public func url(_ page: Page) -> String { "\(baseURL)/p/\(page.publication.slug)" }
@@ -175,8 +178,7 @@ public struct PublishedSite: Sendable {
 
     /// schema.org JSON-LD, safe inside a script element (`<` written as `\u003c`).
     func jsonLD(_ page: Page) -> String {
-        var publisher: [String: JSONValue] = ["@type": .string("Organization"), "name": .string(name), "url": .string(baseURL)]
-        publisher["url"] = .string(baseURL)
+        let publisher: [String: JSONValue] = ["@type": .string("Organization"), "name": .string(name), "url": .string(baseURL)]
         var review: [String: JSONValue] = [
             "@context": .string("https://schema.org"), "@type": .string("CriticReview"), "name": .string(page.document.title),
             "url": .string(url(page)), "datePublished": .string(iso(page.publication.publishedAt)),
@@ -285,15 +287,6 @@ public struct PublishedSite: Sendable {
     /// A strong validator of a body.
     public static func etag(_ body: String) -> String {
         "\"" + SHA256.hash(data: Data(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
-    }
-
-    /// The HTTP date of an instant (`Last-Modified`).
-    public static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
     }
 
     static func decimal(_ value: Double) -> String {

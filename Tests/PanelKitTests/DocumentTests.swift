@@ -24,7 +24,15 @@ struct DocumentTests {
         for _ in 0..<500 {
             let date = Date(timeIntervalSince1970: Double(next() % 4_102_444_800) + Double(next() % 1000) / 1000)
             #expect(CFormat.iso8601(date) == date.formatted(Date.ISO8601FormatStyle()))
+            // HTTP dates as RFC 9110 writes them, and ISO 8601 read back to the second.
+            let http = DateFormatter()
+            http.locale = Locale(identifier: "en_US_POSIX")
+            http.timeZone = TimeZone(identifier: "GMT")
+            http.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            #expect(CFormat.httpDate(date) == http.string(from: date))
+            #expect(CFormat.date(iso8601: CFormat.iso8601(date)) == Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
         }
+        #expect(CFormat.date(iso8601: "2026-12-05T14:41:34+01:00") == nil && CFormat.date(iso8601: "2026-12-05T1a:41:34Z") == nil)
         #expect(CFormat.padded("ab", to: 4) == "ab  " && CFormat.padded("abcdef", to: 4) == "abcdef")
         let pieces = ["a", "|", "—", "\n", "\r\n", "\u{85}", "\u{2028}", "\u{2029}", "é", " ", "\u{0B}", "\u{0C}", "\u{2027}", "\u{A8}"]
         for _ in 0..<2000 {
