@@ -135,10 +135,7 @@ struct PublicationsAPI {
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     func listing(_ request: Request, feed: Bool) async throws -> Response {
-        var pages: [PublishedSite.Page] = []
-        for publication in try await server.store.publications(limit: 500) {
-            if let page = try await PublishedSite.page(publication, store: server.store, cache: server.published) { pages.append(page) }
-        }
+        let pages = try await PublishedSite.pages(store: server.store, cache: server.published, limit: 500)
         let site = self.site
         let body = feed ? site.feed(pages) : site.sitemap(pages)
         let modified = pages.map(\.publication.updatedAt).max() ?? Date(timeIntervalSince1970: 0)

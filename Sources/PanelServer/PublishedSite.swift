@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import ModelBackends
 public import PanelEngine
 public import PanelKit
@@ -61,6 +61,31 @@ public struct PublishedSite: Sendable {
             lastEdited: document.editor.flatMap { editor in
                 (editor.edits.map(\.at) + editor.overrides.map(\.at) + [editor.approved?.at].compactMap { $0 }).max()
             })
+    }
+
+    /// Every published review, most recently published first (at most `limit`).
+    public static func pages(store: any ReviewStore, cache: PublishedCache? = nil, limit: Int = 100_000) async throws -> [Page] {
+        var pages: [Page] = []
+        for publication in try await store.publications(limit: limit) {
+            if let page = try await page(publication, store: store, cache: cache) { pages.append(page) }
+        }
+        return pages
+    }
+
+    /// Writes the site as static files into `directory`: `index.html`, `p/SLUG/index.html`, `p/SLUG.json`,
+    /// `feed.xml` and `sitemap.xml` (`panel publish`), each replaced atomically.
+    public func export(_ pages: [Page], to directory: URL, templates: DocumentTemplates = .builtIn()) throws {
+        let root = directory.appendingPathComponent("p")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        for page in pages {
+            let folder = root.appendingPathComponent(page.publication.slug)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try AtomicFile.write(html(page, templates: templates), to: folder.appendingPathComponent("index.html").path)
+            try AtomicFile.write(json(page), to: root.appendingPathComponent("\(page.publication.slug).json").path)
+        }
+        try AtomicFile.write(index(pages), to: directory.appendingPathComponent("index.html").path)
+        try AtomicFile.write(feed(pages), to: directory.appendingPathComponent("feed.xml").path)
+        try AtomicFile.write(sitemap(pages), to: directory.appendingPathComponent("sitemap.xml").path)
     }
 
     public func url(_ page: Page) -> String { "\(baseURL)/p/\(page.publication.slug)" }

@@ -62,22 +62,8 @@ struct PublishCommand: AsyncParsableCommand {
         }
         let site = PublishedSite(name: name, baseURL: base)
         do {
-            var pages: [PublishedSite.Page] = []
-            for publication in try await database.publications(limit: 100_000) {
-                if let page = try await PublishedSite.page(publication, store: database) { pages.append(page) }
-            }
-            let root = URL(fileURLWithPath: out)
-            try FileManager.default.createDirectory(at: root.appendingPathComponent("p"), withIntermediateDirectories: true)
-            for page in pages {
-                let directory = root.appendingPathComponent("p").appendingPathComponent(page.publication.slug)
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                try AtomicFile.write(site.html(page), to: directory.appendingPathComponent("index.html").path)
-                try AtomicFile.write(
-                    site.json(page), to: root.appendingPathComponent("p").appendingPathComponent("\(page.publication.slug).json").path)
-            }
-            try AtomicFile.write(site.index(pages), to: root.appendingPathComponent("index.html").path)
-            try AtomicFile.write(site.feed(pages), to: root.appendingPathComponent("feed.xml").path)
-            try AtomicFile.write(site.sitemap(pages), to: root.appendingPathComponent("sitemap.xml").path)
+            let pages = try await PublishedSite.pages(store: database)
+            try site.export(pages, to: URL(fileURLWithPath: out))
             log.info("published \(pages.count) review(s) into \(out) (index.html, p/, feed.xml, sitemap.xml) for \(site.baseURL)")
         } catch {
             log.error("publish: \(error)")
