@@ -42,6 +42,14 @@ extension PostgresStore: TeamStore {
         return nil
     }
 
+    public func token(named name: String) async throws -> TeamToken? {
+        let sql = PostgresQuery(
+            unsafeSQL: "SELECT \(Self.tokenColumns) FROM team_token WHERE name = $1 ORDER BY revoked, created_at DESC LIMIT 1",
+            binds: Self.binds(name))
+        for try await row in try await client.query(sql, logger: logger).decode(TokenRow.self) { return Self.token(row) }
+        return nil
+    }
+
     public func tokens() async throws -> [TeamToken] {
         var tokens: [TeamToken] = []
         let sql = PostgresQuery(unsafeSQL: "SELECT \(Self.tokenColumns) FROM team_token ORDER BY created_at DESC, id", binds: .init())

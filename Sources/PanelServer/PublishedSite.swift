@@ -54,7 +54,7 @@ public struct PublishedSite: Sendable {
         for index in document.tools.indices { document.tools[index].communityVotes = votes[document.tools[index].name] ?? CommunityVotes() }
         var editorName: String?
         if let by = document.editor?.approved?.by {
-            editorName = try await store.tokens().first { $0.name == by && $0.displayName != nil }?.displayName
+            editorName = try await store.token(named: by)?.displayName
         }
         return Page(
             publication: publication, review: review, document: document, editorName: editorName,

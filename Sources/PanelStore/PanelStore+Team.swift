@@ -79,6 +79,13 @@ extension PanelStore: TeamStore {
         }
     }
 
+    public func token(named name: String) async throws -> TeamToken? {
+        try await pool.read { db in
+            let sql = "SELECT * FROM team_token WHERE name = ? ORDER BY revoked, created_at DESC LIMIT 1"
+            return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [name]).map(Self.token)
+        }
+    }
+
     public func tokens() async throws -> [TeamToken] {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM team_token ORDER BY created_at DESC, id").map(Self.token) }
     }

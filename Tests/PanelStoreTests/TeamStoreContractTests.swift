@@ -277,6 +277,10 @@ struct TeamStoreContractTests {
             named.displayName = "Dee Editor"
             try await store.createToken(named, secretHash: "hash-d")
             #expect(try await other.token(secretHash: "hash-d")?.displayName == "Dee Editor")
+            #expect(try await other.token(named: "dee")?.id == "tok_d")
+            #expect(try await store.token(named: "nobody") == nil)
+            #expect(try await store.revokeToken("dee"))
+            #expect(try await store.token(named: "dee")?.displayName == "Dee Editor")
             try await store.createToken(token("tok_e", "eve", .editor), secretHash: "hash-e")
             #expect(try await store.token(secretHash: "hash-e")?.displayName == nil)
         }

@@ -14,6 +14,9 @@ public protocol TeamStore: Sendable {
     func token(secretHash: String) async throws -> TeamToken?
     /// Every token, newest first.
     func tokens() async throws -> [TeamToken]
+    /// The token with this name: the live one (names are unique among live tokens), else the newest revoked
+    /// one — who approved a review stays named after their token is revoked.
+    func token(named name: String) async throws -> TeamToken?
     /// Revokes the token with this id or name; false when there is none (or it was revoked already).
     func revokeToken(_ idOrName: String) async throws -> Bool
     /// Adds to a token's spend.
