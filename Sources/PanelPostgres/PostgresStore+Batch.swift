@@ -113,12 +113,12 @@ extension PostgresStore {
         }
     }
 
-    public func release(_ claim: ItemClaim, name: String?) async throws {
+    public func release(_ claim: ItemClaim, name: String?, attempted: Bool) async throws {
         _ = try await client.query(
             """
             WITH released AS (
               UPDATE batch_item SET name = COALESCE(\(name), name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
-                attempts = GREATEST(attempts - 1, 0), updated_at = clock_timestamp()
+                attempts = GREATEST(attempts - \(attempted ? 0 : 1), 0), updated_at = clock_timestamp()
               WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) RETURNING job
             )
             SELECT pg_notify(\(Self.queueChannel), job) FROM released

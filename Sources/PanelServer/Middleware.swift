@@ -8,13 +8,15 @@ import PanelEngine
 /// Resolves who is asking, once per request: a bearer token, else the session cookie. An unknown,
 /// revoked or malformed credential leaves the request anonymous (routes that need a token answer 401);
 /// a session's state-changing request must carry the session's CSRF value (403 otherwise); each token
-/// gets a request rate (429 with Retry-After beyond it).
+/// gets a request rate (429 with Retry-After beyond it), counted in the store's windows, so it holds
+/// across every server sharing the store (a store that cannot answer does not stop requests: its
+/// token lookup has answered already).
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = ServerContext
 
     let store: any ReviewStore
     let origins: TrustedOrigins
-    let rates: LocalRateWindows
+    let rates: any RateWindows
     let requestsPerMinute: Int
     let now: @Sendable () -> Date
 
@@ -59,7 +61,7 @@ struct AuthMiddleware: RouterMiddleware {
                     }
                 }
             }
-            if let wait = rates.take(
+            if let wait = try? await rates.take(
                 backend: "token:" + identity.token.id, tokens: 0, limit: RateLimit(requestsPerMinute: requestsPerMinute))
             {
                 let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))

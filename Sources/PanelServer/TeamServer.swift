@@ -2,7 +2,7 @@ public import Foundation
 public import Hummingbird
 import HummingbirdCore
 public import Logging
-import ModelBackends
+public import ModelBackends
 public import PanelEngine
 import PanelKit
 import ServiceLifecycle
@@ -27,7 +27,8 @@ public struct TeamServer: Sendable {
     /// The settings its reviews are enqueued with (``JobSettings``): whoever works one reviews it as
     /// this server would.
     let reviewJobSettings: String
-    let rates: LocalRateWindows
+    /// Where tokens' request rates are counted: the store's windows unless a test gives its own.
+    let rates: any RateWindows
     /// The origins a browser's state-changing request may come from.
     public let origins: TrustedOrigins
     /// The connections open now, against the caps.
@@ -37,7 +38,7 @@ public struct TeamServer: Sendable {
 
     public init(
         store: any ReviewStore, engine: ReviewEngine, backendSettings: BackendSettings, options: ServerOptions, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, rateWindows: (any RateWindows)? = nil
     ) {
         self.store = store
         self.engine = engine
@@ -49,7 +50,7 @@ public struct TeamServer: Sendable {
         let events = ReviewEvents(store: store, pollInterval: options.eventPollInterval)
         self.metrics = metrics
         self.events = events
-        self.rates = LocalRateWindows(now: { now().timeIntervalSince1970 })
+        self.rates = rateWindows ?? store
         self.origins = TrustedOrigins(publicURL: options.publicURL, listenHost: options.host, port: options.port)
         self.connections = ConnectionTable(
             maxTotal: ConnectionTable.fitted(options.maxConnections), maxPerClient: options.maxConnectionsPerClient)

@@ -242,16 +242,16 @@ extension PanelStore: ReviewStore {
         }
     }
 
-    public func release(_ claim: ItemClaim, name: String?) throws {
+    public func release(_ claim: ItemClaim, name: String?, attempted: Bool) throws {
         defer { work.bump() }
         try writeTransaction { db in
             try db.cachedStatement(
                 sql: """
                     UPDATE batch_item SET name = IFNULL(?, name), lease_owner = NULL, lease_token = NULL, lease_expires = NULL,
-                      attempts = MAX(attempts - 1, 0), updated_at = \(Self.now)
+                      attempts = MAX(attempts - ?, 0), updated_at = \(Self.now)
                     WHERE job = ? AND key = ? AND lease_token = ?
                     """
-            ).execute(arguments: [name, claim.job, claim.key, claim.token])
+            ).execute(arguments: [name, attempted ? 0 : 1, claim.job, claim.key, claim.token])
         }
     }
 

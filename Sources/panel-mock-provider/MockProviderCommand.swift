@@ -23,6 +23,9 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default 0: a free one, printed; a model server's usual port is left to model servers).")
     var port = 0
 
+    @Option(help: "Address to listen on (default 127.0.0.1; another host's tests give the address of its interface).")
+    var host = "127.0.0.1"
+
     @Option(help: "Latency of every answer, in milliseconds.")
     var latencyMs = 0.0
 
@@ -74,7 +77,10 @@ struct MockProviderCommand: AsyncParsableCommand {
     @Option(help: "response_format types refused with a 400, e.g. json_schema (an older llama.cpp).")
     var rejectResponseFormats: String?
 
-    @Option(help: "Append every chat request to this file as JSON Lines: {path, body} (the conformance check reads it).")
+    @Option(
+        help:
+            "Append every chat request to this file as JSON Lines: {path, body, at} (as it arrives; the conformance and several-hosts checks read it)."
+    )
     var capture: String?
 
     @Option(help: "Seed for faults, jitter and slow calls.")
@@ -94,6 +100,7 @@ struct MockProviderCommand: AsyncParsableCommand {
         guard (1...1000).contains(slowFactor) else { throw ValidationError("--slow-factor must be from 1 to 1000") }
         guard (0...100).contains(sampleSpread) else { throw ValidationError("--sample-spread must be from 0 to 100") }
         guard (0...100).contains(lengthBias) else { throw ValidationError("--length-bias must be from 0 to 100") }
+        guard !host.isEmpty, host.utf8.count <= 255 else { throw ValidationError("--host must be an address to listen on, e.g. 127.0.0.1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 (any free port) to 65535") }
         let known: Set<String> = ["429", "500", "503", "reset", "malformed", "truncate"]
         for fault in faults.split(separator: ",") where !known.contains(String(fault)) {
@@ -121,7 +128,7 @@ struct MockProviderCommand: AsyncParsableCommand {
             }
             let file = Mutex(handle)
             configuration.onRequest = { path, body in
-                let line: [String: Any] = ["path": path, "body": String(decoding: body, as: UTF8.self)]
+                let line: [String: Any] = ["path": path, "body": String(decoding: body, as: UTF8.self), "at": Date().timeIntervalSince1970]
                 guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
                 file.withLock {
                     $0.write(data)
@@ -148,8 +155,8 @@ struct MockProviderCommand: AsyncParsableCommand {
             configuration.requiredKey = key
         }
         let readyFile = self.readyFile
-        try await MockProvider.serve(configuration, port: port) { bound in
-            FileHandle.standardOutput.write(Data("panel-mock-provider listening on http://127.0.0.1:\(bound)/v1\n".utf8))
+        try await MockProvider.serve(configuration, host: host, port: port) { [host] bound in
+            FileHandle.standardOutput.write(Data("panel-mock-provider listening on http://\(host):\(bound)/v1\n".utf8))
             if let readyFile { try? "\(bound)\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
         }
     }

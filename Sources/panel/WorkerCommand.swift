@@ -123,7 +123,13 @@ struct WorkerCommand: AsyncParsableCommand {
         let drivers = worker.drivers
         let done = drivers.map(\.progress.done).reduce(0, +)
         let made = drivers.map(\.progress.calls).reduce(0, +)
-        log.info("worker \(owner): \(done) listing(s) finished, \(made) persona call(s)\(drain ? "; nothing left to claim" : "")")
+        // Answers paid for but lost with a lease, and listings given back for want of a backend, are
+        // said every time: an operator counts them against the provider's bill.
+        let unsaved = drivers.map(\.progress.paidUnsaved).reduce(0, +)
+        let givenBack = drivers.map(\.progress.givenBack).reduce(0, +)
+        log.info(
+            "worker \(owner): \(done) listing(s) finished, \(made) persona call(s), \(unsaved) answer(s) paid for but not saved (lease lost), \(givenBack) listing(s) given back (backend unreachable)\(drain ? "; nothing left to claim" : "")"
+        )
     }
 }
 

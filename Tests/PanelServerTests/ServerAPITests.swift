@@ -244,10 +244,11 @@ struct ServerAPITests {
     }
 
     @Test func aTokensBudgetAndRequestRateAreEnforced() async throws {
-        // The rate's window is a calendar minute: the server's clock stands still, so the test never straddles two.
+        // The rate's window is a calendar minute: the windows' clock stands still, so the test never straddles two.
         let frozen = Date(timeIntervalSince1970: 1_790_000_000)
         try await ServerHarness.with(
-            options: ServerOptions(port: 0, requestsPerMinute: 5, workerPollInterval: .milliseconds(50)), now: { frozen }
+            options: ServerOptions(port: 0, requestsPerMinute: 5, workerPollInterval: .milliseconds(50)), now: { frozen },
+            rateWindows: LocalRateWindows(now: { frozen.timeIntervalSince1970 })
         ) { server in
             let broke = try await TeamTokens.create(in: server.store, name: "broke", role: .editor, budgetUSD: 0).secret
             let refused = try await server.request(
@@ -264,6 +265,39 @@ struct ServerAPITests {
             conform(limited, "/v1/reviews", "get")
             // Another token has its own allowance.
             #expect(try await server.request(.get, "/v1/reviews", token: server.editor).status == .ok)
+        }
+    }
+
+    @Test func oneTokensRequestRateHoldsAcrossServersSharingAStore() async throws {
+        try await ServerHarness.with(options: ServerOptions(port: 0, requestsPerMinute: 6, workerPollInterval: .milliseconds(50))) {
+            first in
+            let second = TeamServer(
+                store: first.store, engine: first.server.engine, backendSettings: first.server.backendSettings,
+                options: first.server.options, logger: first.server.logger)
+            try await second.makeApplication().test(.router) { other in
+                // The windows are calendar minutes of the store's clock: a run straddling two is run again,
+                // with a token of its own.
+                for attempt in 0..<3 {
+                    let token = try await TeamTokens.create(in: first.store, name: "shared-\(attempt)", role: .viewer, budgetUSD: nil)
+                        .secret
+                    let minute = Int(Date().timeIntervalSince1970 / 60)
+                    var statuses: [Int] = []
+                    for index in 0..<8 {
+                        let headers: HTTPFields = [.authorization: "Bearer \(token)"]
+                        let response =
+                            index.isMultiple(of: 2)
+                            ? try await first.request(.get, "/v1/reviews", token: token)
+                            : try await other.executeRequest(uri: "/v1/reviews", method: .get, headers: headers, body: nil)
+                        statuses.append(response.status.code)
+                    }
+                    guard Int(Date().timeIntervalSince1970 / 60) == minute else { continue }
+                    // Six between the two servers, then both refuse: one allowance, not one per server.
+                    #expect(statuses.prefix(6).allSatisfy { $0 == 200 }, "\(statuses)")
+                    #expect(statuses.suffix(2).allSatisfy { $0 == 429 }, "\(statuses)")
+                    return
+                }
+                Issue.record("three runs straddled a minute")
+            }
         }
     }
 

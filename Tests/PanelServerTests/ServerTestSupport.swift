@@ -28,7 +28,7 @@ struct ServerHarness: Sendable {
         mock configuration: MockProviderConfiguration = MockProviderConfiguration(),
         stream: Bool = true, routed: Bool = false, approveContradicted: PanelConfiguration.ContradictedApproval = .confirm,
         checkClaims: Bool = false,
-        now: @escaping @Sendable () -> Date = { Date() },
+        now: @escaping @Sendable () -> Date = { Date() }, rateWindows: (any RateWindows)? = nil,
         _ body: @escaping @Sendable (ServerHarness) async throws -> Void
     ) async throws {
         try await MockProvider.withServer(configuration) { mock in
@@ -51,7 +51,8 @@ struct ServerHarness: Sendable {
             var logger = Logger(label: "panel-serve-test")
             logger.logLevel = .warning
             let server = TeamServer(
-                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, now: now)
+                store: store, engine: engine, backendSettings: settings, options: options, logger: logger, now: now,
+                rateWindows: rateWindows)
             let admin = try await TeamTokens.create(in: store, name: "root", role: .admin, budgetUSD: nil).secret
             let editor = try await TeamTokens.create(in: store, name: "ann", role: .editor, budgetUSD: nil).secret
             let viewer = try await TeamTokens.create(in: store, name: "val", role: .viewer, budgetUSD: nil).secret

@@ -55,6 +55,9 @@ public struct RetryPolicy: Sendable, Hashable {
     public static let queueItem = RetryPolicy(maxAttempts: 3)
     /// A worker or listener waiting for its store to answer again: 0.1 s doubling to 5 s, for as long as it takes.
     public static let storeOutage = RetryPolicy(maxAttempts: .max, baseDelay: .milliseconds(100), maxDelay: .seconds(5))
+    /// A worker whose backend cannot be reached from its host (it gave a listing back): it waits 1 s
+    /// doubling to 30 s before claiming again, leaving the queue to workers that can reach it.
+    public static let backendOutage = RetryPolicy(maxAttempts: .max, baseDelay: .seconds(1), maxDelay: .seconds(30))
 }
 
 /// Retries the wrapped backend's transient failures with exponential backoff and jitter, honouring

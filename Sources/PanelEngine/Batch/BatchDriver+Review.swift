@@ -49,6 +49,7 @@ extension BatchDriver {
                 onEvent(.finished(result, listing: listing))
             })
         guard !asked.lost else {
+            if asked.last != nil { unsaved(claim, 1) }
             await log.flush()
             onEvent(.listingFinished(key: claim.key, name: title, status: .pending))
             return
@@ -91,6 +92,7 @@ extension BatchDriver {
             let held = try await retrying { try await self.store.finishReview(claim, completion) }
             if let reservation = asked.last?.1 { try? await store.releaseBudget(reservation) }
             guard held else {
+                if asked.last != nil { unsaved(claim, 1) }
                 onEvent(.listingFinished(key: claim.key, name: title, status: .pending))
                 return
             }

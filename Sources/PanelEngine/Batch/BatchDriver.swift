@@ -56,6 +56,11 @@ public final class BatchDriver: Sendable {
         public var budgetStopped = false
         /// Documents the sink lacked at the end (finished by other processes, or not written), written from the store.
         public var exported = 0
+        /// Answers paid for that could not be saved: the listing's lease was lost while they were asked
+        /// (another worker holds it now and asks those personas itself). Reported, never hidden.
+        public var paidUnsaved = 0
+        /// Listings given back to the queue because a backend could not be reached from this process.
+        public var givenBack = 0
     }
 
     public let engine: ReviewEngine
@@ -201,10 +206,14 @@ public final class BatchDriver: Sendable {
     /// listings together) — worked, or given back when this process is stopping.
     /// `isLive` says whether the item's lease is still known to be held (``LeaseBook``): each persona's
     /// paid call starts only while it is; a persona not asked leaves the item to be given back.
-    public func work(_ queued: QueuedClaim, isLive: @escaping @Sendable () -> Bool = { true }) async {
+    /// True when the item went back to the queue because a backend could not be reached from here (the
+    /// worker then waits before claiming again, leaving the item to hosts that can reach it).
+    @discardableResult
+    public func work(_ queued: QueuedClaim, isLive: @escaping @Sendable () -> Bool = { true }) async -> Bool {
+        let before = progress.givenBack
         if let review = TeamReview.id(ofJob: queued.claim.job) {
             await workReview(review, queued, isLive: isLive)
-            return
+            return progress.givenBack > before
         }
         let listing: Listing
         do {
@@ -212,9 +221,12 @@ public final class BatchDriver: Sendable {
         } catch {
             onEvent(.problem("\(queued.claim.key): the queued listing cannot be read (\(error))"))
             await detached { try await self.store.release(queued.claim, name: nil) }
-            return
+            return false
         }
-        await work(listing, claim: queued.claim, hasResults: queued.hasResults, isLive: isLive)
+        await work(
+            listing, claim: queued.claim, hasResults: queued.hasResults, giveBackUnreachable: queued.attempt < options.maxItemAttempts,
+            isLive: isLive)
+        return progress.givenBack > before
     }
 
     /// Runs a store step outside this task's cancellation (giving a claim back must happen even when
@@ -223,18 +235,33 @@ public final class BatchDriver: Sendable {
         _ = await Task { try? await body() }.value
     }
 
-    func work(_ listing: Listing, claim: ItemClaim, hasResults: Bool, isLive: @escaping @Sendable () -> Bool = { true }) async {
+    func work(
+        _ listing: Listing, claim: ItemClaim, hasResults: Bool, giveBackUnreachable: Bool = false,
+        isLive: @escaping @Sendable () -> Bool = { true }
+    ) async {
         let start = ContinuousClock.now
-        let asked = await fanOut([listing], claim: claim, hasResults: hasResults, pipeline: pipeline, isLive: isLive)
+        let asked = await fanOut(
+            [listing], claim: claim, hasResults: hasResults, pipeline: pipeline, giveBackUnreachable: giveBackUnreachable, isLive: isLive)
         guard !asked.lost else {
             // Another process took the listing over after this one's lease expired: its work counts.
+            if asked.last != nil { unsaved(claim, 1) }
+            onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
+            return
+        }
+        if let backend = asked.unreachable {
+            // Its backend is out of this host's reach: the listing goes back (what was saved stays) for a
+            // worker that can reach it; its last attempt keeps the abstentions instead.
+            await detached { try await self.store.release(claim, name: listing.name, attempted: true) }
+            state.withLock { $0.givenBack += 1 }
+            onEvent(.problem("\(claim.key): \(backend) cannot be reached from here; the listing goes back to the queue for another worker"))
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }
         if Task.isCancelled {
             // Stopping: what was saved stays; the listing goes back to the queue for another worker.
             if let (saved, reservation) = asked.last {
-                await detached { _ = try await self.store.saveResult(saved, claim: claim, settling: reservation) }
+                let kept = await Task { (try? await self.store.saveResult(saved, claim: claim, settling: reservation)) ?? false }.value
+                if !kept { unsaved(claim, 1) }
             }
             await detached { try await self.store.release(claim, name: listing.name) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
@@ -255,6 +282,19 @@ public final class BatchDriver: Sendable {
         var last: (SavedResult, BudgetReservation?)?
         /// The lease was lost: another process holds the item now.
         var lost: Bool
+        /// A persona abstained because this backend could not be reached (with `giveBackUnreachable`):
+        /// its result was not kept, and the item is to be given back.
+        var unreachable: String?
+    }
+
+    /// Answers paid for and dropped because the lease was lost: counted and said.
+    func unsaved(_ claim: ItemClaim, _ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { $0.paidUnsaved += count }
+        onEvent(
+            .problem(
+                "\(claim.key): \(count) answer\(count == 1 ? " was" : "s were") paid for but not saved: the lease was lost (another worker holds the listing)"
+            ))
     }
 
     /// Queued work through the pipeline's one fan-out: each persona without a saved result waits for a
@@ -263,7 +303,8 @@ public final class BatchDriver: Sendable {
     /// saved in the same step that ends it. `onAsk`/`onResult`: a review's stream hears of each persona as
     /// it starts and ends.
     func fanOut(
-        _ listings: [Listing], claim: ItemClaim, hasResults: Bool, pipeline: ReviewPipeline, isLive: @escaping @Sendable () -> Bool,
+        _ listings: [Listing], claim: ItemClaim, hasResults: Bool, pipeline: ReviewPipeline, giveBackUnreachable: Bool = false,
+        isLive: @escaping @Sendable () -> Bool,
         onAsk: @escaping @Sendable (Persona, Listing) -> Void = { _, _ in },
         onResult: @escaping @Sendable (PersonaResult, Listing) -> Void = { _, _ in }
     ) async -> Asked {
@@ -272,6 +313,7 @@ public final class BatchDriver: Sendable {
         let wanted = listings.indices.flatMap { index in personas.map { Self.resultKey(index, $0.id) } }
         var last: (SavedResult, BudgetReservation?)?
         var lost = false
+        var unreachable: String?
         let saved = results
         await pipeline.fanOut(
             listings, skip: { index, persona in saved[Self.resultKey(index, persona.id)] != nil },
@@ -302,6 +344,17 @@ public final class BatchDriver: Sendable {
                     if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
                     return
                 }
+                // Out of this host's reach: no result kept; the item goes back for another worker to ask.
+                if giveBackUnreachable, result.backendUnreachable {
+                    unreachable = unreachable ?? result.backend ?? "the backend"
+                    if let reservation { try? await store.releaseBudget(reservation) }
+                    return
+                }
+                if lost {
+                    if result.review != nil { self.unsaved(claim, 1) }
+                    if let reservation { try? await store.releaseBudget(reservation) }
+                    return
+                }
                 let key = Self.resultKey(index, result.persona.id)
                 results[key] = result
                 guard let review = try? ReviewDocument.Review(result: result).jsonValue().canonicalText() else {
@@ -311,17 +364,19 @@ public final class BatchDriver: Sendable {
                 let saved = SavedResult(persona: key, review: review, costUSD: result.costUSD)
                 if wanted.allSatisfy({ results[$0] != nil }) {
                     last = (saved, reservation)
-                } else if !lost {
+                } else {
                     do {
                         lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
+                        if lost, result.review != nil { self.unsaved(claim, 1) }
                     } catch {
                         // Not saved: a rerun asks this persona again. The item itself goes on.
                         onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
+                        if result.review != nil { self.unsaved(claim, 1) }
                         if let reservation { try? await store.releaseBudget(reservation) }
                     }
                 }
             })
-        return Asked(results: results, last: last, lost: lost)
+        return Asked(results: results, last: last, lost: lost, unreachable: unreachable)
     }
 
     /// A store step tried again over a short outage (a restarted server, a dropped connection): up to
@@ -372,7 +427,19 @@ public final class BatchDriver: Sendable {
             let request = pipeline.request(listing, by: persona, panel: panel)
             // A persona asked K times (`samples`) may cost K calls.
             let ceiling = (engine.backends.costCeiling(request, persona: persona.id) ?? 0) * Double(pipeline.samples)
-            let reservation = try? await store.reserveBudget(job: job, owner: owner, amountUSD: ceiling, limitUSD: budget)
+            let reservation: BudgetReservation?
+            do {
+                let (store, job, owner) = (store, job, owner)
+                reservation = try await retrying {
+                    try await store.reserveBudget(job: job, owner: owner, amountUSD: ceiling, limitUSD: budget)
+                }
+            } catch {
+                // The store cannot be reached: no call without its reservation, but the budget is not spent —
+                // the listing is given back (or its lease runs out) and asked again once the store answers.
+                if !Task.isCancelled { onEvent(.problem("\(job): cannot reserve a call's budget in \(store.location): \(error)")) }
+                semaphore.release()
+                return nil
+            }
             guard let reservation else {
                 state.withLock { $0.budgetStopped = true }
                 semaphore.release()
@@ -444,6 +511,8 @@ public final class BatchDriver: Sendable {
             return
         }
         guard let name else {
+            // Taken over before it ended: the answer that would have completed it is not saved.
+            if last != nil { unsaved(claim, 1) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }

@@ -63,6 +63,10 @@ public final class QueueWorker: Sendable {
         var skipped: Set<String> = []
         var stopping = false
         var inFlight = 0
+        /// Listings given back in a row because a backend could not be reached from here; claiming waits
+        /// (``RetryPolicy/backendOutage``) until `pausedUntil`.
+        var unreachableStreak = 0
+        var pausedUntil: ContinuousClock.Instant?
     }
 
     /// `driver` makes the driver of a job the first time one of its listings is claimed (the
@@ -106,17 +110,31 @@ public final class QueueWorker: Sendable {
                     // Claims missing from what was renewed were taken over: their calls in flight are cancelled.
                     leases.renewed(held, since: since, lease: options.lease)
                 }
-                // Unrenewed past their local expiry (the store is away): given up, as another worker may have them.
+            }
+        }
+        // Leases unrenewed past their local expiry (the store is away, or a renewal hangs on a cut
+        // connection) are given up at once, as another worker may have them: their calls in flight are
+        // cancelled. Checked on a short tick of its own, never behind a renewal still waiting for its answer.
+        let expiry = Task { [leases, options] in
+            let tick = min(options.lease / 10, .seconds(1))
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
                 leases.expire()
             }
         }
-        defer { heartbeat.cancel() }
+        defer {
+            heartbeat.cancel()
+            expiry.cancel()
+        }
         let slots = AsyncSemaphore(limit: options.listingsInFlight)
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 var outage = 0
                 while !isStopping && !Task.isCancelled {
                     guard (try? await slots.acquire()) != nil else { break }
+                    if let until = state.withLock({ $0.pausedUntil }), until > ContinuousClock.now {
+                        try? await Task.sleep(until: until, clock: .continuous)
+                    }
                     var taken = 1
                     while taken < Self.claimChunk, slots.tryAcquire() { taken += 1 }
                     if isStopping {
@@ -157,10 +175,20 @@ public final class QueueWorker: Sendable {
                             // The listing's work, cancelled if its lease is lost while it runs.
                             let work = Task { await driver.work(claim, isLive: { leases.isLive(claim.claim) }) }
                             leases.onLost(claim.claim) { work.cancel() }
-                            await withTaskCancellationHandler {
+                            let givenBack = await withTaskCancellationHandler {
                                 await work.value
                             } onCancel: {
                                 work.cancel()
+                            }
+                            self.state.withLock { state in
+                                if givenBack {
+                                    state.unreachableStreak += 1
+                                    state.pausedUntil =
+                                        ContinuousClock.now + RetryPolicy.backendOutage.backoff(after: state.unreachableStreak)
+                                } else {
+                                    state.unreachableStreak = 0
+                                    state.pausedUntil = nil
+                                }
                             }
                             leases.release(claim.claim)
                             if driver.progress.budgetStopped { self.state.withLock { _ = $0.skipped.insert(claim.claim.job) } }
@@ -202,7 +230,9 @@ public final class QueueWorker: Sendable {
             onEvent(.problem("the grace period ended: listings still in flight were given back to the queue"))
         }
         heartbeat.cancel()
+        expiry.cancel()
         await heartbeat.value
+        await expiry.value
     }
 
     /// Listings claimed in one step.

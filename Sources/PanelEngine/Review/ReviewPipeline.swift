@@ -166,6 +166,7 @@ public struct ReviewPipeline: Sendable {
             }
         } catch let error as BackendError {
             result.outcome = .abstained(reason: error.description)
+            result.backendUnreachable = error.unreachable || error.kind == .timeout || error.kind == .connection
             // The calls that failed count: a persona that abstained after four failed calls made four calls.
             result.attempts += error.attempts ?? ([.notRecorded, .cancelled].contains(error.kind) ? 0 : 1)
         } catch is CancellationError {

@@ -68,8 +68,9 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
 
     /// Gives a claimed listing back unfinished (stopped by the budget, cancelled, the worker stopping):
     /// it is queued again for the next run or another process, and the claim does not count as an
-    /// attempt. Wakes idle workers.
-    func release(_ claim: ItemClaim, name: String?) async throws
+    /// attempt — unless `attempted` (its backend could not be reached from the worker's host: tried and
+    /// failed there, so it counts towards the item's attempts). Wakes idle workers.
+    func release(_ claim: ItemClaim, name: String?, attempted: Bool) async throws
 
     // MARK: Results
 
@@ -156,6 +157,11 @@ extension ReviewStore {
     }
 
     public func jobExists(_ name: String) async throws -> Bool { try await job(name) != nil }
+
+    /// Gives a claimed item back without counting the claim as an attempt.
+    public func release(_ claim: ItemClaim, name: String?) async throws {
+        try await release(claim, name: name, attempted: false)
+    }
 
     /// How long a worker waits for one step of this store before it gives the step up and tries again
     /// (``StoreDeadline``); nil for a store whose steps cannot be left unanswered (a local file).

@@ -27,6 +27,10 @@ public struct PersonaResult: Sendable, Hashable {
     public var routing: RoutingTrace?
     /// Every sample's vote when the persona was asked more than once (`--samples K`); empty otherwise.
     public var samples: [SampleVote] = []
+    /// It abstained because its backend could not be reached from here (a refused or cut connection, a
+    /// timeout): a queue worker gives the listing back for another host to try, while attempts remain.
+    /// Not part of the document.
+    public var backendUnreachable = false
 
     public init(
         persona: Persona,

@@ -46,6 +46,7 @@ extension PersonaResult {
         let skip = answered.count - ship
         guard !answered.isEmpty else {
             result.outcome = .abstained(reason: "no sample answered: \(samples.compactMap(\.abstentionReason).first ?? "not answered")")
+            result.backendUnreachable = samples.allSatisfy(\.backendUnreachable)
             return result
         }
         guard ship != skip else {
