@@ -128,6 +128,25 @@ struct EngineTests {
         }
     }
 
+    /// A listing whose backend cannot be reached from this host goes back to the queue (its claim counts
+    /// as an attempt) for a worker that can reach it; its last attempt keeps the abstentions, so it ends.
+    @Test(.timeLimit(.minutes(2))) func aListingWhoseBackendCannotBeReachedIsGivenBackUntilItsLastAttempt() async throws {
+        let workspace = try Workspace()
+        let path = try listing(workspace)
+        var configuration = mockConfiguration("http://127.0.0.1:\(MockProvider.unusedPort())/v1")
+        configuration.backends[0].retry = RetryPolicy(maxAttempts: 1)
+        let engine = try engine(configuration)
+        let store = try PanelStore(path: workspace.file("s.sqlite"))
+        let driver = BatchDriver(
+            engine: engine, store: store, sink: nil, options: .init(job: "j", concurrency: 4, maxItemAttempts: 2))
+        _ = try await driver.run(BatchInputs(paths: [path]))
+        #expect(driver.progress.givenBack == 1)
+        var items: [BatchItem] = []
+        try store.forEachItem(job: "j") { items.append($0) }
+        #expect(items.map(\.status) == [.partial])
+        #expect(try store.results(job: "j", key: items[0].key).count == 4)
+    }
+
     /// A recording that cannot be written fails the persona after the one call that was made: it is not
     /// a provider error, so it is neither retried nor reported as one.
     @Test func aFailedRecordingWriteMakesExactlyOneCall() async throws {
