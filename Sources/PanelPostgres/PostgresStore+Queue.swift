@@ -29,11 +29,11 @@ extension PostgresStore {
                 // One statement a listing: inserted when new, replaced when it is to be queued again, else left.
                 let rows = try await connection.query(
                     """
-                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at)
+                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at, trace)
                     VALUES (\(job), \(listing.key), \(status.rawValue), \(listing.error), '[]', \(listing.listing), \(listing.position), 0,
-                      clock_timestamp())
+                      clock_timestamp(), \(listing.trace))
                     ON CONFLICT (job, key) DO UPDATE SET status = excluded.status, error = excluded.error, listing = excluded.listing,
-                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at
+                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at, trace = excluded.trace
                     WHERE batch_item.status = 'failed' OR (\(retry) AND batch_item.status = 'partial')
                       OR (batch_item.status = 'pending' AND batch_item.listing IS NULL)
                     RETURNING (xmax = 0)
@@ -101,13 +101,13 @@ extension PostgresStore {
               lease_expires = \(Self.epoch) + $5, attempts = i.attempts + 1
             FROM candidates c WHERE i.job = c.job AND i.key = c.key
             RETURNING i.job, i.key, i.lease_token, i.listing, i.attempts, i.error, c.old_owner, c.old_token,
-              EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key)
+              EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key), i.trace
             """
         return try await transaction { connection in
             var claims: [QueuedClaim] = []
             var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(
-                (String, String, String, String, Int, String?, String?, String?, Bool).self)
+                (String, String, String, String, Int, String?, String?, String?, Bool, String?).self)
             {
                 var reason = row.5
                 let expired = row.7.map { !$0.isEmpty } ?? false
@@ -118,7 +118,9 @@ extension PostgresStore {
                 }
                 if expired { followUps.append((row.0, row.1, reason, false)) }
                 claims.append(
-                    QueuedClaim(claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8))
+                    QueuedClaim(
+                        claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8,
+                        trace: row.9))
             }
             for followUp in followUps {
                 if followUp.givenUp {

@@ -20,8 +20,9 @@ extension PostgresStore {
                 "INSERT INTO batch_job (name, settings, budget_usd) VALUES (\(review.job), \(settings), NULL)", logger: logger)
             _ = try await connection.query(
                 """
-                INSERT INTO batch_item (job, key, name, status, documents, listing, position, attempts, updated_at)
-                VALUES (\(review.job), \(TeamReview.itemKey), \(review.title), 'pending', '[]', \(review.listings), 0, 0, clock_timestamp())
+                INSERT INTO batch_item (job, key, name, status, documents, listing, position, attempts, updated_at, trace)
+                VALUES (\(review.job), \(TeamReview.itemKey), \(review.title), 'pending', '[]', \(review.listings), 0, 0, clock_timestamp(),
+                  \(review.trace))
                 """, logger: logger)
             _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), \(review.job))", logger: logger)
             return admission

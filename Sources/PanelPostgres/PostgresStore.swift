@@ -280,6 +280,8 @@ public final class PostgresStore: ReviewStore, Sendable {
                 "CREATE TABLE team_secret (name text PRIMARY KEY, value text NOT NULL)",
             ]
         ),
+        // The trace a queued item was enqueued in (W3C traceparent), continued by whoever works it.
+        (8, ["ALTER TABLE batch_item ADD COLUMN trace text"]),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).

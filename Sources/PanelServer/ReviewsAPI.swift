@@ -7,6 +7,7 @@ import PanelEngine
 import PanelKit
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// `/v1/reviews`: ask for a review, read it (JSON and every document format), watch it as Server-Sent
 /// Events, search the history, and edit, override and approve it.
@@ -60,9 +61,19 @@ struct ReviewsAPI {
             }
             review.reservedUSD = ceiling
         }
-        switch try await server.store.admitReview(
-            review, settings: server.reviewJobSettings, maxUnfinished: server.options.maxQueuedReviewsPerToken)
-        {
+        // Enqueued in a span of its own, whose context goes with the job: whoever claims it continues this trace.
+        let admitted = review
+        let admission = try await withSpan("enqueue review", ofKind: .producer) { span in
+            var queued = admitted
+            queued.trace = Traces.traceparent()
+            if span.isRecording {
+                span.attributes["panel.review"] = queued.id
+                span.attributes["panel.listings"] = listings.count
+            }
+            return try await server.store.admitReview(
+                queued, settings: server.reviewJobSettings, maxUnfinished: server.options.maxQueuedReviewsPerToken)
+        }
+        switch admission {
         case .admitted:
             break
         case .overBudget(let remaining):

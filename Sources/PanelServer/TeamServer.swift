@@ -5,7 +5,7 @@ public import Logging
 public import ModelBackends
 public import PanelEngine
 import PanelKit
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// `panel serve`: the team's review service. One engine (the server's configuration and backends),
 /// one store (SQLite alone, or PostgreSQL shared with workers and other servers), the JSON API, the
@@ -61,8 +61,14 @@ public struct TeamServer: Sendable {
         engines.seed(settings, engine)
     }
 
-    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// `services` run beside the server's own, started first and stopped last (a trace exporter, which
+    /// then sends the spans of reviews still finishing at shutdown).
+    public func makeApplication(
+        services extra: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         let router = Router(context: ServerContext.self)
+        // A server span per request (a no-op until `panel` bootstraps a tracer), continuing a caller's traceparent.
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CanonicalPathMiddleware())
@@ -91,7 +97,9 @@ public struct TeamServer: Sendable {
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                 body: .init(byteBuffer: .init(string: WebFiles.files["openapi.yaml"] ?? "")))
         }
-        var services: [any Service] = [QueueWorkerService(server: self, kinds: .reviews)]
+        // With --max-reviews 0 the server only accepts reviews: `panel worker`s (or other servers) run them.
+        var services: [any Service] = extra
+        if options.maxConcurrentReviews > 0 { services.append(QueueWorkerService(server: self, kinds: .reviews)) }
         if options.runWorker { services.append(QueueWorkerService(server: self, kinds: .batches)) }
         let (table, origins, options) = (connections, self.origins, self.options)
         return Application(

@@ -23,10 +23,10 @@ extension PanelStore {
             let existing = try db.cachedStatement(sql: "SELECT status, listing IS NULL FROM batch_item WHERE job = ? AND key = ?")
             let upsert = try db.cachedStatement(
                 sql: """
-                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at)
-                    VALUES (?, ?, ?, ?, '[]', ?, ?, 0, \(Self.now))
+                    INSERT INTO batch_item (job, key, status, error, documents, listing, position, attempts, updated_at, trace)
+                    VALUES (?, ?, ?, ?, '[]', ?, ?, 0, \(Self.now), ?)
                     ON CONFLICT(job, key) DO UPDATE SET status = excluded.status, error = excluded.error, listing = excluded.listing,
-                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at
+                      position = excluded.position, attempts = 0, updated_at = excluded.updated_at, trace = excluded.trace
                     """)
             var result = EnqueueResult(newJob: newJob, added: 0, requeued: 0)
             for listing in listings {
@@ -38,7 +38,9 @@ extension PanelStore {
                 } else if status == .pending {
                     result.added += 1
                 }
-                try upsert.execute(arguments: [job, listing.key, status.rawValue, listing.error, listing.listing, listing.position])
+                try upsert.execute(arguments: [
+                    job, listing.key, status.rawValue, listing.error, listing.listing, listing.position, listing.trace,
+                ])
             }
             return result
         }
@@ -84,7 +86,7 @@ extension PanelStore {
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT i.job, i.key, i.listing, i.attempts, i.lease_token, i.lease_owner, i.error,
+                        SELECT i.job, i.key, i.listing, i.attempts, i.lease_token, i.lease_owner, i.error, i.trace,
                           EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key) AS has_results
                         FROM batch_item i JOIN batch_job j ON j.name = i.job
                         WHERE \(Self.claimable) AND (i.lease_token IS NULL OR i.lease_expires <= ?)
@@ -119,7 +121,7 @@ extension PanelStore {
                 claims.append(
                     QueuedClaim(
                         claim: ItemClaim(job: itemJob, key: key, token: token), listing: row["listing"], attempt: attempt,
-                        hasResults: row["has_results"]))
+                        hasResults: row["has_results"], trace: row["trace"]))
             }
             return claims
         }

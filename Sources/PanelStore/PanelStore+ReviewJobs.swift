@@ -28,9 +28,9 @@ extension PanelStore {
                 arguments: [review.job, settings])
             try db.execute(
                 sql: """
-                    INSERT INTO batch_item (job, key, name, status, documents, listing, position, attempts, updated_at)
-                    VALUES (?, ?, ?, 'pending', '[]', ?, 0, 0, \(Self.now))
-                    """, arguments: [review.job, TeamReview.itemKey, review.title, review.listings])
+                    INSERT INTO batch_item (job, key, name, status, documents, listing, position, attempts, updated_at, trace)
+                    VALUES (?, ?, ?, 'pending', '[]', ?, 0, 0, \(Self.now), ?)
+                    """, arguments: [review.job, TeamReview.itemKey, review.title, review.listings, review.trace])
             return admission
         }
         if admission == .admitted { work.bump() }

@@ -123,6 +123,8 @@ public final class PanelStore: Sendable {
         registerReservationMigration(&migrator)
         registerReviewJobMigration(&migrator)
         registerPublicationMigration(&migrator)
+        // The trace a queued item was enqueued in (W3C traceparent), continued by whoever works it.
+        migrator.registerMigration("v13-queued-trace") { db in try db.execute(sql: "ALTER TABLE batch_item ADD COLUMN trace TEXT") }
         return migrator
     }
 

@@ -45,7 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Requests one token may make per minute.", valueName: "N"))
     var requestsPerMinute = 600
 
-    @Option(help: ArgumentHelp("Reviews run at once; more wait their turn.", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Reviews run at once; more wait their turn (0: this server only accepts them; panel workers run them).", valueName: "N"))
     var maxReviews = 16
 
     @Flag(help: "Mark the session cookie Secure (behind a TLS proxy that does not send X-Forwarded-Proto: https).")
@@ -112,7 +114,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Self.address(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8787 (port 0-65535)") }
         guard (1...65536).contains(maxBodyKib) else { throw ValidationError("--max-body-kib must be from 1 to 65536") }
         guard (1...1_000_000).contains(requestsPerMinute) else { throw ValidationError("--requests-per-minute must be from 1 to 1000000") }
-        guard (1...1000).contains(maxReviews) else { throw ValidationError("--max-reviews must be from 1 to 1000") }
+        guard (0...1000).contains(maxReviews) else {
+            throw ValidationError("--max-reviews must be from 0 (this server runs none: panel workers do) to 1000")
+        }
         if let publicURL, TrustedOrigins.origin(of: publicURL) == nil {
             throw ValidationError("--public-url must be an http:// or https:// URL with a host, e.g. https://panel.example.com")
         }
@@ -152,8 +156,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let log = Diagnostics(verbose: false, quiet: false)
         let level: Logger.Level = quiet ? .warning : .info
+        // Traces when the OTEL_* variables ask (Telemetry): log lines then carry the span's trace and span ids.
+        let exporter = Telemetry.start(command: "serve", log: log)
+        let provider = Telemetry.provider
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level
             return handler
         }
@@ -182,7 +189,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = TeamServer(
             store: store, engine: engine, backendSettings: settings, options: options, logger: logger)
         let readyFile = self.readyFile
-        let app = server.makeApplication { bound in
+        let app = server.makeApplication(services: exporter.map { [$0] } ?? []) { bound in
             log.info("panel serve: http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (store \(store.location)); Ctrl-C stops")
             if let readyFile { try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: readyFile), options: .atomic) }
         }

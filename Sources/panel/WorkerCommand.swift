@@ -87,7 +87,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let owner = BatchDriver.makeOwner()
         let onEvent: @Sendable (EngineEvent) -> Void = { event in
             switch event {
-            case .problem(let message): log.error(message)
+            case .problem(let message): log.error(message + Telemetry.logSuffix)
             case .listingFinished(let key, let name, let status): log.debug("\(status.rawValue): \(TerminalText.safe(name ?? key))")
             default: break
             }
@@ -113,7 +113,7 @@ struct WorkerCommand: AsyncParsableCommand {
         log.info("worker \(owner): claiming from \(store.location)\(job.map { " (job \($0))" } ?? "")")
         let progress = quiet ? nil : Task { await WorkerProgressLines(log: log, worker: worker).run() }
         do {
-            try await worker.run()
+            try await Telemetry.exporting(command: "worker", log: log) { try await worker.run() }
         } catch {
             progress?.cancel()
             log.error("\(error)")

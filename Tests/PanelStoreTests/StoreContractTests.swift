@@ -88,8 +88,13 @@ struct StoreContractTests {
     func enqueue(_ store: any ReviewStore, _ job: String, _ keys: [String], budget: Double? = nil) async throws -> EnqueueResult {
         try await store.enqueue(
             job: job, settings: "{}", budgetUSD: budget,
-            listings: keys.enumerated().map { QueuedListing(key: $1, position: $0, listing: "{\"name\": \"\($1)\"}") }, retry: false)
+            listings: keys.enumerated().map {
+                QueuedListing(key: $1, position: $0, listing: "{\"name\": \"\($1)\"}", trace: Self.traceparent)
+            }, retry: false)
     }
+
+    /// The trace every listing is enqueued in here (W3C traceparent): its claim carries it back.
+    static let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
     func claim(
         _ store: any ReviewStore, _ job: String, owner: String = "a", lease: Duration = .seconds(60), limit: Int = 1,
@@ -126,6 +131,7 @@ struct StoreContractTests {
             #expect(exists && !missing)
             let first = try #require(try await claim(store, "j", owner: "a").first)
             #expect(first.attempt == 1 && !first.hasResults && first.listing == #"{"name": "x"}"#)
+            #expect(first.trace == Self.traceparent)
             // Another owner finds nothing to claim while the lease lives.
             #expect(try await claim(store, "j", owner: "b").isEmpty)
             #expect(try await store.openItems(job: "j", excluding: []) == 1)

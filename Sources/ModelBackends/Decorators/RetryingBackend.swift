@@ -70,6 +70,8 @@ public struct RetryingBackend: ModelBackend {
     let random: @Sendable () -> Double
     /// Called before each wait, for logs and traces.
     let onRetry: @Sendable (_ attempt: Int, _ error: BackendError, _ wait: Duration) -> Void
+    /// The model asked for, named on each attempt's span.
+    let model: String?
 
     public var name: String { base.name }
 
@@ -78,8 +80,9 @@ public struct RetryingBackend: ModelBackend {
         policy: RetryPolicy = RetryPolicy(),
         clock: any Clock<Duration> = ContinuousClock(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        onRetry: @escaping @Sendable (Int, BackendError, Duration) -> Void = { _, _, _ in }
+        onRetry: @escaping @Sendable (Int, BackendError, Duration) -> Void = { _, _, _ in }, model: String? = nil
     ) {
+        self.model = model
         self.base = base
         self.policy = policy
         self.clock = clock
@@ -121,7 +124,7 @@ public struct RetryingBackend: ModelBackend {
         var calls = 0
         while true {
             do {
-                var response = try await call()
+                var response = try await Traces.attempt(backend: name, model: model, attempt: attempt, request: request, call)
                 response.attempts += calls
                 return response
             } catch var error as BackendError {

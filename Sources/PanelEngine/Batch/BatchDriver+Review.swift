@@ -78,8 +78,8 @@ extension BatchDriver {
             return ReviewRun.ToolReview(
                 listing: listing, results: results, panel: PanelSummary(results: results, quorum: engine.settings.quorum))
         }
-        var document = engine.document(
-            ReviewRun(tools: tools, personas: personas, wallMS: (ContinuousClock.now - start).milliseconds))
+        let run = ReviewRun(tools: tools, personas: personas, wallMS: (ContinuousClock.now - start).milliseconds)
+        var document = await EngineTraces.step("document") { engine.document(run) }
         await checkClaims(&document, claim: claim, isLive: isLive)
         let events = ReviewEvent.panelEvents(document).map(\.record) + [.done(id, status: .done, error: nil)]
         let completion = ReviewCompletion(
@@ -89,7 +89,9 @@ extension BatchDriver {
         // The personas' events are in the log before the review's last ones.
         await log.flush()
         do {
-            let held = try await retrying { try await self.store.finishReview(claim, completion) }
+            let held = try await EngineTraces.step("finish review") {
+                try await retrying { try await self.store.finishReview(claim, completion) }
+            }
             if let reservation = asked.last?.1 { try? await store.releaseBudget(reservation) }
             guard held else {
                 if asked.last != nil { unsaved(claim, 1) }

@@ -366,7 +366,10 @@ public final class BatchDriver: Sendable {
                     last = (saved, reservation)
                 } else {
                     do {
-                        lost = !(try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) })
+                        lost =
+                            !(try await EngineTraces.step("save result") {
+                                try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) }
+                            })
                         if lost, result.review != nil { self.unsaved(claim, 1) }
                     } catch {
                         // Not saved: a rerun asks this persona again. The item itself goes on.
@@ -479,7 +482,7 @@ public final class BatchDriver: Sendable {
         let run = ReviewRun(
             tools: [.init(listing: listing, results: ordered, panel: panel)], personas: personas,
             wallMS: (ContinuousClock.now - start).milliseconds)
-        var document = engine.document(run)
+        var document = await EngineTraces.step("document") { engine.document(run) }
         await checkClaims(&document, claim: claim, isLive: isLive)
         let status: BatchItem.Status = panel.abstained == 0 ? .complete : .partial
         let outcome = BatchItem.Outcome(
@@ -488,7 +491,10 @@ public final class BatchDriver: Sendable {
         // The store keeps every format asked for, and JSON always (the document itself, from which
         // `panel jobs export` renders any other format).
         var rendered: [String: String] = [:]
-        for format in Set(options.formats + [.json]) { rendered[format.fileExtension] = engine.render(document, as: format) }
+        let finished = document
+        await EngineTraces.step("render") {
+            for format in Set(options.formats + [.json]) { rendered[format.fileExtension] = engine.render(finished, as: format) }
+        }
         let texts = rendered
         // Name, status, outcome and the documents' text are recorded in one step before any file is
         // written; a rerun after a crash here writes the missing files from the store.
@@ -497,12 +503,14 @@ public final class BatchDriver: Sendable {
         let isTaken = self.isTaken
         let name: String?
         do {
-            name = try await retrying {
-                try await self.store.finishItem(
-                    claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
-                    settling: last?.1,
-                    isTaken: isTaken,
-                    texts: texts, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
+            name = try await EngineTraces.step("finish item") {
+                try await retrying {
+                    try await self.store.finishItem(
+                        claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
+                        settling: last?.1,
+                        isTaken: isTaken,
+                        texts: texts, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
+                }
             }
         } catch {
             onEvent(.problem("\(claim.key): cannot record the listing in \(store.location): \(error)"))

@@ -173,12 +173,15 @@ public final class QueueWorker: Sendable {
                         leases.hold(claim.claim, since: since, lease: options.lease)
                         group.addTask { [leases] in
                             // The listing's work, cancelled if its lease is lost while it runs.
-                            let work = Task { await driver.work(claim, isLive: { leases.isLive(claim.claim) }) }
-                            leases.onLost(claim.claim) { work.cancel() }
-                            let givenBack = await withTaskCancellationHandler {
-                                await work.value
-                            } onCancel: {
-                                work.cancel()
+                            // One span per claimed item, continuing the trace it was enqueued in.
+                            let givenBack = await EngineTraces.item(claim, owner: self.owner) {
+                                let work = Task { await driver.work(claim, isLive: { leases.isLive(claim.claim) }) }
+                                leases.onLost(claim.claim) { work.cancel() }
+                                return await withTaskCancellationHandler {
+                                    await work.value
+                                } onCancel: {
+                                    work.cancel()
+                                }
                             }
                             self.state.withLock { state in
                                 if givenBack {

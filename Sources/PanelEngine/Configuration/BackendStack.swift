@@ -77,7 +77,8 @@ public enum BackendStack {
             }
             let name = backend.name
             let onRetry = options.onRetry
-            chain = RetryingBackend(chain, policy: backend.retry, clock: options.clock, onRetry: { onRetry(name, $0, $1, $2) })
+            chain = RetryingBackend(
+                chain, policy: backend.retry, clock: options.clock, onRetry: { onRetry(name, $0, $1, $2) }, model: backend.model)
             result[backend.name] = chain
         }
         if configuration.usesRouter {

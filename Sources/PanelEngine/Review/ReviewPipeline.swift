@@ -1,6 +1,7 @@
 public import ModelBackends
 public import PanelKit
 import Synchronization
+import Tracing
 
 /// Runs every persona over every listing concurrently and aggregates the votes.
 ///
@@ -95,7 +96,11 @@ public struct ReviewPipeline: Sendable {
                 for (p, persona) in personas.enumerated() where !skip(l, persona) {
                     group.addTask {
                         guard let ticket = await admit(l, persona, panel) else { return nil }
-                        let result = await review(listing, by: persona, panel: panel)
+                        let result = await withSpan("persona \(persona.id)") { span in
+                            let result = await review(listing, by: persona, panel: panel)
+                            EngineTraces.record(result, listing: listing, on: span)
+                            return result
+                        }
                         await called(ticket, result)
                         return (l, p, result, ticket)
                     }

@@ -178,12 +178,15 @@ public struct QueuedListing: Sendable, Hashable {
     public var listing: String?
     /// Why the row cannot be reviewed (its file or line is malformed): it is recorded failed.
     public var error: String?
+    /// The trace it was enqueued in (a W3C `traceparent`), so whoever works it continues that trace.
+    public var trace: String?
 
-    public init(key: String, position: Int, listing: String?, error: String? = nil) {
+    public init(key: String, position: Int, listing: String?, error: String? = nil, trace: String? = nil) {
         self.key = key
         self.position = position
         self.listing = listing
         self.error = error
+        self.trace = trace
     }
 }
 
@@ -228,12 +231,15 @@ public struct QueuedClaim: Sendable, Hashable {
     public var attempt: Int
     /// Some persona's result is saved already (a worker died, or partial listings are retried).
     public var hasResults: Bool
+    /// The trace the item was enqueued in (a W3C `traceparent`), when it was enqueued in one.
+    public var trace: String?
 
-    public init(claim: ItemClaim, listing: String, attempt: Int, hasResults: Bool) {
+    public init(claim: ItemClaim, listing: String, attempt: Int, hasResults: Bool, trace: String? = nil) {
         self.claim = claim
         self.listing = listing
         self.attempt = attempt
         self.hasResults = hasResults
+        self.trace = trace
     }
 }
 

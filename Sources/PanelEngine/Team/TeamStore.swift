@@ -212,6 +212,9 @@ public struct TeamReview: Sendable, Hashable {
     public var error: String?
     /// What the review holds of its token's budget until it is charged (its spend ceiling).
     public var reservedUSD: Double
+    /// The trace of the request that asked for it (a W3C `traceparent`), stored with its queued job so
+    /// whoever runs it continues that trace. Not kept in the review's history.
+    public var trace: String?
 
     public init(
         id: String, createdAt: Double, tokenID: String, createdBy: String, status: Status, title: String, listings: String,
