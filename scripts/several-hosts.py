@@ -567,6 +567,9 @@ class Run:
             wanted = ["enqueue review", "claim " + "review:", "persona builder", "persona skeptic", "persona founder", "persona futurist",
                       "chat mock", "document", "finish review"]
             missing = [w for w in wanted if not any(n.startswith(w) for n in names)]
+            logged = open(api1.log_path).read()
+            check(f"review {review}: api1's log lines carry its trace id", f"trace_id={enqueued[0]['trace']}" in logged,
+                  next((line for line in logged.splitlines() if "trace_id" in line), "no line with trace_id")[:200])
             if review == ids[0] or missing:
                 print("    the trace as the receiver saw it:\n" + "\n".join("      " + line for line in tree(trace)), flush=True)
                 out["tree"] = tree(trace)
