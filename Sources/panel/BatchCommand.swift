@@ -167,7 +167,7 @@ struct BatchCommand: AsyncParsableCommand {
         let reporting = quiet ? nil : Task { await progress.run() }
         let budgetStopped: Bool
         do {
-            budgetStopped = try await driver.drain()
+            budgetStopped = try await Telemetry.exporting(command: "batch", log: log) { try await driver.drain() }
         } catch {
             reporting?.cancel()
             log.error("\(error)")
