@@ -6,6 +6,10 @@
 # Usage: bench/instructions.sh [runs=1]   prints instructions per call for each run (and their spread)
 #        bench/instructions.sh --check    fails when instructions per call exceed bench/instructions.baseline
 #                                         by more than its allowed rise (the measured spread plus 3%)
+#        bench/instructions.sh --marginal the instructions one more call costs: (a 100-listing batch − the
+#                                         50-listing one) ÷ 200 calls, without the process's fixed costs
+#                                         (start-up, first use of each type), which the per-call figure spreads
+# Set OTEL_EXPORTER_OTLP_ENDPOINT (a receiver listening) to count with traces on.
 # PANEL_BIN=path/to/panel counts another build (e.g. the one before a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,19 +27,26 @@ PANEL="$tmp/panel"
 cp "${PANEL_BIN:-$BIN/panel}" "$PANEL"
 strip --strip-debug "$PANEL"
 . bench/common.sh
-write_listings 50
 start_mock 0
 
-count() {  # count RUN: instructions per call of one run
+count() {  # count RUN [LISTINGS=50] [total]: instructions per call of one run (or the run's total)
+  local listings=${2:-50}
+  write_listings "$listings"
   rm -rf "$tmp/out" "$tmp/s.sqlite"*
   SWIFT_DETERMINISTIC_HASHING=1 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" "$PANEL" batch "$tmp/in.jsonl" \
     --out "$tmp/out" --base-url "$base" --model mock --store "$tmp/s.sqlite" --concurrency 1 --quiet >/dev/null 2>"$tmp/log.$1" \
     || { tail -20 "$tmp/log.$1"; echo "bench/instructions.sh: the batch failed"; exit 1; }
   complete=$(python3 -c "import json; print(json.load(open('$tmp/out/summary.json'))['complete'])")
-  [ "$complete" = 50 ] || { echo "bench/instructions.sh: $complete of 50 listings complete"; exit 1; }
+  [ "$complete" = "$listings" ] || { echo "bench/instructions.sh: $complete of $listings listings complete"; exit 1; }
   total=$(grep -h '^totals:\|^summary:' "$tmp/cg.$1"* | head -1 | awk '{print $2}')
-  echo $(( total / 200 ))
+  if [ "${3:-}" = total ]; then echo "$total"; else echo $(( total / (listings * 4) )); fi
 }
+
+if [ "$mode" = "--marginal" ]; then
+  small=$(count 1 50 total); large=$(count 2 100 total)
+  python3 -c "print(f'marginal instructions per call: {($large - $small) // 200:,} (100-listing run {$large:,}, 50-listing run {$small:,})')"
+  exit 0
+fi
 
 if [ "$mode" = "--check" ]; then
   read -r baseline allowed < <(grep -v '^#' bench/instructions.baseline)

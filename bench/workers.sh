@@ -5,6 +5,7 @@
 # Prints wall ÷ ideal (from the first worker's start to the last one's exit), every listing's status,
 # and CPU per listing: the workers' (user+sys, from the kernel) and, on PostgreSQL, the server's.
 # Usage: bench/workers.sh [listings=1000] [workers=3] [concurrency=32] [latency_ms=100]
+# BENCH_HOSTS=1 runs 1 worker vs 3 on three hosts of network namespaces (scripts/several-hosts.py, as root).
 # BENCH_STORE=postgres (default) uses a fresh database of the cluster scripts/pg-test-cluster.sh started
 # (PANEL_TEST_POSTGRES_URL, PANEL_PG_DIR); BENCH_STORE=sqlite has the workers share one SQLite file.
 set -euo pipefail
@@ -14,6 +15,11 @@ listings=${1:-1000}; workers=${2:-3}; concurrency=${3:-32}; latency=${4:-100}
 if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
 BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 PANEL="${PANEL_BIN:-$BIN/panel}"
+# BENCH_HOSTS=1: across the several-hosts network (root): 1 worker on one host, then 3 on three hosts
+# (w1–w3), against PostgreSQL on its own host and the mock on another, 32 calls in flight each.
+if [ "${BENCH_HOSTS:-0}" = 1 ]; then
+  exec python3 scripts/several-hosts.py --bin "$BIN" --bench "$listings"
+fi
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 . bench/common.sh
 write_listings "$listings"

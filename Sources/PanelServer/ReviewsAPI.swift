@@ -63,7 +63,7 @@ struct ReviewsAPI {
         }
         // Enqueued in a span of its own, whose context goes with the job: whoever claims it continues this trace.
         let admitted = review
-        let admission = try await withSpan("enqueue review", ofKind: .producer) { span in
+        let admission = try await Self.enqueueSpan { span in
             var queued = admitted
             queued.trace = Traces.traceparent()
             if span.isRecording {
@@ -88,6 +88,12 @@ struct ReviewsAPI {
                 headers: [.retryAfter: "30"])
         }
         return review
+    }
+
+    /// The enqueue step in a span of its own once traces are on (the no-op span otherwise).
+    static func enqueueSpan<T>(_ body: (any Span) async throws -> T) async throws -> T {
+        guard Traces.isOn else { return try await body(NoOpTracer.NoOpSpan(context: .topLevel)) }
+        return try await withSpan("enqueue review", ofKind: .producer, body)
     }
 
     // MARK: read

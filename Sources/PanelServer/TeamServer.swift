@@ -67,8 +67,8 @@ public struct TeamServer: Sendable {
         services extra: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: ServerContext.self)
-        // A server span per request (a no-op until `panel` bootstraps a tracer), continuing a caller's traceparent.
-        router.add(middleware: TracingMiddleware())
+        // A server span per request once `panel` has bootstrapped a tracer, continuing a caller's traceparent.
+        if Traces.isOn { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CanonicalPathMiddleware())

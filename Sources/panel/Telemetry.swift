@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ModelBackends
 import OTel
 import ServiceLifecycle
 
@@ -29,7 +30,9 @@ enum Telemetry {
         configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(500)
         configuration.diagnosticLogLevel = .warning
         do {
-            return try OTel.bootstrap(configuration: configuration)
+            let service = try OTel.bootstrap(configuration: configuration)
+            Traces.enable()
+            return service
         } catch {
             log.error("traces are off: \(error)")
             return nil

@@ -1,3 +1,4 @@
+import Synchronization
 public import Tracing
 
 /// Traces (swift-distributed-tracing): spans cost next to nothing until an executable bootstraps a
@@ -5,9 +6,18 @@ public import Tracing
 /// as a W3C `traceparent` — in HTTP headers, and stored with a queued item, so the worker that claims a
 /// review asked of another host's server continues the server's trace.
 public enum Traces {
+    /// Whether a tracer was bootstrapped (``enable()``): until then no span is even started — the no-op
+    /// tracer's lookup and the task-local context would still cost each call something.
+    public static var isOn: Bool { enabled.load(ordering: .relaxed) }
+
+    /// Said by an executable once it has bootstrapped a tracer.
+    public static func enable() { enabled.store(true, ordering: .relaxed) }
+
+    static let enabled = Atomic<Bool>(false)
+
     /// The current span's context as a `traceparent` (nil when nothing is traced).
-    public static func traceparent(_ context: ServiceContext? = .current) -> String? {
-        guard let context else { return nil }
+    public static func traceparent(_ context: @autoclosure () -> ServiceContext? = .current) -> String? {
+        guard isOn, let context = context() else { return nil }
         var carrier: [String: String] = [:]
         InstrumentationSystem.instrument.inject(context, into: &carrier, using: DictionaryInjector())
         return carrier["traceparent"]
@@ -35,7 +45,8 @@ public enum Traces {
     static func attempt(
         backend: String, model: String?, attempt: Int, request: ChatRequest, _ call: () async throws -> ChatResponse
     ) async throws -> ChatResponse {
-        try await withSpan("chat \(model ?? backend)", ofKind: .client) { span in
+        guard isOn else { return try await call() }
+        return try await withSpan("chat \(model ?? backend)", ofKind: .client) { span in
             guard span.isRecording else { return try await call() }
             span.attributes["gen_ai.operation.name"] = "chat"
             if let model { span.attributes["gen_ai.request.model"] = model }

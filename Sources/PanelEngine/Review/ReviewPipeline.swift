@@ -1,7 +1,6 @@
 public import ModelBackends
 public import PanelKit
 import Synchronization
-import Tracing
 
 /// Runs every persona over every listing concurrently and aggregates the votes.
 ///
@@ -96,10 +95,8 @@ public struct ReviewPipeline: Sendable {
                 for (p, persona) in personas.enumerated() where !skip(l, persona) {
                     group.addTask {
                         guard let ticket = await admit(l, persona, panel) else { return nil }
-                        let result = await withSpan("persona \(persona.id)") { span in
-                            let result = await review(listing, by: persona, panel: panel)
-                            EngineTraces.record(result, listing: listing, on: span)
-                            return result
+                        let result = await EngineTraces.persona(persona, listing: listing) {
+                            await review(listing, by: persona, panel: panel)
                         }
                         await called(ticket, result)
                         return (l, p, result, ticket)
