@@ -16,9 +16,9 @@ if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
 BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 PANEL="${PANEL_BIN:-$BIN/panel}"
 # BENCH_HOSTS=1: across the several-hosts network (root): 1 worker on one host, then 3 on three hosts
-# (w1–w3), against PostgreSQL on its own host and the mock on another, 32 calls in flight each.
+# (w1–w3), against PostgreSQL on its own host and the mock (LATENCY ms) on another, 32 calls in flight each.
 if [ "${BENCH_HOSTS:-0}" = 1 ]; then
-  exec python3 scripts/several-hosts.py --bin "$BIN" --bench "$listings"
+  exec python3 scripts/several-hosts.py --bin "$BIN" --bench "$listings" --bench-latency "$latency"
 fi
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 . bench/common.sh

@@ -746,11 +746,11 @@ def watch(url: str, token: str, events: list[str], finished: list) -> None:
             time.sleep(0.5)
 
 
-def bench(hosts: Hosts, listings: int) -> None:
+def bench(hosts: Hosts, listings: int, latency_ms: int = 100) -> None:
     """3 workers on 3 hosts against 1, draining the same job on PostgreSQL across the network."""
     path = os.path.join(hosts.work, "bench.jsonl")
     write_listings(path, listings, prefix="Benchtool")
-    mock = hosts.mock("mock-bench", 100)
+    mock = hosts.mock("mock-bench", latency_ms)
     figures = {}
     for count in (1, 3):
         db = f"bench_{count}"
@@ -768,7 +768,7 @@ def bench(hosts: Hosts, listings: int) -> None:
         cpu = sum(sum(map(float, open(os.path.join(hosts.work, f"bench-{count}-{w}.time")).read().split()[-2:]))
                   for w in ("w1", "w2", "w3")[:count])
         complete = hosts.sql(db, "SELECT count(*) FROM batch_item WHERE job = 'bench' AND status = 'complete'")[0][0]
-        ideal = listings * 4 * 0.1 / (count * 32)
+        ideal = listings * 4 * latency_ms / 1000 / (count * 32)
         figures[count] = wall
         print(f"{count} worker(s) on {count} host(s): {complete}/{listings} complete, wall {wall:.2f} s = {wall / ideal:.2f} × ideal "
               f"({ideal:.2f} s), workers' CPU {cpu / listings * 1000:.2f} ms per listing", flush=True)
@@ -782,6 +782,7 @@ def main() -> int:
     parser.add_argument("--only", default="a,b,c,d,e,f,g,t", help="scenarios to run, e.g. a,f")
     parser.add_argument("--listings", type=int, default=24)
     parser.add_argument("--bench", type=int, default=0, help="instead of the scenarios: 3 workers on 3 hosts vs 1, N listings")
+    parser.add_argument("--bench-latency", type=int, default=100, help="the mock's latency in the bench, ms")
     parser.add_argument("--keep", action="store_true", help="leave the network and the logs for a look")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -800,7 +801,7 @@ def main() -> int:
         hosts.start_postgres()
         print(f"several-hosts: {len(HOSTS)} hosts on {BRIDGE} ({NET}.0/24), PostgreSQL on {ip('db')}; logs in {work}", flush=True)
         if args.bench:
-            bench(hosts, args.bench)
+            bench(hosts, args.bench, args.bench_latency)
             return 0
         session = Run(hosts, args.listings)
         session.single_host()
