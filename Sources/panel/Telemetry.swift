@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import ModelBackends
 import OTel
+import PanelRuntime
 import ServiceLifecycle
 
 /// Traces, off unless the standard OpenTelemetry variables ask for them: `OTEL_EXPORTER_OTLP_ENDPOINT`
 /// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) sends spans over OTLP/HTTP (protobuf), `OTEL_TRACES_EXPORTER`
-/// picks the exporter (`otlp`, `console`; `none` keeps them off), `OTEL_SERVICE_NAME` names the process
+/// picks the exporter (`otlp`, the one swift-otel has for traces; `none` keeps them off), `OTEL_SERVICE_NAME` names the process
 /// (else `panel-<command>`), `OTEL_RESOURCE_ATTRIBUTES` adds to it (`host.name=w2`). Logs and metrics
 /// stay where they are (stderr, `/metrics`): only traces go out.
 enum Telemetry {
@@ -21,6 +21,11 @@ enum Telemetry {
     /// what is left when it is shut down gracefully. Nil when traces are off.
     static func start(command: String, log: Diagnostics) -> (any Service)? {
         guard requested() else { return nil }
+        let exporter = ProcessInfo.processInfo.environment["OTEL_TRACES_EXPORTER"]?.lowercased() ?? "otlp"
+        guard exporter == "otlp" else {
+            log.error("OTEL_TRACES_EXPORTER=\(exporter): panel sends traces over otlp only (OTLP/HTTP); traces are off")
+            return nil
+        }
         var configuration = OTel.Configuration.default
         configuration.serviceName = "panel-\(command)"
         configuration.logs.enabled = false
