@@ -387,13 +387,18 @@ class Run:
         check("every listing has its document", len(self.baseline["_documents"]) == len(self.names), f"{len(self.baseline['_documents'])}")
         h.stop(mock)
 
+    def begin(self, scenario: str, latency_ms: int, budget: float | None = None):
+        """A scenario's mock (at this latency), its own database, and the listings enqueued as job `hosts`."""
+        mock = self.hosts.mock(f"mock-{scenario}", latency_ms)
+        store = self.hosts.database(f"scenario_{scenario}")
+        enqueue(self.hosts, store, "hosts", self.listings_path, budget=budget)
+        return mock, store
+
     def a(self) -> dict:
         """A worker cut off from db for longer than its lease while it has calls in flight."""
         h = self.hosts
-        mock = h.mock("mock-a", 2500)
-        store = h.database("scenario_a")
         budget = 500.0
-        enqueue(h, store, "hosts", self.listings_path, budget=budget)
+        mock, store = self.begin("a", 2500, budget)
         w1 = h.worker("w1", store, "a-w1")
         wait_for(lambda: sum(1 for _ in requests_of(mock.capture)) >= 8, 30, "w1's first calls in flight")
         time.sleep(0.5)
@@ -433,9 +438,7 @@ class Run:
     def b(self) -> dict:
         """A worker cut off from llm: its calls fail or time out; the listings are retried elsewhere."""
         h = self.hosts
-        mock = h.mock("mock-b", 400)
-        store = h.database("scenario_b")
-        enqueue(h, store, "hosts", self.listings_path)
+        mock, store = self.begin("b", 400)
         w1 = h.worker("w1", store, "b-w1", ["--drain", "--job", "hosts"])
         wait_for(lambda: len(requests_of(mock.capture)) >= 4, 30, "w1's first calls")
         cut_at = time.time()
@@ -457,9 +460,7 @@ class Run:
     def d(self) -> dict:
         """PostgreSQL stopped with -m immediate and restarted mid-job."""
         h = self.hosts
-        mock = h.mock("mock-d", 400)
-        store = h.database("scenario_d")
-        enqueue(h, store, "hosts", self.listings_path)
+        mock, store = self.begin("d", 400)
         workers = [h.worker(w, store, f"d-{w}", ["--drain", "--job", "hosts"]) for w in ("w1", "w2", "w3")]
         wait_for(lambda: len(requests_of(mock.capture)) >= 12, 30, "calls in flight")
         stop_at = time.time()
@@ -477,9 +478,7 @@ class Run:
     def e(self) -> dict:
         """A worker whose clock is 5 minutes ahead: leases use the database's clock."""
         h = self.hosts
-        mock = h.mock("mock-e", 300)
-        store = h.database("scenario_e")
-        enqueue(h, store, "hosts", self.listings_path)
+        mock, store = self.begin("e", 300)
         faketime = shutil.which("faketime")
         if not faketime:
             raise Failed("faketime is not installed (apt-get install faketime)")
@@ -499,10 +498,8 @@ class Run:
     def f(self) -> dict:
         """A partition that splits db from every host for 20 s."""
         h = self.hosts
-        mock = h.mock("mock-f", 1000)
-        store = h.database("scenario_f")
         budget = 500.0
-        enqueue(h, store, "hosts", self.listings_path, budget=budget)
+        mock, store = self.begin("f", 1000, budget)
         workers = [h.worker(w, store, f"f-{w}", ["--drain", "--job", "hosts"]) for w in ("w1", "w2", "w3")]
         wait_for(lambda: len(requests_of(mock.capture)) >= 16, 30, "calls in flight")
         cut_at = time.time()
