@@ -277,6 +277,12 @@ def requests_of(capture: str, since: float = 0, until: float = float("inf")) -> 
     return found
 
 
+def asked_in_flight(capture: str, at: float, latency_ms: int) -> int:
+    """Calls in flight at `at` — unanswered, or answered with the save of the answer still under way:
+    asked within one latency (the mock answers each after exactly that) and half a second before it."""
+    return len(requests_of(capture, since=at - latency_ms / 1000 - 0.5, until=at))
+
+
 def repeats(requests) -> int:
     counts: dict[tuple[str, str], int] = {}
     for listing, persona, _ in requests:
@@ -405,7 +411,7 @@ class Run:
         cut_at = time.time()
         cut("w1", "db")
         held = leased_by(h, "scenario_a", "hosts")
-        in_flight = len(requests_of(mock.capture, until=cut_at))
+        in_flight = asked_in_flight(mock.capture, cut_at, 2500)
         reserved_at_cut = reserved(h, "scenario_a", "hosts")
         print(f"    cut w1 from db with {in_flight} calls asked, {sum(held.values())} listings leased", flush=True)
         # Its local leases run out (6 s): its calls in flight are cancelled, no new one starts.
@@ -443,7 +449,7 @@ class Run:
         wait_for(lambda: len(requests_of(mock.capture)) >= 4, 30, "w1's first calls")
         cut_at = time.time()
         cut("w1", "llm")
-        in_flight = len(requests_of(mock.capture, until=cut_at))
+        in_flight = asked_in_flight(mock.capture, cut_at, 400)
         w2 = h.worker("w2", store, "b-w2", ["--drain", "--job", "hosts"])
         check("w2 drains", exited(w2, 300, "w2") == 0, tail(w2, 3))
         check("w1 drains", exited(w1, 300, "w1") == 0, tail(w1, 3))
@@ -462,10 +468,10 @@ class Run:
         h = self.hosts
         mock, store = self.begin("d", 400)
         workers = [h.worker(w, store, f"d-{w}", ["--drain", "--job", "hosts"]) for w in ("w1", "w2", "w3")]
-        wait_for(lambda: len(requests_of(mock.capture)) >= 12, 30, "calls in flight")
+        wait_for(lambda: len(leased_by(h, "scenario_d", "hosts")) == 3, 30, "all three workers holding listings")
         stop_at = time.time()
         h.pg("-m", "immediate", "stop")
-        in_flight = len(requests_of(mock.capture, until=stop_at))
+        in_flight = asked_in_flight(mock.capture, stop_at, 400)
         time.sleep(3)
         h.start_pg_server()
         print(f"    PostgreSQL down {time.time() - stop_at:.1f} s with {in_flight} calls asked", flush=True)
@@ -508,7 +514,7 @@ class Run:
             if host != "db":
                 cut("db", host)
         cut("db", "root")
-        in_flight = len(requests_of(mock.capture, until=cut_at))
+        in_flight = asked_in_flight(mock.capture, cut_at, 1000)
         time.sleep(20)
         for host in HOSTS:
             if host != "db":

@@ -108,9 +108,13 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     public var location: String
     public var problem: String
-    public init(location: String, problem: String) {
+    /// The server could not be reached or was restarting (refused, closed, "starting up", "shutting
+    /// down"): asking again later may succeed, unlike a wrong password or a missing database.
+    public var transient: Bool
+    public init(location: String, problem: String, transient: Bool = false) {
         self.location = location
         self.problem = problem
+        self.transient = transient
     }
     public var description: String { "\(location): \(problem)" }
 }

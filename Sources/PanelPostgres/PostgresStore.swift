@@ -37,9 +37,20 @@ public final class PostgresStore: ReviewStore, Sendable {
             try await store.migrate()
         } catch {
             await store.close()
-            throw PostgresStoreError(location: location.redacted, problem: Self.describe(error, location))
+            throw PostgresStoreError(
+                location: location.redacted, problem: Self.describe(error, location), transient: Self.isTransient(error))
         }
         return store
+    }
+
+    /// A failure that asking again may cure: no connection, a connection the server closed, or the
+    /// server starting up or shutting down (SQLSTATE class 08, 57P01–57P03).
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(error.code)
     }
 
     init(_ location: PostgresLocation) {

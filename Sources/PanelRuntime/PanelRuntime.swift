@@ -39,6 +39,9 @@ public struct EngineRequest: Sendable {
     public var store: String
     /// What a user may do instead when the store cannot be opened (", or use --no-cache").
     public var storeAlternative: String
+    /// How long a PostgreSQL store that cannot be reached yet is waited for (``Stores/open(_:alternative:mustExist:patience:onWait:)``):
+    /// zero for a command a user waits on, a minute for `panel worker` and `panel serve`.
+    public var storePatience: Duration = .zero
     public var environment: [String: String]
 
     public init(
@@ -129,7 +132,8 @@ public struct PanelRuntime: Sendable {
             let resolved = try await backendSettings(request, log: log)
             settings = resolved
             if use == .always || resolved.usesCache {
-                store = try await Stores.open(request.store, alternative: request.storeAlternative)
+                store = try await Stores.open(
+                    request.store, alternative: request.storeAlternative, patience: request.storePatience, onWait: { log.info($0) })
             }
             do {
                 backends = try EngineBackends(

@@ -20,16 +20,27 @@ public enum Stores {
     /// Opens the store, with a message that says what to do when it cannot be opened (never a password);
     /// `alternative` is the front end's own way around it (", or use --no-cache"). A command that only
     /// reads passes `mustExist`: it never makes a new SQLite store.
+    /// `patience`: how long a PostgreSQL server that cannot be reached or is restarting is waited for
+    /// (a worker or server started with the database, or during its restart), said once through `onWait`.
     public static func open(
-        _ location: String, alternative: String = "", mustExist: Bool = false
+        _ location: String, alternative: String = "", mustExist: Bool = false, patience: Duration = .zero,
+        onWait: (String) -> Void = { _ in }
     ) async throws(RuntimeError)
         -> any ReviewStore
     {
         if isPostgres(location) {
-            do {
-                return try await PostgresStore.open(url: location)
-            } catch {
-                throw RuntimeError("--store \(error); fix the URL or the server\(alternative)")
+            let deadline = ContinuousClock.now + patience
+            var attempt = 0
+            while true {
+                do {
+                    return try await PostgresStore.open(url: location)
+                } catch let error as PostgresStoreError where error.transient && ContinuousClock.now < deadline {
+                    attempt += 1
+                    if attempt == 1 { onWait("--store \(error); waiting up to \(Int(patience.seconds)) s for it") }
+                    try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: attempt))
+                } catch {
+                    throw RuntimeError("--store \(error); fix the URL or the server\(alternative)")
+                }
             }
         }
         if mustExist, !FileManager.default.fileExists(atPath: location) {

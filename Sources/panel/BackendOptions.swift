@@ -158,12 +158,15 @@ struct BackendOptions: ParsableArguments {
     }
 
     /// The ready engine these options and the command's own ask for.
+    /// `storePatience`: how long a PostgreSQL store still starting (or restarting) is waited for — a
+    /// minute for the long-running `panel worker` and `panel serve`, none for the rest.
     func runtime(
         _ use: PanelRuntime.StoreUse, log: Diagnostics, prompts: String? = nil, templates: String? = nil, quorum: Int? = nil,
-        stream: Bool? = nil
+        stream: Bool? = nil, storePatience: Duration = .zero
     ) async throws(RuntimeError) -> PanelRuntime {
-        try await PanelRuntime.open(
-            request(prompts: prompts, templates: templates, quorum: quorum, stream: stream), store: use, log: Self.runtimeLog(log))
+        var request = request(prompts: prompts, templates: templates, quorum: quorum, stream: stream)
+        request.storePatience = storePatience
+        return try await PanelRuntime.open(request, store: use, log: Self.runtimeLog(log))
     }
 }
 

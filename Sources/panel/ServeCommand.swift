@@ -169,7 +169,8 @@ struct ServeCommand: AsyncParsableCommand {
         let engine: ReviewEngine
         let settings: BackendSettings
         do {
-            let runtime = try await backend.runtime(.always, log: log, prompts: prompts, templates: templates, stream: !noStream)
+            let runtime = try await backend.runtime(
+                .always, log: log, prompts: prompts, templates: templates, stream: !noStream, storePatience: .seconds(60))
             engine = runtime.engine
             settings = runtime.backendSettings
             store = try runtime.openedStore()

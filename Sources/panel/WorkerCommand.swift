@@ -75,7 +75,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let settings: BackendSettings
         do {
             // Built now, not at the first claim: a worker that cannot build its backends should not start.
-            let runtime = try await backend.runtime(.always, log: log)
+            let runtime = try await backend.runtime(.always, log: log, storePatience: .seconds(60))
             settings = runtime.backendSettings
             store = try runtime.openedStore()
         } catch {

@@ -6,6 +6,7 @@ import Testing
 
 /// Azure OpenAI: the deployment is what answers, on both URL forms; `max_completion_tokens`; no schema
 /// beside `json_object`.
+@Suite(.timeLimit(.minutes(5)))
 struct AzureWireTests {
     @Test func theDeploymentIsTheModelOnTheV1Form() throws {
         let configuration = BackendConfiguration(

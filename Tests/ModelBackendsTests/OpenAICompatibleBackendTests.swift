@@ -6,6 +6,7 @@ import Testing
 @testable import ModelBackends
 
 /// The real HTTP path, against the mock provider on 127.0.0.1 with an ephemeral port.
+@Suite(.timeLimit(.minutes(5)))
 struct OpenAICompatibleBackendTests {
     static let request = ChatRequest(
         messages: [.system("You are the Builder on a panel."), .user("<listing>\nName: Acme\nDescription:\nX\n</listing>")],

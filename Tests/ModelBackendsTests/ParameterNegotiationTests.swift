@@ -6,6 +6,7 @@ import Testing
 
 /// Token-limit names and sampling parameters, negotiated per backend against a mock that refuses them
 /// in the providers' own words; each refusal costs one extra call, once per run.
+@Suite(.timeLimit(.minutes(5)))
 struct ParameterNegotiationTests {
     static let request = OpenAICompatibleBackendTests.request
 

@@ -5,6 +5,7 @@ import Testing
 @testable import ModelBackends
 
 /// Every backend kind, plain and streamed, against the mock provider speaking that kind's wire format.
+@Suite(.timeLimit(.minutes(5)))
 struct ProviderAdapterTests {
     static let request = ChatRequest(
         messages: [.system("You are the Founder on a panel."), .user("<listing>\nName: Acme\nDescription:\nX\n</listing>")],
@@ -110,6 +111,7 @@ struct ProviderAdapterTests {
 }
 
 /// Error and edge shapes of each provider, as their documentation shows them.
+@Suite(.timeLimit(.minutes(5)))
 struct ProviderErrorShapeTests {
     let anthropic = AnthropicBackend(.init(name: "claude", model: "claude-x", apiKey: "sk-ant-secret-123456"))
     let gemini = GeminiBackend(.init(name: "gemini", model: "gemini-x", apiKey: "AIza-secret-123456"))

@@ -4,6 +4,7 @@ import Testing
 
 @testable import ModelBackends
 
+@Suite(.timeLimit(.minutes(5)))
 struct RecordingTests {
     @Test func recordThenReplayRoundTripWithoutSecrets() async throws {
         let key = "sk-test-SECRET-9f8e7d6c5b4a"

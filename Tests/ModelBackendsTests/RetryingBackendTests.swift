@@ -21,6 +21,7 @@ final class FlakyBackend: ModelBackend {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct RetryingBackendTests {
     /// One policy type for every retry: backend calls, store steps, a store's outage, a queued item's claims.
     @Test func oneBackoffRuleDoublesUpToItsCeiling() {

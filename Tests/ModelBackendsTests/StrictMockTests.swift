@@ -6,6 +6,7 @@ import Testing
 
 /// The strict mock refuses what each real API refuses, in that API's words, so a request shape panel
 /// got wrong fails here; and panel maps each provider's own error shapes.
+@Suite(.timeLimit(.minutes(5)))
 struct StrictMockTests {
     func post(
         _ handle: MockProvider.Handle, _ path: String, _ body: String, headers: [(String, String)] = []

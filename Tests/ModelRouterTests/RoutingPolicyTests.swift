@@ -4,6 +4,7 @@ import Testing
 
 @testable import ModelRouter
 
+@Suite(.timeLimit(.minutes(5)))
 struct RoutingPolicyTests {
     func decide(
         _ candidates: [RouteCandidate], _ constraints: RoutingConstraints, stats: BackendStatistics? = nil, random: Double = 0.99
@@ -120,6 +121,7 @@ struct RoutingPolicyTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct BackendHealthTests {
     @Test func cooldownHalfOpenProbeAndRecovery() {
         let time = ManualTime()
@@ -158,6 +160,7 @@ struct BackendHealthTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct RateLimitHeadroomTests {
     @Test func exhaustedHeadroomExcludesUntilItIsStale() {
         let time = ManualTime()

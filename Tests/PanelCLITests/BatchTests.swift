@@ -4,6 +4,7 @@ import PanelPostgres
 import PanelStore
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct BatchTests {
     let cli = PanelCLITests()
 

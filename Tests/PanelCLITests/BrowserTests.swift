@@ -6,6 +6,7 @@ import Testing
 ///
 /// Needs Debian's `chromium` (.ci/run installs it and sets PANEL_REQUIRE_CHROMIUM=1, so CI fails
 /// rather than skips when it is missing).
+@Suite(.timeLimit(.minutes(5)))
 struct BrowserTests {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
         FileManager.default.isExecutableFile(atPath: $0)
@@ -102,6 +103,7 @@ struct BrowserTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct RenderCommandTests {
     @Test func rendersSavedDocumentsAndRejectsOtherSchemas() async throws {
         let cli = PanelCLITests()

@@ -5,6 +5,7 @@ import Testing
 /// Every command the manual documents is registered: each `## \`panel …\`` heading of docs/commands.md is
 /// invoked on the built binary (its subcommands too), and the two that were once written but never
 /// registered, `calibrate` and `audit`, run for real.
+@Suite(.timeLimit(.minutes(5)))
 struct DocumentedCommandsTests {
     let cli = PanelCLITests()
 

@@ -3,6 +3,7 @@ import MockProvider
 import Testing
 
 /// End-to-end tests of the built `panel` binary: arguments, exit codes, files, stdout and stderr.
+@Suite(.timeLimit(.minutes(5)))
 struct PanelCLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let azure = root.appendingPathComponent("fixtures/listings/azure-ai-foundry-realtime-voice.yaml").path

@@ -5,6 +5,7 @@ import Testing
 
 /// `panel publish --out DIR`: the published reviews as static files — the same pages, JSON, feed and
 /// sitemap the team server answers.
+@Suite(.timeLimit(.minutes(5)))
 struct PublishCommandTests {
     let cli = PanelCLITests()
 

@@ -1,5 +1,7 @@
 import Foundation
+import MockProvider
 import PanelRuntime
+import Synchronization
 import Testing
 
 /// The one way in (``PanelRuntime``): every front end gets its engine from one constructor, and the
@@ -20,6 +22,30 @@ struct RuntimeTests {
             for module in beneath { #expect(!text.contains("import \(module)\n"), "\(file) imports \(module)") }
             for call in setUp { #expect(!text.contains(call), "\(file) sets the engine up itself (\(call))") }
         }
+    }
+
+    /// A worker or server started before its PostgreSQL answers waits for it (said once); a store that
+    /// cannot be right however long one waits (a wrong password) is refused at once.
+    @Test func aPostgresStoreThatCannotBeReachedYetIsWaitedForWithPatience() async throws {
+        let waits = Mutex<[String]>([])
+        let start = ContinuousClock.now
+        do {
+            _ = try await Stores.open(
+                "postgres://panel:secret@127.0.0.1:\(MockProvider.unusedPort())/panel", patience: .seconds(1),
+                onWait: { message in waits.withLock { $0.append(message) } })
+            Issue.record("a store with no server was opened")
+        } catch {
+            #expect(ContinuousClock.now - start >= .seconds(1))
+            #expect("\(error)".contains("fix the URL or the server") && !"\(error)".contains("secret"))
+        }
+        #expect(waits.withLock { $0.count } == 1)
+        #expect(waits.withLock { $0.first?.contains("waiting up to 1 s") } == true)
+        guard let url = ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"], let at = url.firstIndex(of: "@") else { return }
+        // Reached, but the password is wrong: no waiting.
+        let wrong = "postgres://postgres:wrong-password" + url[at...]
+        let before = ContinuousClock.now
+        await #expect(throws: RuntimeError.self) { _ = try await Stores.open(wrong, patience: .seconds(30)) }
+        #expect(ContinuousClock.now - before < .seconds(10))
     }
 
     @Test func recordedAnswersMakeAReadyEngineWithTheDefaultsInOnePlace() async throws {

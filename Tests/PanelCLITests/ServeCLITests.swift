@@ -15,6 +15,7 @@ import Glibc
 
 /// `panel serve` and `panel tokens` as processes: tokens printed once, a server stopped by SIGTERM
 /// finishing the reviews it runs, and two servers sharing a PostgreSQL store.
+@Suite(.timeLimit(.minutes(5)))
 struct ServeCLITests {
     let cli = PanelCLITests()
     let workers = WorkerTests()

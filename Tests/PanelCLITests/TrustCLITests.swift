@@ -3,6 +3,7 @@ import MockProvider
 import Testing
 
 /// `panel eval`, `panel stats` and `--samples` as a user runs them.
+@Suite(.timeLimit(.minutes(5)))
 struct TrustCLITests {
     let cli = PanelCLITests()
     let browser = BrowserTests()

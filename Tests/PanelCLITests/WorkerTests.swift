@@ -11,7 +11,9 @@ import Glibc
 /// `panel worker`s on a PostgreSQL store: a queue several processes drain, and what happens when one of
 /// them dies, when the server restarts, when they race, and when they share a budget. Each test has a
 /// database of its own on the test server (`PANEL_TEST_POSTGRES_URL`); the restart test a cluster of its own.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"))
+@Suite(
+    .enabled(if: ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"] != nil, "needs PANEL_TEST_POSTGRES_URL"),
+    .timeLimit(.minutes(5)))
 struct WorkerTests {
     let cli = PanelCLITests()
     let batch = BatchTests()

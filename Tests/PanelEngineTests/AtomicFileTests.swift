@@ -6,6 +6,7 @@ import Testing
 /// What panel writes never destroys what it did not write: a regular file is replaced whole or not at
 /// all, anything else — a FIFO, a symbolic link — is written in place, and a planted file cannot
 /// redirect the write. (Files made by the test; never a real device: CI runs as root.)
+@Suite(.timeLimit(.minutes(5)))
 struct AtomicFileTests {
     @Test func aSymbolicLinkIsWrittenThroughNotReplaced() throws {
         let workspace = try Workspace()

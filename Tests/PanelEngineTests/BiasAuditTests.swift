@@ -6,6 +6,7 @@ import PanelKit
 import Testing
 
 /// `panel audit` reports the shift a length-biased judge makes, and none from a judge that is not.
+@Suite(.timeLimit(.minutes(5)))
 struct BiasAuditTests {
     let engineTests = EngineTests()
     // The mock's base scores for this name sit mid-scale (54–64), so a shift is never cut off at 100.

@@ -8,6 +8,7 @@ import Testing
 
 /// A provider that omits usage or reports the impossible, through the whole stack a run builds: the
 /// document bills every call, says how, and never beyond what the request allows.
+@Suite(.timeLimit(.minutes(5)))
 struct BillingTests {
     let engineTests = EngineTests()
     static let price = Price(inputPerMTok: 1, outputPerMTok: 2)

@@ -7,6 +7,7 @@ import Testing
 
 /// The optional model check of claims: what a model decides is kept only with a quote that is in the
 /// listing; the call goes through the backend stack (recordings and replay included) and is counted.
+@Suite(.timeLimit(.minutes(5)))
 struct ClaimModelCheckTests {
     let engineTests = EngineTests()
 

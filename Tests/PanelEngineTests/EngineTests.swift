@@ -11,6 +11,7 @@ import Testing
 /// The engine as front ends use it: the same settings and documents for `review` and `batch`,
 /// budgets that hold for routed personas, recordings that fail as our own errors, and a router that
 /// fails over at once from a backend that cannot be reached.
+@Suite(.timeLimit(.minutes(5)))
 struct EngineTests {
     func mockConfiguration(_ baseURL: String, price: Price? = nil) -> PanelConfiguration {
         PanelConfiguration(
@@ -247,6 +248,7 @@ struct RecordingSleepClock: Clock {
 }
 
 /// What a persona's calls cost is counted even when it abstains.
+@Suite(.timeLimit(.minutes(5)))
 struct AbstentionAccountingTests {
     struct Failing: ModelBackend {
         let name = "failing"

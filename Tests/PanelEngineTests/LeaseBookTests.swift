@@ -4,6 +4,7 @@ import Testing
 @testable import PanelEngine
 
 /// The worker's local view of its leases, on a clock the test moves.
+@Suite(.timeLimit(.minutes(5)))
 struct LeaseBookTests {
     final class Clock: Sendable {
         let start = ContinuousClock.now

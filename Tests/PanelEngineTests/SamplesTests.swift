@@ -8,6 +8,7 @@ import Testing
 
 /// `--samples K`: each persona asked K times, the answers combined, spreads and intervals in every
 /// format, samples kept apart in the cache and in recordings.
+@Suite(.timeLimit(.minutes(5)))
 struct SamplesTests {
     let engineTests = EngineTests()
 

@@ -7,6 +7,7 @@ import Testing
 /// What a screen reader needs of the pages, checked on the markup (the browser run in CI adds
 /// axe-core and a keyboard-only flow): a name for every control, landmarks, one h1, and a polite
 /// status line on the live view.
+@Suite(.timeLimit(.minutes(5)))
 struct AccessibilityMarkupTests {
     typealias Browser = ServerWebTests.Browser
 

@@ -11,6 +11,7 @@ import Testing
 
 /// Publishing an approved review: the editor's API, the public page with its structured data and
 /// validators, its JSON, the feed and the sitemap; unpublished is 404 to the public.
+@Suite(.timeLimit(.minutes(5)))
 struct PublishingTests {
     let api = ServerAPITests()
 

@@ -13,6 +13,7 @@ import Testing
 
 /// The JSON API, live on an ephemeral port against the mock provider; every response checked against
 /// openapi.yaml.
+@Suite(.timeLimit(.minutes(5)))
 struct ServerAPITests {
     let spec = OpenAPIDocument.repository
 

@@ -11,6 +11,7 @@ import Testing
 
 /// The web page over HTTP: signing in, CSRF on every form and on session API calls, cookies' flags,
 /// roles, the review pages, and hostile listing and model text staying inert.
+@Suite(.timeLimit(.minutes(5)))
 struct ServerWebTests {
     static let hostile = #"<script>document.title='pwned'</script><img src=x onerror="alert(1)">"#
 

@@ -15,6 +15,7 @@ extension HTTPField.Name {
     static let forwardedFor = Self("X-Forwarded-For")!
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct VotesTests {
     typealias Browser = ServerWebTests.Browser
 
