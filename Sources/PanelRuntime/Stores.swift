@@ -34,7 +34,10 @@ public enum Stores {
             while true {
                 do {
                     return try await PostgresStore.open(url: location)
-                } catch let error as PostgresStoreError where error.transient && ContinuousClock.now < deadline {
+                } catch let error as PostgresStoreError
+                    where error.transient && patience > .zero && (attempt == 0 || ContinuousClock.now < deadline)
+                {
+                    // At least one more try with any patience, however long the first took (a busy machine).
                     attempt += 1
                     if attempt == 1 { onWait("--store \(error); waiting up to \(Int(patience.seconds)) s for it") }
                     try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: attempt))

@@ -1,8 +1,11 @@
 import Foundation
-import MockProvider
 import PanelRuntime
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one way in (``PanelRuntime``): every front end gets its engine from one constructor, and the
 /// executable holds no engine set-up of its own.
@@ -27,11 +30,26 @@ struct RuntimeTests {
     /// A worker or server started before its PostgreSQL answers waits for it (said once); a store that
     /// cannot be right however long one waits (a wrong password) is refused at once.
     @Test func aPostgresStoreThatCannotBeReachedYetIsWaitedForWithPatience() async throws {
+        // A port held by a socket that does not listen: connections to it are refused, and no other test's
+        // server can take it meanwhile.
+        let held = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(held) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let port = withUnsafeMutablePointer(to: &address) { pointer -> Int in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                guard bind(held, $0, length) == 0, getsockname(held, $0, &length) == 0 else { return 0 }
+                return Int(UInt16(bigEndian: pointer.pointee.sin_port))
+            }
+        }
+        try #require(port > 0)
         let waits = Mutex<[String]>([])
         let start = ContinuousClock.now
         do {
             _ = try await Stores.open(
-                "postgres://panel:secret@127.0.0.1:\(MockProvider.unusedPort())/panel", patience: .seconds(1),
+                "postgres://panel:secret@127.0.0.1:\(port)/panel", patience: .seconds(1),
                 onWait: { message in waits.withLock { $0.append(message) } })
             Issue.record("a store with no server was opened")
         } catch {
