@@ -28,7 +28,8 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every job in the store, newest first, with its counts and spend.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Every job in the store, newest first, with its counts and spend.")
         @OptionGroup var store: StoreOption
         @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -68,6 +69,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "One job: counts by status, spend, and every listing that failed or is partial, with the reason.")
         @Argument(help: "The job's name (panel batch prints it; --job chooses it).") var name: String
         @OptionGroup var store: StoreOption
@@ -116,6 +118,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Write a job's documents and summary.json, kept in the store, to a directory — as panel batch writes them.")
         @Argument(help: "The job's name.") var name: String
         @Option(help: ArgumentHelp("Directory for the documents and summary.json.", valueName: "DIR")) var out: String
@@ -145,6 +148,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cancel",
             abstract: "Stop new claims of a job's listings; those in flight finish. panel batch on the job again resumes it.")
         @Argument(help: "The job's name.") var name: String
         @OptionGroup var store: StoreOption

@@ -9,6 +9,7 @@ struct StoreCommand: AsyncParsableCommand {
 
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "copy",
             abstract: "Copy a SQLite store's history (cache, jobs, items, results, document names) into a PostgreSQL store.",
             discussion: """
                 Rows already in the destination are left as they are, so a copy can be run again (it adds only what is \

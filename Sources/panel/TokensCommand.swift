@@ -21,7 +21,7 @@ struct TokensCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a token and print it (once).")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Make a token and print it (once).")
         @OptionGroup var store: StoreOption
         @Option(help: "viewer, editor or admin.") var role: RoleArgument
         @Option(help: ArgumentHelp("Who or what holds it (default: the role and a random suffix).", valueName: "NAME")) var name: String?
@@ -67,7 +67,8 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every token: id, name, role, spend, budget, revoked (never a secret).")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Every token: id, name, role, spend, budget, revoked (never a secret).")
         @OptionGroup var store: StoreOption
         @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -106,7 +107,8 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by id or name; its sessions end at once.")
+        static let configuration = CommandConfiguration(
+            commandName: "revoke", abstract: "Revoke a token by id or name; its sessions end at once.")
         @OptionGroup var store: StoreOption
         @Argument(help: ArgumentHelp("The token's id (tok_…) or name.", valueName: "ID|NAME")) var token: String
 
