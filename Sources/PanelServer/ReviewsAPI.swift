@@ -63,13 +63,11 @@ struct ReviewsAPI {
         }
         // Enqueued in a span of its own, whose context goes with the job: whoever claims it continues this trace.
         let admitted = review
-        let admission = try await Self.enqueueSpan { span in
+        let admission = try await Traces.span("enqueue review", ofKind: .producer) { span in
             var queued = admitted
             queued.trace = Traces.traceparent()
-            if span.isRecording {
-                span.attributes["panel.review"] = queued.id
-                span.attributes["panel.listings"] = listings.count
-            }
+            span?.attributes["panel.review"] = queued.id
+            span?.attributes["panel.listings"] = listings.count
             return try await server.store.admitReview(
                 queued, settings: server.reviewJobSettings, maxUnfinished: server.options.maxQueuedReviewsPerToken)
         }
@@ -88,12 +86,6 @@ struct ReviewsAPI {
                 headers: [.retryAfter: "30"])
         }
         return review
-    }
-
-    /// The enqueue step in a span of its own once traces are on (the no-op span otherwise).
-    static func enqueueSpan<T>(_ body: (any Span) async throws -> T) async throws -> T {
-        guard Traces.isOn else { return try await body(NoOpTracer.NoOpSpan(context: .topLevel)) }
-        return try await withSpan("enqueue review", ofKind: .producer, body)
     }
 
     // MARK: read

@@ -158,7 +158,7 @@ struct ServeCommand: AsyncParsableCommand {
         let level: Logger.Level = quiet ? .warning : .info
         // Traces when the OTEL_* variables ask (Telemetry): log lines then carry the span's trace and span ids.
         let exporter = Telemetry.start(command: "serve", log: log)
-        let provider = Telemetry.provider
+        let provider = exporter == nil ? nil : Telemetry.provider
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level

@@ -46,13 +46,15 @@ enum Telemetry {
 
     /// The current span's ids for a log line (`trace_id=… span_id=…`), empty when nothing is traced.
     static var logSuffix: String {
-        guard requested, let metadata = provider?.get(), !metadata.isEmpty else { return "" }
+        guard Traces.isOn else { return "" }
+        let metadata = provider.get()
+        guard !metadata.isEmpty else { return "" }
         return " " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 
-    /// swift-log metadata carrying the current span's trace and span ids (nil when traces are off).
-    static let provider: Logger.MetadataProvider? = requested() ? OTel.makeLoggingMetadataProvider() : nil
-    static let requested = requested()
+    /// swift-log metadata carrying the current span's trace and span ids (for a handler: when
+    /// ``start(command:log:)`` turned traces on).
+    static let provider = OTel.makeLoggingMetadataProvider()
 
     /// Runs `body` with the exporter beside it (when traces are on), then stops the exporter, sending
     /// the spans still waiting. (Each claimed item is a span of its own, in the trace it was enqueued in.)

@@ -15,6 +15,18 @@ public enum Traces {
 
     static let enabled = Atomic<Bool>(false)
 
+    /// `body` in a span of its own — continuing `context` when given, else the current one — once traces
+    /// are on; until then no span is started and `body` gets nil (as it does for a span not recording).
+    public static func span<T>(
+        _ name: @autoclosure () -> String, context: @autoclosure () -> ServiceContext? = nil, ofKind kind: SpanKind = .internal,
+        _ body: ((any Span)?) async throws -> T
+    ) async rethrows -> T {
+        guard isOn else { return try await body(nil) }
+        return try await withSpan(name(), context: context() ?? .current ?? .topLevel, ofKind: kind) { span in
+            try await body(span.isRecording ? span : nil)
+        }
+    }
+
     /// The current span's context as a `traceparent` (nil when nothing is traced).
     public static func traceparent(_ context: @autoclosure () -> ServiceContext? = .current) -> String? {
         guard isOn, let context = context() else { return nil }
@@ -45,9 +57,8 @@ public enum Traces {
     static func attempt(
         backend: String, model: String?, attempt: Int, request: ChatRequest, _ call: () async throws -> ChatResponse
     ) async throws -> ChatResponse {
-        guard isOn else { return try await call() }
-        return try await withSpan("chat \(model ?? backend)", ofKind: .client) { span in
-            guard span.isRecording else { return try await call() }
+        try await span("chat \(model ?? backend)", ofKind: .client) { span in
+            guard let span else { return try await call() }
             span.attributes["gen_ai.operation.name"] = "chat"
             if let model { span.attributes["gen_ai.request.model"] = model }
             span.attributes["panel.backend"] = backend

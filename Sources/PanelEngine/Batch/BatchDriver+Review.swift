@@ -49,7 +49,7 @@ extension BatchDriver {
                 onEvent(.finished(result, listing: listing))
             })
         guard !asked.lost else {
-            if asked.last != nil { unsaved(claim, 1) }
+            if asked.last != nil { unsaved(claim) }
             await log.flush()
             onEvent(.listingFinished(key: claim.key, name: title, status: .pending))
             return
@@ -94,7 +94,7 @@ extension BatchDriver {
             }
             if let reservation = asked.last?.1 { try? await store.releaseBudget(reservation) }
             guard held else {
-                if asked.last != nil { unsaved(claim, 1) }
+                if asked.last != nil { unsaved(claim) }
                 onEvent(.listingFinished(key: claim.key, name: title, status: .pending))
                 return
             }

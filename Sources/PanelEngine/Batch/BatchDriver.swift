@@ -210,10 +210,9 @@ public final class BatchDriver: Sendable {
     /// worker then waits before claiming again, leaving the item to hosts that can reach it).
     @discardableResult
     public func work(_ queued: QueuedClaim, isLive: @escaping @Sendable () -> Bool = { true }) async -> Bool {
-        let before = progress.givenBack
         if let review = TeamReview.id(ofJob: queued.claim.job) {
             await workReview(review, queued, isLive: isLive)
-            return progress.givenBack > before
+            return false
         }
         let listing: Listing
         do {
@@ -223,10 +222,9 @@ public final class BatchDriver: Sendable {
             await detached { try await self.store.release(queued.claim, name: nil) }
             return false
         }
-        await work(
+        return await work(
             listing, claim: queued.claim, hasResults: queued.hasResults, giveBackUnreachable: queued.attempt < options.maxItemAttempts,
             isLive: isLive)
-        return progress.givenBack > before
     }
 
     /// Runs a store step outside this task's cancellation (giving a claim back must happen even when
@@ -235,18 +233,20 @@ public final class BatchDriver: Sendable {
         _ = await Task { try? await body() }.value
     }
 
+    /// True when the listing went back to the queue for want of a backend (see ``work(_:isLive:)``).
+    @discardableResult
     func work(
         _ listing: Listing, claim: ItemClaim, hasResults: Bool, giveBackUnreachable: Bool = false,
         isLive: @escaping @Sendable () -> Bool = { true }
-    ) async {
+    ) async -> Bool {
         let start = ContinuousClock.now
         let asked = await fanOut(
             [listing], claim: claim, hasResults: hasResults, pipeline: pipeline, giveBackUnreachable: giveBackUnreachable, isLive: isLive)
         guard !asked.lost else {
             // Another process took the listing over after this one's lease expired: its work counts.
-            if asked.last != nil { unsaved(claim, 1) }
+            if asked.last != nil { unsaved(claim) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
-            return
+            return false
         }
         if let backend = asked.unreachable {
             // Its backend is out of this host's reach: the listing goes back (what was saved stays) for a
@@ -255,19 +255,20 @@ public final class BatchDriver: Sendable {
             state.withLock { $0.givenBack += 1 }
             onEvent(.problem("\(claim.key): \(backend) cannot be reached from here; the listing goes back to the queue for another worker"))
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
-            return
+            return true
         }
         if Task.isCancelled {
             // Stopping: what was saved stays; the listing goes back to the queue for another worker.
             if let (saved, reservation) = asked.last {
                 let kept = await Task { (try? await self.store.saveResult(saved, claim: claim, settling: reservation)) ?? false }.value
-                if !kept { unsaved(claim, 1) }
+                if !kept { unsaved(claim) }
             }
             await detached { try await self.store.release(claim, name: listing.name) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
-            return
+            return false
         }
         await finish(listing, claim: claim, results: asked.results, last: asked.last, start: start, isLive: isLive)
+        return false
     }
 
     /// Where a persona's result of the item's `index`th listing is saved (the persona's id alone for the
@@ -287,14 +288,10 @@ public final class BatchDriver: Sendable {
         var unreachable: String?
     }
 
-    /// Answers paid for and dropped because the lease was lost: counted and said.
-    func unsaved(_ claim: ItemClaim, _ count: Int) {
-        guard count > 0 else { return }
-        state.withLock { $0.paidUnsaved += count }
-        onEvent(
-            .problem(
-                "\(claim.key): \(count) answer\(count == 1 ? " was" : "s were") paid for but not saved: the lease was lost (another worker holds the listing)"
-            ))
+    /// An answer paid for and dropped (the lease lost, or its save failed): counted and said.
+    func unsaved(_ claim: ItemClaim) {
+        state.withLock { $0.paidUnsaved += 1 }
+        onEvent(.problem("\(claim.key): an answer was paid for but not saved; whoever holds the listing next asks that persona again"))
     }
 
     /// Queued work through the pipeline's one fan-out: each persona without a saved result waits for a
@@ -351,7 +348,7 @@ public final class BatchDriver: Sendable {
                     return
                 }
                 if lost {
-                    if result.review != nil { self.unsaved(claim, 1) }
+                    if result.review != nil { self.unsaved(claim) }
                     if let reservation { try? await store.releaseBudget(reservation) }
                     return
                 }
@@ -370,11 +367,11 @@ public final class BatchDriver: Sendable {
                             !(try await EngineTraces.step("save result") {
                                 try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) }
                             })
-                        if lost, result.review != nil { self.unsaved(claim, 1) }
+                        if lost, result.review != nil { self.unsaved(claim) }
                     } catch {
                         // Not saved: a rerun asks this persona again. The item itself goes on.
                         onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
-                        if result.review != nil { self.unsaved(claim, 1) }
+                        if result.review != nil { self.unsaved(claim) }
                         if let reservation { try? await store.releaseBudget(reservation) }
                     }
                 }
@@ -520,7 +517,7 @@ public final class BatchDriver: Sendable {
         }
         guard let name else {
             // Taken over before it ended: the answer that would have completed it is not saved.
-            if last != nil { unsaved(claim, 1) }
+            if last != nil { unsaved(claim) }
             onEvent(.listingFinished(key: claim.key, name: listing.name, status: .pending))
             return
         }

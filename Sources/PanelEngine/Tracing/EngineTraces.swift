@@ -30,30 +30,25 @@ public enum EngineTraces {
 
     /// A claimed queue item's span, continuing the trace it was enqueued in.
     public static func item<T>(_ claim: QueuedClaim, owner: String, _ work: () async -> T) async -> T {
-        guard Traces.isOn else { return await work() }
-        return await withSpan("claim \(claim.claim.job)", context: Traces.context(traceparent: claim.trace), ofKind: .consumer) { span in
-            if span.isRecording {
-                span.attributes["panel.job"] = claim.claim.job
-                span.attributes["panel.item"] = claim.claim.key
-                span.attributes["panel.attempt"] = claim.attempt
-                span.attributes["panel.owner"] = owner
-            }
+        await Traces.span("claim \(claim.claim.job)", context: Traces.context(traceparent: claim.trace), ofKind: .consumer) { span in
+            span?.attributes["panel.job"] = claim.claim.job
+            span?.attributes["panel.item"] = claim.claim.key
+            span?.attributes["panel.attempt"] = claim.attempt
+            span?.attributes["panel.owner"] = owner
             return await work()
         }
     }
 
     /// A step with a span of its own (a save, the document).
     static func step<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
-        guard Traces.isOn else { return try await body() }
-        return try await withSpan(name) { _ in try await body() }
+        try await Traces.span(name) { _ in try await body() }
     }
 
     /// A persona's call in a span of its own (described by ``record(_:listing:on:)``).
     static func persona(_ persona: Persona, listing: Listing, _ call: () async -> PersonaResult) async -> PersonaResult {
-        guard Traces.isOn else { return await call() }
-        return await withSpan("persona \(persona.id)") { span in
+        await Traces.span("persona \(persona.id)") { span in
             let result = await call()
-            record(result, listing: listing, on: span)
+            if let span { record(result, listing: listing, on: span) }
             return result
         }
     }
