@@ -278,9 +278,10 @@ def requests_of(capture: str, since: float = 0, until: float = float("inf")) -> 
 
 
 def unsaved_at(hosts, db: str, capture: str, at: float) -> int:
-    """Calls in flight at `at`: asked before it (the mock's log) with no result saved before it (the
-    store's clock — every host shares this machine's). Read after the store is reachable again."""
-    asked = {(listing, persona.lower()) for listing, persona, _ in requests_of(capture, until=at)}
+    """Calls in flight at `at`: admitted before it — reaching the mock (its log) by a second after it, as a
+    call admitted just before the cut arrives just after — with no result saved before it (the store's
+    clock; every host shares this machine's). Read after the store is reachable again."""
+    asked = {(listing, persona.lower()) for listing, persona, _ in requests_of(capture, until=at + 1.0)}
     saved = {(name, persona) for name, persona in hosts.sql(
         db, f"SELECT i.listing::json->>'name', r.persona FROM batch_result r JOIN batch_item i ON i.job = r.job AND i.key = r.key "
             f"WHERE r.job = 'hosts' AND r.created_at < to_timestamp({at})")}
