@@ -15,7 +15,14 @@ final class QueueListener: Sendable {
     let channel: String
     let logger: Logger
 
-    init(channel: String, logger: Logger, connect: @escaping @Sendable () async throws -> PostgresConnection) {
+    /// Where the reconnection backoff's time comes from.
+    let clock: any EngineClock
+
+    init(
+        channel: String, logger: Logger, clock: any EngineClock = ContinuousClock(),
+        connect: @escaping @Sendable () async throws -> PostgresConnection
+    ) {
+        self.clock = clock
         self.channel = channel
         self.logger = logger
         self.connect = connect
@@ -26,7 +33,7 @@ final class QueueListener: Sendable {
         task.withLock { task in
             if task == nil { task = Task { [self] in await listen() } }
         }
-        await signal.wait(for: key, timeout: timeout)
+        await signal.wait(for: key, timeout: timeout, clock: clock)
     }
 
     func listen() async {
@@ -49,7 +56,7 @@ final class QueueListener: Sendable {
                 logger.debug("queue listener cannot connect: \(error)")
             }
             failures += 1
-            try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: failures))
+            await clock.pause(for: RetryPolicy.storeOutage.backoff(after: failures))
         }
     }
 

@@ -6,30 +6,23 @@ import Testing
 /// The worker's local view of its leases, on a clock the test moves.
 @Suite(.timeLimit(.minutes(5)))
 struct LeaseBookTests {
-    final class Clock: Sendable {
-        let start = ContinuousClock.now
-        let offset = Mutex(Duration.zero)
-        var now: ContinuousClock.Instant { start + offset.withLock { $0 } }
-        func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
-    }
-
     @Test func aLeaseIsLiveUntilItsLocalExpiryAndRenewalsExtendIt() {
-        let clock = Clock()
+        let clock = ManualClock()
         let book = LeaseBook(now: { clock.now })
         let claim = ItemClaim(job: "j", key: "k", token: "t")
         #expect(!book.isLive(claim))  // never held
         book.hold(claim, since: clock.now, lease: .seconds(3))
         #expect(book.isLive(claim))
-        clock.advance(.seconds(2))
+        clock.advance(by: .seconds(2))
         book.renewed([claim], since: clock.now, lease: .seconds(3))
-        clock.advance(.seconds(2))
+        clock.advance(by: .seconds(2))
         #expect(book.isLive(claim))  // renewed at 2 s: good until 5 s
-        clock.advance(.seconds(2))
+        clock.advance(by: .seconds(2))
         #expect(!book.isLive(claim))  // paused past it: no call starts
     }
 
     @Test func aLeaseMissingFromARenewalIsLostAndItsCallsCancelled() {
-        let clock = Clock()
+        let clock = ManualClock()
         let book = LeaseBook(now: { clock.now })
         let (kept, taken) = (ItemClaim(job: "j", key: "a", token: "1"), ItemClaim(job: "j", key: "b", token: "2"))
         book.hold(kept, since: clock.now, lease: .seconds(30))
@@ -41,7 +34,7 @@ struct LeaseBookTests {
         #expect(cancelled.withLock { $0 } == ["b"])
         #expect(book.isLive(kept) && !book.isLive(taken))
         // Unrenewed past its local expiry (the store away): lost too, once.
-        clock.advance(.seconds(31))
+        clock.advance(by: .seconds(31))
         book.expire()
         book.expire()
         #expect(cancelled.withLock { $0 } == ["b", "a"])

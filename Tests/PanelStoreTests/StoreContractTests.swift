@@ -5,17 +5,17 @@ import PanelPostgres
 import PanelStore
 import Testing
 
-/// The store protocol's contract, run against SQLite and PostgreSQL alike. PostgreSQL runs when
+/// The store protocol's contract, run against SQLite, PostgreSQL and the in-memory twin alike. PostgreSQL runs when
 /// `PANEL_TEST_POSTGRES_URL` names a server (`.ci/run` starts one and sets it, with
 /// `PANEL_REQUIRE_POSTGRES=1`); each test gets a database of its own.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, postgres
+    case sqlite, postgres, memory
 
     var testDescription: String { rawValue }
 
     static let postgresURL = ProcessInfo.processInfo.environment["PANEL_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    /// The kinds this machine can test: SQLite always, PostgreSQL when a server is named.
-    static let available: [StoreKind] = postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    /// The kinds this machine can test: SQLite and memory always, PostgreSQL when a server is named.
+    static let available: [StoreKind] = postgresURL == nil ? [.sqlite, .memory] : [.sqlite, .postgres, .memory]
 
     /// A fresh, empty store (and, for PostgreSQL, a database of its own on the test server).
     func open() async throws -> any ReviewStore {
@@ -29,6 +29,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let name = "panel_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
             try await PostgresStore.administer(url: url, ["CREATE DATABASE \(PostgresStore.quoted(identifier: String(name)))"])
             return try await PostgresStore.open(url: Self.url(url, database: String(name)))
+        case .memory:
+            return MemoryStore()
         }
     }
 
@@ -36,6 +38,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     func reopen(_ store: any ReviewStore) async throws -> any ReviewStore {
         switch self {
         case .sqlite: return try PanelStore(path: store.location)
+        case .memory: return store
         case .postgres:
             let database = String(store.location.split(separator: "/").last ?? "")
             return try await PostgresStore.open(url: Self.url(try #require(Self.postgresURL), database: database))
@@ -52,6 +55,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             guard let url = Self.postgresURL, let database = store.location.split(separator: "/").last else { return }
             try? await PostgresStore.administer(
                 url: url, ["DROP DATABASE IF EXISTS \(PostgresStore.quoted(identifier: String(database))) WITH (FORCE)"])
+        case .memory:
+            break
         }
     }
 

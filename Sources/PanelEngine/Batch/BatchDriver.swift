@@ -74,13 +74,17 @@ public final class BatchDriver: Sendable {
     let semaphore: AsyncSemaphore
     let state: Mutex<Progress>
     let pipeline: ReviewPipeline
+    /// Where the queue's time comes from (its worker's leases and backoff, store steps' retries).
+    public let clock: any EngineClock
 
     /// `calls` and `owner` are shared by the drivers of one worker: its calls in flight across jobs, its
     /// identity in leases.
     public init(
         engine: ReviewEngine, store: any ReviewStore, sink: (any DocumentSink)?, options: Options, calls: AsyncSemaphore? = nil,
-        owner: String = BatchDriver.makeOwner(), onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+        owner: String = BatchDriver.makeOwner(), onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in },
+        clock: any EngineClock = ContinuousClock()
     ) {
+        self.clock = clock
         self.engine = engine
         self.store = store
         self.sink = sink
@@ -187,7 +191,7 @@ public final class BatchDriver: Sendable {
             options: .init(
                 job: job, drain: true, concurrency: options.concurrency, lease: options.lease, maxItemAttempts: options.maxItemAttempts,
                 pollInterval: options.pollInterval),
-            onEvent: onEvent, driver: { [self] _ in self })
+            onEvent: onEvent, clock: clock, driver: { [self] _ in self })
         try await worker.run()
         if sink != nil { try await exportMissing() }
         return state.withLock { $0.budgetStopped }
@@ -385,14 +389,14 @@ public final class BatchDriver: Sendable {
         let policy = RetryPolicy.storeStep
         for attempt in 1..<policy.maxAttempts {
             do {
-                return try await StoreDeadline.run(limit: store.stepDeadline, step)
+                return try await StoreDeadline.run(limit: store.stepDeadline, clock: clock, step)
             } catch {
                 if Task.isCancelled { throw error }
                 if attempt == 1 { onEvent(.problem("\(store.location): \(error); retrying")) }
-                try? await Task.sleep(for: policy.backoff(after: attempt))
+                await clock.pause(for: policy.backoff(after: attempt))
             }
         }
-        return try await StoreDeadline.run(limit: store.stepDeadline, step)
+        return try await StoreDeadline.run(limit: store.stepDeadline, clock: clock, step)
     }
 
     func storedResults(_ key: String) async -> [String: PersonaResult] {

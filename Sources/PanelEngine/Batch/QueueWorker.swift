@@ -73,17 +73,21 @@ public final class QueueWorker: Sendable {
     /// job's settings, this worker's backends, `calls` and `owner`).
     public init(
         store: any ReviewStore, owner: String = BatchDriver.makeOwner(), calls: AsyncSemaphore? = nil, options: Options,
-        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, leases: LeaseBook = LeaseBook(),
-        driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
+        onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, leases: LeaseBook? = nil,
+        clock: any EngineClock = ContinuousClock(), driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
     ) {
+        self.clock = clock
         self.store = store
         self.owner = owner
         self.options = options
         self.calls = calls ?? AsyncSemaphore(limit: options.concurrency)
         self.onEvent = onEvent
         self.makeDriver = driver
-        self.leases = leases
+        self.leases = leases ?? LeaseBook(now: { clock.now })
     }
+
+    /// Where this worker's time comes from: heartbeats, lease expiry, backoff and the grace period.
+    public let clock: any EngineClock
 
     /// The leases this worker holds, as it knows them.
     public let leases: LeaseBook
@@ -99,13 +103,13 @@ public final class QueueWorker: Sendable {
     struct GraceExpired: Error {}
 
     public func run() async throws {
-        let heartbeat = Task { [store, owner, options, leases] in
+        let heartbeat = Task { [store, owner, options, leases, clock] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: options.lease / 3)
+                await clock.pause(for: options.lease / 3)
                 if Task.isCancelled { return }
                 let since = leases.now()
                 if let held = try? await StoreDeadline.run(
-                    limit: store.stepDeadline, { try await store.renewLeases(owner: owner, lease: options.lease) })
+                    limit: store.stepDeadline, clock: clock, { try await store.renewLeases(owner: owner, lease: options.lease) })
                 {
                     // Claims missing from what was renewed were taken over: their calls in flight are cancelled.
                     leases.renewed(held, since: since, lease: options.lease)
@@ -115,10 +119,10 @@ public final class QueueWorker: Sendable {
         // Leases unrenewed past their local expiry (the store is away, or a renewal hangs on a cut
         // connection) are given up at once, as another worker may have them: their calls in flight are
         // cancelled. Checked on a short tick of its own, never behind a renewal still waiting for its answer.
-        let expiry = Task { [leases, options] in
+        let expiry = Task { [leases, options, clock] in
             let tick = min(options.lease / 10, .seconds(1))
             while !Task.isCancelled {
-                try? await Task.sleep(for: tick)
+                await clock.pause(for: tick)
                 leases.expire()
             }
         }
@@ -132,8 +136,8 @@ public final class QueueWorker: Sendable {
                 var outage = 0
                 while !isStopping && !Task.isCancelled {
                     guard (try? await slots.acquire()) != nil else { break }
-                    if let until = state.withLock({ $0.pausedUntil }), until > ContinuousClock.now {
-                        try? await Task.sleep(until: until, clock: .continuous)
+                    if let until = state.withLock({ $0.pausedUntil }), until > clock.now {
+                        try? await clock.sleep(until: until, tolerance: nil)
                     }
                     var taken = 1
                     while taken < Self.claimChunk, slots.tryAcquire() { taken += 1 }
@@ -146,7 +150,7 @@ public final class QueueWorker: Sendable {
                     let since = leases.now()
                     do {
                         let (store, owner, options, limit) = (store, owner, options, taken)
-                        claims = try await StoreDeadline.run(limit: store.stepDeadline) {
+                        claims = try await StoreDeadline.run(limit: store.stepDeadline, clock: clock) {
                             try await store.claimQueued(
                                 job: options.job, kinds: options.kinds, excluding: skipped, owner: owner, lease: options.lease,
                                 limit: limit,
@@ -159,7 +163,7 @@ public final class QueueWorker: Sendable {
                         // Backing off while the store is away (``RetryPolicy/storeOutage``).
                         if outage == 0 { onEvent(.problem("cannot claim from \(store.location): \(error); trying again")) }
                         outage += 1
-                        try? await Task.sleep(for: RetryPolicy.storeOutage.backoff(after: outage))
+                        await clock.pause(for: RetryPolicy.storeOutage.backoff(after: outage))
                         continue
                     }
                     for _ in claims.count..<taken { slots.release() }
@@ -187,7 +191,7 @@ public final class QueueWorker: Sendable {
                                 if givenBack {
                                     state.unreachableStreak += 1
                                     state.pausedUntil =
-                                        ContinuousClock.now + RetryPolicy.backendOutage.backoff(after: state.unreachableStreak)
+                                        self.clock.now + RetryPolicy.backendOutage.backoff(after: state.unreachableStreak)
                                 } else {
                                     state.unreachableStreak = 0
                                     state.pausedUntil = nil
@@ -207,7 +211,7 @@ public final class QueueWorker: Sendable {
                         let skipped = state.withLock { $0.skipped }
                         if options.drain,
                             let open = try? await StoreDeadline.run(
-                                limit: store.stepDeadline,
+                                limit: store.stepDeadline, clock: clock,
                                 { [store, options] in
                                     try await store.openItems(job: options.job, kinds: options.kinds, excluding: skipped)
                                 }),
@@ -219,14 +223,16 @@ public final class QueueWorker: Sendable {
                     }
                 }
                 // Stopping (or drained): the listings in flight finish, or are cancelled after the grace period.
-                let grace = options.grace
+                let (grace, clock) = (options.grace, clock)
                 group.addTask {
-                    let deadline = ContinuousClock.now + grace
-                    while ContinuousClock.now < deadline {
+                    let deadline = clock.now + grace
+                    // Cancelled, the listings' tasks are cancelled with it: nothing to wait for (and a
+                    // cancelled sleep returns at once, which made this loop spin until the deadline).
+                    while clock.now < deadline, !Task.isCancelled {
                         if self.state.withLock({ $0.inFlight }) == 0 { return }
-                        try? await Task.sleep(for: .milliseconds(50))
+                        await clock.pause(for: .milliseconds(50))
                     }
-                    if self.state.withLock({ $0.inFlight }) > 0 { throw GraceExpired() }
+                    if !Task.isCancelled, self.state.withLock({ $0.inFlight }) > 0 { throw GraceExpired() }
                 }
             }
         } catch is GraceExpired {

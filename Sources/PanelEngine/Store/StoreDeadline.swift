@@ -11,10 +11,10 @@ public enum StoreDeadline {
         public var description: String { "the store did not answer within \(StoreDeadline.step)" }
     }
 
-    /// Runs `operation`, or throws ``Exceeded`` after `limit` (the operation is cancelled and left to end
+    /// Runs `operation`, or throws ``Exceeded`` after `limit` on `clock` (the operation is cancelled and left to end
     /// on its own: an operation that ignores cancellation is not waited for). No limit: just runs it.
     public static func run<T: Sendable>(
-        limit: Duration? = step, _ operation: @escaping @Sendable () async throws -> T
+        limit: Duration? = step, clock: any EngineClock = ContinuousClock(), _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard let limit else { return try await operation() }
         let outcome = Mutex<CheckedContinuation<T, any Error>?>(nil)
@@ -41,7 +41,7 @@ public enum StoreDeadline {
                 }
                 timer.withLock {
                     $0 = Task {
-                        try? await Task.sleep(for: limit)
+                        await clock.pause(for: limit)
                         if !Task.isCancelled { finish(.failure(Exceeded())) }
                     }
                 }
