@@ -1,13 +1,18 @@
 public import ModelBackends
 
-/// Where the engine keeps what outlives one call: the response cache, batch jobs and their items
-/// (claimed under leases, so several processes share one job's work), persona results, budget
-/// reservations, document names and backends' rate windows (so a `rate_limit` holds across processes).
+/// Where the engine keeps what outlives one call, as one value holding every role below: the queue
+/// (``QueueStore``), results and documents (``ResultStore``), budgets (``BudgetStore``), reviews' event
+/// logs (``ReviewLogStore``), the team's records (``TeamStore``), the response cache and backends' rate
+/// windows (so a `rate_limit` holds across processes).
 ///
-/// `PanelStore` (SQLite) implements it for one machine; `PanelPostgres` implements the same
-/// protocol for several. The engine never names either. Every method is one atomic step: a process
-/// killed between two calls leaves the store as it was after the first.
-public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
+/// `PanelStore` (SQLite) implements it for one machine, `PanelPostgres` for several, ``MemoryStore``
+/// in memory on an injected clock for tests; all three pass one contract suite. The engine never names
+/// any of them, and a part that needs one role takes that role alone. Every method is one atomic step:
+/// a process killed between two calls leaves the store as it was after the first.
+public protocol ReviewStore: QueueStore, ResultStore, BudgetStore, ReviewLogStore, TeamStore, ResponseCache, RateWindows {}
+
+/// Jobs and their listings on a queue, claimed under leases so several processes share one job's work.
+public protocol QueueStore: Sendable {
     /// Where the store is, for messages (a path, or a URL without its password).
     var location: String { get }
 
@@ -72,8 +77,19 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     /// failed there, so it counts towards the item's attempts). Wakes idle workers.
     func release(_ claim: ItemClaim, name: String?, attempted: Bool) async throws
 
-    // MARK: Results
+    // MARK: Summary
 
+    func itemCounts(job: String) async throws -> [BatchItem.Status: Int]
+
+    /// Every item of a job in input order, one at a time (constant memory whatever the job's size).
+    func forEachItem(job: String, _ body: (BatchItem) throws -> Void) async throws
+    /// Every batch job (not the reviews' jobs), newest first: name, when it began (UTC,
+    /// `yyyy-MM-dd HH:mm:ss`) and what it has spent.
+    func jobs() async throws -> [JobSummary]
+}
+
+/// Persona results and finished listings' documents, written under a claim's lease (fenced).
+public protocol ResultStore: Sendable {
     /// Persona id → the stored review (JSON) of one item.
     func results(job: String, key: String) async throws -> [String: String]
 
@@ -97,8 +113,10 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     /// and the text.
     func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws
 
-    // MARK: Budget
+}
 
+/// A job's budget, reserved for calls in flight atomically across every process sharing the store.
+public protocol BudgetStore: Sendable {
     /// Reserves `amountUSD` of the job's budget for a call about to be made, when spent plus every live
     /// reservation plus this one stays within `limitUSD`; nil when it would not. Atomic across every
     /// process sharing the store.
@@ -109,19 +127,10 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
 
     /// Money the job has spent (known costs of saved results).
     func spent(job: String) async throws -> Double
+}
 
-    // MARK: Summary
-
-    func itemCounts(job: String) async throws -> [BatchItem.Status: Int]
-
-    /// Every item of a job in input order, one at a time (constant memory whatever the job's size).
-    func forEachItem(job: String, _ body: (BatchItem) throws -> Void) async throws
-    /// Every batch job (not the reviews' jobs), newest first: name, when it began (UTC,
-    /// `yyyy-MM-dd HH:mm:ss`) and what it has spent.
-    func jobs() async throws -> [JobSummary]
-
-    // MARK: Reviews as jobs
-
+/// Reviews asked of the team server as jobs on the queue, with each review's log of events.
+public protocol ReviewLogStore: Sendable {
     /// Keeps a new review when its token may have it (as ``TeamStore/admitReview(_:maxUnfinished:)``)
     /// and, in the same step, puts its job on the queue (`settings`: the ``JobSettings`` text any worker
     /// builds its engine from), waking idle workers.
@@ -144,7 +153,7 @@ public protocol ReviewStore: ResponseCache, RateWindows, TeamStore {
     func waitForReviewEvents(review: String, timeout: Duration) async
 }
 
-extension ReviewStore {
+extension QueueStore {
     public func claimQueued(
         job: String?, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
     ) async throws -> [QueuedClaim] {
