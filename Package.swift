@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PanelEngineTests",
-            dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "MockProvider", "PanelStore"]),
+            dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "MockProvider"]),
         .testTarget(name: "ModelRouterTests", dependencies: ["ModelRouter", "ModelBackends", "MockProvider"]),
         .testTarget(
             name: "PanelStoreTests",

@@ -4,7 +4,6 @@ import ModelBackends
 import ModelRouter
 import PanelEngine
 import PanelKit
-import PanelStore
 import Synchronization
 import Testing
 
@@ -71,7 +70,7 @@ struct EngineTests {
                 overrides: ReviewOverrides(temperature: 0.7, maxOutputTokens: 300, quorum: 4))
             let reviewed = await engine.review([try ListingLoader.load(path: path)])
 
-            let store = try PanelStore(path: workspace.file("s.sqlite"))
+            let store = MemoryStore()
             let sink = DirectorySink(path: workspace.file("out"))
             _ = try sink.prepare()
             let driver = BatchDriver(
@@ -112,7 +111,7 @@ struct EngineTests {
             #expect(abs(ceiling - 0.0042) < 1e-9)
 
             for (budget, calls) in [(0.003, 0), (1.0, 4)] {
-                let store = try PanelStore(path: workspace.file("s-\(budget).sqlite"))
+                let store = MemoryStore()
                 let before = handle.stats.snapshot.chatRequests
                 let sink = DirectorySink(path: workspace.file("out-\(budget)"))
                 _ = try sink.prepare()
@@ -122,30 +121,11 @@ struct EngineTests {
                 let stopped = try await driver.run(BatchInputs(paths: [path]))
                 #expect(stopped == (calls == 0))
                 #expect(handle.stats.snapshot.chatRequests - before == calls)
-                #expect(try store.spent(job: "j") <= budget)
+                #expect(try await store.spent(job: "j") <= budget)
                 let summary = try await driver.writeSummary(budgetStopped: stopped)
                 #expect(summary.complete == (calls == 0 ? 0 : 1) && summary.notStarted == (calls == 0 ? 1 : 0))
             }
         }
-    }
-
-    /// A listing whose backend cannot be reached from this host goes back to the queue (its claim counts
-    /// as an attempt) for a worker that can reach it; its last attempt keeps the abstentions, so it ends.
-    @Test(.timeLimit(.minutes(2))) func aListingWhoseBackendCannotBeReachedIsGivenBackUntilItsLastAttempt() async throws {
-        let workspace = try Workspace()
-        let path = try listing(workspace)
-        var configuration = mockConfiguration("http://127.0.0.1:\(MockProvider.unusedPort())/v1")
-        configuration.backends[0].retry = RetryPolicy(maxAttempts: 1)
-        let engine = try engine(configuration)
-        let store = try PanelStore(path: workspace.file("s.sqlite"))
-        let driver = BatchDriver(
-            engine: engine, store: store, sink: nil, options: .init(job: "j", concurrency: 4, maxItemAttempts: 2))
-        _ = try await driver.run(BatchInputs(paths: [path]))
-        #expect(driver.progress.givenBack == 1)
-        var items: [BatchItem] = []
-        try store.forEachItem(job: "j") { items.append($0) }
-        #expect(items.map(\.status) == [.partial])
-        #expect(try store.results(job: "j", key: items[0].key).count == 4)
     }
 
     /// A recording that cannot be written fails the persona after the one call that was made: it is not

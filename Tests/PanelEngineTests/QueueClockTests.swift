@@ -141,5 +141,6 @@ struct QueueClockTests {
         clock.advance(by: .seconds(2))
         try await run.value
         #expect(try await store.results(job: "j", key: key).count == 4)  // the abstentions, on the last attempt
+        #expect(worker.drivers.first?.progress.givenBack == 1)
     }
 }

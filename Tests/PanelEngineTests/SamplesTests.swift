@@ -3,7 +3,6 @@ import MockProvider
 import ModelBackends
 import PanelEngine
 import PanelKit
-import PanelStore
 import Testing
 
 /// `--samples K`: each persona asked K times, the answers combined, spreads and intervals in every

@@ -43,7 +43,7 @@ struct ReviewEventsTests {
     @Test(.timeLimit(.minutes(2))) func watchersFollowTheStoresLogAndALateOneGetsTheMergedPast() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-events-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try PanelStore(path: directory.appendingPathComponent("panel.sqlite").path)
+        let store = MemoryStore()
         try await store.createReview(
             TeamReview(id: "r", createdAt: 1, tokenID: "t", createdBy: "ann", status: .running, title: "A", listings: "[]"))
         let started = ReviewEvent(name: "persona.started", data: ["tool_index": .int(0), "persona": .string("builder")])
@@ -72,7 +72,7 @@ struct ReviewEventsTests {
     @Test(.timeLimit(.minutes(2))) func aFinishedReviewWithoutALogIsReplayedFromItsDocument() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-events-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try PanelStore(path: directory.appendingPathComponent("panel.sqlite").path)
+        let store = MemoryStore()
         try await store.createReview(
             TeamReview(id: "r", createdAt: 1, tokenID: "t", createdBy: "ann", status: .queued, title: "A", listings: "[]"))
         try await store.updateReview(id: "r", status: .failed, document: nil, verdicts: [], costUSD: nil, error: "boom")

@@ -294,7 +294,7 @@ struct ServerHardeningTests {
                 await eventually {
                     try await server.request(.get, "/v1/batches/\(id)", token: secret).json?["status"]?.stringValue == "done"
                 })
-            let batchSpent = try server.store.spent(job: id)
+            let batchSpent = try await server.store.spent(job: id)
             let settled = try await spent()
             #expect(batchSpent > 0 && abs(settled - batchSpent) < 1e-9)
         }

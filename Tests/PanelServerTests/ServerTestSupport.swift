@@ -16,7 +16,7 @@ import Testing
 /// token per role.
 struct ServerHarness: Sendable {
     let client: any TestClientProtocol
-    let store: PanelStore
+    let store: MemoryStore
     let server: TeamServer
     let admin: String
     let editor: String
@@ -34,7 +34,7 @@ struct ServerHarness: Sendable {
         try await MockProvider.withServer(configuration) { mock in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-server-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let store = try PanelStore(path: directory.appendingPathComponent("panel.sqlite").path)
+            let store = MemoryStore()
             // Routed: two backends on the mock, the router choosing per call.
             var configuration = PanelConfiguration(
                 backends: (routed ? ["mock", "mock-b"] : ["mock"]).map {
