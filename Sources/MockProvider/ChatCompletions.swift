@@ -45,6 +45,7 @@ struct ChatCompletions: Sendable {
         if let onRequest = configuration.onRequest {
             onRequest(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""), body)
         }
+        // JSON: the stand-in provider parses requests with Foundation, not panel's reader: a test double shares no code with what it tests.
         guard let payload = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
             return json(.badRequest, #"{"error":{"message":"the body is not JSON","type":"invalid_request_error"}}"#)
         }

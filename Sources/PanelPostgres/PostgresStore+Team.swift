@@ -302,6 +302,7 @@ extension PostgresStore: TeamStore {
     // MARK: editor actions
 
     public func addEditorActions(review id: String, _ actions: [EditorAction]) async throws -> Bool {
+        // JSON: Foundation both ways — an editor's action is a Codable value written and read only here.
         let encoded = try actions.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await transaction { connection in
             // The review's row, locked, orders two editors' actions: each takes the next positions.

@@ -45,6 +45,7 @@ struct ReviewsAPI {
     /// at most `--max-queued-per-token` reviews queued or running (429 beyond): one step in the store,
     /// so concurrent requests — on this server or another — cannot all slip under either limit.
     func start(_ listings: [Listing], by token: TeamToken) async throws -> TeamReview {
+        // JSON: Foundation both ways — a listing is Codable, written here and read by the review's worker and the web page with JSONDecoder.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var review = TeamReview(

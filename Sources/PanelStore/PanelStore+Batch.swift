@@ -53,7 +53,7 @@ extension PanelStore {
             try db.create(index: "batch_name_by_key", on: "batch_name", columns: ["job", "key"], unique: true)
             let rows = try Row.fetchAll(db, sql: "SELECT job, key, documents FROM batch_item WHERE documents != '[]'")
             for row in rows {
-                let documents = (try? JSONDecoder().decode([String].self, from: Data((row["documents"] as String).utf8))) ?? []
+                let documents = Self.documents(row["documents"])
                 guard let first = documents.first else { continue }
                 let name = URL(fileURLWithPath: first).deletingPathExtension().lastPathComponent
                 try db.execute(
@@ -134,13 +134,18 @@ extension PanelStore {
     static let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
     static func item(_ row: Row) -> BatchItem {
-        let documents = (try? JSONDecoder().decode([String].self, from: Data((row["documents"] as String).utf8))) ?? []
+        let documents = Self.documents(row["documents"])
         return BatchItem(
             key: row["key"], name: row["name"], status: BatchItem.Status(rawValue: row["status"]) ?? .pending, error: row["error"],
             documents: documents,
             outcome: BatchItem.Outcome(
                 verdict: row["verdict"], shipShare: row["ship_share"], scoreMedian: row["score_median"], costUSD: row["cost_usd"],
                 answered: row["answered"]))
+    }
+
+    /// The `documents` column (a JSON array of addresses), read by the writer that wrote it.
+    static func documents(_ text: String) -> [String] {
+        JSONValue.parse(text)?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
     static func writeItem(

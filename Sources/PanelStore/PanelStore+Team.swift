@@ -307,6 +307,7 @@ extension PanelStore: TeamStore {
     // MARK: editor actions
 
     public func addEditorActions(review id: String, _ actions: [EditorAction]) async throws -> Bool {
+        // JSON: Foundation both ways — an editor's action is a Codable value written and read only here.
         let encoded = try actions.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try writeTransaction { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM team_review WHERE id = ?", arguments: [id]) == true else { return false }

@@ -77,8 +77,7 @@ struct BackendsCommand: AsyncParsableCommand {
             rows = collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSONValue.array(rows.map { .object($0.mapValues(JSONValue.string)) }).prettyText(), terminator: "")
         } else {
             var columns = ["name", "kind", "model", "base_url", "key", "price", "used_by"]
             if check { columns += ["status", "latency_ms", "reported_model"] }

@@ -36,17 +36,17 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let log = Diagnostics(verbose: false, quiet: false)
             let database = try await JobsCommand.open(store, log: log)
-            var rows: [[String: Any]] = []
+            var rows: [[String: JSONValue]] = []
             for job in try await database.jobs() {
                 let counts = try await database.itemCounts(job: job.name)
-                var row: [String: Any] = ["name": job.name, "created_at": job.createdAt, "spent_usd": job.spentUSD]
-                for status in BatchItem.Status.allCases { row[status.rawValue] = counts[status] ?? 0 }
+                var row: [String: JSONValue] = [
+                    "name": .string(job.name), "created_at": .string(job.createdAt), "spent_usd": .double(job.spentUSD),
+                ]
+                for status in BatchItem.Status.allCases { row[status.rawValue] = .int(counts[status] ?? 0) }
                 rows.append(row)
             }
             if json {
-                print(
-                    String(
-                        decoding: try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                print(JSONValue.array(rows.map(JSONValue.object)).prettyText(), terminator: "")
                 return
             }
             guard !rows.isEmpty else {
@@ -55,13 +55,13 @@ struct JobsCommand: AsyncParsableCommand {
             }
             var lines = ["JOB                      CREATED (UTC)        COMPLETE  PARTIAL  FAILED  PENDING  SPENT"]
             for row in rows {
-                let name = (row["name"] as? String ?? "").padding(
-                    toLength: max(24, (row["name"] as? String ?? "").count), withPad: " ", startingAt: 0)
+                let text = row["name"]?.stringValue ?? ""
+                let name = text.padding(toLength: max(24, text.count), withPad: " ", startingAt: 0)
                 lines.append(
-                    name + " " + (row["created_at"] as? String ?? "").padding(toLength: 19, withPad: " ", startingAt: 0)
+                    name + " " + (row["created_at"]?.stringValue ?? "").padding(toLength: 19, withPad: " ", startingAt: 0)
                         + String(
-                            format: "  %8d %8d %7d %8d  $%.4f", row["complete"] as? Int ?? 0, row["partial"] as? Int ?? 0,
-                            row["failed"] as? Int ?? 0, row["pending"] as? Int ?? 0, row["spent_usd"] as? Double ?? 0))
+                            format: "  %8d %8d %7d %8d  $%.4f", row["complete"]?.intValue ?? 0, row["partial"]?.intValue ?? 0,
+                            row["failed"]?.intValue ?? 0, row["pending"]?.intValue ?? 0, row["spent_usd"]?.numberValue ?? 0))
             }
             print(TerminalText.safe(lines.joined(separator: "\n"), singleLine: false))
         }
@@ -81,24 +81,22 @@ struct JobsCommand: AsyncParsableCommand {
             let job = try await JobsCommand.job(name, in: database, log: log)
             let counts = try await database.itemCounts(job: name)
             let spent = try await database.spent(job: name)
-            var problems: [[String: Any]] = []
+            var problems: [[String: JSONValue]] = []
             try await database.forEachItem(job: name) { item in
                 guard item.status == .failed || item.status == .partial else { return }
+                let error = item.error ?? (item.status == .partial ? "\(item.outcome.answered ?? 0) of the personas answered" : nil)
                 problems.append([
-                    "key": item.key, "name": item.name ?? NSNull(), "status": item.status.rawValue,
-                    "error": item.error ?? (item.status == .partial ? "\(item.outcome.answered ?? 0) of the personas answered" : NSNull()),
+                    "key": .string(item.key), "name": item.name.map(JSONValue.string) ?? .null, "status": .string(item.status.rawValue),
+                    "error": error.map(JSONValue.string) ?? .null,
                 ])
             }
             if json {
-                var object: [String: Any] = [
-                    "name": name, "spent_usd": spent, "budget_usd": job.budgetUSD ?? NSNull(), "cancelled": job.cancelled,
-                    "problems": problems,
+                var object: [String: JSONValue] = [
+                    "name": .string(name), "spent_usd": .double(spent), "budget_usd": job.budgetUSD.map(JSONValue.double) ?? .null,
+                    "cancelled": .bool(job.cancelled), "problems": .array(problems.map(JSONValue.object)),
                 ]
-                for status in BatchItem.Status.allCases { object[status.rawValue] = counts[status] ?? 0 }
-                print(
-                    String(
-                        decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
-                )
+                for status in BatchItem.Status.allCases { object[status.rawValue] = .int(counts[status] ?? 0) }
+                print(JSONValue.object(object).prettyText(), terminator: "")
                 return
             }
             var lines = [
@@ -107,10 +105,10 @@ struct JobsCommand: AsyncParsableCommand {
                     + String(format: " · $%.4f spent", spent) + (job.budgetUSD.map { String(format: " of $%.4f", $0) } ?? ""),
             ]
             for problem in problems {
-                let label = (problem["name"] as? String) ?? (problem["key"] as? String ?? "")
-                let error = problem["error"] as? String ?? ""
+                let label = problem["name"]?.stringValue ?? problem["key"]?.stringValue ?? ""
+                let error = problem["error"]?.stringValue ?? ""
                 // A bad row's reason already names its file and line.
-                lines.append("  \(problem["status"] as? String ?? ""): " + (error.hasPrefix(label) ? error : "\(label) — \(error)"))
+                lines.append("  \(problem["status"]?.stringValue ?? ""): " + (error.hasPrefix(label) ? error : "\(label) — \(error)"))
             }
             print(TerminalText.safe(lines.joined(separator: "\n"), singleLine: false))
         }

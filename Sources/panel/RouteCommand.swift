@@ -54,7 +54,8 @@ struct RouteCommand: AsyncParsableCommand {
         let statistics = BackendStatistics()
         if let stats {
             guard let data = FileManager.default.contents(atPath: stats),
-                let object = try? JSONSerialization.jsonObject(with: data) as? [String: [Double]]
+                // JSON: Foundation both ways — a user's statistics file, read once.
+                let object = try? JSONDecoder().decode([String: [Double]].self, from: data)
             else {
                 log.error("\(stats): expected a JSON object of backend name → list of latencies in milliseconds")
                 throw PanelExit.usage
@@ -65,7 +66,7 @@ struct RouteCommand: AsyncParsableCommand {
         if !configuration.usesRouter { configuration.defaultBackend = PanelConfiguration.routerName }
         let backends = BackendStack.build(configuration, keys: [:], options: .init(statistics: statistics))
         guard let router = backends[PanelConfiguration.routerName] as? ModelRouter else { throw PanelExit.usage }
-        var traces: [[String: Any]] = []
+        var traces: [JSONValue] = []
         for listing in loaded {
             if !json { print("\n\(TerminalText.safe(listing.name))") }
             for persona in promptSet.personas {
@@ -75,11 +76,12 @@ struct RouteCommand: AsyncParsableCommand {
                 let decision = router.decide(request)
                 let fixed = configuration.backendName(for: persona.id)
                 if json {
-                    let data = try JSONEncoder().encode(decision.trace)
-                    traces.append([
-                        "listing": listing.name, "persona": persona.id,
-                        "trace": try JSONSerialization.jsonObject(with: data), "configured_backend": fixed,
-                    ])
+                    // The trace as a value directly (it was encoded to bytes, parsed into `Any`, and written again).
+                    traces.append(
+                        .object([
+                            "listing": .string(listing.name), "persona": .string(persona.id),
+                            "trace": try JSONValueEncoder.encode(decision.trace), "configured_backend": .string(fixed),
+                        ]))
                     continue
                 }
                 print(
@@ -93,8 +95,7 @@ struct RouteCommand: AsyncParsableCommand {
             }
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: traces, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSONValue.array(traces).prettyText(), terminator: "")
         }
     }
 

@@ -77,15 +77,14 @@ struct TokensCommand: AsyncParsableCommand {
             let database = try await JobsCommand.open(store, log: log)
             let tokens = try await database.tokens()
             if json {
-                let rows: [[String: Any]] = tokens.map {
-                    [
-                        "id": $0.id, "name": $0.name, "role": $0.role.rawValue, "spent_usd": $0.spentUSD,
-                        "budget_usd": $0.budgetUSD as Any? ?? NSNull(), "revoked": $0.revoked,
-                        "created_at": ISO8601DateFormatter().string(from: $0.createdAt),
-                    ]
+                let rows: [JSONValue] = tokens.map {
+                    .object([
+                        "id": .string($0.id), "name": .string($0.name), "role": .string($0.role.rawValue),
+                        "spent_usd": .double($0.spentUSD), "budget_usd": $0.budgetUSD.map(JSONValue.double) ?? .null,
+                        "revoked": .bool($0.revoked), "created_at": .string(ISO8601DateFormatter().string(from: $0.createdAt)),
+                    ])
                 }
-                let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
+                print(JSONValue.array(rows).prettyText(), terminator: "")
                 return
             }
             if tokens.isEmpty {

@@ -119,29 +119,6 @@ struct EvalCommand: AsyncParsableCommand {
     }
 }
 
-extension JSONValue {
-    /// Indented JSON, keys sorted, a trailing newline.
-    func prettyText() -> String {
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: jsonObject, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return canonicalText() + "\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
-    var jsonObject: Any {
-        switch self {
-        case .null: return NSNull()
-        case .bool(let value): return value
-        case .int(let value): return value
-        case .double(let value): return value
-        case .string(let value): return value
-        case .array(let values): return values.map(\.jsonObject)
-        case .object(let values): return values.mapValues(\.jsonObject)
-        }
-    }
-}
-
 /// `panel stats`: how the panel scores and how far its personas agree.
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -153,3 +153,22 @@ import Testing
         #expect(JSONValue.parse(try #require(JSONValue.parse("-0.0")).canonicalText())?.canonicalText() == "0")
     }
 }
+
+/// The CLI's `--format json` outputs are written by ``JSONValue/prettyText()``: laid out exactly as
+/// Foundation's pretty printer lays the same value out (they were written by it before). Keys sort by
+/// code point, as everywhere in this writer; Foundation's order differs only for non-ASCII keys, which
+/// no output has.
+@Suite struct PrettyTextTests {
+    @Test func prettyTextIsFoundationsLayout() throws {
+        let value = JSONValue.object([
+            "empty": .object([:]), "none": .array([]), "list": .array([.int(1), .double(2.5), .string("a/b \"q\"\n"), .null]),
+            "nested": .object(["z": .bool(true), "a": .array([.object(["k": .double(1e-7)])])]), "int": .int(-3),
+            "whole": .int(3), "text": .string("ünï ß"),
+        ])
+        let foundation = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: value.canonicalData()),
+            options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        #expect(value.prettyText() == String(decoding: foundation, as: UTF8.self) + "\n")
+        #expect(JSONValue.parse(value.prettyText()) == value)
+    }
+}

@@ -64,6 +64,17 @@ struct GoldenDocumentTests {
             #expect(direct == (try JSONValueEncoder.encode(review)))
             let decoded = try JSONDecoder().decode(ReviewDocument.Review.self, from: direct.canonicalData())
             #expect(decoded == review)
+            // Read back by the project's own reader, as a batch reads its saved results: the same value.
+            #expect(try JSONValueDecoder.decode(ReviewDocument.Review.self, from: direct.canonicalText()) == review)
+        }
+        // Whole documents too (nested optionals, enums, arrays of objects).
+        for name in Self.names {
+            let document = try document(name)
+            #expect(try JSONValueDecoder.decode(ReviewDocument.self, from: JSONValueEncoder.encode(document)) == document)
+        }
+        // A wrong type is refused with its path, as JSONDecoder refuses it.
+        #expect(throws: DecodingError.self) {
+            try JSONValueDecoder.decode(ReviewDocument.Review.self, from: #"{"persona": 3}"#)
         }
     }
 

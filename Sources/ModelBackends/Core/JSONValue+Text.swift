@@ -64,6 +64,52 @@ extension JSONValue {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Indented text for people and scripts (the CLI's `--format json` outputs): two spaces a level, keys
+    /// sorted by code point, `"key" : value`, slashes unescaped, a trailing newline — as Foundation's pretty printer lays
+    /// it out, written by this writer instead of bridging every value through `JSONSerialization`.
+    public func prettyText() -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(1024)
+        write(into: &bytes, indent: 0)
+        bytes.append(0x0A)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func write(into out: inout [UInt8], indent: Int) {
+        func newline(_ level: Int) {
+            out.append(0x0A)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: level * 2))
+        }
+        switch self {
+        case .array(let values):
+            out.append(UInt8(ascii: "["))
+            if values.isEmpty { out.append(0x0A) }
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                value.write(into: &out, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            if fields.isEmpty { out.append(0x0A) }
+            var first = true
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                newline(indent + 1)
+                Self.write(string: key, into: &out)
+                out.append(contentsOf: " : ".utf8)
+                value.write(into: &out, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(into: &out)
+        }
+    }
+
     func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)

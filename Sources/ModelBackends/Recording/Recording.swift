@@ -96,6 +96,7 @@ public struct RecordingStore: Sendable {
 
     public func save(_ recording: Recording) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // JSON: Foundation both ways — a recording is a Codable file people diff; written and read only here.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let text = redactor.redact(String(decoding: try encoder.encode(recording), as: UTF8.self)) + "\n"

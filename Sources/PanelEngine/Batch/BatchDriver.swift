@@ -139,6 +139,7 @@ public final class BatchDriver: Sendable {
             total.requeued += result.requeued
             chunk.removeAll(keepingCapacity: true)
         }
+        // JSON: Foundation both ways — a listing is Codable, written here and read (BatchDriver.work, the review job, the web page) by JSONDecoder.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for (position, row) in inputs.enumerated() {
@@ -405,7 +406,8 @@ public final class BatchDriver: Sendable {
             var personaID = Substring(stored)
             if let slash = stored.firstIndex(of: "/"), Int(stored[..<slash]) != nil { personaID = stored[stored.index(after: slash)...] }
             guard let persona = engine.settings.prompts.personas.first(where: { $0.id == personaID }),
-                let review = try? JSONDecoder().decode(ReviewDocument.Review.self, from: Data(json.utf8))
+                // Saved by the project's writer (``JSONValueEncoder``), read back by its reader.
+                let review = try? JSONValueDecoder.decode(ReviewDocument.Review.self, from: json)
             else { continue }
             if options.retryFailed && review.status == .abstained { continue }
             results[stored] = PersonaResult(review: review, persona: persona)

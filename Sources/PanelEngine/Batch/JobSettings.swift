@@ -57,6 +57,7 @@ public struct JobSettings: Codable, Sendable, Hashable {
 
     /// The settings as stored: JSON with sorted keys (the same settings give the same text).
     public func json() -> String {
+        // JSON: Foundation both ways — settings are a Codable value written once per job and read once per worker.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"

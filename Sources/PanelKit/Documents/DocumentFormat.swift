@@ -1,4 +1,5 @@
 public import Foundation
+import ModelBackends
 
 /// The formats a document can be written in.
 public enum DocumentFormat: String, Sendable, CaseIterable {
@@ -23,18 +24,20 @@ public enum JSONDocumentRenderer {
     }
 
     /// Reads a v1 document back, rejecting other schema versions with a clear message.
+    /// Documents are read with Foundation's `JSONDecoder` alone (the schema first, then the whole): they
+    /// are Codable types with nested optionals, read once per file, where its error paths name the field.
     public static func decode(_ data: Data, source: String) throws -> ReviewDocument {
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw DocumentError("\(source): not a JSON object")
-        }
-        guard let schema = json["schema"] as? String else {
+        struct Header: Decodable { var schema: JSONValue? }
+        let decoder = JSONDecoder()
+        guard let header = try? decoder.decode(Header.self, from: data) else { throw DocumentError("\(source): not a JSON object") }
+        guard let schema = header.schema?.stringValue else {
             throw DocumentError("\(source): no 'schema' field; expected \(ReviewDocument.schemaVersion)")
         }
         guard schema == ReviewDocument.schemaVersion else {
             throw DocumentError("\(source): schema '\(schema)' is not supported; this panel reads \(ReviewDocument.schemaVersion)")
         }
         do {
-            let document = try JSONDecoder().decode(ReviewDocument.self, from: data)
+            let document = try decoder.decode(ReviewDocument.self, from: data)
             try validate(document, source: source)
             return document
         } catch let error as DocumentError {
