@@ -18,6 +18,9 @@ public final class ModelRouter: ModelBackend {
     let profiles: [RoutingPolicy.Profile]
     let summaries: [String: String]
     let defaultSummary: String
+    /// The fixed filters' outcome under the panel's constraints and under each persona's.
+    let fixedFilters: RoutingPolicy.FixedFilters
+    let personaFixedFilters: [String: RoutingPolicy.FixedFilters]
 
     private struct State {
         var random: SeededRandom
@@ -42,9 +45,12 @@ public final class ModelRouter: ModelBackend {
         self.time = time
         self.statistics = statistics ?? BackendStatistics(time: time)
         self.state = Mutex(State(random: SeededRandom(seed: seed)))
-        self.profiles = candidates.map(RoutingPolicy.Profile.init)
+        let profiles = candidates.map(RoutingPolicy.Profile.init)
+        self.profiles = profiles
         self.summaries = personaConstraints.mapValues(\.summary)
         self.defaultSummary = constraints.summary
+        self.fixedFilters = RoutingPolicy.FixedFilters(profiles, constraints)
+        self.personaFixedFilters = personaConstraints.mapValues { RoutingPolicy.FixedFilters(profiles, $0) }
     }
 
     /// Hedged calls so far over routed calls.
@@ -62,8 +68,9 @@ public final class ModelRouter: ModelBackend {
         let random = state.withLock { $0.random.next() }
         let families = request.context.panel?.familiesInUse(excluding: persona) ?? []
         let decision = RoutingPolicy.decide(
-            request, candidates: candidates, profiles: profiles, constraints: constraints, statistics: statistics, familiesInUse: families,
-            random: random, summary: persona.flatMap { summaries[$0] } ?? defaultSummary)
+            request, candidates: candidates, profiles: profiles, fixed: persona.flatMap { personaFixedFilters[$0] } ?? fixedFilters,
+            constraints: constraints, statistics: statistics, familiesInUse: families, random: random,
+            summary: persona.flatMap { summaries[$0] } ?? defaultSummary)
         if constraints.diverseFamilies, let pick = decision.ranked.first, let panel = request.context.panel, let persona {
             panel.record(persona: persona, family: pick.family)
         }

@@ -100,39 +100,75 @@ public enum RoutingPolicy {
         familiesInUse: Set<String> = [],
         random: Double
     ) -> RoutingDecision {
-        decide(
-            request, candidates: candidates, profiles: candidates.map(Profile.init), constraints: constraints, statistics: statistics,
-            familiesInUse: familiesInUse, random: random)
+        let profiles = candidates.map(Profile.init)
+        return decide(
+            request, candidates: candidates, profiles: profiles, fixed: FixedFilters(profiles, constraints), constraints: constraints,
+            statistics: statistics, familiesInUse: familiesInUse, random: random)
+    }
+
+    /// Why a candidate is excluded: the filter's name and the detail the trace shows.
+    struct Exclusion: Sendable {
+        var filter: String
+        var detail: String
+    }
+
+    /// The filters that depend on the candidates and the constraints alone (capability, quality,
+    /// local-only), with their trace text: the same for every call under those constraints, so a router
+    /// works them out once per set of constraints instead of once per call (they were a third of a
+    /// decision's time, in string building).
+    struct FixedFilters: Sendable {
+        var exclusions: [Exclusion?]
+        /// The candidates' names, in order (the statistics are read by them).
+        var names: [String]
+
+        init(_ profiles: [Profile], _ constraints: RoutingConstraints) {
+            let required = Profile.mask(constraints.require)
+            names = profiles.map(\.name)
+            exclusions = profiles.map { profile in
+                if required & profile.capabilityMask != required {
+                    let missing = constraints.require.subtracting(profile.capabilities)
+                    return Exclusion(filter: "capability", detail: "lacks \(missing.map(\.rawValue).sorted().joined(separator: ", "))")
+                } else if let min = constraints.minQuality, profile.quality < min {
+                    return Exclusion(filter: "quality", detail: "quality \(profile.quality) < \(min)")
+                } else if constraints.localOnly && !profile.isLocal {
+                    return Exclusion(filter: "local-only", detail: "not a local backend")
+                }
+                return nil
+            }
+        }
     }
 
     static func decide(
         _ request: ChatRequest,
         candidates: [RouteCandidate],
         profiles: [Profile],
+        fixed: FixedFilters,
         constraints: RoutingConstraints,
         statistics: BackendStatistics,
         familiesInUse: Set<String>,
         random: Double,
         summary: String? = nil
     ) -> RoutingDecision {
-        let required = Profile.mask(constraints.require)
+        /// Plain values only (no strings): ranking moves these around, and a string in each made every
+        /// move a retain and a release.
         struct Scored {
-            /// Index into `candidates` (copying candidates around costs more than deciding).
+            /// Index into `candidates` and `profiles` (copying candidates around costs more than deciding).
             var index: Int
-            var name: String
             var cost: Double?
             var p90: Int?
             var quality: Int
             var cold: Bool
         }
         var entries: [RoutingTrace.Candidate] = []
+        entries.reserveCapacity(profiles.count)
         var qualifying: [Scored] = []
+        qualifying.reserveCapacity(profiles.count)
         var cooling: [Scored] = []
         var atCapacity: [Scored] = []
         var earliestRecovery: Duration?
         let promptTokens = inputTokens(request)
 
-        let snapshots = statistics.snapshots(profiles.map(\.name))
+        let snapshots = statistics.snapshots(fixed.names)
         for (candidateIndex, profile) in profiles.enumerated() {
             let stats = snapshots[candidateIndex]
             let cost = estimatedCost(
@@ -140,20 +176,18 @@ public enum RoutingPolicy {
                 meanOutputTokens: stats.meanOutputTokens)
             let p90 = stats.samples >= 3 ? stats.p90MS : profile.declaredLatencyMS
             let quality = profile.quality
-            var entry = RoutingTrace.Candidate(
-                backend: profile.name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90, quality: quality,
-                family: profile.family)
+            // Built in place in the trace (a local copy appended at the end was copied again).
+            entries.append(
+                RoutingTrace.Candidate(
+                    backend: profile.name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90, quality: quality,
+                    family: profile.family))
+            let entryIndex = entries.count - 1
             func exclude(_ filter: String, _ detail: String) {
-                entry.excludedBy = filter
-                entry.detail = detail
+                entries[entryIndex].excludedBy = filter
+                entries[entryIndex].detail = detail
             }
-            if required & profile.capabilityMask != required {
-                let missing = constraints.require.subtracting(profile.capabilities)
-                exclude("capability", "lacks \(missing.map(\.rawValue).sorted().joined(separator: ", "))")
-            } else if let min = constraints.minQuality, quality < min {
-                exclude("quality", "quality \(quality) < \(min)")
-            } else if constraints.localOnly && !profile.isLocal {
-                exclude("local-only", "not a local backend")
+            if let excluded = fixed.exclusions[candidateIndex] {
+                exclude(excluded.filter, excluded.detail)
             } else if let cap = constraints.maxCostUSD, cost == nil {
                 exclude("cost cap", "price unknown, cap $\(cap)")
             } else if let cap = constraints.maxCostUSD, let cost, cost > cap {
@@ -161,8 +195,7 @@ public enum RoutingPolicy {
             } else if let cap = constraints.maxLatencyMS, let p90, p90 > cap {
                 exclude("latency cap", "p90 \(p90) ms > \(cap) ms")
             } else {
-                let scored = Scored(
-                    index: candidateIndex, name: profile.name, cost: cost, p90: p90, quality: quality, cold: stats.samples == 0)
+                let scored = Scored(index: candidateIndex, cost: cost, p90: p90, quality: quality, cold: stats.samples == 0)
                 switch stats.health {
                 case .coolingDown(let until):
                     exclude("cooling down", "until t+\(until.milliseconds) ms")
@@ -183,7 +216,6 @@ public enum RoutingPolicy {
                     }
                 }
             }
-            entries.append(entry)
         }
 
         // Everything qualifying is busy: queue on the least loaded rather than fail.
@@ -210,7 +242,7 @@ public enum RoutingPolicy {
         }
         let keyed = qualifying.map { (scored: $0, key: key($0)) }.sorted { a, b in
             if a.key != b.key { return a.key < b.key }
-            return a.scored.name < b.scored.name  // ties: by name, stated in the rule
+            return profiles[a.scored.index].name < profiles[b.scored.index].name  // ties: by name, stated in the rule
         }
         var ranked = keyed.map(\.scored)
         if keyed.count > 1, keyed[0].key == keyed[1].key {
@@ -224,7 +256,8 @@ public enum RoutingPolicy {
             let index = ranked.firstIndex(where: { $0.index == pick.index })
         {
             ranked.insert(ranked.remove(at: index), at: 0)
-            rule = "exploration: \(pick.name) has no observations yet (\(Int(constraints.explorationShare * 100))% of calls)"
+            rule =
+                "exploration: \(profiles[pick.index].name) has no observations yet (\(Int(constraints.explorationShare * 100))% of calls)"
         }
 
         // Diversity: families this review has not heard from come first.
@@ -245,7 +278,9 @@ public enum RoutingPolicy {
         }
         return RoutingDecision(
             ranked: ranked.map { candidates[$0.index] },
-            trace: RoutingTrace(constraints: summary ?? constraints.summary, candidates: entries, pick: ranked.first?.name, rule: rule),
+            trace: RoutingTrace(
+                constraints: summary ?? constraints.summary, candidates: entries, pick: ranked.first.map { profiles[$0.index].name },
+                rule: rule),
             allCoolingDown: ranked.isEmpty && !cooling.isEmpty, earliestRecovery: earliestRecovery)
     }
 }
