@@ -9,6 +9,7 @@
 #        bench/instructions.sh --marginal the instructions one more call costs: (a 100-listing batch − the
 #                                         50-listing one) ÷ 200 calls, without the process's fixed costs
 #                                         (start-up, first use of each type), which the per-call figure spreads
+#        bench/instructions.sh --profile  where those marginal instructions go, by group and by function
 # Set OTEL_EXPORTER_OTLP_ENDPOINT (a receiver listening) to count with traces on.
 # PANEL_BIN=path/to/panel counts another build (e.g. the one before a change).
 set -euo pipefail
@@ -45,6 +46,15 @@ count() {  # count RUN [LISTINGS=50] [total]: instructions per call of one run (
 if [ "$mode" = "--marginal" ]; then
   small=$(count 1 50 total); large=$(count 2 100 total)
   python3 -c "print(f'marginal instructions per call: {($large - $small) // 200:,} (100-listing run {$large:,}, 50-listing run {$small:,})')"
+  exit 0
+fi
+
+if [ "$mode" = "--profile" ]; then
+  # Where one more call's instructions go: each function's own instructions in the 100-listing run less
+  # the 50-listing run's, ÷ 200 calls, grouped (JSON, SQLite, documents, statistics, runtime, NIO, …).
+  count 1 50 total >/dev/null; count 2 100 total >/dev/null
+  for run in 1 2; do callgrind_annotate --threshold=100 "$tmp/cg.$run" > "$tmp/annotated.$run" 2>/dev/null; done
+  python3 bench/profile.py "$tmp/annotated.1" "$tmp/annotated.2" 200
   exit 0
 fi
 

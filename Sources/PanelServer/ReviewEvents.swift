@@ -95,10 +95,11 @@ public final class ReviewEvents: Sendable {
 
     let state = Mutex(State())
     let retained: Int
-    let store: any ReviewStore
+    /// The roles the streams read: reviews' event logs, and the reviews themselves.
+    let store: any ReviewLogStore & TeamStore
     let pollInterval: Duration
 
-    public init(store: any ReviewStore, pollInterval: Duration = .milliseconds(250), retained: Int = 256) {
+    public init(store: any ReviewLogStore & TeamStore, pollInterval: Duration = .milliseconds(250), retained: Int = 256) {
         self.store = store
         self.pollInterval = pollInterval
         self.retained = retained

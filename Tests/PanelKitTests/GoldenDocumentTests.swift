@@ -72,6 +72,11 @@ struct GoldenDocumentTests {
             let document = try document(name)
             #expect(try JSONValueDecoder.decode(ReviewDocument.self, from: JSONValueEncoder.encode(document)) == document)
         }
+        // The v1 JSON as the project's writer lays it out is Foundation's text, byte for byte.
+        for name in Self.names {
+            let document = try document(name)
+            #expect(JSONDocumentRenderer.render(document) == JSONDocumentRenderer.foundationText(document), "\(name)")
+        }
         // A wrong type is refused with its path, as JSONDecoder refuses it.
         #expect(throws: DecodingError.self) {
             try JSONValueDecoder.decode(ReviewDocument.Review.self, from: #"{"persona": 3}"#)

@@ -88,7 +88,7 @@ extension BatchDriver {
 
     /// Writes a job's `summary.json` to a sink — after a run, or when a job is exported.
     public static func writeSummary(
-        store: any ReviewStore, job: String, budgetUSD: Double?, budgetStopped: Bool, to sink: any DocumentSink,
+        store: any QueueStore & BudgetStore, job: String, budgetUSD: Double?, budgetStopped: Bool, to sink: any DocumentSink,
         onRow: (BatchRowSummary) -> Void = { _ in }
     ) async throws -> BatchSummary {
         let counts = try await store.itemCounts(job: job)

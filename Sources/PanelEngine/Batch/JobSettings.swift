@@ -203,7 +203,8 @@ public final class JobEngines: Sendable {
 /// exactly as `panel batch` writes them: the formats kept in the store, any other rendered from the kept
 /// JSON document with the job's templates.
 public struct JobExport: Sendable {
-    public let store: any ReviewStore
+    /// The roles an export reads: the job's items, its kept documents, what it spent.
+    public let store: any QueueStore & ResultStore & BudgetStore
     public let job: JobRecord
     /// The job's settings, read once (nil for a job made before jobs kept them).
     let settings: Result<JobSettings?, EngineError>
@@ -211,7 +212,7 @@ public struct JobExport: Sendable {
     /// The templates documents are rendered with when a format was not kept (nil: the job's).
     let templates: DocumentTemplates?
 
-    public init(store: any ReviewStore, job: JobRecord, templates: DocumentTemplates? = nil) {
+    public init(store: any QueueStore & ResultStore & BudgetStore, job: JobRecord, templates: DocumentTemplates? = nil) {
         self.store = store
         self.job = job
         self.templates = templates

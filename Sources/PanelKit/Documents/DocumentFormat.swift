@@ -16,7 +16,16 @@ public enum DocumentFormat: String, Sendable, CaseIterable {
 
 /// Writes the v1 JSON contract: pretty-printed, keys sorted (stable output for diffs), a trailing newline.
 public enum JSONDocumentRenderer {
+    /// By the project's writer (``JSONValueEncoder`` and ``JSONValue/prettyText()``): the same text as
+    /// `JSONEncoder` with `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes` (a test holds them equal),
+    /// without its per-value dynamic casts, which were a batch's largest JSON cost per listing.
     public static func render(_ document: ReviewDocument) -> String {
+        guard let value = try? JSONValueEncoder.encode(document) else { return "{}\n" }
+        return value.prettyText()
+    }
+
+    /// Foundation's rendering of the same document, which ``render(_:)`` must equal (tests only).
+    static func foundationText(_ document: ReviewDocument) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(document) else { return "{}\n" }
