@@ -120,3 +120,17 @@ extension Result {
         return nil
     }
 }
+
+/// What a model copies from the prompt instead of writing is refused, whatever its case; a paragraph is
+/// ruled out by its length alone.
+struct PlaceholderTests {
+    @Test func placeholdersAreKnownWhateverTheirCaseAndParagraphsAreNot() {
+        for text in ["...", "…", "TODO", "Your Paragraph", "n/a", "<your paragraph>", "<Paragraph goes here>", "String"] {
+            #expect(AnswerFindings.isPlaceholder(text), "\(text)")
+        }
+        let paragraph = String(repeating: "It ships typed webhooks and retries them well. ", count: 20)
+        for text in [paragraph, "todo: " + paragraph, "<" + paragraph + ">", "Text that is not a placeholder", "<a> and <b>"] {
+            #expect(!AnswerFindings.isPlaceholder(text), "\(text.prefix(30))")
+        }
+    }
+}

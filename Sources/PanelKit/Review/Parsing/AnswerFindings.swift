@@ -185,14 +185,22 @@ struct AnswerFindings {
     }
 
     /// `<your paragraph>`, `...`, `string`: what a model copies from the prompt's example instead of writing.
+    /// Asked of every answer's paragraph: a real paragraph is ruled out by its length before anything is
+    /// lowercased (lowercasing whole paragraphs was 7% of a batch's instructions).
     static func isPlaceholder(_ text: String) -> Bool {
-        if text.hasPrefix("<"), text.hasSuffix(">"), text.count <= 60,
+        let bytes = text.utf8.count
+        if bytes <= 240, text.hasPrefix("<"), text.hasSuffix(">"), text.count <= 60,
             !text.dropFirst().dropLast().contains(where: { $0 == "<" || $0 == ">" })
         {
             return true
         }
-        return ["...", "…", "string", "text", "paragraph", "your paragraph", "tbd", "todo", "n/a"].contains(text.lowercased())
+        guard bytes <= Self.longestPlaceholder * 3 else { return false }  // room for a case mapping that grows
+        return Self.placeholders.contains(text.lowercased())
     }
+
+    static let placeholders: Set<String> = ["...", "…", "string", "text", "paragraph", "your paragraph", "tbd", "todo", "n/a"]
+    /// No placeholder is longer (in UTF-8 bytes); a longer text, whatever its case, is not one.
+    static let longestPlaceholder = placeholders.map(\.utf8.count).max() ?? 0
 
     static func outOfRangeFailure(_ written: String) -> ParseFailure {
         if let value = Double(written), value > 0, value < 1 {
