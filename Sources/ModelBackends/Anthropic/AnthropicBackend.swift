@@ -59,9 +59,11 @@ public struct AnthropicBackend: ModelBackend {
         self.configuration = configuration
         self.transport = transport
         self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
+        self.url = BackendURL.join(configuration.baseURL, "/v1/messages")
     }
 
-    var url: String { BackendURL.join(configuration.baseURL, "/v1/messages") }
+    /// The endpoint, joined once per backend rather than per call.
+    let url: String
 
     var headers: [(String, String)] {
         var headers = [("anthropic-version", configuration.version)]

@@ -38,9 +38,11 @@ public struct OllamaBackend: ModelBackend {
         self.configuration = configuration
         self.transport = transport
         self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
+        self.url = BackendURL.join(configuration.baseURL, "/api/chat")
     }
 
-    var url: String { BackendURL.join(configuration.baseURL, "/api/chat") }
+    /// The endpoint, joined once per backend rather than per call.
+    let url: String
 
     var headers: [(String, String)] {
         configuration.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []

@@ -89,9 +89,11 @@ public struct OpenAICompatibleBackend: ModelBackend {
             tokenField: configuration.tokenLimitField ?? configuration.defaultTokenLimitField,
             configured: configuration.tokenLimitField != nil, dropped: configuration.dropParams)
         self.redactor = Redactor(secrets: BackendURL.secrets(in: configuration.baseURL)).adding(configuration.apiKey)
+        self.url = configuration.endpointURL ?? BackendURL.join(configuration.baseURL, "/chat/completions")
     }
 
-    var url: String { configuration.endpointURL ?? BackendURL.join(configuration.baseURL, "/chat/completions") }
+    /// The endpoint, joined once (joining it per call was two string rebuilds a call).
+    let url: String
 
     var headers: [(String, String)] {
         var headers = configuration.extraHeaders
