@@ -44,17 +44,7 @@ extension PostgresStore {
     ) async throws -> String {
         // The usual case in one statement: the listing's name from an earlier run, else `base` when free.
         if !isTaken(base) {
-            for try await name in try await connection.query(
-                """
-                WITH existing AS (
-                  SELECT name FROM batch_name WHERE job = \(job) AND key = \(key)
-                ), inserted AS (
-                  INSERT INTO batch_name (job, name, key) SELECT \(job), \(base), \(key) WHERE NOT EXISTS (SELECT 1 FROM existing)
-                  ON CONFLICT DO NOTHING RETURNING name
-                )
-                SELECT name FROM existing UNION ALL SELECT name FROM inserted
-                """, logger: logger
-            ).decode(String.self) {
+            for try await name in try await connection.execute(NameStatement(job: job, key: key, base: base), logger: logger) {
                 return name
             }
         }
@@ -140,9 +130,7 @@ extension PostgresStore {
     /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
     /// the insert reads only from `held`, so a lost lease inserts nothing.
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        for try await count in try await client.query(Self.save(result, claim: claim, settling: reservation), logger: logger).decode(
-            Int.self)
-        {
+        for try await count in try await client.execute(SaveStatement(result, claim: claim, settling: reservation), logger: logger) {
             return count > 0
         }
         return false
@@ -152,23 +140,55 @@ extension PostgresStore {
     /// inserted once and its cost added to the job's spend — one statement, all or nothing, as a
     /// statement is. Data-modifying CTEs all run, and the insert reads only from `held`, so a lost lease
     /// inserts nothing. Returns the count of held rows (1 while the lease holds).
-    static func save(_ result: SavedResult?, claim: ItemClaim, settling reservation: BudgetReservation?) -> PostgresQuery {
-        """
-        WITH released AS (
-          DELETE FROM budget_reservation WHERE job = \(reservation?.job ?? "") AND id = \(reservation?.id ?? "")
-        ), held AS (
-          SELECT job, key FROM batch_item WHERE job = \(claim.job) AND key = \(claim.key) AND lease_token = \(claim.token) FOR UPDATE
-        ), inserted AS (
-          INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
-          SELECT job, key, \(result?.persona ?? ""), \(result?.review ?? ""), \(result?.costUSD), clock_timestamp() FROM held
-          WHERE \(result != nil)
-          ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
-        ), spent AS (
-          UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
-          WHERE name = \(claim.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
-        )
-        SELECT COUNT(*) FROM held
-        """
+    ///
+    /// Prepared once per connection (named, reused by every save on it): a save per persona call was
+    /// parsed and planned on every call, the largest share of the database server's CPU per listing.
+    struct SaveStatement: PostgresPreparedStatement {
+        static let name = "panel_save_result_v1"
+        static let sql = """
+            WITH released AS (
+              DELETE FROM budget_reservation WHERE job = $1 AND id = $2
+            ), held AS (
+              SELECT job, key FROM batch_item WHERE job = $3 AND key = $4 AND lease_token = $5 FOR UPDATE
+            ), inserted AS (
+              INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
+              SELECT job, key, $6, $7, $8, clock_timestamp() FROM held
+              WHERE $9
+              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+            ), spent AS (
+              UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
+              WHERE name = $3 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
+            )
+            SELECT COUNT(*) FROM held
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.text, .text, .text, .text, .text, .text, .text, .float8, .bool]
+        typealias Row = Int
+
+        let result: SavedResult?
+        let claim: ItemClaim
+        let reservation: BudgetReservation?
+
+        init(_ result: SavedResult?, claim: ItemClaim, settling reservation: BudgetReservation?) {
+            self.result = result
+            self.claim = claim
+            self.reservation = reservation
+        }
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 9)
+            bindings.append(reservation?.job ?? "")
+            bindings.append(reservation?.id ?? "")
+            bindings.append(claim.job)
+            bindings.append(claim.key)
+            bindings.append(claim.token)
+            bindings.append(result?.persona ?? "")
+            bindings.append(result?.review ?? "")
+            bindings.append(result?.costUSD)
+            bindings.append(result != nil)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
     }
 
     public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) async throws {
@@ -189,28 +209,17 @@ extension PostgresStore {
         let bodies = extensions.map { texts[$0] ?? "" }
         return try await transaction { connection in
             var held = false
-            for try await count in try await connection.query(Self.save(lastResult, claim: claim, settling: reservation), logger: logger)
-                .decode(Int.self)
+            for try await count in try await connection.execute(
+                SaveStatement(lastResult, claim: claim, settling: reservation), logger: logger)
             {
                 held = count > 0
             }
             guard held else { return nil }
             let reserved = try await reserveName(connection, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
-            _ = try await connection.query(
-                """
-                WITH item AS (
-                  UPDATE batch_item SET name = \(name), status = \(status.rawValue), error = NULL,
-                    documents = \(Self.encode(documents(reserved))), verdict = \(outcome.verdict), ship_share = \(outcome.shipShare),
-                    score_median = \(outcome.scoreMedian), cost_usd = \(outcome.costUSD), answered = \(outcome.answered),
-                    updated_at = clock_timestamp(), lease_owner = NULL, lease_token = NULL, lease_expires = NULL
-                  WHERE job = \(claim.job) AND key = \(claim.key)
-                ), gone AS (
-                  DELETE FROM batch_document WHERE job = \(claim.job) AND key = \(claim.key) AND NOT (extension = ANY(\(extensions)::text[]))
-                )
-                INSERT INTO batch_document (job, key, extension, text)
-                SELECT \(claim.job), \(claim.key), e, t FROM unnest(\(extensions)::text[], \(bodies)::text[]) AS d(e, t)
-                ON CONFLICT (job, key, extension) DO UPDATE SET text = excluded.text
-                """, logger: logger)
+            let finish = FinishStatement(
+                claim: claim, name: name, status: status.rawValue, documents: Self.encode(documents(reserved)), outcome: outcome,
+                extensions: extensions, bodies: bodies)
+            for try await _ in try await connection.execute(finish, logger: logger) {}
             return reserved
         }
     }
@@ -301,5 +310,90 @@ extension PostgresStore {
                 unsafeSQL: "SELECT \(Self.itemColumns) FROM batch_item WHERE job = $1 ORDER BY position, key", binds: Self.binds(job)),
             logger: logger)
         for try await row in rows.decode(ItemRow.self) { try body(Self.item(row)) }
+    }
+}
+
+extension PostgresStore {
+    /// A listing finished: its outcome written, its lease cleared, its documents kept (replacing an
+    /// earlier run's). Prepared once per connection, as every per-listing statement is.
+    struct FinishStatement: PostgresPreparedStatement {
+        static let name = "panel_finish_item_v1"
+        static let sql = """
+            WITH item AS (
+              UPDATE batch_item SET name = $3, status = $4, error = NULL,
+                documents = $5, verdict = $6, ship_share = $7, score_median = $8, cost_usd = $9, answered = $10,
+                updated_at = clock_timestamp(), lease_owner = NULL, lease_token = NULL, lease_expires = NULL
+              WHERE job = $1 AND key = $2
+            ), gone AS (
+              DELETE FROM batch_document WHERE job = $1 AND key = $2 AND NOT (extension = ANY($11::text[]))
+            )
+            INSERT INTO batch_document (job, key, extension, text)
+            SELECT $1, $2, e, t FROM unnest($11::text[], $12::text[]) AS d(e, t)
+            ON CONFLICT (job, key, extension) DO UPDATE SET text = excluded.text
+            """
+        static let bindingDataTypes: [PostgresDataType] = [
+            .text, .text, .text, .text, .text, .text, .float8, .float8, .float8, .int8, .textArray, .textArray,
+        ]
+        typealias Row = Void
+
+        let claim: ItemClaim
+        let name: String
+        let status: String
+        let documents: String
+        let outcome: BatchItem.Outcome
+        let extensions: [String]
+        let bodies: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 12)
+            binds.append(claim.job)
+            binds.append(claim.key)
+            binds.append(name)
+            binds.append(status)
+            binds.append(documents)
+            binds.append(outcome.verdict)
+            binds.append(outcome.shipShare)
+            binds.append(outcome.scoreMedian)
+            binds.append(outcome.costUSD)
+            binds.append(outcome.answered)
+            binds.append(extensions)
+            binds.append(bodies)
+            return binds
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
+    }
+}
+
+extension PostgresStore {
+    /// A listing's document name from an earlier run (or its reservation at enqueue), else `base` when
+    /// free — the usual case of naming, once per finished listing, prepared once per connection.
+    struct NameStatement: PostgresPreparedStatement {
+        static let name = "panel_reserve_name_v1"
+        static let sql = """
+            WITH existing AS (
+              SELECT name FROM batch_name WHERE job = $1 AND key = $2
+            ), inserted AS (
+              INSERT INTO batch_name (job, name, key) SELECT $1, $3, $2 WHERE NOT EXISTS (SELECT 1 FROM existing)
+              ON CONFLICT DO NOTHING RETURNING name
+            )
+            SELECT name FROM existing UNION ALL SELECT name FROM inserted
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.text, .text, .text]
+        typealias Row = String
+
+        let job: String
+        let key: String
+        let base: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 3)
+            binds.append(job)
+            binds.append(key)
+            binds.append(base)
+            return binds
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
     }
 }

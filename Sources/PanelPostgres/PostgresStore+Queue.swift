@@ -79,36 +79,12 @@ extension PostgresStore {
     public func claimQueued(
         job: String?, kinds: JobKinds, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
     ) async throws -> [QueuedClaim] {
-        var binds = PostgresBindings()
-        binds.append(job)
-        binds.append(excluding.sorted())
-        binds.append(limit)
-        binds.append(owner)
-        binds.append(lease.seconds)
-        binds.append(kinds.rawValue)
-        let sql = """
-            WITH candidates AS (
-              SELECT i.job, i.key, i.lease_owner AS old_owner, i.lease_token AS old_token
-              FROM batch_item i JOIN batch_job j ON j.name = i.job
-              WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
-                AND NOT (i.job = ANY($2::text[])) AND \(Self.kindFilter(6))
-                AND (i.lease_token IS NULL OR i.lease_expires <= \(Self.epoch))
-              ORDER BY j.created_at, j.name, i.position, i.key
-              LIMIT $3
-              FOR UPDATE OF i SKIP LOCKED
-            )
-            UPDATE batch_item i SET lease_owner = $4, lease_token = gen_random_uuid()::text,
-              lease_expires = \(Self.epoch) + $5, attempts = i.attempts + 1
-            FROM candidates c WHERE i.job = c.job AND i.key = c.key
-            RETURNING i.job, i.key, i.lease_token, i.listing, i.attempts, i.error, c.old_owner, c.old_token,
-              EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key), i.trace
-            """
+        let statement = ClaimStatement(
+            job: job, excluding: excluding.sorted(), limit: limit, owner: owner, lease: lease.seconds, kinds: kinds.rawValue)
         return try await transaction { connection in
             var claims: [QueuedClaim] = []
             var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(
-                (String, String, String, String, Int, String?, String?, String?, Bool, String?).self)
-            {
+            for try await row in try await connection.execute(statement, logger: logger) {
                 var reason = row.5
                 let expired = row.7.map { !$0.isEmpty } ?? false
                 if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
@@ -197,6 +173,54 @@ extension PostgresStore: RateWindows {
                     "DELETE FROM rate_window WHERE backend = \(backend) AND minute < \(Int(minute))", logger: logger)
             }
             return nil
+        }
+    }
+}
+
+extension PostgresStore {
+    /// The claim: up to `limit` queued listings leased to `owner`, skipping rows others are claiming.
+    /// Prepared once per connection (it was parsed and planned on every claim).
+    struct ClaimStatement: PostgresPreparedStatement {
+        static let name = "panel_claim_v1"
+        static let sql = """
+            WITH candidates AS (
+              SELECT i.job, i.key, i.lease_owner AS old_owner, i.lease_token AS old_token
+              FROM batch_item i JOIN batch_job j ON j.name = i.job
+              WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
+                AND NOT (i.job = ANY($2::text[])) AND \(PostgresStore.kindFilter(6))
+                AND (i.lease_token IS NULL OR i.lease_expires <= \(PostgresStore.epoch))
+              ORDER BY j.created_at, j.name, i.position, i.key
+              LIMIT $3
+              FOR UPDATE OF i SKIP LOCKED
+            )
+            UPDATE batch_item i SET lease_owner = $4, lease_token = gen_random_uuid()::text,
+              lease_expires = \(PostgresStore.epoch) + $5, attempts = i.attempts + 1
+            FROM candidates c WHERE i.job = c.job AND i.key = c.key
+            RETURNING i.job, i.key, i.lease_token, i.listing, i.attempts, i.error, c.old_owner, c.old_token,
+              EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key), i.trace
+            """
+        typealias Row = (String, String, String, String, Int, String?, String?, String?, Bool, String?)
+
+        let job: String?
+        let excluding: [String]
+        let limit: Int
+        let owner: String
+        let lease: Double
+        let kinds: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 6)
+            binds.append(job)
+            binds.append(excluding)
+            binds.append(limit)
+            binds.append(owner)
+            binds.append(lease)
+            binds.append(kinds)
+            return binds
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
         }
     }
 }

@@ -32,9 +32,9 @@ extension PostgresStore {
     public func finishReview(_ claim: ItemClaim, _ completion: ReviewCompletion) async throws -> Bool {
         try await transaction { connection in
             var held = false
-            for try await count in try await connection.query(
-                Self.save(completion.lastResult, claim: claim, settling: nil), logger: logger
-            ).decode(Int.self) {
+            for try await count in try await connection.execute(
+                SaveStatement(completion.lastResult, claim: claim, settling: nil), logger: logger)
+            {
                 held = count > 0
             }
             guard held else { return false }
