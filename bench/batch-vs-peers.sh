@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-3}
-swift build -c release >/dev/null
-BIN="$(swift build -c release --show-bin-path)"
+# BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (as bench/workers.sh does).
+if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
+BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 venv=${PANEL_BENCH_VENV:-$tmp/venv}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
