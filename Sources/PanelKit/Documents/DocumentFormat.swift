@@ -24,14 +24,6 @@ public enum JSONDocumentRenderer {
         return value.prettyText()
     }
 
-    /// Foundation's rendering of the same document, which ``render(_:)`` must equal (tests only).
-    static func foundationText(_ document: ReviewDocument) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(document) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
     /// Reads a v1 document back, rejecting other schema versions with a clear message.
     /// Documents are read with Foundation's `JSONDecoder` alone (the schema first, then the whole): they
     /// are Codable types with nested optionals, read once per file, where its error paths name the field.
