@@ -7,20 +7,16 @@ import PanelEngine
 import PanelKit
 import Synchronization
 
-/// Publishing: an editor publishes an approved review at `/p/{slug}` (and unpublishes it, and opens or
-/// closes its voting); readers get the page, its JSON, the Atom feed and the sitemap without a token.
+/// The published site: readers get a page, its JSON, the Atom feed and the sitemap without a token, and
+/// vote with a form. (An editor publishes, unpublishes and opens voting through the generated API,
+/// ``JSONAPI``.) Plain routes: HTML with validators and a reader's cookie, XML, a form post.
 struct PublicationsAPI {
     let server: TeamServer
 
     func register(_ router: Router<ServerContext>) {
-        let group = router.group("v1/reviews")
-        group.post(":id/publication") { _, context in try await publish(context) }
-        group.delete(":id/publication") { _, context in try await unpublish(context) }
-        group.patch(":id/publication") { request, context in try await voting(request, context) }
         router.get("/p/:slug") { request, context in try await page(request, context) }
         router.get("/feed.xml") { request, _ in try await listing(request, feed: true) }
         router.post("/p/:slug/votes") { request, context in try await Votes(server: server).cast(request, context) }
-        router.delete("/v1/votes") { request, context in try await Votes(server: server).purge(request, context) }
         router.get("/votes.js") { request, _ in
             Self.cached(
                 request, body: PublishedSite.votesScript, contentType: "text/javascript; charset=utf-8",
@@ -38,58 +34,6 @@ struct PublicationsAPI {
             "http://\(server.options.host == "0.0.0.0" || server.options.host == "::" ? "127.0.0.1" : server.options.host):\(server.origins.port.withLock { $0 })"
         return PublishedSite(
             name: configuration?.publicationName, baseURL: configuration?.publicationURL ?? server.options.publicURL ?? listen)
-    }
-
-    func review(_ context: ServerContext) async throws -> TeamReview {
-        let id = try context.parameters.require("id")
-        guard id.count <= 64, let review = try await server.store.review(id: id) else {
-            throw APIError.notFound("review '\(id.prefix(64))'")
-        }
-        return review
-    }
-
-    static func body(_ publication: Publication) -> JSONValue {
-        .object([
-            "slug": .string(publication.slug), "url": .string("/p/\(publication.slug)"),
-            "voting": .string(publication.votingOpen ? "open" : "closed"),
-            "published_at": .string(CFormat.iso8601(publication.publishedAt)),
-        ])
-    }
-
-    func publish(_ context: ServerContext) async throws -> Response {
-        _ = try context.identity(atLeast: .editor)
-        let review = try await review(context)
-        if let existing = try await server.store.publication(review: review.id) { return JSONResponse.make(Self.body(existing)) }
-        guard review.status == .done else {
-            throw APIError(
-                .conflict, code: "not_approved", "the review is \(review.status.rawValue); publish it once it is done and approved")
-        }
-        let actions = try await server.store.editorActions(review: review.id)
-        guard EditorAction.editor(actions)?.approved != nil else {
-            throw APIError(.conflict, code: "not_approved", "the review is not approved; an editor approves it first")
-        }
-        let publication = try await server.store.publish(review: review.id, base: Slug.make(review.title), at: server.now())
-        return JSONResponse.make(Self.body(publication), status: .created, headers: [.location: "/p/\(publication.slug)"])
-    }
-
-    func unpublish(_ context: ServerContext) async throws -> Response {
-        _ = try context.identity(atLeast: .editor)
-        let review = try await review(context)
-        guard try await server.store.unpublish(review: review.id) else { throw APIError.notFound("a publication of review '\(review.id)'") }
-        return Response(status: .noContent)
-    }
-
-    func voting(_ request: Request, _ context: ServerContext) async throws -> Response {
-        _ = try context.identity(atLeast: .editor)
-        let review = try await review(context)
-        let object = try RequestBodies.object(try await RequestBodies.text(request, context: context), allowed: ["voting"])
-        guard let voting = object["voting"]?.stringValue, voting == "open" || voting == "closed" else {
-            throw APIError.badRequest("voting: open or closed")
-        }
-        guard try await server.store.setVoting(review: review.id, open: voting == "open", at: server.now()),
-            let publication = try await server.store.publication(review: review.id)
-        else { throw APIError.notFound("a publication of review '\(review.id)'") }
-        return JSONResponse.make(Self.body(publication))
     }
 
     // MARK: public

@@ -203,7 +203,7 @@ public final class ReviewEvents: Sendable {
                 }
                 if current.status == .done || current.status == .failed {
                     if let more = try? await store.reviewEvents(review: review, after: seq, limit: 1), !more.isEmpty { continue }
-                    let document = try? ReviewJSON.document(current, actions: [])
+                    let document = try? current.document(actions: [])
                     let replay =
                         sent == 0
                         ? ReviewEvent.replay(document, review: current)

@@ -3,6 +3,8 @@ public import Hummingbird
 import HummingbirdCore
 public import Logging
 public import ModelBackends
+import OpenAPIHummingbird
+import OpenAPIRuntime
 public import PanelEngine
 import PanelKit
 public import ServiceLifecycle
@@ -78,15 +80,19 @@ public struct TeamServer: Sendable {
         router.add(
             middleware: AuthMiddleware(
                 store: store, origins: origins, rates: rates, requestsPerMinute: options.requestsPerMinute, now: now))
+        // The JSON API's generated operations (openapi.yaml), and the routes it does not serve by hand.
+        let api = router.group().add(middleware: APIScopeMiddleware())
+        do {
+            try JSONAPI(server: self).registerHandlers(
+                on: api, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]), middlewares: [RoleGate()])
+        } catch {
+            // Only a server URL the generated code cannot parse fails here, and the default one is "/".
+            preconditionFailure("the generated JSON API did not register: \(error)")
+        }
         ReviewsAPI(server: self).register(router)
         BatchesAPI(server: self).register(router)
-        TokensAPI(server: self).register(router)
         WebPages(server: self).register(router)
         PublicationsAPI(server: self).register(router)
-        router.get("/healthz") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: "{\"status\":\"ok\"}\n")))
-        }
         router.get("/metrics") { [metrics] _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

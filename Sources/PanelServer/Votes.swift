@@ -124,25 +124,4 @@ struct Votes {
                 reason: "network_limit")
         }
     }
-
-    /// `DELETE /v1/votes?network=HASH&since=ISO8601&until=ISO8601` (admin): `{"removed": N}`.
-    func purge(_ request: Request, _ context: ServerContext) async throws -> Response {
-        _ = try context.identity(atLeast: .admin)
-        let query = request.uri.queryParameters
-        let network = query["network"].map(String.init)
-        func date(_ key: Substring) throws -> Date? {
-            guard let text = query[key].map(String.init) else { return nil }
-            guard let date = ISO8601DateFormatter().date(from: text) else {
-                throw APIError.badRequest("\(key): an ISO 8601 time (2026-12-01T00:00:00Z)")
-            }
-            return date
-        }
-        let (since, until) = (try date("since"), try date("until"))
-        if let network, network.count > 64 { throw APIError.badRequest("network: a network hash") }
-        guard network != nil || since != nil || until != nil else {
-            throw APIError.badRequest("say which votes: network, since and/or until")
-        }
-        let removed = try await server.store.purgeVotes(network: network, since: since, until: until)
-        return JSONResponse.make(.object(["removed": .int(removed)]))
-    }
 }

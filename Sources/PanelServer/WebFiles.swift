@@ -403,7 +403,7 @@ enum WebFiles {
                             type: object
                             required: [status]
                             properties:
-                              status: {const: ok}
+                              status: {type: string, enum: [ok]}
               /metrics:
                 get:
                   operationId: metrics
@@ -482,7 +482,7 @@ enum WebFiles {
                               reviews:
                                 type: array
                                 items: {$ref: "#/components/schemas/ReviewSummary"}
-                              next_cursor: {type: [string, "null"]}
+                              next_cursor: {$ref: "#/components/schemas/NullableString"}
                     "400": {$ref: "#/components/responses/BadRequest"}
                     "401": {$ref: "#/components/responses/Unauthorized"}
                     "429": {$ref: "#/components/responses/RateLimited"}
@@ -544,6 +544,9 @@ enum WebFiles {
                           schema: {$ref: "#/components/schemas/Publication"}
                     "201":
                       description: Published.
+                      headers:
+                        Location:
+                          schema: {type: string}
                       content:
                         application/json:
                           schema: {$ref: "#/components/schemas/Publication"}
@@ -857,7 +860,7 @@ enum WebFiles {
                     "429": {$ref: "#/components/responses/RateLimited"}
               /v1/batches/{id}:
                 parameters:
-                  - {name: id, in: path, required: true, description: The job's name, as panel jobs shows it., schema: {type: string}}
+                  - {name: id, in: path, required: true, description: "The job's name, as panel jobs shows it.", schema: {type: string}}
                 get:
                   operationId: getBatch
                   summary: A batch job's progress.
@@ -999,6 +1002,15 @@ enum WebFiles {
                     application/json:
                       schema: {$ref: "#/components/schemas/Error"}
               schemas:
+                # Null or a value, and always present where required: named schemas so that the generated server
+                # writes `null` rather than leaving the key out (swift-openapi-generator 1.14 omits a required property
+                # whose value is nil, apple/swift-openapi-generator#934; openapi-generator-config.yaml maps these
+                # to `Nullable<…>` and the document's pass-through).
+                NullableString: {type: [string, "null"]}
+                NullableNumber: {type: [number, "null"]}
+                NullableDocument:
+                  type: [object, "null"]
+                  description: The review's panel.document/v1 (the Document schema), null until the review is done.
                 Error:
                   type: object
                   required: [error]
@@ -1071,7 +1083,7 @@ enum WebFiles {
                         tool: {type: string}
                         verdict: {type: string, enum: [ship, skip]}
                         note: {type: string, minLength: 1, maxLength: 2000}
-                    approve: {const: true}
+                    approve: {type: boolean, const: true}
                     confirm:
                       type: boolean
                       description: >
@@ -1090,18 +1102,15 @@ enum WebFiles {
                     verdicts:
                       type: array
                       items: {$ref: "#/components/schemas/PanelVerdict"}
-                    cost_usd: {type: [number, "null"]}
+                    cost_usd: {$ref: "#/components/schemas/NullableNumber"}
                 Review:
                   allOf:
                     - {$ref: "#/components/schemas/ReviewSummary"}
                     - type: object
                       required: [document, editor, error, links]
                       properties:
-                        error: {type: [string, "null"]}
-                        document:
-                          oneOf:
-                            - {type: "null"}
-                            - {$ref: "#/components/schemas/Document"}
+                        error: {$ref: "#/components/schemas/NullableString"}
+                        document: {$ref: "#/components/schemas/NullableDocument"}
                         editor: {$ref: "#/components/schemas/Editor"}
                         links:
                           type: object
@@ -1133,13 +1142,11 @@ enum WebFiles {
                           by: {type: string}
                           at: {type: string}
                     approved:
-                      oneOf:
-                        - {type: "null"}
-                        - type: object
-                          required: [by, at]
-                          properties:
-                            by: {type: string}
-                            at: {type: string}
+                      type: [object, "null"]
+                      required: [by, at]
+                      properties:
+                        by: {type: string}
+                        at: {type: string}
                 Document:
                   type: object
                   description: panel.document/v1 (docs/documents.md); `editor` appears once an editor changed something.
@@ -1161,6 +1168,9 @@ enum WebFiles {
                             required: [verdict, ship, skip, abstained]
                             properties:
                               verdict: {$ref: "#/components/schemas/PanelVerdict"}
+                              ship: {type: integer, minimum: 0}
+                              skip: {type: integer, minimum: 0}
+                              abstained: {type: integer, minimum: 0}
                           reviews:
                             type: array
                             items:
@@ -1239,7 +1249,7 @@ enum WebFiles {
                         partial: {type: integer, minimum: 0}
                         failed: {type: integer, minimum: 0}
                     spent_usd: {type: number}
-                    budget_usd: {type: [number, "null"]}
+                    budget_usd: {$ref: "#/components/schemas/NullableNumber"}
                 Publication:
                   type: object
                   required: [slug, url, voting, published_at]
@@ -1255,11 +1265,11 @@ enum WebFiles {
                     id: {type: string}
                     name: {type: string}
                     role: {$ref: "#/components/schemas/Role"}
-                    budget_usd: {type: [number, "null"]}
+                    budget_usd: {$ref: "#/components/schemas/NullableNumber"}
                     spent_usd: {type: number}
                     created_at: {type: string}
                     revoked: {type: boolean}
-                    display_name: {type: [string, "null"], description: "The name published pages show for reviews this token approves."}
+                    display_name: {$ref: "#/components/schemas/NullableString", description: "The name published pages show for reviews this token approves."}
             """#,
     ]
 }

@@ -188,7 +188,7 @@ struct WebPages {
                     return [
                         "id": .text(review.id), "title": .text(review.title), "status_label": .text(label.isEmpty ? "Done" : label),
                         "badge": .text(badge), "created_by": .text(review.createdBy),
-                        "created_at": .text(ReviewJSON.time(review.createdAt)),
+                        "created_at": .text(JSONAPI.time(review.createdAt)),
                     ]
                 }),
         ]
@@ -239,7 +239,7 @@ struct WebPages {
             return page(liveBody(review), title: review.title, identity: identity, flash: flash)
         }
         let actions = try await server.store.editorActions(review: review.id)
-        let document = try ReviewJSON.document(review, actions: actions)
+        let document = try review.document(actions: actions)
         return page(
             reviewBody(review, document: document, identity: identity, csrf: csrf), title: review.title, identity: identity, flash: flash)
     }
@@ -264,7 +264,7 @@ struct WebPages {
         var values: [String: TemplateValue] = [
             "id": .text(review.id), "review_id": .text(review.id), "title": .text(review.title), "csrf": .text(csrf),
             "status_label": .text(review.status.rawValue.capitalized), "created_by": .text(review.createdBy),
-            "created_at": .text(ReviewJSON.time(review.createdAt)), "can_edit": .flag(identity.token.role >= .editor),
+            "created_at": .text(JSONAPI.time(review.createdAt)), "can_edit": .flag(identity.token.role >= .editor),
             "failed": .flag(review.status == .failed), "error": .text(review.error ?? "unknown"),
         ]
         if let document {
@@ -309,34 +309,30 @@ struct WebPages {
         let form = FormFields(try await RequestBodies.text(request, context: context))
         guard let (identity, csrf) = try sessionIdentity(context, form: form) else { return signInPage(request, status: .unauthorized) }
         let id = try context.parameters.require("id")
-        let api = ReviewsAPI(server: server)
         do {
             try identity.require(.editor)
-            let review = try await api.load(context)
-            var object: [String: JSONValue] = [:]
+            let review = try await server.review(id: id)
+            var request = ReviewEditing.Request()
             switch kind {
             case .edit:
-                object["edits"] = .array([
-                    .object([
-                        "tool": .string(form["tool"] ?? ""), "persona": .string(form["persona"] ?? ""), "text": .string(form["text"] ?? ""),
-                    ])
-                ])
+                request.edits = [.init(tool: form["tool"] ?? "", persona: form["persona"] ?? "", text: form["text"] ?? "")]
             case .override:
-                object["override"] = .object([
-                    "tool": .string(form["tool"] ?? ""), "verdict": .string(form["verdict"] ?? ""), "note": .string(form["note"] ?? ""),
-                ])
+                guard let verdict = ReviewEditing.Request.OverridePayload.VerdictPayload(rawValue: form["verdict"] ?? "") else {
+                    throw FieldRules.refusal(ReviewEditing.operation, "override.verdict")
+                }
+                request.override = .init(tool: form["tool"] ?? "", verdict: verdict, note: form["note"] ?? "")
             case .approve:
-                object["approve"] = .bool(true)
-                if form["confirm"] == "true" { object["confirm"] = .bool(true) }
+                request.approve = true
+                if form["confirm"] == "true" { request.confirm = true }
             }
-            let actions = try await api.editorActions(object, review: review, by: identity.token.name)
+            let actions = try await ReviewEditing(server: server).actions(request, review: review, by: identity.token.name)
             _ = try await server.store.addEditorActions(review: review.id, actions)
             return Self.redirect("/reviews/\(review.id)?saved=1")
         } catch let error as APIError {
             guard let review = try await server.store.review(id: id) else {
                 return page("", title: "Not found", identity: identity, status: .notFound, error: error.message)
             }
-            let document = try ReviewJSON.document(review, actions: try await server.store.editorActions(review: review.id))
+            let document = try review.document(actions: try await server.store.editorActions(review: review.id))
             return page(
                 reviewBody(review, document: document, identity: identity, csrf: csrf), title: review.title, identity: identity,
                 status: error.status, error: error.message)

@@ -7,15 +7,16 @@ import ModelBackends
 import NIOCore
 import PanelEngine
 import PanelKit
-import PanelServer
 import PanelStore
 import Testing
+
+@testable import PanelServer
 
 /// The JSON API, live on an ephemeral port against the mock provider; every response checked against
 /// openapi.yaml.
 @Suite(.timeLimit(.minutes(5)))
 struct ServerAPITests {
-    let spec = OpenAPIDocument.repository
+    let spec = OpenAPIOperations.repository
 
     func conform(_ response: TestResponse, _ path: String, _ method: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let problems = spec.problems(response, path: path, method: method)
@@ -23,10 +24,11 @@ struct ServerAPITests {
     }
 
     @Test func everyRouteThatNeedsATokenAnswers401WithoutOneAnd403BelowItsRole() async throws {
-        let operations = spec.operations.filter { $0.operation["x-panel-role"] != nil }
+        let operations = spec.all.filter { $0.role != nil }
         #expect(operations.count >= 12)
         try await ServerHarness.with { server in
-            for (path, method, operation) in operations {
+            for operation in operations {
+                let (path, method) = (operation.path, operation.method)
                 let uri = path.replacingOccurrences(of: "{id}", with: "r_missing")
                 let verb = HTTPRequest.Method(rawValue: method.uppercased())!
                 let body: String? = ["post", "patch"].contains(method) ? "{}" : nil
@@ -36,7 +38,7 @@ struct ServerAPITests {
                 conform(anonymous, path, method)
                 let unknown = try await server.request(verb, uri, token: "panel_nope_nope", body: body)
                 #expect(unknown.status == .unauthorized, "\(method) \(path) with an unknown token: \(unknown.status)")
-                let role = try #require(TeamRole(rawValue: operation["x-panel-role"]?.stringValue ?? ""))
+                let role = try #require(TeamRole(rawValue: operation.role ?? ""))
                 for (lower, token) in [(TeamRole.viewer, server.viewer), (.editor, server.editor)] where lower < role {
                     let refused = try await server.request(verb, uri, token: token, body: body)
                     #expect(refused.status == .forbidden, "\(method) \(path) as \(lower): \(refused.status)")
@@ -363,21 +365,81 @@ struct ServerAPITests {
         }
     }
 
-    @Test func theConformanceCheckFindsWhatDoesNotConform() {
-        let summary = JSONValue.object(["$ref": .string("#/components/schemas/ReviewSummary")])
-        #expect(!spec.validate(.object([:]), summary, at: "body").isEmpty)
-        #expect(!spec.validate(.object(["id": .int(1)]), summary, at: "body").isEmpty)
-        let good = JSONValue.object([
-            "id": .string("r"), "title": .string("t"), "status": .string("done"), "created_at": .string("x"), "created_by": .string("a"),
-            "verdicts": .array([.string("ship")]), "cost_usd": .null,
-        ])
-        #expect(spec.validate(good, summary, at: "body").isEmpty)
-        guard case .object(var wrong) = good else { return }
-        wrong["status"] = .string("finished")
-        #expect(spec.validate(.object(wrong), summary, at: "body").count == 1)
-        wrong["status"] = .string("done")
-        wrong["verdicts"] = .array([.string("maybe")])
-        #expect(spec.validate(.object(wrong), summary, at: "body").count == 1)
+    @Test func theConformanceCheckFindsWhatDoesNotConform() throws {
+        func decodes(_ text: String) -> Bool {
+            (try? JSONDecoder().decode(Components.Schemas.ReviewSummary.self, from: Data(text.utf8))) != nil
+        }
+        let good =
+            #"{"id": "r", "title": "t", "status": "done", "created_at": "x", "created_by": "a", "verdicts": ["ship"], "cost_usd": null}"#
+        #expect(decodes(good))
+        #expect(!decodes("{}"))
+        #expect(!decodes(good.replacingOccurrences(of: #""status": "done""#, with: #""status": "finished""#)))
+        #expect(!decodes(good.replacingOccurrences(of: #"["ship"]"#, with: #"["maybe"]"#)))
+        // The generated operations' roles are the document's x-panel-role.
+        for operation in spec.all where RoleGate.roles[operation.id] != nil || operation.role != nil {
+            guard
+                ["createReview", "createBatch", "reviewEvents", "reviewMarkdown", "reviewHTML", "reviewJSON"].contains(operation.id)
+                    == false
+            else {
+                continue
+            }
+            #expect(RoleGate.roles[operation.id]?.rawValue == operation.role, "\(operation.id)")
+        }
+    }
+
+    /// The generated operations refuse what they cannot read as every route does: the API's error body, a
+    /// message naming the field and its rule, the status the generated code chose (415, 406) — and the
+    /// body limit holds though the generated code would read any size.
+    @Test func theGeneratedOperationsRefuseWithTheAPIsErrorBodies() async throws {
+        var options = ServerOptions(port: 0, workerPollInterval: .milliseconds(50))
+        options.maxBodyBytes = 4096
+        try await ServerHarness.with(options: options) { server in
+            func refusal(
+                _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, contentType: String = "application/json",
+                headers: HTTPFields = [:]
+            ) async throws -> (status: HTTPResponse.Status, code: String, message: String) {
+                let response = try await server.request(
+                    method, uri, token: server.admin, body: body, contentType: contentType, headers: headers)
+                #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                #expect(response.headers[.cacheControl] == "no-store")
+                return (
+                    response.status, response.json?["error"]?["code"]?.stringValue ?? "",
+                    response.json?["error"]?["message"]?.stringValue ?? ""
+                )
+            }
+            for (query, message) in [
+                ("limit=abc", "limit: a whole number from 1 to 100"), ("limit=500", "limit: a whole number from 1 to 100"),
+                ("verdict=maybe", "verdict: one of ship, skip, split, incomplete"),
+                ("limit=5&verdict=no", "verdict: one of ship, skip, split, incomplete"),
+            ] {
+                let answer = try await refusal(.get, "/v1/reviews?\(query)")
+                #expect(answer.status == .badRequest && answer.code == "bad_request" && answer.message == message, "\(query): \(answer)")
+            }
+            for (body, message) in [
+                (#"{"role": "viewer"}"#, "name: required — 1-64 letters, digits, '.', '_', '-', '@' or spaces"),
+                (#"{"name": "x", "role": "god"}"#, "role: viewer, editor or admin"),
+                (#"{"name": "x", "role": "viewer", "budget_usd": "ten"}"#, "budget_usd: a number, 0 or more"),
+                (#"{"name": "x", "role": "viewer", "rename": 1}"#, "unknown field(s) rename"),
+                ("{nope", "the body is not valid JSON"),
+            ] {
+                let answer = try await refusal(.post, "/v1/tokens", body: body)
+                #expect(answer.status == .badRequest && answer.message.hasPrefix(message), "\(body): \(answer)")
+            }
+            let typed = try await refusal(.post, "/v1/tokens", body: #"{"name": "x", "role": "viewer"}"#, contentType: "text/plain")
+            #expect(
+                typed.status == .unsupportedMediaType && typed.code == "unsupported_media_type"
+                    && typed.message.contains("application/json"))
+            let html = try await refusal(.get, "/v1/tokens", headers: [.accept: "text/html"])
+            #expect(html.status == .notAcceptable && html.code == "not_acceptable")
+            let large = try await refusal(.post, "/v1/tokens", body: #"{"name": ""# + String(repeating: "a", count: 5000) + #""}"#)
+            #expect(large.status == .contentTooLarge && large.code == "too_large")
+            let voting = try await refusal(.patch, "/v1/reviews/r_none/publication", body: #"{"voting": "maybe"}"#)
+            #expect(voting.status == .badRequest && voting.message == "voting: open or closed")
+            let made = try await server.request(.post, "/v1/tokens", token: server.admin, body: #"{"name": "cms", "role": "viewer"}"#)
+            #expect(made.status == .created)
+            // Required and null: written as null, not left out (the generator would leave it out).
+            #expect(made.json?.objectValue?["budget_usd"] == .null && made.json?.objectValue?["display_name"] == .null)
+        }
     }
 
     @Test func theServedOpenAPIDocumentIsTheRepositorysAndDescribesEveryRoute() async throws {
@@ -386,7 +448,7 @@ struct ServerAPITests {
             let file = try String(contentsOf: repositoryRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)
             #expect(served.trimmingCharacters(in: .whitespacesAndNewlines) == file.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let paths = Set(spec.operations.map(\.path))
+        let paths = Set(spec.all.map(\.path))
         for path in [
             "/v1/reviews", "/v1/reviews/{id}", "/v1/reviews/{id}/events", "/v1/reviews/{id}/document.md", "/v1/reviews/{id}/document.html",
             "/v1/reviews/{id}/document.json", "/v1/batches", "/v1/batches/{id}", "/v1/tokens", "/v1/tokens/{id}", "/healthz", "/metrics",
