@@ -23,20 +23,13 @@ enum RequestBodies {
         return text
     }
 
-    /// A JSON object body; `allowed` names its keys (others are refused, naming them).
-    static func object(_ text: String, allowed: Set<String>) throws(APIError) -> [String: JSONValue] {
-        let value: JSONValue
-        switch JSONValue.parseStrictly(text) {
-        case .success(let parsed): value = parsed
-        case .failure(let error): throw .badRequest("the body is not valid JSON (\(error))")
-        }
-        guard let object = value.objectValue else { throw .badRequest("the body must be a JSON object") }
+    /// Refuses the keys of a JSON object body that `allowed` does not name, naming them.
+    static func check(_ object: [String: JSONValue], allowed: Set<String>) throws(APIError) {
         let unknown = Set(object.keys).subtracting(allowed).sorted()
         if !unknown.isEmpty {
             throw .badRequest(
                 "unknown field(s) \(unknown.joined(separator: ", ")); the body may have \(allowed.sorted().joined(separator: ", "))")
         }
-        return object
     }
 
     /// The listings of a review request: `{"listings": [{…}, …]}`, one listing as a JSON object, or one
@@ -51,17 +44,17 @@ enum RequestBodies {
             guard case .success(let value) = JSONValue.parseStrictly(text), let object = value.objectValue else {
                 return try [parse(text, source: "body")]
             }
-            guard let list = object["listings"] else { return try [parse(text, source: "body")] }
+            guard let list = object["listings"] else { return [try listing(object, source: "body")] }
             guard let array = list.arrayValue, !array.isEmpty else {
                 throw .badRequest("body: field 'listings': must be a non-empty list of listing objects")
             }
             let extra = Set(object.keys).subtracting(["listings"]).sorted()
             if !extra.isEmpty { throw .badRequest("unknown field(s) \(extra.joined(separator: ", ")) beside 'listings'") }
             for (index, item) in array.enumerated() {
-                guard item.objectValue != nil else {
+                guard let fields = item.objectValue else {
                     throw .badRequest("listings[\(index)]: must be a JSON object with the listing's fields")
                 }
-                listings.append(try parse(item.canonicalText(), source: "listings[\(index)]"))
+                listings.append(try listing(fields, source: "listings[\(index)]"))
             }
         } else {
             listings = [try parse(text, source: "body")]
@@ -70,6 +63,19 @@ enum RequestBodies {
             throw .badRequest("\(listings.count) listings: a review compares at most \(limit); use POST /v1/batches for more")
         }
         return listings
+    }
+
+    /// A listing of a request's `listings`, read from the body's parse (not written out and parsed again).
+    static func listing(_ fields: [String: JSONValue], source: String) throws(APIError) -> Listing {
+        let size = fields.reduce(0) { $0 + $1.key.utf8.count + ($1.value.stringValue?.utf8.count ?? 0) }
+        guard size <= ListingLoader.maxBytes else {
+            throw .badRequest("\(source): is larger than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")
+        }
+        do {
+            return try ListingLoader.listing(fromJSON: fields, source: source)
+        } catch {
+            throw .badRequest(error.description)
+        }
     }
 
     static func parse(_ text: String, source: String) throws(APIError) -> Listing {
@@ -89,7 +95,7 @@ enum RequestBodies {
         let trimmed = text.drop { $0.isWhitespace || $0 == "\u{FEFF}" }
         if trimmed.isEmpty { throw .badRequest("the body is empty; send {\"listings\": [...]} or JSON Lines, one listing per line") }
         if case .success(let value) = JSONValue.parseStrictly(text), let object = value.objectValue, object["listings"] != nil {
-            let object = try Self.object(text, allowed: ["listings", "name", "budget_usd"])
+            try check(object, allowed: ["listings", "name", "budget_usd"])
             guard let array = object["listings"]?.arrayValue, !array.isEmpty else {
                 throw .badRequest("body: field 'listings': must be a non-empty list of listing objects")
             }
@@ -107,12 +113,12 @@ enum RequestBodies {
             }
             let rows = array.enumerated().map { index, item in
                 let key = "listings[\(index)]"
-                guard item.objectValue != nil else {
+                guard let fields = item.objectValue else {
                     return BatchRow(
                         key: key, listing: .failure(ListingError(file: key, problem: "must be a JSON object with the listing's fields")))
                 }
                 return BatchRow(
-                    key: key, listing: Result { () throws(ListingError) in try ListingLoader.parseJSON(item.canonicalText(), source: key) })
+                    key: key, listing: Result { () throws(ListingError) in try ListingLoader.listing(fromJSON: fields, source: key) })
             }
             return (rows, name, budget)
         }

@@ -1,5 +1,5 @@
 public import Foundation
-import ModelBackends
+public import ModelBackends
 import Yams
 
 /// Reads listings from YAML (`.yaml`/`.yml`), Markdown with YAML front matter (`.md`/`.markdown`;
@@ -124,6 +124,12 @@ public enum ListingLoader {
             }
             dictionary = object
         }
+        return try listing(fromJSON: dictionary, source: source)
+    }
+
+    /// A listing from a JSON object already parsed (an element of a request's `listings`), with the
+    /// messages `parseJSON` gives.
+    public static func listing(fromJSON dictionary: [String: JSONValue], source: String) throws(ListingError) -> Listing {
         var fields: [String: FieldValue] = [:]
         for (key, value) in dictionary {
             switch value {
