@@ -293,6 +293,27 @@ public final class PostgresStore: ReviewStore, Sendable {
         ),
         // The trace a queued item was enqueued in (W3C traceparent), continued by whoever works it.
         (8, ["ALTER TABLE batch_item ADD COLUMN trace text"]),
+        // The large texts — documents, persona answers, a review's document, cached answers — compressed with
+        // lz4 when PostgreSQL stores them out of line, not pglz: pglz was the database server's largest cost
+        // per listing. Only new values; a server built without lz4 keeps pglz.
+        (
+            9,
+            [
+                """
+                DO $$
+                BEGIN
+                  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+                    EXECUTE 'ALTER TABLE batch_document ALTER COLUMN text SET COMPRESSION lz4';
+                    EXECUTE 'ALTER TABLE batch_result ALTER COLUMN review SET COMPRESSION lz4';
+                    EXECUTE 'ALTER TABLE batch_item ALTER COLUMN documents SET COMPRESSION lz4';
+                    EXECUTE 'ALTER TABLE team_review ALTER COLUMN document SET COMPRESSION lz4';
+                    EXECUTE 'ALTER TABLE response_cache ALTER COLUMN text SET COMPRESSION lz4';
+                  END IF;
+                END
+                $$
+                """
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).
@@ -354,6 +375,16 @@ public final class PostgresStore: ReviewStore, Sendable {
         for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)"), logger: logger).decode(String.self) {
             return value
         }
+        return nil
+    }
+
+    /// How a column's out-of-line values are compressed: `lz4`, `pglz`, or nil for the server's default.
+    public func compression(table: String, column: String) async throws -> String? {
+        let query: PostgresQuery = """
+            SELECT CASE attcompression WHEN 'l' THEN 'lz4' WHEN 'p' THEN 'pglz' ELSE '' END
+            FROM pg_attribute WHERE attrelid = \(table)::regclass AND attname = \(column)
+            """
+        for try await value in try await client.query(query, logger: logger).decode(String.self) { return value.isEmpty ? nil : value }
         return nil
     }
 

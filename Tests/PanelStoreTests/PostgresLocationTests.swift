@@ -80,6 +80,10 @@ struct PostgresSchemaTests {
             return try await group.reduce(into: [PostgresStore]()) { $0.append($1) }
         }
         #expect(stores.count == 6)
+        // Documents and answers are compressed with lz4 (pglz cost the server most of its time per listing).
+        for (table, column) in [("batch_document", "text"), ("batch_result", "review"), ("team_review", "document")] {
+            #expect(try await stores[0].compression(table: table, column: column) == "lz4", "\(table).\(column)")
+        }
         _ = try await stores[0].enqueue(job: "j", settings: nil, budgetUSD: nil, listings: [], retry: false)
         #expect(try await stores[5].jobExists("j"))
         for store in stores { await store.close() }
