@@ -45,7 +45,10 @@ struct JSONAPI: APIProtocol {
     func editReview(_ input: Operations.EditReview.Input) async throws -> Operations.EditReview.Output {
         let identity = try RequestScope.caller()
         let review = try await server.review(id: input.path.id)
-        guard case .json(let body) = input.body else { throw APIError.badRequest("send the edits as JSON") }
+        let body =
+            switch input.body {
+            case .json(let body): body
+            }
         let actions = try await ReviewEditing(server: server).actions(body, review: review, by: identity.token.name)
         guard try await server.store.addEditorActions(review: review.id, actions) else { throw APIError.notFound("review '\(review.id)'") }
         let all = try await server.store.editorActions(review: review.id)
@@ -79,7 +82,10 @@ struct JSONAPI: APIProtocol {
 
     func setVoting(_ input: Operations.SetVoting.Input) async throws -> Operations.SetVoting.Output {
         let review = try await server.review(id: input.path.id)
-        guard case .json(let body) = input.body else { throw FieldRules.refusal(Operations.SetVoting.id, "voting") }
+        let body =
+            switch input.body {
+            case .json(let body): body
+            }
         guard try await server.store.setVoting(review: review.id, open: body.voting == .open, at: server.now()),
             let publication = try await server.store.publication(review: review.id)
         else { throw APIError.notFound("a publication of review '\(review.id)'") }
@@ -118,7 +124,10 @@ struct JSONAPI: APIProtocol {
     }
 
     func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output {
-        guard case .json(let body) = input.body else { throw FieldRules.refusal(Operations.CreateToken.id, "name") }
+        let body =
+            switch input.body {
+            case .json(let body): body
+            }
         let operation = Operations.CreateToken.id
         guard TeamTokens.isValidName(body.name) else { throw FieldRules.refusal(operation, "name") }
         if let budget = body.budgetUsd, !(budget.isFinite && budget >= 0) { throw FieldRules.refusal(operation, "budget_usd") }
