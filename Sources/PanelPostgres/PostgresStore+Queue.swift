@@ -84,7 +84,15 @@ extension PostgresStore {
         return try await transaction { connection in
             var claims: [QueuedClaim] = []
             var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
-            for try await row in try await connection.execute(statement, logger: logger) {
+            var rows: [ClaimStatement.Row] = []
+            if job != nil {
+                for try await row in try await connection.execute(ClaimOneJobStatement(claim: statement), logger: logger) {
+                    rows.append(row)
+                }
+            } else {
+                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            }
+            for row in rows {
                 var reason = row.5
                 let expired = row.7.map { !$0.isEmpty } ?? false
                 if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
@@ -178,18 +186,25 @@ extension PostgresStore: RateWindows {
 }
 
 extension PostgresStore {
-    /// The claim: up to `limit` queued listings leased to `owner`, skipping rows others are claiming.
-    /// Prepared once per connection (it was parsed and planned on every claim).
+    /// The claim: up to `limit` queued listings leased to `owner`, skipping rows others are claiming —
+    /// jobs oldest first, each job's listings in their order. Prepared once per connection (it was parsed
+    /// and planned on every claim).
     struct ClaimStatement: PostgresPreparedStatement {
         static let name = "panel_claim_v1"
-        static let sql = """
+        static let sql = claimSQL(oneJob: false)
+
+        /// With `oneJob` the job is given (`$1`), so its listings' order is the order: read from the index
+        /// of queued listings, `limit` of them, not every queued listing sorted by its job's age first.
+        static func claimSQL(oneJob: Bool) -> String {
+            """
             WITH candidates AS (
               SELECT i.job, i.key, i.lease_owner AS old_owner, i.lease_token AS old_token
               FROM batch_item i JOIN batch_job j ON j.name = i.job
-              WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled AND ($1::text IS NULL OR i.job = $1::text)
+              WHERE i.status = 'pending' AND i.listing IS NOT NULL AND NOT j.cancelled
+                AND \(oneJob ? "i.job = $1::text" : "($1::text IS NULL OR i.job = $1::text)")
                 AND NOT (i.job = ANY($2::text[])) AND \(PostgresStore.kindFilter(6))
                 AND (i.lease_token IS NULL OR i.lease_expires <= \(PostgresStore.epoch))
-              ORDER BY j.created_at, j.name, i.position, i.key
+              ORDER BY \(oneJob ? "i.position, i.key" : "j.created_at, j.name, i.position, i.key")
               LIMIT $3
               FOR UPDATE OF i SKIP LOCKED
             )
@@ -199,6 +214,7 @@ extension PostgresStore {
             RETURNING i.job, i.key, i.lease_token, i.listing, i.attempts, i.error, c.old_owner, c.old_token,
               EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key), i.trace
             """
+        }
         typealias Row = (String, String, String, String, Int, String?, String?, String?, Bool, String?)
 
         let job: String?
@@ -222,5 +238,18 @@ extension PostgresStore {
         func decodeRow(_ row: PostgresRow) throws -> Row {
             try row.decode(Row.self)
         }
+    }
+
+    /// The claim of a worker bound to one job (`panel batch`, `panel worker --job`).
+    struct ClaimOneJobStatement: PostgresPreparedStatement {
+        static let name = "panel_claim_job_v1"
+        static let sql = ClaimStatement.claimSQL(oneJob: true)
+        typealias Row = ClaimStatement.Row
+
+        let claim: ClaimStatement
+
+        func makeBindings() throws -> PostgresBindings { try claim.makeBindings() }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try claim.decodeRow(row) }
     }
 }

@@ -314,6 +314,15 @@ public final class PostgresStore: ReviewStore, Sendable {
                 """
             ]
         ),
+        // Queued listings indexed in the order a claim takes them (the key breaks ties in position), so a claim
+        // for one job reads `limit` index entries instead of sorting every queued listing.
+        (
+            10,
+            [
+                "CREATE INDEX batch_item_queued_order ON batch_item (job, position, key) WHERE status = 'pending'",
+                "DROP INDEX batch_item_queued",
+            ]
+        ),
     ]
 
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).
