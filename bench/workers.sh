@@ -20,7 +20,13 @@ PANEL="${PANEL_BIN:-$BIN/panel}"
 if [ "${BENCH_HOSTS:-0}" = 1 ]; then
   exec python3 scripts/several-hosts.py --bin "$BIN" --bench "$listings" --bench-latency "$latency"
 fi
-tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); db=""
+# The run's database goes with it (runs used to leave one behind each).
+cleanup() {
+  kill "$pid" 2>/dev/null || true; rm -rf "$tmp"
+  [ -n "$db" ] && psql "$PANEL_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 . bench/common.sh
 write_listings "$listings"
 start_mock "$latency"
