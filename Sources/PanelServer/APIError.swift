@@ -32,6 +32,16 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, code: "bad_request", message) }
     static func notFound(_ what: String) -> APIError { APIError(.notFound, code: "not_found", "\(what) does not exist") }
+
+    /// 401: no token or session (every route that needs one says the same).
+    static let signIn = APIError(
+        .unauthorized, code: "unauthorized",
+        "sign in: send Authorization: Bearer <token> (panel tokens create makes one), or sign in on the web page")
+
+    /// 413: a body past the server's limit (`--max-body-bytes`).
+    static func tooLarge(_ limit: Int) -> APIError {
+        APIError(.contentTooLarge, code: "too_large", "the body is larger than \(limit / 1024) KiB; send fewer listings at once")
+    }
 }
 
 extension HTTPResponse.Status {

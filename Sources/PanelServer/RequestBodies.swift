@@ -14,9 +14,7 @@ enum RequestBodies {
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
-            throw APIError(
-                .contentTooLarge, code: "too_large",
-                "the body is larger than \(context.maxUploadSize / 1024) KiB; send fewer listings at once")
+            throw APIError.tooLarge(context.maxUploadSize)
         }
         let bytes = buffer.readableBytesView
         guard let text = String(validating: bytes, as: UTF8.self) else { throw APIError.badRequest("the body is not UTF-8 text") }
@@ -68,9 +66,7 @@ enum RequestBodies {
     /// A listing of a request's `listings`, read from the body's parse (not written out and parsed again).
     static func listing(_ fields: [String: JSONValue], source: String) throws(APIError) -> Listing {
         let size = fields.reduce(0) { $0 + $1.key.utf8.count + ($1.value.stringValue?.utf8.count ?? 0) }
-        guard size <= ListingLoader.maxBytes else {
-            throw .badRequest("\(source): is larger than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")
-        }
+        guard size <= ListingLoader.maxBytes else { throw tooLong(source) }
         do {
             return try ListingLoader.listing(fromJSON: fields, source: source)
         } catch {
@@ -79,14 +75,16 @@ enum RequestBodies {
     }
 
     static func parse(_ text: String, source: String) throws(APIError) -> Listing {
-        guard text.utf8.count <= ListingLoader.maxBytes else {
-            throw .badRequest("\(source): is larger than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")
-        }
+        guard text.utf8.count <= ListingLoader.maxBytes else { throw tooLong(source) }
         do {
             return try ListingLoader.parse(text, source: source)
         } catch {
             throw .badRequest(error.description)
         }
+    }
+
+    static func tooLong(_ source: String) -> APIError {
+        .badRequest("\(source): is larger than \(ListingLoader.maxBytes / 1024) KiB; a listing is a page of text")
     }
 
     /// The rows of a batch: `{"listings": [...]}` (with optional `name` and `budget_usd`) or JSON Lines.

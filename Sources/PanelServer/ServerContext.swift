@@ -50,11 +50,7 @@ public struct Identity: Sendable {
 extension ServerContext {
     /// The identity, or 401 when the request carried no valid token or session.
     func identity(atLeast role: TeamRole) throws(APIError) -> Identity {
-        guard let identity else {
-            throw APIError(
-                .unauthorized, code: "unauthorized",
-                "sign in: send Authorization: Bearer <token> (panel tokens create makes one), or sign in on the web page")
-        }
+        guard let identity else { throw .signIn }
         try identity.require(role)
         return identity
     }

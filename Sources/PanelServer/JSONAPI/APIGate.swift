@@ -87,13 +87,3 @@ struct RoleGate: ServerMiddleware {
         return try await next(request, body, metadata)
     }
 }
-
-extension APIError {
-    static let signIn = APIError(
-        .unauthorized, code: "unauthorized",
-        "sign in: send Authorization: Bearer <token> (panel tokens create makes one), or sign in on the web page")
-
-    static func tooLarge(_ limit: Int) -> APIError {
-        APIError(.contentTooLarge, code: "too_large", "the body is larger than \(limit / 1024) KiB; send fewer listings at once")
-    }
-}
