@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HummingbirdCore
 
 /// What each field a client sends must be, as the API says it when the field is wrong — one text per
 /// field, whether the generated decoder refused the value (a wrong type, a value not in its enum, a
@@ -46,14 +47,10 @@ enum FieldRules {
         let rules = self.rules[operation] ?? [:]
         if request.method == .get || request.method == .delete {
             // No body: a query parameter it could not read.
-            let query = request.path?.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
-            var given: [String: String] = [:]
-            for item in query.split(separator: "&") {
-                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                given[String(pair[0]).removingPercentEncoding ?? String(pair[0])] =
-                    pair.count > 1 ? (String(pair[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
+            let given = URI(request.path ?? "").queryParameters
+            let refused = (queryValues[operation] ?? []).first { rule in
+                given[Substring(rule.name)].map { rule.takes(String($0)) } == false
             }
-            let refused = (queryValues[operation] ?? []).first { given[$0.name].map($0.takes) == false }
             if let refused { return "\(refused.name): \(rules[refused.name] ?? "not a valid value")" }
             return "a query parameter is not one this operation takes"
         }
