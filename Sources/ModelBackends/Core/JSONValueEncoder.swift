@@ -5,37 +5,68 @@ import Foundation
 /// seconds since 2001, data as Base64), at a fraction of the cost: a batch saves every persona's
 /// result this way. Non-finite doubles become `null` instead of an error, and an unsigned integer
 /// beyond `Int.max` becomes a double (JSONValue holds `Int`s).
+/// A type that builds its JSON value directly — the value its `Encodable` conformance gives (each
+/// conformer has a test holding the two equal) without `Codable`'s walk: ``JSONValueEncoder`` takes it
+/// in place of `encode(to:)` wherever the type appears, e.g. each review inside a document.
+public protocol JSONValueRepresentable: Encodable {
+    func jsonValue() throws -> JSONValue
+}
+
 public enum JSONValueEncoder {
     public static func encode(_ value: some Encodable) throws -> JSONValue {
         try box(value, codingPath: [])
     }
 
-    static func box(_ value: some Encodable, codingPath: [any CodingKey]) throws -> JSONValue {
-        switch value {
-        case let value as String: return .string(value)
-        case let value as Int: return .int(value)
-        case let value as Double: return .double(value)
-        case let value as Bool: return .bool(value)
-        case let value as Date: return .double(value.timeIntervalSinceReferenceDate)
-        case let value as URL: return .string(value.absoluteString)
-        case let value as Data: return .string(value.base64EncodedString())
-        case let value as JSONValue: return value
-        case let value as Float: return .double(Double(value.description) ?? Double(value))
-        case let value as any FixedWidthInteger:
-            if let int = Int(exactly: value) { return .int(int) }
-            return .double(Double(value))
+    /// A leaf type by its metadata: one pointer comparison per candidate, where `value as? String` is a
+    /// dynamic cast each — and the cast to `any FixedWidthInteger` (an existential with associated types)
+    /// checked its generic requirements uncached, ~8,000 instructions for every value that is not a leaf.
+    /// The coding path is made only for a value that opens an encoder of its own (it is read on errors alone).
+    static func box<T: Encodable>(_ value: T, codingPath: @autoclosure () -> [any CodingKey]) throws -> JSONValue {
+        switch ObjectIdentifier(T.self) {
+        case ObjectIdentifier(String.self): return .string(value as! String)
+        case ObjectIdentifier(Int.self): return .int(value as! Int)
+        case ObjectIdentifier(Double.self): return .double(value as! Double)
+        case ObjectIdentifier(Bool.self): return .bool(value as! Bool)
+        case ObjectIdentifier(JSONValue.self): return value as! JSONValue
+        // Optional leaves, as `c.encode(score, forKey: .score)` hands them over (`encodeIfPresent` does not).
+        case ObjectIdentifier(String?.self): return (value as! String?).map(JSONValue.string) ?? .null
+        case ObjectIdentifier(Int?.self): return (value as! Int?).map(JSONValue.int) ?? .null
+        case ObjectIdentifier(Double?.self): return (value as! Double?).map(JSONValue.double) ?? .null
+        case ObjectIdentifier(Bool?.self): return (value as! Bool?).map(JSONValue.bool) ?? .null
+        case ObjectIdentifier(Date.self): return .double((value as! Date).timeIntervalSinceReferenceDate)
+        case ObjectIdentifier(URL.self): return .string((value as! URL).absoluteString)
+        case ObjectIdentifier(Data.self): return .string((value as! Data).base64EncodedString())
+        case ObjectIdentifier(Float.self):
+            let float = value as! Float
+            return .double(Double(float.description) ?? Double(float))
+        case ObjectIdentifier(Int8.self): return .int(Int(value as! Int8))
+        case ObjectIdentifier(Int16.self): return .int(Int(value as! Int16))
+        case ObjectIdentifier(Int32.self): return .int(Int(value as! Int32))
+        case ObjectIdentifier(Int64.self): return .int(Int(value as! Int64))
+        case ObjectIdentifier(UInt8.self): return .int(Int(value as! UInt8))
+        case ObjectIdentifier(UInt16.self): return .int(Int(value as! UInt16))
+        case ObjectIdentifier(UInt32.self): return .int(Int(value as! UInt32))
+        case ObjectIdentifier(UInt.self): return integer(value as! UInt)
+        case ObjectIdentifier(UInt64.self): return integer(value as! UInt64)
         default:
-            let encoder = Encoder(codingPath: codingPath)
+            if let direct = value as? any JSONValueRepresentable { return try direct.jsonValue() }
+            let encoder = Encoder(codingPath: codingPath())
             try value.encode(to: encoder)
             return encoder.node.resolved
         }
     }
 
-    /// A node being filled: nested containers write into their parent's node.
+    static func integer(_ value: some FixedWidthInteger) -> JSONValue {
+        if let int = Int(exactly: value) { return .int(int) }
+        return .double(Double(value))
+    }
+
+    /// A node being filled: nested containers write into their parent's node; a leaf is kept as its
+    /// value (no node of its own).
     final class Node {
         var value: JSONValue = .object([:])
-        var fields: [String: Node] = [:]
-        var elements: [Node] = []
+        var fields: [String: Child] = [:]
+        var elements: [Child] = []
         var kind = Kind.unset
         enum Kind { case unset, single, object, array }
 
@@ -45,6 +76,18 @@ public enum JSONValueEncoder {
             case .single: return value
             case .object: return .object(fields.mapValues(\.resolved))
             case .array: return .array(elements.map(\.resolved))
+            }
+        }
+    }
+
+    enum Child {
+        case leaf(JSONValue)
+        case node(Node)
+
+        var resolved: JSONValue {
+            switch self {
+            case .leaf(let value): return value
+            case .node(let node): return node.resolved
             }
         }
     }
@@ -77,24 +120,17 @@ public enum JSONValueEncoder {
         }
     }
 
-    static func leaf(_ value: JSONValue) -> Node {
-        let node = Node()
-        node.kind = .single
-        node.value = value
-        return node
-    }
-
     struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let node: Node
         let codingPath: [any CodingKey]
 
-        mutating func encodeNil(forKey key: Key) throws { node.fields[key.stringValue] = leaf(.null) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { node.fields[key.stringValue] = leaf(.bool(value)) }
-        mutating func encode(_ value: String, forKey key: Key) throws { node.fields[key.stringValue] = leaf(.string(value)) }
-        mutating func encode(_ value: Double, forKey key: Key) throws { node.fields[key.stringValue] = leaf(.double(value)) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { node.fields[key.stringValue] = leaf(.int(value)) }
+        mutating func encodeNil(forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.null) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.bool(value)) }
+        mutating func encode(_ value: String, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.string(value)) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.double(value)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.int(value)) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            node.fields[key.stringValue] = leaf(try box(value, codingPath: codingPath + [key]))
+            node.fields[key.stringValue] = .leaf(try box(value, codingPath: codingPath + [key]))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(
@@ -104,14 +140,14 @@ public enum JSONValueEncoder {
         {
             let child = Node()
             child.kind = .object
-            node.fields[key.stringValue] = child
+            node.fields[key.stringValue] = .node(child)
             return KeyedEncodingContainer(Keyed<NestedKey>(node: child, codingPath: codingPath + [key]))
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             let child = Node()
             child.kind = .array
-            node.fields[key.stringValue] = child
+            node.fields[key.stringValue] = .node(child)
             return Unkeyed(node: child, codingPath: codingPath + [key])
         }
 
@@ -119,7 +155,7 @@ public enum JSONValueEncoder {
 
         mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
             let encoder = Encoder(codingPath: codingPath + [key])
-            node.fields[key.stringValue] = encoder.node
+            node.fields[key.stringValue] = .node(encoder.node)
             return encoder
         }
     }
@@ -129,32 +165,32 @@ public enum JSONValueEncoder {
         let codingPath: [any CodingKey]
         var count: Int { node.elements.count }
 
-        mutating func encodeNil() throws { node.elements.append(leaf(.null)) }
-        mutating func encode(_ value: Bool) throws { node.elements.append(leaf(.bool(value))) }
-        mutating func encode(_ value: String) throws { node.elements.append(leaf(.string(value))) }
-        mutating func encode(_ value: Double) throws { node.elements.append(leaf(.double(value))) }
-        mutating func encode(_ value: Int) throws { node.elements.append(leaf(.int(value))) }
+        mutating func encodeNil() throws { node.elements.append(.leaf(.null)) }
+        mutating func encode(_ value: Bool) throws { node.elements.append(.leaf(.bool(value))) }
+        mutating func encode(_ value: String) throws { node.elements.append(.leaf(.string(value))) }
+        mutating func encode(_ value: Double) throws { node.elements.append(.leaf(.double(value))) }
+        mutating func encode(_ value: Int) throws { node.elements.append(.leaf(.int(value))) }
         mutating func encode<T: Encodable>(_ value: T) throws {
-            node.elements.append(leaf(try box(value, codingPath: codingPath)))
+            node.elements.append(.leaf(try box(value, codingPath: codingPath)))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             let child = Node()
             child.kind = .object
-            node.elements.append(child)
+            node.elements.append(.node(child))
             return KeyedEncodingContainer(Keyed<NestedKey>(node: child, codingPath: codingPath))
         }
 
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
             let child = Node()
             child.kind = .array
-            node.elements.append(child)
+            node.elements.append(.node(child))
             return Unkeyed(node: child, codingPath: codingPath)
         }
 
         mutating func superEncoder() -> any Swift.Encoder {
             let encoder = Encoder(codingPath: codingPath)
-            node.elements.append(encoder.node)
+            node.elements.append(.node(encoder.node))
             return encoder
         }
     }

@@ -392,7 +392,7 @@ extension ReviewDocument.Review {
     }
 }
 
-extension ReviewDocument.Review {
+extension ReviewDocument.Review: JSONValueRepresentable {
     /// The review as JSON: the value `JSONValueEncoder.encode(self)` gives (tested), built directly —
     /// a batch saves one per persona call, and `Codable`'s dynamic casts were a measurable share of it.
     public func jsonValue() throws -> JSONValue {
