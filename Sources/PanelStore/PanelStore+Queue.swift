@@ -69,11 +69,30 @@ extension PanelStore {
 
     /// The queued listings a claim may take, as SQL after `WHERE`: arguments `job`, `job`, the kinds
     /// twice, then the excluded jobs as a JSON array.
-    static let claimable = """
-        i.status = 'pending' AND i.listing IS NOT NULL AND j.cancelled = 0 AND (? IS NULL OR i.job = ?)
+    static let claimable = claimable(oneJob: false)
+
+    /// What a claim may take. Bound to one job (`panel batch`, `panel worker --job`) the claim reads that
+    /// job's queued listings in order from the index `batch_item_queued_order` and stops at its limit; a
+    /// claim naming no job orders every queued listing by its job's age first (a sort of them all).
+    static func claimable(oneJob: Bool) -> String {
+        """
+        i.status = 'pending' AND i.listing IS NOT NULL AND j.cancelled = 0 AND \(oneJob ? "i.job = ?" : "(? IS NULL OR i.job = ?)")
           AND (? = 'all' OR (? = 'reviews') = (substr(i.job, 1, \(TeamReview.jobPrefix.count)) = '\(TeamReview.jobPrefix)'))
           AND i.job NOT IN (SELECT value FROM json_each(?))
         """
+    }
+
+    static func claimSQL(oneJob: Bool) -> String {
+        """
+        SELECT i.job, i.key, i.listing, i.attempts, i.lease_token, i.lease_owner, i.error, i.trace,
+          EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key) AS has_results
+        FROM batch_item i JOIN batch_job j ON j.name = i.job
+        WHERE \(claimable(oneJob: oneJob)) AND (i.lease_token IS NULL OR i.lease_expires <= ?)
+        ORDER BY \(oneJob ? "i.position, i.key" : "j.created_at, j.name, i.position, i.key") LIMIT ?
+        """
+    }
+    static let claimOneJobSQL = claimSQL(oneJob: true)
+    static let claimAnyJobSQL = claimSQL(oneJob: false)
 
     public func claimQueued(
         job: String?, kinds: JobKinds, excluding: Set<String>, owner: String, lease: Duration, limit: Int, maxAttempts: Int
@@ -83,15 +102,16 @@ extension PanelStore {
         let excluded = JSONValue.array(excluding.sorted().map(JSONValue.string)).canonicalText()
         return try writeTransaction { db in
             let now = try Double.fetchOne(db.cachedStatement(sql: "SELECT \(Self.epoch)")) ?? 0
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT i.job, i.key, i.listing, i.attempts, i.lease_token, i.lease_owner, i.error, i.trace,
-                          EXISTS (SELECT 1 FROM batch_result r WHERE r.job = i.job AND r.key = i.key) AS has_results
-                        FROM batch_item i JOIN batch_job j ON j.name = i.job
-                        WHERE \(Self.claimable) AND (i.lease_token IS NULL OR i.lease_expires <= ?)
-                        ORDER BY j.created_at, j.name, i.position, i.key LIMIT ?
-                        """), arguments: [job, job, kinds.rawValue, kinds.rawValue, excluded, now, limit])
+            let rows =
+                if let job {
+                    try Row.fetchAll(
+                        db.cachedStatement(sql: Self.claimOneJobSQL),
+                        arguments: [job, kinds.rawValue, kinds.rawValue, excluded, now, limit])
+                } else {
+                    try Row.fetchAll(
+                        db.cachedStatement(sql: Self.claimAnyJobSQL),
+                        arguments: [nil, nil, kinds.rawValue, kinds.rawValue, excluded, now, limit])
+                }
             let take = try db.cachedStatement(
                 sql: """
                     UPDATE batch_item SET lease_owner = ?, lease_token = ?, lease_expires = ?, attempts = ?, error = ?

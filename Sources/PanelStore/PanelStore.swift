@@ -125,6 +125,15 @@ public final class PanelStore: Sendable {
         registerPublicationMigration(&migrator)
         // The trace a queued item was enqueued in (W3C traceparent), continued by whoever works it.
         migrator.registerMigration("v13-queued-trace") { db in try db.execute(sql: "ALTER TABLE batch_item ADD COLUMN trace TEXT") }
+        // A claim bound to one job reads its queued listings in claim order from this index, without
+        // sorting the job's queue at every claim (PostgreSQL's schema 10 has the same index).
+        migrator.registerMigration("v14-claim-order") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX batch_item_queued_order ON batch_item (job, position, key) WHERE status = 'pending';
+                    DROP INDEX batch_item_queued;
+                    """)
+        }
         return migrator
     }
 

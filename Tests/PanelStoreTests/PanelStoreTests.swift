@@ -26,6 +26,23 @@ struct PanelStoreTests {
         #expect(try store.cachedResponseCount() == 1)
     }
 
+    /// A claim bound to one job reads the job's queued listings in claim order from an index and stops at
+    /// its limit (it sorted every queued listing at each claim: a batch's claims grew with its queue); a
+    /// claim naming no job still orders by job age, with a sort.
+    @Test func aOneJobClaimReadsItsQueueInOrderFromAnIndex() async throws {
+        let store = try temporaryStore()
+        func plan(_ sql: String, _ arguments: StatementArguments) async throws -> String {
+            try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }.joined(separator: "; ")
+        }
+        let oneJob = try await plan(PanelStore.claimOneJobSQL, ["j", "all", "all", "[]", 0, 8])
+        #expect(oneJob.contains("batch_item_queued_order (job=?)"), "\(oneJob)")
+        #expect(!oneJob.contains("TEMP B-TREE"), "\(oneJob)")
+        let anyJob = try await plan(PanelStore.claimAnyJobSQL, [nil, nil, "all", "all", "[]", 0, 8])
+        #expect(anyJob.contains("TEMP B-TREE FOR ORDER BY"), "\(anyJob)")
+    }
+
     /// A cached answer older than the maximum age asked for is not served; without one, any age is.
     @Test func cachedAnswersHonourAMaximumAge() async throws {
         let store = try temporaryStore()
