@@ -80,25 +80,32 @@ public struct DocumentTemplates: Sendable {
     /// At most one blank line in a row (a line of only spaces and tabs is blank and written empty), no
     /// blank lines at the start or the end, and one newline at the end.
     static func tidy(_ text: String) -> String {
+        var text = text
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count + 1)
-        var previousBlank = true  // no blank line at the start
-        var pendingBlank = false
-        var bytes = text.utf8[...]
-        while !bytes.isEmpty {
-            let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
-            let line = bytes[..<end]
-            bytes = end == bytes.endIndex ? bytes[end...] : bytes[bytes.index(after: end)...]
-            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
-                if !previousBlank { pendingBlank = true }
-                previousBlank = true
-                continue
+        text.withUTF8 { bytes in
+            var previousBlank = true  // no blank line at the start
+            var pendingBlank = false
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                var blank = true
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\n") {
+                    if bytes[end] != UInt8(ascii: " ") && bytes[end] != UInt8(ascii: "\t") { blank = false }
+                    end += 1
+                }
+                defer { start = end + 1 }
+                if blank {
+                    if !previousBlank { pendingBlank = true }
+                    previousBlank = true
+                    continue
+                }
+                if pendingBlank { output.append(UInt8(ascii: "\n")) }
+                pendingBlank = false
+                previousBlank = false
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+                output.append(UInt8(ascii: "\n"))
             }
-            if pendingBlank { output.append(UInt8(ascii: "\n")) }
-            pendingBlank = false
-            previousBlank = false
-            output.append(contentsOf: line)
-            output.append(UInt8(ascii: "\n"))
         }
         if output.isEmpty { output.append(UInt8(ascii: "\n")) }
         return String(decoding: output, as: UTF8.self)

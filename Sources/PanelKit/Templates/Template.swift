@@ -147,7 +147,9 @@ public struct Template: Sendable {
             }
         }
         let utf8 = text.utf8
-        guard utf8.contains(where: needsEscape) else {
+        // Most text needs no escape: scanned as contiguous bytes (a native string's storage), not index by index.
+        let needed = utf8.withContiguousStorageIfAvailable { $0.contains(where: needsEscape) } ?? utf8.contains(where: needsEscape)
+        guard needed else {
             output += text
             return
         }
