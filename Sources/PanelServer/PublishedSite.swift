@@ -311,7 +311,7 @@ public struct PublishedSite: Sendable {
 
     /// A strong validator of a body.
     public static func etag(_ body: String) -> String {
-        "\"" + SHA256.hash(data: Data(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        "\"" + ContentHash.hex(SHA256.hash(data: Data(body.utf8)).prefix(12)) + "\""
     }
 
     static func decimal(_ value: Double) -> String {

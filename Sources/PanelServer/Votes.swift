@@ -27,7 +27,7 @@ struct Votes {
     }
 
     static func mac(_ key: SymmetricKey, _ text: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).prefix(16).map { String(format: "%02x", $0) }.joined()
+        ContentHash.hex(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).prefix(16))
     }
 
     /// The reader's id from their cookie, when its signature holds.
@@ -56,7 +56,7 @@ struct Votes {
         if let bytes = NetworkPrefix.address(client) {
             prefix =
                 bytes.count == 4
-                ? bytes.prefix(3).map(String.init).joined(separator: ".") : bytes.prefix(8).map { String(format: "%02x", $0) }.joined()
+                ? bytes.prefix(3).map(String.init).joined(separator: ".") : ContentHash.hex(bytes.prefix(8))
         }
         let day = String(CFormat.iso8601(date).prefix(10))
         return Self.mac(try await key("vote-network-\(day)"), prefix)

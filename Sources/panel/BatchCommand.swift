@@ -105,7 +105,7 @@ struct BatchCommand: AsyncParsableCommand {
             (inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             + (out.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []))
             .joined(separator: "\n")
-        return "batch-" + SHA256.hash(data: Data(identity.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        return "batch-" + ContentHash.hex(SHA256.hash(data: Data(identity.utf8)).prefix(6))
     }
 
     func run() async throws {
