@@ -5,7 +5,7 @@ public import ModelBackends
 ///
 /// Spans are Unicode scalar offsets into the text as stored, end-exclusive (`[start, end)`), so any
 /// language can slice the document's text with them.
-public struct Claim: Sendable, Hashable, Codable, JSONValueRepresentable {
+public struct Claim: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// A time: latency, a duration (normalised to seconds).
         case duration

@@ -118,6 +118,7 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         }
 
         public func encode(to encoder: any Encoder) throws {
+            if try encodedDirectly(to: encoder) { return }
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(persona, forKey: .persona)
             try c.encode(status, forKey: .status)
