@@ -120,4 +120,21 @@ struct StatisticsTests {
         let even = Statistics.bootstrapMedianInterval([60, 70], resamples: 4000, seed: 2)!
         #expect(even == (60, 70))
     }
+
+    /// With the same seed the tallied median interval is the generic bootstrap's, exactly: the same
+    /// draws, the same medians, the same quantiles — for the small panels read by sorting each resample
+    /// and the larger ones read from counts alike.
+    @Test func medianIntervalsEqualTheGenericBootstrapWithTheSameSeed() {
+        var random = SeededRandom(seed: 42)
+        for n in 1...12 {
+            for seed in UInt64(1)...8 {
+                let values = (0..<n).map { _ in Double(random.next(upperBound: UInt64(101))) }.sorted()
+                let tallied = Statistics.bootstrapMedianInterval(values, resamples: 500, seed: seed)!
+                let generic = Statistics.bootstrapInterval(count: n, resamples: 500, seed: seed) { sample in
+                    Statistics.median(sample.map { values[$0] })
+                }!
+                #expect(tallied == generic, "n \(n), seed \(seed): \(tallied) vs \(generic)")
+            }
+        }
+    }
 }
