@@ -77,8 +77,10 @@ import Testing
     }
 
     func randomString(_ random: inout SplitMix64) -> String {
-        let alphabet = Array("aZ_09 /\\\"\n\t\u{1}\u{1f}é€😀<>&'")
-        return String((0..<Int(random.next() % 12)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+        // Up to 40 characters, mostly letters: runs long enough for the writer's eight-bytes-at-a-time scan,
+        // with escapes at every offset in a word.
+        let alphabet = Array("aZ_09 /\\\"\n\t\u{1}\u{1f}é€😀<>&'abcdefghijklmnopqrstuvwxyz")
+        return String((0..<Int(random.next() % 40)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
     }
 }
 
