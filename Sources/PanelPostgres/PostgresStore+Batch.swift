@@ -224,7 +224,9 @@ extension PostgresStore {
         }
     }
 
-    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
+    public func forEachDocument(
+        job: String, wanted: (_ name: String, _ fileExtension: String) -> Bool, _ body: (StoredDocument) throws -> Void
+    ) async throws {
         let rows = try await client.query(
             """
             SELECT d.key, n.name, d.extension, d.text FROM batch_document d
@@ -232,6 +234,7 @@ extension PostgresStore {
             WHERE d.job = \(job) ORDER BY i.position, i.key, d.extension
             """, logger: logger)
         for try await (key, name, fileExtension, text) in rows.decode((String, String, String, String).self) {
+            guard wanted(name, fileExtension) else { continue }
             try body(StoredDocument(key: key, name: name, fileExtension: fileExtension, text: text))
         }
     }

@@ -304,7 +304,9 @@ extension PanelStore: ReviewStore {
         }
     }
 
-    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) throws {
+    public func forEachDocument(
+        job: String, wanted: (_ name: String, _ fileExtension: String) -> Bool, _ body: (StoredDocument) throws -> Void
+    ) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(
                 db,
@@ -314,7 +316,10 @@ extension PanelStore: ReviewStore {
                     WHERE d.job = ? ORDER BY i.position, i.key, d.extension
                     """, arguments: [job])
             while let row = try rows.next() {
-                try body(StoredDocument(key: row[0], name: row[1], fileExtension: row[2], text: row[3]))
+                // SQLite reads a text column (and its overflow pages) only when it is asked for.
+                let (name, fileExtension): (String, String) = (row[1], row[2])
+                guard wanted(name, fileExtension) else { continue }
+                try body(StoredDocument(key: row[0], name: name, fileExtension: fileExtension, text: row[3]))
             }
         }
     }

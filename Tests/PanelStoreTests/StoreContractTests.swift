@@ -172,6 +172,18 @@ struct StoreContractTests {
                     StoredDocument(key: "x", name: "x", fileExtension: "json", text: "{}"),
                     .init(key: "x", name: "x", fileExtension: "md", text: "# X"),
                 ])
+            // Only the documents wanted, by name and extension, are read.
+            var asked: [String] = []
+            documents = []
+            try await store.forEachDocument(
+                job: "j",
+                wanted: {
+                    asked.append("\($0).\($1)")
+                    return $1 == "md"
+                }
+            ) { documents.append($0) }
+            #expect(asked == ["x.json", "x.md"])
+            #expect(documents == [.init(key: "x", name: "x", fileExtension: "md", text: "# X")])
         }
     }
 

@@ -261,8 +261,17 @@ public struct JobExport: Sendable {
             written += outcome.written
             if let failure = outcome.failures.first { throw EngineError("\(item.key): \(failure.reason)") }
         }
-        // Documents come in input order, every format of one listing together.
-        try await store.forEachDocument(job: job.name) { document in
+        // Documents come in input order, every format of one listing together. With `missingOnly`, a
+        // listing's texts are read only when the sink lacks one of its formats (asked once per name).
+        var lacking: (name: String, lacks: Bool)?
+        func wanted(_ name: String, _: String) -> Bool {
+            guard missingOnly else { return true }
+            if let lacking, lacking.name == name { return lacking.lacks }
+            let lacks = formats.contains { !sink.exists(sink.address(name: name, format: $0)) }
+            lacking = (name, lacks)
+            return lacks
+        }
+        try await store.forEachDocument(job: job.name, wanted: wanted) { document in
             if pending?.key != document.key {
                 try flush()
                 pending = (document.key, document.name, [:])

@@ -380,7 +380,9 @@ public final class MemoryStore: ReviewStore, Sendable {
         }
     }
 
-    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
+    public func forEachDocument(
+        job: String, wanted: (_ name: String, _ fileExtension: String) -> Bool, _ body: (StoredDocument) throws -> Void
+    ) async throws {
         let documents = try step { state, _ -> [StoredDocument] in
             guard let record = state.jobs[job] else { return [] }
             return record.items.values.sorted(by: Item.inOrder).flatMap { item -> [StoredDocument] in
@@ -390,7 +392,7 @@ public final class MemoryStore: ReviewStore, Sendable {
                 }
             }
         }
-        for document in documents { try body(document) }
+        for document in documents where wanted(document.name, document.fileExtension) { try body(document) }
     }
 
     // MARK: Budget

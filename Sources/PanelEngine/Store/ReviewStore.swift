@@ -110,9 +110,19 @@ public protocol ResultStore: Sendable {
     ) async throws -> String?
 
     /// Every document kept for a job, in input order: the item, its document name, the file extension
-    /// and the text.
-    func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws
+    /// and the text — only those `wanted` (by name and extension) read in full: a batch's closing export
+    /// asks for the few its output directory lacks, not every kept text.
+    func forEachDocument(
+        job: String, wanted: (_ name: String, _ fileExtension: String) -> Bool, _ body: (StoredDocument) throws -> Void
+    ) async throws
 
+}
+
+extension ResultStore {
+    /// Every document kept for a job, each read in full.
+    public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
+        try await forEachDocument(job: job, wanted: { _, _ in true }, body)
+    }
 }
 
 /// A job's budget, reserved for calls in flight atomically across every process sharing the store.

@@ -29,8 +29,8 @@ public enum TrustInputs {
             throw DocumentError("no job named '\(job)' in \(store.location); panel jobs list shows the jobs there")
         }
         var texts: [(String, String)] = []
-        try await store.forEachDocument(job: job) { document in
-            if document.fileExtension == "json" { texts.append((document.name, document.text)) }
+        try await store.forEachDocument(job: job, wanted: { $1 == DocumentFormat.json.fileExtension }) { document in
+            texts.append((document.name, document.text))
         }
         return try texts.map { try JSONDocumentRenderer.decode(Data($0.1.utf8), source: "job \(job): \($0.0).json") }
     }
