@@ -16,6 +16,11 @@ import Testing
         var random = SplitMix64(seed: UInt64(seed))
         let value = randomValue(&random, depth: 0)
         #expect(value.canonicalText() == (try encoderBytes(value)))
+        // And the reader reads a written string back as it was (runs between escapes copied whole).
+        for _ in 0..<4 {
+            let string = randomString(&random) + randomString(&random)
+            #expect(JSONValue.parse(JSONValue.string(string).canonicalText()) == .string(string))
+        }
     }
 
     @Test func writerMatchesJSONEncoderOnEdgeCases() throws {

@@ -335,8 +335,18 @@ struct JSONReader {
             if byte < 0x20 { return nil }
             index += 1
         }
-        var scalars = Array(bytes[start..<index])
+        var scalars: [UInt8] = []
+        scalars.reserveCapacity(index - start + 256)
+        scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
+            // The bytes up to the next quote, escape or control character are copied whole (a model's
+            // answer is often JSON inside this string, an escaped quote every few words).
+            let run = index
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+                index += 1
+            }
+            if index > run { scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index])) }
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             index += 1
             switch byte {
