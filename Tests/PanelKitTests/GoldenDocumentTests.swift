@@ -61,6 +61,11 @@ struct GoldenDocumentTests {
         #expect(reviews.count > 8)
         for review in reviews {
             let direct = try review.jsonValue()
+            // The direct value is the keyed encoding's (Foundation's encoder takes `encode(to:)`'s keyed
+            // walk; the project's takes the direct value through it).
+            let keyed = JSONEncoder()
+            keyed.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            #expect(direct.canonicalText() == String(decoding: try keyed.encode(review), as: UTF8.self))
             #expect(direct == (try JSONValueEncoder.encode(review)))
             let decoded = try JSONDecoder().decode(ReviewDocument.Review.self, from: direct.canonicalData())
             #expect(decoded == review)

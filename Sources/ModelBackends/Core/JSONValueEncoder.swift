@@ -1,10 +1,5 @@
 import Foundation
 
-/// Encodes any `Encodable` into a ``JSONValue`` — with ``JSONValue/canonicalData()`` the same bytes as
-/// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` and default strategies (dates as
-/// seconds since 2001, data as Base64), at a fraction of the cost: a batch saves every persona's
-/// result this way. Non-finite doubles become `null` instead of an error, and an unsigned integer
-/// beyond `Int.max` becomes a double (JSONValue holds `Int`s).
 /// A type that builds its JSON value directly — the value its `Encodable` conformance gives (each
 /// conformer has a test holding the two equal) without `Codable`'s walk. Its `encode(to:)` begins with
 /// `if try encodedDirectly(to: encoder) { return }`, so ``JSONValueEncoder`` takes the direct value
@@ -25,6 +20,11 @@ extension JSONValueRepresentable {
     }
 }
 
+/// Encodes any `Encodable` into a ``JSONValue`` — with ``JSONValue/canonicalData()`` the same bytes as
+/// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` and default strategies (dates as
+/// seconds since 2001, data as Base64), at a fraction of the cost: a batch saves every persona's
+/// result this way. Non-finite doubles become `null` instead of an error, and an unsigned integer
+/// beyond `Int.max` becomes a double (JSONValue holds `Int`s).
 public enum JSONValueEncoder {
     public static func encode(_ value: some Encodable) throws -> JSONValue {
         try box(value, codingPath: [])

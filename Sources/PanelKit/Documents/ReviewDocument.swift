@@ -394,8 +394,9 @@ extension ReviewDocument.Review {
 }
 
 extension ReviewDocument.Review: JSONValueRepresentable {
-    /// The review as JSON: the value `JSONValueEncoder.encode(self)` gives (tested), built directly —
-    /// a batch saves one per persona call, and `Codable`'s dynamic casts were a measurable share of it.
+    /// The review as JSON: the value its keyed `encode(to:)` gives (tested against Foundation's encoder),
+    /// built directly — a batch saves one per persona call and writes four in every document, and the
+    /// `Codable` walk was a measurable share of both. `JSONValueEncoder` takes it through `encode(to:)`.
     public func jsonValue() throws -> JSONValue {
         func optional<T>(_ value: T?, _ make: (T) -> JSONValue) -> JSONValue { value.map(make) ?? .null }
         return .object([
