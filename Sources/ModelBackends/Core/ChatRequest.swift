@@ -112,6 +112,6 @@ public enum ContentHash {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])
         }
-        return String(decoding: text, as: UTF8.self)
+        return String(validUTF8: text, isASCII: true)
     }
 }

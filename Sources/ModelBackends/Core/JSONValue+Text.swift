@@ -10,7 +10,7 @@ extension JSONValue {
     public static func parse(_ text: String) -> JSONValue? {
         var text = text
         return text.withUTF8 { bytes in
-            var reader = JSONReader(bytes: bytes)
+            var reader = JSONReader(bytes: bytes, validUTF8: true)
             return reader.document()
         }
     }
@@ -18,7 +18,9 @@ extension JSONValue {
     /// Parses JSON bytes; `nil` when they are not JSON.
     public static func parse(_ data: Data) -> JSONValue? {
         data.withUnsafeBytes { raw in
-            var reader = JSONReader(bytes: raw.bindMemory(to: UInt8.self))
+            let bytes = raw.bindMemory(to: UInt8.self)
+            // Checked once as a whole, so that its strings need not be checked one by one.
+            var reader = JSONReader(bytes: bytes, validUTF8: (try? UTF8Span(validating: Span(_unsafeElements: bytes))) != nil)
             return reader.document()
         }
     }
@@ -28,7 +30,7 @@ extension JSONValue {
     public static func parseStrictly(_ text: String) -> Result<JSONValue, JSONSyntaxError> {
         var text = text
         return text.withUTF8 { bytes in
-            var reader = JSONReader(bytes: bytes)
+            var reader = JSONReader(bytes: bytes, validUTF8: true)
             reader.rejectDuplicateKeys = true
             if let value = reader.document() { return .success(value) }
             var line = 1
@@ -61,7 +63,7 @@ extension JSONValue {
     public func canonicalText() -> String {
         var bytes: [UInt8] = []
         write(into: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        return String(validUTF8: bytes)
     }
 
     /// Indented text for people and scripts (the CLI's `--format json` outputs): two spaces a level, keys
@@ -72,7 +74,7 @@ extension JSONValue {
         bytes.reserveCapacity(1024)
         write(into: &bytes, indent: 0)
         bytes.append(0x0A)
-        return String(decoding: bytes, as: UTF8.self)
+        return String(validUTF8: bytes)
     }
 
     func write(into out: inout [UInt8], indent: Int) {
@@ -220,6 +222,9 @@ public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertibl
 
 struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
+    /// Whether `bytes` are known to be UTF-8 (the text of a String, or data checked once): its strings are
+    /// then copied without checking them again; otherwise each is decoded, invalid bytes replaced.
+    let validUTF8: Bool
     var index = 0
     var depth = 0
     /// Fail on an object that has a key twice (noting it) instead of keeping the last.
@@ -227,7 +232,10 @@ struct JSONReader {
     var duplicateKey: String?
     static let maximumDepth = 512
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, validUTF8: Bool) {
+        self.bytes = bytes
+        self.validUTF8 = validUTF8
+    }
 
     mutating func document() -> JSONValue? {
         guard let value = value() else { return nil }
@@ -329,7 +337,8 @@ struct JSONReader {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 defer { index += 1 }
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                return validUTF8 ? String(validUTF8: slice) : String(decoding: slice, as: UTF8.self)
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { return nil }
@@ -351,7 +360,8 @@ struct JSONReader {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: scalars, as: UTF8.self)
+                // Valid runs cut at ASCII bytes, and escapes written as whole scalars.
+                return validUTF8 ? String(validUTF8: scalars) : String(decoding: scalars, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { return nil }
                 let escape = bytes[index]
@@ -432,7 +442,16 @@ struct JSONReader {
             guard index < bytes.count, isDigit(bytes[index]) else { return nil }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let digits = UnsafeBufferPointer(rebasing: bytes[start..<index])
+        if isInteger, digits.count <= 18 {
+            // Up to 18 digits always fit an Int: summed in place (most numbers in panel's traffic: token
+            // counts, scores).
+            let negative = digits[0] == UInt8(ascii: "-")
+            var value = 0
+            for digit in digits[(negative ? 1 : 0)...] { value = value * 10 + Int(digit &- UInt8(ascii: "0")) }
+            return .int(negative ? -value : value)
+        }
+        let text = String(validUTF8: digits, isASCII: true)
         if isInteger, let value = Int(text) { return .int(value) }
         return Double(text).map(JSONValue.double)
     }

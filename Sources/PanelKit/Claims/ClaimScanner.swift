@@ -1,3 +1,5 @@
+import ModelBackends
+
 /// The words, numbers and symbols of a text, with their Unicode scalar offsets: what the claim rules read.
 ///
 /// One pass over the scalars; words are lower-cased once. A number keeps its digits as written (for a
@@ -97,7 +99,7 @@ enum ClaimScanner {
                 }
                 let text: String
                 if ascii {
-                    text = String(decoding: bytes, as: UTF8.self)
+                    text = String(validUTF8: bytes, isASCII: true)
                 } else {
                     var view = String.UnicodeScalarView()
                     view.append(contentsOf: scalars[start..<index].map { $0 == "\u{2019}" ? "'" : $0 })

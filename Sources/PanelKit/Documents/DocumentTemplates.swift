@@ -108,7 +108,8 @@ public struct DocumentTemplates: Sendable {
             }
         }
         if output.isEmpty { output.append(UInt8(ascii: "\n")) }
-        return String(decoding: output, as: UTF8.self)
+        // Whole lines of a string, cut at newlines.
+        return String(validUTF8: output)
     }
 }
 

@@ -276,19 +276,22 @@ public enum DocumentViewModel {
         var text = text
         return text.withUTF8 { bytes -> TemplateValue in
             var paragraphs: [TemplateValue] = []
-            var current = ""
+            var current: [UInt8] = []
             var lineStart = 0
+            func endParagraph() {
+                if !current.isEmpty { paragraphs.append(["text": .text(String(validUTF8: current))]) }
+                current.removeAll(keepingCapacity: true)
+            }
             func endLine(_ end: Int) {
                 var start = lineStart
                 var end = end
                 while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
                 while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
                 if start == end {
-                    if !current.isEmpty { paragraphs.append(["text": .text(current)]) }
-                    current = ""
+                    endParagraph()
                 } else {
-                    if !current.isEmpty { current.append(" ") }
-                    current.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+                    if !current.isEmpty { current.append(0x20) }
+                    current.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
                 }
             }
             let count = bytes.count
@@ -313,7 +316,7 @@ public enum DocumentViewModel {
                 }
             }
             endLine(count)
-            if !current.isEmpty { paragraphs.append(["text": .text(current)]) }
+            endParagraph()
             return .list(paragraphs)
         }
     }
