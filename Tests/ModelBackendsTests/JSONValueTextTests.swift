@@ -47,6 +47,33 @@ import Testing
         #expect(JSONValue.parse(#"{"a": [1, 2,],}"#) == .object(["a": .array([.int(1), .int(2)])]))
     }
 
+    /// Numbers: up to 18 digits are summed in place, longer ones go through the library's parsers.
+    @Test func readerReadsIntegersAtEveryLength() {
+        for digits in 1...18 {
+            let text = String(repeating: "9", count: digits)
+            #expect(JSONValue.parse(text) == Int(text).map(JSONValue.int))
+            #expect(JSONValue.parse("-" + text) == Int("-" + text).map(JSONValue.int))
+        }
+        #expect(JSONValue.parse("9999999999999999999") == .double(9_999_999_999_999_999_999))
+        #expect(JSONValue.parse("9223372036854775807") == .int(.max))
+        #expect(JSONValue.parse("-9223372036854775808") == .int(.min))
+        #expect(JSONValue.parse("9223372036854775808") == .double(9223372036854775808))
+        #expect(JSONValue.parse("[0, -0, 10, 1000000000000000000]") == .array([.int(0), .int(0), .int(10), .int(1_000_000_000_000_000_000)]))
+    }
+
+    /// Bytes (a response body) are checked as UTF-8 once: valid ones, ASCII or not, are read as they are;
+    /// a body with bytes that are not UTF-8 has them replaced in its strings, as before.
+    @Test func readerOfBytesReplacesWhatIsNotUTF8() {
+        let valid = Data(#"{"a": "é — ok 😀", "b\n": "x\"y"}"#.utf8)
+        #expect(JSONValue.parse(valid) == .object(["a": .string("é — ok 😀"), "b\n": .string("x\"y")]))
+        var invalid = Data(#"{"a": "x"#.utf8)
+        invalid.append(contentsOf: [0xC3, 0x28, 0xFF])
+        invalid.append(contentsOf: #"y", "b": "q\"r"#.utf8)
+        invalid.append(0xFE)
+        invalid.append(contentsOf: #""}"#.utf8)
+        #expect(JSONValue.parse(invalid) == .object(["a": .string("x\u{FFFD}(\u{FFFD}y"), "b": .string("q\"r\u{FFFD}")]))
+    }
+
     @Test(arguments: [
         "", " ", "{", "}", "[,]", "{,}", "[1,,]", "{\"a\" 1}", "[1 2]", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
         "\"a\u{1}b\"", "\"\\x\"", "\"\\u12\"", "{} {}", "[1]]", "{'a': 1}", "NaN", "// c\n1",
