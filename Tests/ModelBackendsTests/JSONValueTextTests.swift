@@ -58,7 +58,8 @@ import Testing
         #expect(JSONValue.parse("9223372036854775807") == .int(.max))
         #expect(JSONValue.parse("-9223372036854775808") == .int(.min))
         #expect(JSONValue.parse("9223372036854775808") == .double(9223372036854775808))
-        #expect(JSONValue.parse("[0, -0, 10, 1000000000000000000]") == .array([.int(0), .int(0), .int(10), .int(1_000_000_000_000_000_000)]))
+        #expect(
+            JSONValue.parse("[0, -0, 10, 1000000000000000000]") == .array([.int(0), .int(0), .int(10), .int(1_000_000_000_000_000_000)]))
     }
 
     /// Bytes (a response body) are checked as UTF-8 once: valid ones, ASCII or not, are read as they are;
