@@ -54,7 +54,7 @@ import Testing
             #expect(JSONValue.parse(text) == Int(text).map(JSONValue.int))
             #expect(JSONValue.parse("-" + text) == Int("-" + text).map(JSONValue.int))
         }
-        #expect(JSONValue.parse("9999999999999999999") == .double(9_999_999_999_999_999_999))
+        #expect(JSONValue.parse("9999999999999999999") == .double(1e19))
         #expect(JSONValue.parse("9223372036854775807") == .int(.max))
         #expect(JSONValue.parse("-9223372036854775808") == .int(.min))
         #expect(JSONValue.parse("9223372036854775808") == .double(9223372036854775808))
@@ -171,6 +171,37 @@ import Testing
         let expected = String(decoding: try encoder.encode(sample), as: UTF8.self)
         let actual = try JSONValueEncoder.encode(sample).canonicalText()
         #expect(actual == expected, "\n\(actual)\n\(expected)")
+        // Pretty text straight from the encoder's nodes: the bytes of the value's own pretty text, and of
+        // Foundation's pretty printer.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        let pretty = try JSONValueEncoder.prettyText(sample)
+        #expect(pretty == (try JSONValueEncoder.encode(sample).prettyText()))
+        #expect(pretty == String(decoding: try encoder.encode(sample), as: UTF8.self) + "\n", "\n\(pretty)")
+    }
+
+    /// A keyed container given the same key twice keeps the last value, as `JSONEncoder` does — in the
+    /// value and in the pretty text, wherever the repeated key falls in the order.
+    struct Repeats: Encodable {
+        enum Key: String, CodingKey { case b, a, c, empty, list }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(1, forKey: .b)
+            try c.encode("first", forKey: .a)
+            try c.encode(true, forKey: .c)
+            try c.encode("second", forKey: .a)
+            try c.encode([Int](), forKey: .list)
+            _ = c.nestedContainer(keyedBy: Key.self, forKey: .empty)
+            try c.encode(2, forKey: .b)
+        }
+    }
+
+    @Test func aKeyGivenTwiceKeepsItsLastValue() throws {
+        let value = try JSONValueEncoder.encode(Repeats())
+        #expect(value == .object(["a": .string("second"), "b": .int(2), "c": .bool(true), "empty": .object([:]), "list": .array([])]))
+        #expect(try JSONValueEncoder.prettyText(Repeats()) == value.prettyText())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        #expect(try JSONValueEncoder.prettyText(Repeats()) == String(decoding: try encoder.encode(Repeats()), as: UTF8.self) + "\n")
     }
 }
 
@@ -205,5 +236,11 @@ import Testing
             options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         #expect(value.prettyText() == String(decoding: foundation, as: UTF8.self) + "\n")
         #expect(JSONValue.parse(value.prettyText()) == value)
+        // Deeper than the writer's row of spaces (32 levels).
+        var deep = JSONValue.object(["leaf": .int(1)])
+        for level in 0..<40 { deep = level.isMultiple(of: 2) ? .array([deep, .null]) : .object(["k": deep]) }
+        let deepFoundation = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: deep.canonicalData()), options: [.prettyPrinted, .sortedKeys])
+        #expect(deep.prettyText() == String(decoding: deepFoundation, as: UTF8.self) + "\n")
     }
 }

@@ -78,39 +78,70 @@ extension JSONValue {
     }
 
     func write(into out: inout [UInt8], indent: Int) {
-        func newline(_ level: Int) {
-            out.append(0x0A)
-            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: level * 2))
-        }
         switch self {
         case .array(let values):
-            out.append(UInt8(ascii: "["))
-            if values.isEmpty { out.append(0x0A) }
-            for (index, value) in values.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                newline(indent + 1)
-                value.write(into: &out, indent: indent + 1)
-            }
-            newline(indent)
-            out.append(UInt8(ascii: "]"))
+            Self.writePrettyArray(values, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
         case .object(let fields):
-            out.append(UInt8(ascii: "{"))
-            if fields.isEmpty { out.append(0x0A) }
-            var first = true
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                newline(indent + 1)
-                Self.write(string: key, into: &out)
-                out.append(contentsOf: " : ".utf8)
-                value.write(into: &out, indent: indent + 1)
+            Self.writePrettyObject(fields.sorted(by: { $0.key < $1.key }), indent: indent, into: &out) {
+                $0.write(into: &$1, indent: indent + 1)
             }
-            newline(indent)
-            out.append(UInt8(ascii: "}"))
         default:
             write(into: &out)
         }
     }
+
+    /// The pretty layout of an array at `indent`, each element written by `element` (at `indent + 1`):
+    /// the one layout for ``JSONValue`` and for ``JSONValueEncoder/prettyText(_:)``'s nodes.
+    static func writePrettyArray<C: Collection>(
+        _ values: C, indent: Int, into out: inout [UInt8], _ element: (C.Element, inout [UInt8]) -> Void
+    ) {
+        out.append(UInt8(ascii: "["))
+        if values.isEmpty { out.append(0x0A) }
+        var first = true
+        for value in values {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            newline(indent + 1, into: &out)
+            element(value, &out)
+        }
+        newline(indent, into: &out)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// The pretty layout of an object at `indent`, its fields already sorted by key.
+    static func writePrettyObject<Value>(
+        _ fields: [(key: String, value: Value)], indent: Int, into out: inout [UInt8], _ element: (Value, inout [UInt8]) -> Void
+    ) {
+        out.append(UInt8(ascii: "{"))
+        if fields.isEmpty { out.append(0x0A) }
+        var first = true
+        for (key, value) in fields {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            newline(indent + 1, into: &out)
+            write(string: key, into: &out)
+            out.append(UInt8(ascii: " "))
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
+            element(value, &out)
+        }
+        newline(indent, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A newline and two spaces a level (copied from a row of spaces: appending `repeatElement` went
+    /// byte by byte, a twentieth of a document's writing).
+    @inline(__always) static func newline(_ level: Int, into out: inout [UInt8]) {
+        out.append(0x0A)
+        var count = level * 2
+        while count > 0 {
+            let run = min(count, spaces.count)
+            spaces.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<run])) }
+            count -= run
+        }
+    }
+
+    static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
 
     func write(into out: inout [UInt8]) {
         switch self {
@@ -304,11 +335,27 @@ struct JSONReader {
     }
 
     mutating func object() -> JSONValue? {
+        if rejectDuplicateKeys { return strictObject() }
+        // Fields gathered first and the dictionary made once at its size: growing it field by field
+        // rehashed every key at each doubling (a response's objects have a handful of fields each).
+        var fields: [(String, JSONValue)] = []
+        let closed = container(close: UInt8(ascii: "}")) { reader in
+            guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")), let value = reader.value()
+            else { return false }
+            fields.append((key, value))
+            return true
+        }
+        // A key given twice: the last counts, as in Foundation's reader.
+        return closed ? .object(Dictionary(fields, uniquingKeysWith: { _, last in last })) : nil
+    }
+
+    /// An object whose reading stops at a key it has already read, noting the key (where the error is).
+    mutating func strictObject() -> JSONValue? {
         var fields: [String: JSONValue] = [:]
         let closed = container(close: UInt8(ascii: "}")) { reader in
             guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")), let value = reader.value()
             else { return false }
-            if reader.rejectDuplicateKeys, fields[key] != nil {
+            if fields[key] != nil {
                 reader.duplicateKey = key
                 return false
             }

@@ -30,41 +30,58 @@ public enum JSONValueEncoder {
         try box(value, codingPath: [])
     }
 
+    /// `encode(value).prettyText()` written straight from the encoder's nodes: the same bytes, without a
+    /// dictionary built for every object only to have its keys sorted out of it again (a kept document
+    /// has ~150 keyed fields).
+    public static func prettyText(_ value: some Encodable) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4096)
+        try child(value, codingPath: []).write(into: &bytes, indent: 0)
+        bytes.append(0x0A)
+        return String(validUTF8: bytes)
+    }
+
     /// A leaf type by its metadata: one pointer comparison per candidate, where `value as? String` is a
     /// dynamic cast each — and the cast to `any FixedWidthInteger` (an existential with associated types)
     /// checked its generic requirements uncached, ~8,000 instructions for every value that is not a leaf.
     /// The coding path is made only for a value that opens an encoder of its own (it is read on errors alone).
     static func box<T: Encodable>(_ value: T, codingPath: @autoclosure () -> [any CodingKey]) throws -> JSONValue {
+        try child(value, codingPath: codingPath()).resolved
+    }
+
+    /// `value` as a leaf, or as the node its own encoder filled (made a ``JSONValue``, or written as text,
+    /// at the end).
+    static func child<T: Encodable>(_ value: T, codingPath: @autoclosure () -> [any CodingKey]) throws -> Child {
         switch ObjectIdentifier(T.self) {
-        case ObjectIdentifier(String.self): return .string(leaf(value, String.self))
-        case ObjectIdentifier(Int.self): return .int(leaf(value, Int.self))
-        case ObjectIdentifier(Double.self): return .double(leaf(value, Double.self))
-        case ObjectIdentifier(Bool.self): return .bool(leaf(value, Bool.self))
-        case ObjectIdentifier(JSONValue.self): return leaf(value, JSONValue.self)
+        case ObjectIdentifier(String.self): return .leaf(.string(leaf(value, String.self)))
+        case ObjectIdentifier(Int.self): return .leaf(.int(leaf(value, Int.self)))
+        case ObjectIdentifier(Double.self): return .leaf(.double(leaf(value, Double.self)))
+        case ObjectIdentifier(Bool.self): return .leaf(.bool(leaf(value, Bool.self)))
+        case ObjectIdentifier(JSONValue.self): return .leaf(leaf(value, JSONValue.self))
         // Optional leaves, as `c.encode(score, forKey: .score)` hands them over (`encodeIfPresent` does not).
-        case ObjectIdentifier(String?.self): return leaf(value, String?.self).map(JSONValue.string) ?? .null
-        case ObjectIdentifier(Int?.self): return leaf(value, Int?.self).map(JSONValue.int) ?? .null
-        case ObjectIdentifier(Double?.self): return leaf(value, Double?.self).map(JSONValue.double) ?? .null
-        case ObjectIdentifier(Bool?.self): return leaf(value, Bool?.self).map(JSONValue.bool) ?? .null
-        case ObjectIdentifier(Date.self): return .double(leaf(value, Date.self).timeIntervalSinceReferenceDate)
-        case ObjectIdentifier(URL.self): return .string(leaf(value, URL.self).absoluteString)
-        case ObjectIdentifier(Data.self): return .string(leaf(value, Data.self).base64EncodedString())
+        case ObjectIdentifier(String?.self): return .leaf(leaf(value, String?.self).map(JSONValue.string) ?? .null)
+        case ObjectIdentifier(Int?.self): return .leaf(leaf(value, Int?.self).map(JSONValue.int) ?? .null)
+        case ObjectIdentifier(Double?.self): return .leaf(leaf(value, Double?.self).map(JSONValue.double) ?? .null)
+        case ObjectIdentifier(Bool?.self): return .leaf(leaf(value, Bool?.self).map(JSONValue.bool) ?? .null)
+        case ObjectIdentifier(Date.self): return .leaf(.double(leaf(value, Date.self).timeIntervalSinceReferenceDate))
+        case ObjectIdentifier(URL.self): return .leaf(.string(leaf(value, URL.self).absoluteString))
+        case ObjectIdentifier(Data.self): return .leaf(.string(leaf(value, Data.self).base64EncodedString()))
         case ObjectIdentifier(Float.self):
             let float = leaf(value, Float.self)
-            return .double(Double(float.description) ?? Double(float))
-        case ObjectIdentifier(Int8.self): return .int(Int(leaf(value, Int8.self)))
-        case ObjectIdentifier(Int16.self): return .int(Int(leaf(value, Int16.self)))
-        case ObjectIdentifier(Int32.self): return .int(Int(leaf(value, Int32.self)))
-        case ObjectIdentifier(Int64.self): return .int(Int(leaf(value, Int64.self)))
-        case ObjectIdentifier(UInt8.self): return .int(Int(leaf(value, UInt8.self)))
-        case ObjectIdentifier(UInt16.self): return .int(Int(leaf(value, UInt16.self)))
-        case ObjectIdentifier(UInt32.self): return .int(Int(leaf(value, UInt32.self)))
-        case ObjectIdentifier(UInt.self): return integer(leaf(value, UInt.self))
-        case ObjectIdentifier(UInt64.self): return integer(leaf(value, UInt64.self))
+            return .leaf(.double(Double(float.description) ?? Double(float)))
+        case ObjectIdentifier(Int8.self): return .leaf(.int(Int(leaf(value, Int8.self))))
+        case ObjectIdentifier(Int16.self): return .leaf(.int(Int(leaf(value, Int16.self))))
+        case ObjectIdentifier(Int32.self): return .leaf(.int(Int(leaf(value, Int32.self))))
+        case ObjectIdentifier(Int64.self): return .leaf(.int(Int(leaf(value, Int64.self))))
+        case ObjectIdentifier(UInt8.self): return .leaf(.int(Int(leaf(value, UInt8.self))))
+        case ObjectIdentifier(UInt16.self): return .leaf(.int(Int(leaf(value, UInt16.self))))
+        case ObjectIdentifier(UInt32.self): return .leaf(.int(Int(leaf(value, UInt32.self))))
+        case ObjectIdentifier(UInt.self): return .leaf(integer(leaf(value, UInt.self)))
+        case ObjectIdentifier(UInt64.self): return .leaf(integer(leaf(value, UInt64.self)))
         default:
             let encoder = Encoder(codingPath: codingPath())
             try value.encode(to: encoder)
-            return encoder.node.resolved
+            return .node(encoder.node)
         }
     }
 
@@ -84,7 +101,8 @@ public enum JSONValueEncoder {
     /// value (no node of its own).
     final class Node {
         var value: JSONValue = .object([:])
-        var fields: [String: Child] = [:]
+        /// Keyed fields in the order encoded (a key given twice: the last counts, as in a dictionary).
+        var fields: [(key: String, child: Child)] = []
         var elements: [Child] = []
         var kind = Kind.unset
         enum Kind { case unset, single, object, array }
@@ -93,9 +111,47 @@ public enum JSONValueEncoder {
             switch kind {
             case .unset: return .object([:])
             case .single: return value
-            case .object: return .object(fields.mapValues(\.resolved))
+            case .object: return .object(Dictionary(fields.lazy.map { ($0.key, $0.child.resolved) }, uniquingKeysWith: { _, last in last }))
             case .array: return .array(elements.map(\.resolved))
             }
+        }
+
+        func write(into out: inout [UInt8], indent: Int) {
+            switch kind {
+            case .unset: JSONValue.object([:]).write(into: &out, indent: indent)
+            case .single: value.write(into: &out, indent: indent)
+            case .object:
+                JSONValue.writePrettyObject(Self.sorted(fields), indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
+            case .array:
+                JSONValue.writePrettyArray(elements, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
+            }
+        }
+
+        /// Fields sorted by key as the writer sorts a dictionary's, a key given twice kept once with its last
+        /// value. Insertion sort, stable (an object has a dozen fields, most already nearly in order).
+        static func sorted(_ fields: [(key: String, child: Child)]) -> [(key: String, value: Child)] {
+            var sorted = fields.map { (key: $0.key, value: $0.child) }
+            if sorted.count > 1 {
+                for index in 1..<sorted.count {
+                    let field = sorted[index]
+                    var slot = index
+                    while slot > 0, field.key < sorted[slot - 1].key {
+                        sorted[slot] = sorted[slot - 1]
+                        slot -= 1
+                    }
+                    sorted[slot] = field
+                }
+            }
+            var unique: [(key: String, value: Child)] = []
+            unique.reserveCapacity(sorted.count)
+            for field in sorted {
+                if let last = unique.last, last.key == field.key {
+                    unique[unique.count - 1] = field
+                } else {
+                    unique.append(field)
+                }
+            }
+            return unique
         }
     }
 
@@ -107,6 +163,14 @@ public enum JSONValueEncoder {
             switch self {
             case .leaf(let value): return value
             case .node(let node): return node.resolved
+            }
+        }
+
+        /// As `resolved.write(into:indent:)` writes it.
+        func write(into out: inout [UInt8], indent: Int) {
+            switch self {
+            case .leaf(let value): value.write(into: &out, indent: indent)
+            case .node(let node): node.write(into: &out, indent: indent)
             }
         }
     }
@@ -121,7 +185,7 @@ public enum JSONValueEncoder {
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
             if node.kind != .object {
                 node.kind = .object
-                node.fields = [:]
+                node.fields = []
             }
             return KeyedEncodingContainer(Keyed<Key>(node: node, codingPath: codingPath))
         }
@@ -143,13 +207,13 @@ public enum JSONValueEncoder {
         let node: Node
         let codingPath: [any CodingKey]
 
-        mutating func encodeNil(forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.null) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.bool(value)) }
-        mutating func encode(_ value: String, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.string(value)) }
-        mutating func encode(_ value: Double, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.double(value)) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { node.fields[key.stringValue] = .leaf(.int(value)) }
+        mutating func encodeNil(forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.null))) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.bool(value)))) }
+        mutating func encode(_ value: String, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.string(value)))) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.double(value)))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.int(value)))) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            node.fields[key.stringValue] = .leaf(try box(value, codingPath: codingPath + [key]))
+            node.fields.append((key.stringValue, try child(value, codingPath: codingPath + [key])))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(
@@ -159,14 +223,14 @@ public enum JSONValueEncoder {
         {
             let child = Node()
             child.kind = .object
-            node.fields[key.stringValue] = .node(child)
+            node.fields.append((key.stringValue, .node(child)))
             return KeyedEncodingContainer(Keyed<NestedKey>(node: child, codingPath: codingPath + [key]))
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             let child = Node()
             child.kind = .array
-            node.fields[key.stringValue] = .node(child)
+            node.fields.append((key.stringValue, .node(child)))
             return Unkeyed(node: child, codingPath: codingPath + [key])
         }
 
@@ -174,7 +238,7 @@ public enum JSONValueEncoder {
 
         mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
             let encoder = Encoder(codingPath: codingPath + [key])
-            node.fields[key.stringValue] = .node(encoder.node)
+            node.fields.append((key.stringValue, .node(encoder.node)))
             return encoder
         }
     }
@@ -190,7 +254,7 @@ public enum JSONValueEncoder {
         mutating func encode(_ value: Double) throws { node.elements.append(.leaf(.double(value))) }
         mutating func encode(_ value: Int) throws { node.elements.append(.leaf(.int(value))) }
         mutating func encode<T: Encodable>(_ value: T) throws {
-            node.elements.append(.leaf(try box(value, codingPath: codingPath)))
+            node.elements.append(try child(value, codingPath: codingPath))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {

@@ -20,8 +20,7 @@ public enum JSONDocumentRenderer {
     /// `JSONEncoder` with `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes` (a test holds them equal),
     /// without its per-value dynamic casts, which were a batch's largest JSON cost per listing.
     public static func render(_ document: ReviewDocument) -> String {
-        guard let value = try? JSONValueEncoder.encode(document) else { return "{}\n" }
-        return value.prettyText()
+        (try? JSONValueEncoder.prettyText(document)) ?? "{}\n"
     }
 
     /// Reads a v1 document back, rejecting other schema versions with a clear message.
