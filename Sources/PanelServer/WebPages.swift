@@ -70,7 +70,7 @@ struct WebPages {
         _ body: String, title: String, identity: Identity?, status: HTTPResponse.Status = .ok, error: String? = nil,
         flash: String? = nil, headers: HTTPFields = [:]
     ) -> Response {
-        var values: [String: TemplateValue] = ["title": .text(title), "body": .text(body)]
+        var values: TemplateFields = ["title": .text(title), "body": .text(body)]
         if let identity, case .session(let csrf, _) = identity.proof {
             values["signed_in"] = [
                 "name": .text(identity.token.name), "role": .text(identity.token.role.rawValue), "csrf": .text(csrf),
@@ -172,7 +172,7 @@ struct WebPages {
         let cursor = query["cursor"].flatMap { TeamReview.Cursor(token: String($0)) }
         let found = try await server.store.reviews(query: q, verdict: verdict?.rawValue, limit: 26, before: cursor)
         let reviews = Array(found.prefix(25))
-        var values: [String: TemplateValue] = [
+        var values: TemplateFields = [
             "csrf": .text(csrf), "q": .text(q), "can_edit": .flag(identity.token.role >= .editor),
             "has_reviews": .flag(!reviews.isEmpty),
             "verdicts": .list(
@@ -261,7 +261,7 @@ struct WebPages {
     }
 
     func reviewBody(_ review: TeamReview, document: ReviewDocument?, identity: Identity, csrf: String) -> String {
-        var values: [String: TemplateValue] = [
+        var values: TemplateFields = [
             "id": .text(review.id), "review_id": .text(review.id), "title": .text(review.title), "csrf": .text(csrf),
             "status_label": .text(review.status.rawValue.capitalized), "created_by": .text(review.createdBy),
             "created_at": .text(JSONAPI.time(review.createdAt)), "can_edit": .flag(identity.token.role >= .editor),
@@ -269,7 +269,7 @@ struct WebPages {
         ]
         if let document {
             guard case .object(let model) = DocumentViewModel.make(document) else { return "" }
-            values.merge(model) { _, new in new }
+            values.merge(model)
             values["document"] = true
             values["title"] = .text(document.title)
             values["personas"] = Self.withEditableText(model["personas"], document: document)

@@ -31,13 +31,13 @@ struct TemplateOracleTests {
     }
 
     static func item(_ random: inout Random) -> TemplateValue {
-        var fields: [String: TemplateValue] = ["a": .text(text(&random)), "b": .number(random.below(200) - 50)]
+        var fields: TemplateFields = ["a": .text(text(&random)), "b": .number(random.below(200) - 50)]
         if random.chance(0.5) { fields["f"] = .flag(random.chance(0.5)) }
         return .object(fields)
     }
 
     static func context(_ random: inout Random) -> TemplateValue {
-        var fields: [String: TemplateValue] = [
+        var fields: TemplateFields = [
             "s": .text(text(&random)), "t": .text(text(&random)), "n": .number(random.below(1000)), "f": .flag(random.chance(0.5)),
             "obj": item(&random), "items": .list((0..<random.below(4)).map { _ in item(&random) }), "empty": .list([]),
             "words": .list((0..<random.below(3)).map { _ in .text(text(&random)) }),
@@ -91,7 +91,7 @@ struct TemplateOracleTests {
         case .number(let number): return number
         case .flag(let flag): return flag
         case .list(let items): return items.map(oracleValue)
-        case .object(let fields): return fields.mapValues(oracleValue)
+        case .object(let fields): return fields.dictionary.mapValues(oracleValue)
         }
     }
 

@@ -103,4 +103,25 @@ import Testing
         let clean = "Mistral 3 Small · 78/100"
         #expect(TerminalText.safe(clean) == clean)
     }
+
+    /// An object's fields behave as a dictionary's: a name given twice reads as its last value, setting
+    /// replaces, nil removes, merged fields win, and order does not matter to equality.
+    @Test func fieldsReadAsADictionaryWould() throws {
+        var fields: TemplateFields = ["a": 1, "bb": "x", "a": 2]
+        #expect(fields["a"] == 2)
+        #expect(fields["b"] == nil)
+        fields["bb"] = "y"
+        fields["c"] = true
+        #expect(fields["bb"] == "y")
+        #expect(fields.dictionary == ["a": 2, "bb": "y", "c": true])
+        fields.merge(["a": 3, "d": 4])
+        #expect(fields["a"] == 3)
+        fields["a"] = nil
+        #expect(fields["a"] == nil)
+        #expect(fields == ["d": 4, "c": true, "bb": "y"])
+        #expect(fields.mapValues { _ in "z" }.dictionary == ["bb": "z", "c": "z", "d": "z"])
+        #expect(
+            try Template("{{a}}{{#o}}{{a}}{{b}}{{/o}}", escaping: .html).render(["a": "outer", "o": ["b": "inner", "b": "last"]])
+                == "outerouterlast")
+    }
 }

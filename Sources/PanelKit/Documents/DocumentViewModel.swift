@@ -16,7 +16,7 @@ public enum DocumentViewModel {
             if let by = answeredBy(review), !models.contains(by) { models.append(by) }
         }
         let families = Set(answered.map { ModelFamily.of(family: $0.family, kind: nil, model: $0.model ?? $0.backend) }).sorted()
-        var footer: [String: TemplateValue] = [
+        var footer: TemplateFields = [
             "answered": .number(answered.count), "total": .number(reviews.count), "models": .text(models.joined(separator: ", ")),
             "calls": .number(doc.totals.calls), "generated_at": .text(doc.generatedAt),
             "tokens": .text(
@@ -41,7 +41,7 @@ public enum DocumentViewModel {
 
     static func tool(_ tool: ReviewDocument.Tool, editor: ReviewDocument.Editor? = nil) -> TemplateValue {
         let panel = tool.panel
-        var values: [String: TemplateValue] = [
+        var values: TemplateFields = [
             "name": .text(tool.name), "name_cell": .text(cell(tool.name)),
             "initial": .text(String(tool.name.first.map { String($0).uppercased() } ?? "?")),
             "verdict": .text(panel.verdict.rawValue), "verdict_label": .text(panel.verdict.rawValue.capitalized),
@@ -97,7 +97,7 @@ public enum DocumentViewModel {
     /// (`single_fact`, with `single_value`) are listed with the card instead of a one-column table.
     static func decisionRows(_ doc: ReviewDocument) -> [TemplateValue] {
         func row(_ label: String, inCard: Bool = false, _ value: (ReviewDocument.Tool) -> String?) -> TemplateValue {
-            var row: [String: TemplateValue] = [
+            var row: TemplateFields = [
                 "label": .text(label),
                 "cells": .list(
                     doc.tools.map { tool -> TemplateValue in
@@ -137,7 +137,7 @@ public enum DocumentViewModel {
                         review, tool: tool, edit: doc.editor?.edit(tool: tool.name, persona: id), persona: doc.personaName(id),
                         notes: &notes))
             }
-            var row: [String: TemplateValue] = ["id": .text(id), "name": .text(doc.personaName(id)), "reviews": .list(reviews)]
+            var row: TemplateFields = ["id": .text(id), "name": .text(doc.personaName(id)), "reviews": .list(reviews)]
             if let weighs = doc.personas.first(where: { $0.id == id })?.weighs { row["weighs"] = .text(weighs) }
             return .object(row)
         }
@@ -147,7 +147,7 @@ public enum DocumentViewModel {
         _ review: ReviewDocument.Review, tool: ReviewDocument.Tool, edit: ReviewDocument.Editor.Edit? = nil, persona: String = "",
         notes: inout [TemplateValue]
     ) -> TemplateValue {
-        var values: [String: TemplateValue] = ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name))]
+        var values: TemplateFields = ["tool": .text(tool.name), "tool_cell": .text(cell(tool.name))]
         switch review.status {
         case .answered:
             let score = review.score ?? 0

@@ -136,7 +136,7 @@ public struct PromptSet: Sendable {
     ) -> ChatRequest {
         let context: TemplateValue = [
             "persona": ["id": .text(persona.id), "name": .text(persona.name), "weighs": .text(persona.weighs)],
-            "listing": .object(Self.templateFields(listing).mapValues(TemplateValue.text)),
+            "listing": .object(TemplateFields(Self.templateFields(listing).mapValues(TemplateValue.text))),
         ]
         let system = systemTemplates[persona.id]?.render(context) ?? ""
         let user = requestTemplate.render(context)
