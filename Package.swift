@@ -58,10 +58,13 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // snprintf for one double, which Swift cannot call directly (``CFormat``).
+        .target(name: "CPanelFormat"),
         .target(
             name: "PanelKit",
             dependencies: [
                 "ModelBackends",
+                "CPanelFormat",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -1,16 +1,15 @@
+import CPanelFormat
 public import Foundation
 
-/// printf-style number formatting through C's `vsnprintf`: the same text as `String(format:)` for
+/// printf-style number formatting through C's `snprintf` (a C shim: no `withVaList`): the same text as `String(format:)` for
 /// numeric conversions, without Foundation's CFString formatter (a measurable share of writing a
 /// document per listing in a batch).
 public enum CFormat {
     /// `value` with a C format for one double, e.g. `"%.4f"` or `"%6.1f"`.
     public static func double(_ format: StaticString, _ value: Double) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
-            let count = withVaList([value]) { arguments in
-                format.withUTF8Buffer { format in
-                    format.withMemoryRebound(to: CChar.self) { vsnprintf(buffer.baseAddress, 64, $0.baseAddress, arguments) }
-                }
+            let count = format.withUTF8Buffer { format in
+                format.withMemoryRebound(to: CChar.self) { panel_format_double(buffer.baseAddress, 64, $0.baseAddress, value) }
             }
             guard count >= 0, count < 64 else { return String(format: "\(format)", value) }
             return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(count)), as: UTF8.self)
