@@ -6,6 +6,31 @@ import Testing
 struct DocumentTests {
     /// C formatting gives Foundation's text; the ISO 8601 writer gives the format style's; table cells
     /// fold and escape exactly as the plain definition does.
+    /// Markdown's tidy: at most one blank line in a row (spaces and tabs count as blank), none at the start
+    /// or end, one newline at the end — lines kept byte for byte otherwise.
+    @Test func tidyKeepsOneBlankLineAtMost() {
+        #expect(DocumentTemplates.tidy("") == "\n")
+        #expect(DocumentTemplates.tidy("\n \t\n\n") == "\n")
+        #expect(
+            DocumentTemplates.tidy("\n\n# Title\n\n\n \n\tText é ·  \n  indented\n\t\n\nEnd")
+                == "# Title\n\n\tText é ·  \n  indented\n\nEnd\n")
+        #expect(DocumentTemplates.tidy("a\nb\n\n") == "a\nb\n")
+        #expect(DocumentTemplates.tidy("a\r\n\r\nb") == "a\r\n\r\nb\n")  // a carriage return is not blank
+    }
+
+    /// The escaping scan's tables answer as the rule does for every byte.
+    @Test func escapeTablesAreTheRule() {
+        for byte in 0...255 {
+            #expect(Template.htmlTable[byte] == Template.needsEscape(UInt8(byte), .html))
+            #expect(Template.markdownTable[byte] == Template.needsEscape(UInt8(byte), .markdown))
+            #expect(!Template.needsEscape(UInt8(byte), .none))
+        }
+        #expect(
+            Template.escaped("a\n\tb <i> & 'q' [x] \u{1B} \u{85} · ok", .html)
+                == "a\n\tb &lt;i&gt; &amp; &#39;q&#39; [x] \u{FFFD} \u{FFFD} · ok")
+        #expect(Template.escaped("a <b & c> [x] ·", .markdown) == "a \\<b & c> \\[x\\] ·")
+    }
+
     @Test func fastFormattingMatchesFoundation() throws {
         var state: UInt64 = 7
         func next() -> UInt64 {

@@ -87,13 +87,17 @@ public struct DocumentTemplates: Sendable {
             var previousBlank = true  // no blank line at the start
             var pendingBlank = false
             var start = 0
+            guard let base = bytes.baseAddress else { return }
             while start < bytes.count {
-                var end = start
-                var blank = true
-                while end < bytes.count, bytes[end] != UInt8(ascii: "\n") {
-                    if bytes[end] != UInt8(ascii: " ") && bytes[end] != UInt8(ascii: "\t") { blank = false }
-                    end += 1
+                // The line's end found by memchr, and whether it is blank by its first bytes alone (a line of
+                // text has a letter first).
+                var end = bytes.count
+                if let found = memchr(base + start, 0x0A, bytes.count - start) {
+                    end = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
                 }
+                var first = start
+                while first < end, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                let blank = first == end
                 defer { start = end + 1 }
                 if blank {
                     if !previousBlank { pendingBlank = true }

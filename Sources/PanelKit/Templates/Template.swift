@@ -196,21 +196,37 @@ public struct Template: Sendable {
         return output
     }
 
-    static func escape(_ text: String, _ escaping: TemplateEscaping, into output: inout String) {
-        func needsEscape(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"): return escaping != .none
-            case UInt8(ascii: "\""), UInt8(ascii: "'"): return escaping == .html
-            // `[` and `]` in Markdown: untrusted text never makes a live link (`[click](javascript:…)`).
-            case UInt8(ascii: "["), UInt8(ascii: "]"): return escaping == .markdown
-            // Control characters (ESC and the rest of C0, DEL; C1 begins with 0xC2) never reach a document.
-            case 0x00...0x08, 0x0B, 0x0C, 0x0E...0x1F, 0x7F, 0xC2: return escaping != .none
-            default: return false
-            }
+    /// Whether a byte may need escaping (Markdown's `&`, `<` and `>` only where they would start something).
+    static func needsEscape(_ byte: UInt8, _ escaping: TemplateEscaping) -> Bool {
+        switch byte {
+        case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"): return escaping != .none
+        case UInt8(ascii: "\""), UInt8(ascii: "'"): return escaping == .html
+        // `[` and `]` in Markdown: untrusted text never makes a live link (`[click](javascript:…)`).
+        case UInt8(ascii: "["), UInt8(ascii: "]"): return escaping == .markdown
+        // Control characters (ESC and the rest of C0, DEL; C1 begins with 0xC2) never reach a document.
+        case 0x00...0x08, 0x0B, 0x0C, 0x0E...0x1F, 0x7F, 0xC2: return escaping != .none
+        default: return false
         }
+    }
+
+    /// ``needsEscape(_:_:)`` as a table per escaping, for the scan of text that needs none (most of it).
+    static let htmlTable = (0...255).map { needsEscape(UInt8($0), .html) }
+    static let markdownTable = (0...255).map { needsEscape(UInt8($0), .markdown) }
+
+    static func escape(_ text: String, _ escaping: TemplateEscaping, into output: inout String) {
+        guard escaping != .none else {
+            output += text
+            return
+        }
+        func needsEscape(_ byte: UInt8) -> Bool { Self.needsEscape(byte, escaping) }
         let utf8 = text.utf8
-        // Most text needs no escape: scanned as contiguous bytes (a native string's storage), not index by index.
-        let needed = utf8.withContiguousStorageIfAvailable { $0.contains(where: needsEscape) } ?? utf8.contains(where: needsEscape)
+        // Most text needs no escape: scanned as contiguous bytes (a native string's storage), not index by
+        // index, each byte looked up in its escaping's table.
+        let table = escaping == .html ? Self.htmlTable : Self.markdownTable
+        let needed =
+            utf8.withContiguousStorageIfAvailable { bytes in
+                table.withUnsafeBufferPointer { table in bytes.contains { table[Int($0)] } }
+            } ?? utf8.contains(where: needsEscape)
         guard needed else {
             output += text
             return
