@@ -11,6 +11,22 @@ struct ClaimTests {
         ClaimChecker(listing: listing).claims(in: text)
     }
 
+    /// The claim rules' scalars, decoded in one pass, are `Array(unicodeScalars)` for text of every width.
+    @Test func scalarArrayIsTheStringsScalars() {
+        let alphabet = Array("aZ 09.,$€£¥—’é\u{301}ß\u{2028}😀🇫🇷\u{7F}\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}\u{10FFFF}\n")
+        var state: UInt64 = 7
+        for length in 0..<200 {
+            var text = ""
+            for _ in 0..<length {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text.append(alphabet[Int(state >> 33) % alphabet.count])
+            }
+            #expect(text.scalarArray == Array(text.unicodeScalars))
+        }
+        let bridged = String(decoding: [0x61, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80], as: UTF8.self)
+        #expect(bridged.scalarArray == Array(bridged.unicodeScalars))
+    }
+
     @Test func figuresAreNormalised() throws {
         let found = claims("Sub-300 ms latency, a ~7B model, $0.4/M tokens, between 2 and 4 GB, 99.9% uptime and 3× faster.")
         #expect(found.map(\.kind) == [.duration, .parameters, .money, .bytes, .percent, .multiple])

@@ -84,6 +84,18 @@ struct ReviewParserTests {
         }
     }
 
+    /// The one pass that decides whether an answer needs rewriting finds each marker by its bytes: a
+    /// carriage return, a tag, a bracket, and Kimi's `◁think▷` (a three-byte scalar).
+    @Test func answerMarkersAreFoundByTheirBytes() throws {
+        let json = #"{"score": 71, "verdict": "ship", "paragraph": "Clean primitive."}"#
+        #expect(try AnswerText.prepare("\u{25C1}think\u{25B7}Score 5, skip.\u{25C1}/think\u{25B7}\n" + json).get() == json)
+        #expect(try AnswerText.prepare("<think>Score 5, skip.</think>" + json).get() == json)
+        #expect(try AnswerText.prepare("[THINK]Score 5[/THINK]\r\n" + json).get() == json)
+        #expect(try AnswerText.prepare("a\r\nb\rc ◀ é").get() == "a\nb\nc ◀ é")
+        #expect(try AnswerText.prepare("  \u{25C1} plain ▷ ").get() == "\u{25C1} plain ▷")
+        #expect(AnswerText.prepare("\u{25C1}think\u{25B7} only reasoning").failureValue != nil)
+    }
+
     @Test func verdictPhrasings() {
         for (text, verdict) in [
             ("Ship", Verdict.ship), ("SHIP IT!", .ship), ("skip it.", .skip), ("**Skip**", .skip), ("Don't ship", .skip),

@@ -24,7 +24,7 @@ public struct ClaimChecker: Sendable {
         var facts: [Fact] = []
         var paid: (String, [Int])?
         for (field, text) in listing.fields where field != "url" {
-            let scalars = Array(text.unicodeScalars)
+            let scalars = text.scalarArray
             for draft in ClaimExtractor.drafts(scalars) {
                 facts.append(Fact(draft: draft, field: field, quote: String(String.UnicodeScalarView(scalars[draft.start..<draft.end]))))
             }
@@ -46,7 +46,7 @@ public struct ClaimChecker: Sendable {
 
     /// The claims of `text` (a persona's paragraph as stored), each with its status.
     public func claims(in text: String) -> [Claim] {
-        let scalars = Array(text.unicodeScalars)
+        let scalars = text.scalarArray
         let masks = ClaimExtractor.occurrences(of: name, in: scalars)
         return ClaimExtractor.drafts(scalars, masks: masks).map { draft in
             var claim = Claim(

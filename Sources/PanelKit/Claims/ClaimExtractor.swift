@@ -36,7 +36,7 @@ public enum ClaimExtractor {
 
     /// The spans of `name` in `scalars`, compared case-insensitively (ASCII letters folded).
     static func occurrences(of name: String, in scalars: [Unicode.Scalar]) -> [Range<Int>] {
-        let needle = Array(name.unicodeScalars).map(fold)
+        let needle = name.scalarArray.map(fold)
         guard !needle.isEmpty, needle.count <= scalars.count else { return [] }
         var found: [Range<Int>] = []
         var index = 0
@@ -697,7 +697,7 @@ extension ClaimExtractor {
     /// The prices a text states, in order, read by the claim rules (a free tier is a price of 0 with
     /// `per` "free"); ranges and bounds give their lower figure.
     public static func prices(in text: String) -> [Price] {
-        drafts(Array(text.unicodeScalars)).compactMap { draft in
+        drafts(text.scalarArray).compactMap { draft in
             guard draft.kind == .money else { return nil }
             if draft.unit == "free" { return Price(amount: 0, currency: "USD", per: "free") }
             let parts = draft.unit.split(separator: "/", maxSplits: 1).map(String.init)

@@ -121,3 +121,39 @@ enum ClaimScanner {
         return tokens
     }
 }
+
+extension String {
+    /// The string's Unicode scalars as an array — what the claim rules read — decoded in one pass over its
+    /// UTF-8 (valid, being a String's). `Array(unicodeScalars)` walked the scalars twice, counting them first.
+    var scalarArray: [Unicode.Scalar] {
+        var text = self
+        return text.withUTF8 { bytes in
+            [Unicode.Scalar](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+                var index = 0
+                var count = 0
+                while index < bytes.count {
+                    let lead = UInt32(bytes[index])
+                    var value = lead
+                    var length = 1
+                    if lead >= 0xF0 {
+                        value = lead & 0x07
+                        length = 4
+                    } else if lead >= 0xE0 {
+                        value = lead & 0x0F
+                        length = 3
+                    } else if lead >= 0xC0 {
+                        value = lead & 0x1F
+                        length = 2
+                    }
+                    for offset in 1..<length where index + offset < bytes.count {
+                        value = value << 6 | UInt32(bytes[index + offset] & 0x3F)
+                    }
+                    (buffer.baseAddress! + count).initialize(to: Unicode.Scalar(value) ?? "\u{FFFD}")
+                    count += 1
+                    index += length
+                }
+                initialized = count
+            }
+        }
+    }
+}

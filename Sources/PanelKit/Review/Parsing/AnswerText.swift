@@ -24,17 +24,22 @@ enum AnswerText {
     /// The answer without reasoning or template tokens; a failure when only reasoning was written.
     static func prepare(_ answer: String) -> Result<String, ParseFailure> {
         var text = answer
-        // One pass over the scalars decides whether any of the (Foundation) rewriting below is needed:
-        // every answer comes through here, most with neither a carriage return nor a tag.
+        // One pass over the UTF-8 decides whether any of the (Foundation) rewriting below is needed: every
+        // answer comes through here, most with neither a carriage return nor a tag.
         var hasReturn = false
         var hasMarker = false
-        for scalar in answer.unicodeScalars {
-            switch scalar {
-            case "\r": hasReturn = true
-            case "<", "[", "\u{25C1}": hasMarker = true
-            default: continue
+        text.withUTF8 { bytes in
+            var index = 0
+            while index < bytes.count, !(hasReturn && hasMarker) {
+                switch bytes[index] {
+                case 0x0D: hasReturn = true
+                case UInt8(ascii: "<"), UInt8(ascii: "["): hasMarker = true
+                // U+25C1 (◁), E2 97 81.
+                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x97 && bytes[index + 2] == 0x81: hasMarker = true
+                default: break
+                }
+                index += 1
             }
-            if hasReturn && hasMarker { break }
         }
         if hasReturn { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
         guard hasMarker else { return .success(text.trimmedWhitespace()) }

@@ -8,7 +8,7 @@ import ModelBackends
 enum LenientObject {
     /// The value of the whole text, or `nil` when it is not one literal.
     static func parse(_ text: Substring) -> JSONValue? {
-        var reader = Reader(scalars: Array(text.unicodeScalars))
+        var reader = Reader(scalars: String(text).scalarArray)
         reader.skipSpace()
         guard let value = reader.value(depth: 0) else { return nil }
         reader.skipSpace()
