@@ -207,8 +207,8 @@ public enum Statistics {
 
     /// The 95% percentile bootstrap interval of the median of `values`, resampled `resamples` times with
     /// a seeded generator. A resample's median is one of the sorted values or the mean of two, so each
-    /// resample is tallied by which pair it was — read by rank from its few sorted draws (up to eight
-    /// values) or from counts over the sorted values — with no allocation per resample, and the quantiles
+    /// resample is tallied by which pair it was — read from its draws counted per rank in one word (up to
+    /// eight values) or from counts over the sorted values — with no allocation per resample, and the quantiles
     /// are read from at most n² tallies (a document computes this for every panel).
     public static func bootstrapMedianInterval(
         _ values: [Double], resamples: Int = 2000, seed: UInt64, level: Double = 0.95
@@ -221,21 +221,24 @@ public enum Statistics {
         let lowerRank = (n - 1) / 2  // 0-based ranks of the middle one or two
         let upperRank = n / 2
         if n <= 8 {
-            // A panel's votes (four, or a few more): each resample's n draws sorted in place and its middle
-            // one or two read by rank — the values the counts below give (a test holds both to the generic
-            // bootstrap), in a fraction of the work.
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { draws in
+            // A panel's votes (four, or a few more): each resample's draws counted per rank in one word, a
+            // byte a rank (at most eight draws); the word's running sums (one multiplication) give the rank
+            // of its k-th smallest draw as the number of ranks whose running sum is still ≤ k — the middle
+            // one or two read without sorting or branching (a test holds this to the generic bootstrap), where
+            // sorting each resample's draws mispredicted a branch at most draws.
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080 & (n == 8 ? ~0 : (1 << (8 * UInt64(n))) - 1)
+            let lowerBias = ones &* (0x80 - UInt64(lowerRank) - 1)
+            let upperBias = ones &* (0x80 - UInt64(upperRank) - 1)
+            let bound = UInt64(n)
+            tallies.withUnsafeMutableBufferPointer { tallies in
                 for _ in 0..<resamples {
-                    for index in 0..<n {
-                        let draw = Int(generator.next(upperBound: UInt64(n)))
-                        var slot = index
-                        while slot > 0, draws[slot - 1] > draw {
-                            draws[slot] = draws[slot - 1]
-                            slot -= 1
-                        }
-                        draws[slot] = draw
-                    }
-                    tallies[draws[lowerRank] * n + draws[upperRank]] += 1
+                    var counts: UInt64 = 0
+                    for _ in 0..<n { counts &+= 1 &<< (8 &* generator.next(upperBound: bound)) }
+                    let sums = counts &* ones
+                    let lower = n &- ((sums &+ lowerBias) & highs).nonzeroBitCount
+                    let upper = n &- ((sums &+ upperBias) & highs).nonzeroBitCount
+                    tallies[lower &* n &+ upper] &+= 1
                 }
             }
         } else {
