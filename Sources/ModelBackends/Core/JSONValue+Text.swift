@@ -82,8 +82,8 @@ extension JSONValue {
         case .array(let values):
             Self.writePrettyArray(values, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
         case .object(let fields):
-            Self.writePrettyObject(fields.sorted(by: { $0.key < $1.key }), indent: indent, into: &out) {
-                $0.write(into: &$1, indent: indent + 1)
+            Self.writePrettyObject(fields.sorted(by: { $0.key < $1.key }), key: \.key, indent: indent, into: &out) {
+                $0.value.write(into: &$1, indent: indent + 1)
             }
         default:
             write(into: &out)
@@ -109,21 +109,21 @@ extension JSONValue {
     }
 
     /// The pretty layout of an object at `indent`, its fields already sorted by key.
-    static func writePrettyObject<Value>(
-        _ fields: [(key: String, value: Value)], indent: Int, into out: inout [UInt8], _ element: (Value, inout [UInt8]) -> Void
+    static func writePrettyObject<C: Collection>(
+        _ fields: C, key: (C.Element) -> String, indent: Int, into out: inout [UInt8], _ element: (C.Element, inout [UInt8]) -> Void
     ) {
         out.append(UInt8(ascii: "{"))
         if fields.isEmpty { out.append(0x0A) }
         var first = true
-        for (key, value) in fields {
+        for field in fields {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             newline(indent + 1, into: &out)
-            write(string: key, into: &out)
+            write(string: key(field), into: &out)
             out.append(UInt8(ascii: " "))
             out.append(UInt8(ascii: ":"))
             out.append(UInt8(ascii: " "))
-            element(value, &out)
+            element(field, &out)
         }
         newline(indent, into: &out)
         out.append(UInt8(ascii: "}"))
@@ -351,15 +351,21 @@ struct JSONReader {
         if rejectDuplicateKeys { return strictObject() }
         // Fields gathered first and the dictionary made once at its size: growing it field by field
         // rehashed every key at each doubling (a response's objects have a handful of fields each).
-        var fields: [(String, JSONValue)] = []
+        var fields: [Field] = []
         let closed = container(close: UInt8(ascii: "}")) { reader in
             guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")), let value = reader.value()
             else { return false }
-            fields.append((key, value))
+            fields.append(Field(key: key, value: value))
             return true
         }
         // A key given twice: the last counts, as in Foundation's reader.
-        return closed ? .object(Dictionary(fields, uniquingKeysWith: { _, last in last })) : nil
+        return closed ? .object(Dictionary(fields.lazy.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })) : nil
+    }
+
+    /// A field read (a struct: an array of tuples is destroyed through the runtime's generic tuple witness).
+    struct Field {
+        var key: String
+        var value: JSONValue
     }
 
     /// An object whose reading stops at a key it has already read, noting the key (where the error is).

@@ -102,7 +102,7 @@ public enum JSONValueEncoder {
     final class Node {
         var value: JSONValue = .object([:])
         /// Keyed fields in the order encoded (a key given twice: the last counts, as in a dictionary).
-        var fields: [(key: String, child: Child)] = []
+        var fields: [Field] = []
         var elements: [Child] = []
         var kind = Kind.unset
         enum Kind { case unset, single, object, array }
@@ -111,7 +111,8 @@ public enum JSONValueEncoder {
             switch kind {
             case .unset: return .object([:])
             case .single: return value
-            case .object: return .object(Dictionary(fields.lazy.map { ($0.key, $0.child.resolved) }, uniquingKeysWith: { _, last in last }))
+            case .object:
+                return .object(Dictionary(fields.lazy.map { ($0.key, $0.child.resolved) }, uniquingKeysWith: { _, last in last }))
             case .array: return .array(elements.map(\.resolved))
             }
         }
@@ -121,7 +122,9 @@ public enum JSONValueEncoder {
             case .unset: JSONValue.object([:]).write(into: &out, indent: indent)
             case .single: value.write(into: &out, indent: indent)
             case .object:
-                JSONValue.writePrettyObject(Self.sorted(fields), indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
+                JSONValue.writePrettyObject(Self.sorted(fields), key: \.key, indent: indent, into: &out) {
+                    $0.child.write(into: &$1, indent: indent + 1)
+                }
             case .array:
                 JSONValue.writePrettyArray(elements, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
             }
@@ -129,8 +132,8 @@ public enum JSONValueEncoder {
 
         /// Fields sorted by key as the writer sorts a dictionary's, a key given twice kept once with its last
         /// value. Insertion sort, stable (an object has a dozen fields, most already nearly in order).
-        static func sorted(_ fields: [(key: String, child: Child)]) -> [(key: String, value: Child)] {
-            var sorted = fields.map { (key: $0.key, value: $0.child) }
+        static func sorted(_ fields: [Field]) -> [Field] {
+            var sorted = fields
             if sorted.count > 1 {
                 for index in 1..<sorted.count {
                     let field = sorted[index]
@@ -142,7 +145,7 @@ public enum JSONValueEncoder {
                     sorted[slot] = field
                 }
             }
-            var unique: [(key: String, value: Child)] = []
+            var unique: [Field] = []
             unique.reserveCapacity(sorted.count)
             for field in sorted {
                 if let last = unique.last, last.key == field.key {
@@ -153,6 +156,12 @@ public enum JSONValueEncoder {
             }
             return unique
         }
+    }
+
+    /// A keyed field (a struct: arrays of tuples are destroyed through the runtime's generic tuple witness).
+    struct Field {
+        var key: String
+        var child: Child
     }
 
     enum Child {
@@ -207,13 +216,15 @@ public enum JSONValueEncoder {
         let node: Node
         let codingPath: [any CodingKey]
 
-        mutating func encodeNil(forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.null))) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.bool(value)))) }
-        mutating func encode(_ value: String, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.string(value)))) }
-        mutating func encode(_ value: Double, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.double(value)))) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { node.fields.append((key.stringValue, .leaf(.int(value)))) }
+        func add(_ key: Key, _ child: Child) { node.fields.append(Field(key: key.stringValue, child: child)) }
+
+        mutating func encodeNil(forKey key: Key) throws { add(key, .leaf(.null)) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { add(key, .leaf(.bool(value))) }
+        mutating func encode(_ value: String, forKey key: Key) throws { add(key, .leaf(.string(value))) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { add(key, .leaf(.double(value))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { add(key, .leaf(.int(value))) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            node.fields.append((key.stringValue, try child(value, codingPath: codingPath + [key])))
+            add(key, try child(value, codingPath: codingPath + [key]))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(
@@ -223,14 +234,14 @@ public enum JSONValueEncoder {
         {
             let child = Node()
             child.kind = .object
-            node.fields.append((key.stringValue, .node(child)))
+            add(key, .node(child))
             return KeyedEncodingContainer(Keyed<NestedKey>(node: child, codingPath: codingPath + [key]))
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             let child = Node()
             child.kind = .array
-            node.fields.append((key.stringValue, .node(child)))
+            add(key, .node(child))
             return Unkeyed(node: child, codingPath: codingPath + [key])
         }
 
@@ -238,7 +249,7 @@ public enum JSONValueEncoder {
 
         mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
             let encoder = Encoder(codingPath: codingPath + [key])
-            node.fields.append((key.stringValue, .node(encoder.node)))
+            add(key, .node(encoder.node))
             return encoder
         }
     }

@@ -19,18 +19,24 @@ public enum TemplateValue: Sendable, Hashable {
 /// and cheaper to read, where hashing every name was a fifth of rendering a document. A name given
 /// twice: the last counts, as in a dictionary.
 public struct TemplateFields: Sendable, Hashable, ExpressibleByDictionaryLiteral {
-    var pairs: [(name: String, value: TemplateValue)]
+    /// A field (a struct: arrays of tuples are destroyed through the runtime's generic tuple witness).
+    struct Field: Sendable {
+        var name: String
+        var value: TemplateValue
+    }
+
+    var pairs: [Field]
 
     public init() { pairs = [] }
 
-    init(pairs: [(name: String, value: TemplateValue)]) { self.pairs = pairs }
+    init(pairs: [Field]) { self.pairs = pairs }
 
     public init(dictionaryLiteral elements: (String, TemplateValue)...) {
-        pairs = elements.map { (name: $0.0, value: $0.1) }
+        pairs = elements.map { Field(name: $0.0, value: $0.1) }
     }
 
     public init(_ dictionary: [String: TemplateValue]) {
-        pairs = dictionary.map { (name: $0.key, value: $0.value) }
+        pairs = dictionary.map { Field(name: $0.key, value: $0.value) }
     }
 
     public subscript(name: String) -> TemplateValue? {
@@ -39,7 +45,7 @@ public struct TemplateFields: Sendable, Hashable, ExpressibleByDictionaryLiteral
             switch (index(of: name), newValue) {
             case (let index?, let value?): pairs[index].value = value
             case (_?, nil): pairs.removeAll { $0.name == name }
-            case (nil, let value?): pairs.append((name: name, value: value))
+            case (nil, let value?): pairs.append(Field(name: name, value: value))
             case (nil, nil): break
             }
         }
@@ -84,7 +90,7 @@ extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
     public init(booleanLiteral value: Bool) { self = .flag(value) }
     public init(arrayLiteral elements: TemplateValue...) { self = .list(elements) }
     public init(dictionaryLiteral elements: (String, TemplateValue)...) {
-        self = .object(TemplateFields(pairs: elements.map { (name: $0.0, value: $0.1) }))
+        self = .object(TemplateFields(pairs: elements.map { TemplateFields.Field(name: $0.0, value: $0.1) }))
     }
 }
 
