@@ -122,11 +122,11 @@ public enum JSONValueEncoder {
             case .unset: JSONValue.object([:]).write(into: &out, indent: indent)
             case .single: value.write(into: &out, indent: indent)
             case .object:
-                JSONValue.writePrettyObject(Self.sorted(fields), key: \.key, indent: indent, into: &out) {
+                JSONValue.writePretty(Self.sorted(fields), key: \.key, indent: indent, into: &out) {
                     $0.child.write(into: &$1, indent: indent + 1)
                 }
             case .array:
-                JSONValue.writePrettyArray(elements, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
+                JSONValue.writePretty(elements, key: nil, indent: indent, into: &out) { $0.write(into: &$1, indent: indent + 1) }
             }
         }
 
