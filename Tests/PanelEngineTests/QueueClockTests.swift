@@ -110,7 +110,6 @@ struct QueueClockTests {
             }
             // Claimed once the store answers: the listing is reviewed and the drained worker returns.
             try await until { try await store.itemCounts(job: "j")[.complete] == 1 }
-            clock.advance(by: .seconds(2))  // the idle worker's poll, which then finds nothing open
             try await run.value
             #expect(handle.stats.snapshot.chatRequests == 4)
             let said = events.all
@@ -138,9 +137,37 @@ struct QueueClockTests {
         #expect(try await store.itemCounts(job: "j")[.pending] == 1)
         clock.advance(by: pause)
         try await until { try await store.itemCounts(job: "j")[.partial] == 1 }
-        clock.advance(by: .seconds(2))
         try await run.value
         #expect(try await store.results(job: "j", key: key).count == 4)  // the abstentions, on the last attempt
         #expect(worker.drivers.first?.progress.givenBack == 1)
+    }
+
+    /// A draining worker whose last listing ends counts what is open again at once, not a poll interval
+    /// later (a batch's wall time ended a quarter of a second after its last listing): on a clock that
+    /// never moves, it returns.
+    @Test func aDrainingWorkerReturnsWhenItsLastListingEndsWithoutWaitingForItsPoll() async throws {
+        let workspace = try Workspace()
+        let clock = ManualClock()
+        let store = MemoryStore(clock: clock)
+        var mock = MockProviderConfiguration()
+        mock.latency = .milliseconds(300)  // the worker is waiting for work when the listing ends
+        try await MockProvider.withServer(mock) { handle in
+            let engine = try helper.engine(helper.mockConfiguration(handle.baseURL))
+            _ = try await enqueue(store, engine, clock: clock, workspace: workspace)
+            let worker = makeWorker(store, engine, clock: clock, owner: "w1")
+            let ended = Mutex(false)
+            let run = Task {
+                try await worker.run()
+                ended.withLock { $0 = true }
+            }
+            try await until { try await store.itemCounts(job: "j")[.complete] == 1 }
+            let limit = ContinuousClock.now + .seconds(30)
+            while !ended.withLock({ $0 }) && ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(ended.withLock { $0 }, "the drained worker still waits for its poll")
+            if !ended.withLock({ $0 }) { clock.advance(by: .seconds(2)) }
+            try await run.value
+            #expect(handle.stats.snapshot.chatRequests == 4)
+            #expect(clock.asked.contains(.seconds(2)))  // it did wait for work while the listing ran
+        }
     }
 }

@@ -56,6 +56,9 @@ public final class QueueWorker: Sendable {
     let onEvent: @Sendable (EngineEvent) -> Void
     let makeDriver: @Sendable (JobRecord) async throws -> BatchDriver
     let state = Mutex(State())
+    /// Bumped when the last listing in flight ends: a draining worker waiting for other processes'
+    /// listings re-counts what is open at once (its own were open until then), not a poll interval later.
+    let idle = ChangeSignal()
 
     struct State {
         var drivers: [String: BatchDriver] = [:]
@@ -63,6 +66,8 @@ public final class QueueWorker: Sendable {
         var skipped: Set<String> = []
         var stopping = false
         var inFlight = 0
+        /// Counts the times `inFlight` fell to zero (see ``idle``).
+        var idleTimes = 0
         /// Listings given back in a row because a backend could not be reached from here; claiming waits
         /// (``RetryPolicy/backendOutage``) until `pausedUntil`.
         var unreachableStreak = 0
@@ -203,12 +208,18 @@ public final class QueueWorker: Sendable {
                             if TeamReview.id(ofJob: claim.claim.job) != nil {
                                 self.state.withLock { _ = $0.drivers.removeValue(forKey: claim.claim.job) }
                             }
-                            self.state.withLock { $0.inFlight -= 1 }
+                            let idle = self.state.withLock { state -> Bool in
+                                state.inFlight -= 1
+                                guard state.inFlight == 0 else { return false }
+                                state.idleTimes += 1
+                                return true
+                            }
+                            if idle { self.idle.bump() }
                             slots.release()
                         }
                     }
                     if claims.isEmpty {
-                        let skipped = state.withLock { $0.skipped }
+                        let (skipped, idleTimes, inFlight) = state.withLock { ($0.skipped, $0.idleTimes, $0.inFlight) }
                         if options.drain,
                             let open = try? await StoreDeadline.run(
                                 limit: store.stepDeadline, clock: clock,
@@ -219,7 +230,20 @@ public final class QueueWorker: Sendable {
                         {
                             break
                         }
-                        await store.waitForWork(timeout: options.pollInterval)
+                        guard options.drain, inFlight > 0 else {
+                            await store.waitForWork(timeout: options.pollInterval)
+                            continue
+                        }
+                        // Draining with listings of its own in flight: while any is, the job stays open, and
+                        // the last one ending wakes the worker to count again. (Ended while it counted: at once.)
+                        if state.withLock({ $0.idleTimes }) != idleTimes { continue }
+                        let (store, idle, pollInterval, clock) = (store, idle, options.pollInterval, clock)
+                        await withTaskGroup(of: Void.self) { waits in
+                            waits.addTask { await store.waitForWork(timeout: pollInterval) }
+                            waits.addTask { await idle.wait(timeout: pollInterval, clock: clock) }
+                            await waits.next()
+                            waits.cancelAll()
+                        }
                     }
                 }
                 // Stopping (or drained): the listings in flight finish, or are cancelled after the grace period.
