@@ -6,13 +6,21 @@
 # reuse one).
 # Usage: bench/batch-vs-peers.sh [listings=500] [concurrency=64] [latency_ms=100] [runs=3]; runs alternate
 # panel, LiteLLM and TensorZero, and the medians are compared.
+# The peers write nothing; panel keeps its store and writes a document per listing. Those files go to
+# a RAM filesystem (/dev/shm when it exists; BENCH_SCRATCH=dir chooses), so the figure compared is the
+# gateway's work and not the disk's: on the reference machine's ext4 (no journal) the kernel spends
+# 0.25–0.45 ms of CPU creating each new file (it scans the inodes deleted in the last minutes), which
+# would be up to a quarter of panel's figure and vary with what was deleted before the run. Each run
+# also times panel with its files on the disk (${TMPDIR:-/tmp}), reported on a row of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-3}
 # BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (as bench/workers.sh does).
 if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
 BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
-tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+scratch=${BENCH_SCRATCH:-$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")}
+tmp=$(mktemp -d "$scratch/panel-bench.XXXXXX"); disk=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp" "$disk"' EXIT
 venv=${PANEL_BENCH_VENV:-$tmp/venv}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/python" -c "import litellm, tensorzero" 2>/dev/null || "$venv/bin/pip" install -q litellm tensorzero
@@ -23,19 +31,23 @@ for run in $(seq "$runs"); do
   # panel: a fresh output directory and store per run (see bench/batch-throughput.sh).
   /usr/bin/time -f "%e %U %S %M" -o "$tmp/time.$run" "$BIN/panel" batch "$tmp/in.jsonl" --out "$tmp/out.$run" --base-url "$base" \
     --model mock --store "$tmp/s.$run.sqlite" --concurrency "$concurrency" --quiet >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/disk.$run" "$BIN/panel" batch "$tmp/in.jsonl" --out "$disk/out.$run" --base-url "$base" \
+    --model mock --store "$disk/s.$run.sqlite" --concurrency "$concurrency" --quiet >/dev/null 2>&1 || true
   LITELLM_LOCAL_MODEL_COST_MAP=True "$venv/bin/python" bench/litellm_driver.py "$base" "$((listings * 4))" "$concurrency" \
     > "$tmp/litellm.$run.json"
   RUST_LOG=error "$venv/bin/python" bench/tensorzero_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/tensorzero.$run.json"
 done
-python3 - "$tmp" "$runs" "$((listings * 4))" "$concurrency" "$latency" <<'PY'
+python3 - "$tmp" "$runs" "$((listings * 4))" "$concurrency" "$latency" "$(dirname "$disk")" <<'PY'
 import json, statistics, sys
 tmp, runs, calls, concurrency, latency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 ideal = calls * latency / 1000 / concurrency
 print(f"{calls} calls, concurrency {concurrency}, mock {latency:.0f} ms (ideal {ideal:.2f} s), {runs} run(s) each, alternating")
-rows = {"panel batch": [], "LiteLLM Router": [], "TensorZero (embedded)": []}
+print(f"panel's store and documents in {tmp.rsplit('/', 1)[0]}; the 'on disk' row's in {sys.argv[6]}")
+rows = {"panel batch": [], "LiteLLM Router": [], "TensorZero (embedded)": [], "panel batch, on disk": []}
 for run in range(1, runs + 1):
-    wall, user, sys_, rss = map(float, open(f"{tmp}/time.{run}").read().split())
-    rows["panel batch"].append((wall, (user + sys_) / calls * 1000, 0))
+    for name, file in (("panel batch", "time"), ("panel batch, on disk", "disk")):
+        wall, user, sys_, rss = map(float, open(f"{tmp}/{file}.{run}").read().split())
+        rows[name].append((wall, (user + sys_) / calls * 1000, 0))
     for name, file in (("LiteLLM Router", "litellm"), ("TensorZero (embedded)", "tensorzero")):
         r = json.load(open(f"{tmp}/{file}.{run}.json"))
         rows[name].append((r["wall_s"], r["cpu_s"] / calls * 1000, r["failed"]))
