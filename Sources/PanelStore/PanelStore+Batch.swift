@@ -190,20 +190,28 @@ extension PanelStore {
         return candidate
     }
 
-    /// True while `claim` holds its item's lease.
-    static func holds(_ db: Database, _ claim: ItemClaim) throws -> Bool {
-        try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?"),
-            arguments: [claim.job, claim.key, claim.token]) ?? false
-    }
-
-    static func insertResult(_ db: Database, job: String, key: String, result: SavedResult) throws {
-        try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, \(now))"
-        ).execute(arguments: [job, key, result.persona, result.review, result.costUSD])
-        if let cost = result.costUSD, cost != 0 {
-            try db.cachedStatement(sql: "UPDATE batch_job SET spent_usd = spent_usd + ? WHERE name = ?").execute(arguments: [cost, job])
+    /// True while `claim` holds its item's lease; with a result, the result saved too (and its cost
+    /// added to the job's spend) — the lease checked by the insert itself, one statement instead of two,
+    /// as PostgreSQL's save does. Nothing is written when the lease was lost.
+    static func holds(_ db: Database, _ claim: ItemClaim, saving result: SavedResult? = nil) throws -> Bool {
+        guard let result else {
+            return try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?"),
+                arguments: [claim.job, claim.key, claim.token]) ?? false
         }
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at)
+                SELECT job, key, ?, ?, ?, \(now) FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?
+                """
+        ).execute(arguments: [result.persona, result.review, result.costUSD, claim.job, claim.key, claim.token])
+        guard db.changesCount > 0 else { return false }
+        if let cost = result.costUSD, cost != 0 {
+            try db.cachedStatement(sql: "UPDATE batch_job SET spent_usd = spent_usd + ? WHERE name = ?").execute(arguments: [
+                cost, claim.job,
+            ])
+        }
+        return true
     }
 
     static func deleteReservation(_ db: Database, _ reservation: BudgetReservation?) throws {
@@ -271,9 +279,7 @@ extension PanelStore: ReviewStore {
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) throws -> Bool {
         try writeTransaction { db in
             try Self.deleteReservation(db, reservation)
-            guard try Self.holds(db, claim) else { return false }
-            try Self.insertResult(db, job: claim.job, key: claim.key, result: result)
-            return true
+            return try Self.holds(db, claim, saving: result)
         }
     }
 
@@ -291,8 +297,7 @@ extension PanelStore: ReviewStore {
     ) throws -> String? {
         try writeTransaction { db in
             try Self.deleteReservation(db, reservation)
-            guard try Self.holds(db, claim) else { return nil }
-            if let lastResult { try Self.insertResult(db, job: claim.job, key: claim.key, result: lastResult) }
+            guard try Self.holds(db, claim, saving: lastResult) else { return nil }
             let reserved = try Self.reserveName(db, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
             try Self.writeItem(
                 db, job: claim.job, key: claim.key, name: name, status: status, error: nil, documents: documents(reserved),

@@ -39,8 +39,7 @@ extension PanelStore {
 
     public func finishReview(_ claim: ItemClaim, _ completion: ReviewCompletion) async throws -> Bool {
         let held = try writeTransaction { db -> Bool in
-            guard try Self.holds(db, claim) else { return false }
-            if let last = completion.lastResult { try Self.insertResult(db, job: claim.job, key: claim.key, result: last) }
+            guard try Self.holds(db, claim, saving: completion.lastResult) else { return false }
             try Self.writeItem(
                 db, job: claim.job, key: claim.key, name: nil, status: completion.status == .done ? .complete : .failed,
                 error: completion.error, documents: [], outcome: .init(costUSD: completion.costUSD), position: nil)

@@ -149,7 +149,8 @@ struct StoreContractTests {
             #expect(
                 try await !store.saveResult(SavedResult(persona: "skeptic", review: "{}", costUSD: 0.5), claim: first.claim, settling: nil))
             let lost = try await store.finishItem(
-                first.claim, name: "X", status: .complete, outcome: .init(), base: "x", lastResult: nil, settling: nil,
+                first.claim, name: "X", status: .complete, outcome: .init(), base: "x",
+                lastResult: SavedResult(persona: "futurist", review: "{}", costUSD: 0.7), settling: nil,
                 isTaken: { _ in false }, texts: ["md": "lost"], documents: { [$0 + ".md"] })
             #expect(lost == nil)
             #expect(try await store.results(job: "j", key: "x").keys.sorted() == ["builder"])
