@@ -65,6 +65,7 @@ public final class PanelStore: Sendable {
         if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
             throw StoreError(path: path, problem: "was written by a newer version of panel; use that version, or another --store")
         }
+        try Self.createSquashedSchema(pool)
         try migrator.migrate(pool)
         let missing = try pool.read { db in try Self.tables.filter { try !db.tableExists($0) } }
         if !missing.isEmpty {

@@ -99,6 +99,36 @@ struct PanelStoreTests {
         #expect(abs(try #require(created).timeIntervalSinceNow) < 600)
     }
 
+    /// A new store is made from the squashed schema in one step; it is the schema the migrations make
+    /// one by one, with the same migrations recorded (a later migration then runs on it as usual).
+    @Test func aNewStoreHasTheSchemaItsMigrationsMake() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let store = try PanelStore(path: path)
+        let migrated = try DatabaseQueue()
+        try PanelStore.migrator.migrate(migrated)
+        func schema(_ reader: any DatabaseReader) throws -> [String] {
+            try reader.read { db in
+                try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").map {
+                    [$0[0], $0[1], $0[2], $0[3] ?? "(none)"].joined(separator: " | ")
+                }
+            }
+        }
+        func applied(_ reader: any DatabaseReader) throws -> [String] {
+            try reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier") }
+        }
+        let script = try migrated.read { db in
+            try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+        }
+        #expect(try schema(store.pool) == schema(migrated), "PanelStore.squashedSchema, remade:\n\(script.joined(separator: ";\n"))")
+        #expect(try applied(store.pool) == applied(migrated))
+        #expect(try store.integrityCheck() == "ok")
+        // SQLite keeps the script's statements as they are written, in its order.
+        #expect(
+            try store.pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid") }
+                == PanelStore.squashedSchema)
+    }
+
     /// A store written before results moved to a WITHOUT ROWID table keeps every result.
     @Test func resultsSurviveTheMoveToAWithoutRowidTable() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
