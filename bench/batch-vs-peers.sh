@@ -9,7 +9,7 @@
 # The peers write nothing; panel keeps its store and writes a document per listing. Those files go to
 # a RAM filesystem (/dev/shm when it exists; BENCH_SCRATCH=dir chooses), so the figure compared is the
 # gateway's work and not the disk's: on the reference machine's ext4 (no journal) the kernel spends
-# 0.25–0.45 ms of CPU creating each new file (it scans the inodes deleted in the last minutes), which
+# 0.24–0.42 ms of CPU creating each new file (it scans the inodes deleted in the last minutes), which
 # would be up to a quarter of panel's figure and vary with what was deleted before the run. Each run
 # also times panel with its files on the disk (${TMPDIR:-/tmp}), reported on a row of its own.
 set -euo pipefail
