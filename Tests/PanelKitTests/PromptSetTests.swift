@@ -63,6 +63,13 @@ struct PromptSetTests {
         #expect(request.messages[0].content == "You are the Operator. Acme")
     }
 
+    /// Front matter values are read as their text, whatever type YAML would give them.
+    @Test func personaFieldsAreReadAsText() throws {
+        let (persona, _) = try PromptSet.parsePersona(
+            "---\nid: null\nname: \"Yes: quoted\"\nweighs: 1.5e3\norder: 07\n---\nbody\n", file: "typed.md")
+        #expect(persona.id == "null" && persona.name == "Yes: quoted" && persona.weighs == "1.5e3" && persona.order == 7)
+    }
+
     @Test func badPersonaFilesNameFileAndField() throws {
         let dir = try TemporaryDirectory()
         _ = try dir.write("x.md", "---\nid: x\nname: X\n---\nbody\n")

@@ -93,7 +93,9 @@ public struct PromptSet: Sendable {
         }
         let mapping: Node.Mapping?
         do {
-            mapping = try Yams.compose(yaml: parts.yaml)?.mapping
+            // Every field is read as its text, so no scalar's type is resolved: the default resolver's
+            // regular expressions (~9M instructions to build, at every start) are not needed.
+            mapping = try Yams.compose(yaml: parts.yaml, .basic)?.mapping
         } catch {
             throw PromptError(file: file, problem: "the front matter is not valid YAML")
         }
