@@ -56,8 +56,8 @@ public final class QueueWorker: Sendable {
     let onEvent: @Sendable (EngineEvent) -> Void
     let makeDriver: @Sendable (JobRecord) async throws -> BatchDriver
     let state = Mutex(State())
-    /// Bumped when the last listing in flight ends: a draining worker waiting for other processes'
-    /// listings re-counts what is open at once (its own were open until then), not a poll interval later.
+    /// Bumped when the last listing in flight ends: a draining worker that found the job open only because
+    /// of its own listings counts again at once, not a poll interval later.
     let idle = ChangeSignal()
 
     struct State {
@@ -66,8 +66,6 @@ public final class QueueWorker: Sendable {
         var skipped: Set<String> = []
         var stopping = false
         var inFlight = 0
-        /// Counts the times `inFlight` fell to zero (see ``idle``).
-        var idleTimes = 0
         /// Listings given back in a row because a backend could not be reached from here; claiming waits
         /// (``RetryPolicy/backendOutage``) until `pausedUntil`.
         var unreachableStreak = 0
@@ -210,16 +208,14 @@ public final class QueueWorker: Sendable {
                             }
                             let idle = self.state.withLock { state -> Bool in
                                 state.inFlight -= 1
-                                guard state.inFlight == 0 else { return false }
-                                state.idleTimes += 1
-                                return true
+                                return state.inFlight == 0
                             }
                             if idle { self.idle.bump() }
                             slots.release()
                         }
                     }
                     if claims.isEmpty {
-                        let (skipped, idleTimes, inFlight) = state.withLock { ($0.skipped, $0.idleTimes, $0.inFlight) }
+                        let (skipped, inFlight) = state.withLock { ($0.skipped, $0.inFlight) }
                         if options.drain,
                             let open = try? await StoreDeadline.run(
                                 limit: store.stepDeadline, clock: clock,
@@ -235,8 +231,9 @@ public final class QueueWorker: Sendable {
                             continue
                         }
                         // Draining with listings of its own in flight: while any is, the job stays open, and
-                        // the last one ending wakes the worker to count again. (Ended while it counted: at once.)
-                        if state.withLock({ $0.idleTimes }) != idleTimes { continue }
+                        // the last one ending wakes the worker to count again. Only this loop adds to `inFlight`,
+                        // so none in flight now means the last ended while it counted: count again at once.
+                        if state.withLock({ $0.inFlight }) == 0 { continue }
                         let (store, idle, pollInterval, clock) = (store, idle, options.pollInterval, clock)
                         await withTaskGroup(of: Void.self) { waits in
                             waits.addTask { await store.waitForWork(timeout: pollInterval) }
