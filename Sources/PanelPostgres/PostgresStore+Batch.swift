@@ -203,10 +203,23 @@ extension PostgresStore {
         lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
         texts: [String: String], documents: @Sendable (String) -> [String]
     ) async throws -> String? {
-        // Three statements in one transaction: the result saved under the lease (its row locked), the name
-        // reserved, the item finished with its documents.
         let extensions = texts.keys.sorted()
         let bodies = extensions.map { texts[$0] ?? "" }
+        // The usual case in one statement, one round trip and no transaction around it: the listing named
+        // `base` (at enqueue, or now when free), the last result saved under the lease and the listing
+        // finished. Any other name (a listing named like an earlier one, a name taken on disk) goes the
+        // long way below; the save done here is then done again as nothing (it inserts once).
+        if !isTaken(base) {
+            let quick = FinishStatement(
+                claim: claim, lastResult: lastResult, reservation: reservation, base: base, name: name, status: status.rawValue,
+                documents: Self.encode(documents(base)), outcome: outcome, extensions: extensions, bodies: bodies)
+            for try await (held, reserved) in try await client.execute(quick, logger: logger) {
+                guard held > 0 else { return nil }
+                if reserved == base { return base }
+            }
+        }
+        // Three statements in one transaction: the result saved under the lease (its row locked), the name
+        // reserved, the item finished with its documents.
         return try await transaction { connection in
             var held = false
             for try await count in try await connection.execute(
@@ -217,8 +230,8 @@ extension PostgresStore {
             guard held else { return nil }
             let reserved = try await reserveName(connection, job: claim.job, key: claim.key, base: base, isTaken: isTaken)
             let finish = FinishStatement(
-                claim: claim, name: name, status: status.rawValue, documents: Self.encode(documents(reserved)), outcome: outcome,
-                extensions: extensions, bodies: bodies)
+                claim: claim, lastResult: nil, reservation: nil, base: reserved, name: name, status: status.rawValue,
+                documents: Self.encode(documents(reserved)), outcome: outcome, extensions: extensions, bodies: bodies)
             for try await _ in try await connection.execute(finish, logger: logger) {}
             return reserved
         }
@@ -317,29 +330,60 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    /// A listing finished: its outcome written, its lease cleared, its documents kept (replacing an
-    /// earlier run's). Prepared once per connection, as every per-listing statement is.
+    /// A listing finished under its lease: the last result saved as ``SaveStatement`` saves one (the
+    /// item's row locked, the reservation settled), then — when the listing's name is `base`: its name
+    /// already (reserved at enqueue), else `base` reserved now if no other listing has it — its outcome
+    /// written, its lease cleared, its documents kept (replacing an earlier run's). Returns the held rows
+    /// (1 while the lease holds) and the listing's name (`nil` when `base` went to another listing; the
+    /// listing is then not finished). Prepared once per connection, as every per-listing statement is.
     struct FinishStatement: PostgresPreparedStatement {
-        static let name = "panel_finish_item_v1"
+        static let name = "panel_finish_item_v2"
         static let sql = """
-            WITH item AS (
-              UPDATE batch_item SET name = $3, status = $4, error = NULL,
+            WITH released AS (
+              DELETE FROM budget_reservation WHERE job = $13 AND id = $14
+            ), held AS (
+              SELECT job, key FROM batch_item WHERE job = $1 AND key = $2 AND lease_token = $15 FOR UPDATE
+            ), inserted AS (
+              INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
+              SELECT job, key, $16, $17, $18, clock_timestamp() FROM held WHERE $19
+              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+            ), spent AS (
+              UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
+              WHERE name = $1 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
+            ), existing AS (
+              SELECT name FROM batch_name WHERE job = $1 AND key = $2
+            ), named AS (
+              INSERT INTO batch_name (job, name, key) SELECT job, $20, key FROM held WHERE NOT EXISTS (SELECT 1 FROM existing)
+              ON CONFLICT DO NOTHING RETURNING name
+            ), reserved AS (
+              SELECT name FROM existing UNION ALL SELECT name FROM named
+            ), finishing AS (
+              SELECT job, key FROM held WHERE EXISTS (SELECT 1 FROM reserved WHERE name = $20)
+            ), item AS (
+              UPDATE batch_item i SET name = $3, status = $4, error = NULL,
                 documents = $5, verdict = $6, ship_share = $7, score_median = $8, cost_usd = $9, answered = $10,
                 updated_at = clock_timestamp(), lease_owner = NULL, lease_token = NULL, lease_expires = NULL
-              WHERE job = $1 AND key = $2
+              FROM finishing f WHERE i.job = f.job AND i.key = f.key
             ), gone AS (
-              DELETE FROM batch_document WHERE job = $1 AND key = $2 AND NOT (extension = ANY($11::text[]))
+              DELETE FROM batch_document d USING finishing f
+              WHERE d.job = f.job AND d.key = f.key AND NOT (d.extension = ANY($11::text[]))
+            ), kept AS (
+              INSERT INTO batch_document (job, key, extension, text)
+              SELECT f.job, f.key, e, t FROM finishing f, unnest($11::text[], $12::text[]) AS d(e, t)
+              ON CONFLICT (job, key, extension) DO UPDATE SET text = excluded.text
             )
-            INSERT INTO batch_document (job, key, extension, text)
-            SELECT $1, $2, e, t FROM unnest($11::text[], $12::text[]) AS d(e, t)
-            ON CONFLICT (job, key, extension) DO UPDATE SET text = excluded.text
+            SELECT (SELECT COUNT(*) FROM held), (SELECT name FROM reserved LIMIT 1)
             """
         static let bindingDataTypes: [PostgresDataType] = [
             .text, .text, .text, .text, .text, .text, .float8, .float8, .float8, .int8, .textArray, .textArray,
+            .text, .text, .text, .text, .text, .float8, .bool, .text,
         ]
-        typealias Row = Void
+        typealias Row = (Int, String?)
 
         let claim: ItemClaim
+        let lastResult: SavedResult?
+        let reservation: BudgetReservation?
+        let base: String
         let name: String
         let status: String
         let documents: String
@@ -348,7 +392,7 @@ extension PostgresStore {
         let bodies: [String]
 
         func makeBindings() throws -> PostgresBindings {
-            var binds = PostgresBindings(capacity: 12)
+            var binds = PostgresBindings(capacity: 20)
             binds.append(claim.job)
             binds.append(claim.key)
             binds.append(name)
@@ -361,10 +405,18 @@ extension PostgresStore {
             binds.append(outcome.answered)
             binds.append(extensions)
             binds.append(bodies)
+            binds.append(reservation?.job ?? "")
+            binds.append(reservation?.id ?? "")
+            binds.append(claim.token)
+            binds.append(lastResult?.persona ?? "")
+            binds.append(lastResult?.review ?? "")
+            binds.append(lastResult?.costUSD)
+            binds.append(lastResult != nil)
+            binds.append(base)
             return binds
         }
 
-        func decodeRow(_ row: PostgresRow) throws {}
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 }
 

@@ -81,31 +81,44 @@ extension PostgresStore {
     ) async throws -> [QueuedClaim] {
         let statement = ClaimStatement(
             job: job, excluding: excluding.sorted(), limit: limit, owner: owner, lease: lease.seconds, kinds: kinds.rawValue)
-        return try await transaction { connection in
-            var claims: [QueuedClaim] = []
-            var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
-            var rows: [ClaimStatement.Row] = []
-            if job != nil {
-                for try await row in try await connection.execute(ClaimOneJobStatement(claim: statement), logger: logger) {
-                    rows.append(row)
-                }
-            } else {
-                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+        // The claim alone is one statement (no transaction around it, one round trip); only a listing
+        // given up on or taken over from an expired lease costs a transaction after it.
+        var rows: [ClaimStatement.Row] = []
+        if job != nil {
+            for try await row in try await client.execute(ClaimOneJobStatement(claim: statement), logger: logger) { rows.append(row) }
+        } else {
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+        }
+        var claims: [QueuedClaim] = []
+        var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
+        for row in rows {
+            var reason = row.5
+            let expired = row.7.map { !$0.isEmpty } ?? false
+            if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
+            if row.4 > maxAttempts {
+                followUps.append((row.0, row.1, QueueReasons.givenUp(attempts: row.4 - 1, reason: reason), true))
+                continue
             }
-            for row in rows {
-                var reason = row.5
-                let expired = row.7.map { !$0.isEmpty } ?? false
-                if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
-                if row.4 > maxAttempts {
-                    followUps.append((row.0, row.1, QueueReasons.givenUp(attempts: row.4 - 1, reason: reason), true))
-                    continue
-                }
-                if expired { followUps.append((row.0, row.1, reason, false)) }
-                claims.append(
-                    QueuedClaim(
-                        claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8,
-                        trace: row.9))
-            }
+            if expired { followUps.append((row.0, row.1, reason, false)) }
+            claims.append(
+                QueuedClaim(
+                    claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8,
+                    trace: row.9))
+        }
+        guard !followUps.isEmpty else { return claims }
+        // Under the leases just taken: no other process writes these rows meanwhile. Should this fail, the
+        // claims stand (their listings are leased to this process now) and these rows' leases expire: the
+        // next claim of them gives them up or notes the takeover again.
+        do {
+            try await recordFollowUps(followUps)
+        } catch {
+            logger.warning("cannot record listings given up or taken over: \(String(reflecting: error))")
+        }
+        return claims
+    }
+
+    private func recordFollowUps(_ followUps: [(job: String, key: String, reason: String?, givenUp: Bool)]) async throws {
+        try await transaction { connection in
             for followUp in followUps {
                 if followUp.givenUp {
                     try await writeItem(
@@ -120,7 +133,6 @@ extension PostgresStore {
                         logger: logger)
                 }
             }
-            return claims
         }
     }
 
