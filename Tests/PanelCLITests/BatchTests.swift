@@ -1,5 +1,6 @@
 import Foundation
 import MockProvider
+import PanelEngine
 import PanelPostgres
 import PanelStore
 import Testing
@@ -296,30 +297,34 @@ struct BatchTests {
 
     /// A listing is recorded finished before its documents are renamed into place; a crash in between
     /// leaves it recorded with a document missing. The rerun writes that document again from the stored
-    /// results, under the same name, without asking any persona again.
+    /// JSON document, under the same name, without asking any persona again — byte for byte the file the
+    /// first run rendered from the document in memory (the store keeps the JSON alone).
     @Test func aMissingDocumentIsWrittenAgainWithoutCalls() async throws {
         let (_, input, out, store) = try workspace("missing-doc", listings: 3)
         try await MockProvider.withServer { handle in
             let arguments = [
                 "batch", input, "--out", out.path, "--base-url", handle.baseURL, "--model", "m", "--store", store, "--job", "m",
-                "--format", "markdown", "--format", "json",
+                "--format", "markdown", "--format", "html", "--format", "json",
             ]
             let first = try await cli.panel(arguments)
             #expect(first.code == 0, "\(first.stderr)")
             #expect(handle.stats.snapshot.chatRequests == 12)
-            let markdown = out.appendingPathComponent("tool-1.md")
-            let original = try String(contentsOf: markdown, encoding: .utf8)
-            try FileManager.default.removeItem(at: markdown)
+            let files = ["tool-1.md", "tool-1.html"].map { out.appendingPathComponent($0) }
+            let originals = try files.map { try String(contentsOf: $0, encoding: .utf8) }
+            for file in files { try FileManager.default.removeItem(at: file) }
             let rerun = try await cli.panel(arguments)
             #expect(rerun.code == 0, "\(rerun.stderr)")
             #expect(handle.stats.snapshot.chatRequests == 12)
-            let rewritten = try String(contentsOf: markdown, encoding: .utf8)
-            // Same content apart from the generation time in the footer.
-            let body = { (text: String) in text.split(separator: "\n").filter { !$0.contains("Generated") && !$0.contains("generated") } }
-            #expect(body(rewritten) == body(original))
+            for (file, original) in zip(files, originals) {
+                #expect(try String(contentsOf: file, encoding: .utf8) == original, "\(file.lastPathComponent) differs")
+            }
             let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
-            #expect(names == ["summary.json", "tool-0.json", "tool-0.md", "tool-1.json", "tool-1.md", "tool-2.json", "tool-2.md"])
+            #expect(names == ["summary.json"] + (0..<3).flatMap { ["tool-\($0).html", "tool-\($0).json", "tool-\($0).md"] })
             #expect(try summary(out)["complete"] as? Int == 3)
+            var kept: [String] = []
+            let opened = try PanelStore(path: store)
+            try opened.forEachDocument(job: "m", wanted: { _, _ in true }) { kept.append("\($0.name).\($0.fileExtension)") }
+            #expect(kept == ["tool-0.json", "tool-1.json", "tool-2.json"])
         }
     }
 

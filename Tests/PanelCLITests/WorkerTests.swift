@@ -160,8 +160,8 @@ struct WorkerTests {
             let (counts, results, documents) = try await counts(url, job: "killed")
             #expect(counts[.complete] == 30 && counts.values.reduce(0, +) == 30, "\(counts)")
             #expect(results == 120)
-            let markdown = documents.filter { $0.hasSuffix(".md") }
-            #expect(markdown.count == 30 && Set(markdown).count == 30)
+            // One kept document a listing (the JSON; any other format is rendered from it on export).
+            #expect(documents.count == 30 && Set(documents).count == 30 && documents.allSatisfy { $0.hasSuffix(".json") })
             // What was in flight on the killed worker: the personas of the listings it held (two, with
             // --concurrency 4) not yet saved — asked, or answered and not yet saved. Only those are asked again.
             let calls = handle.stats.snapshot.chatRequests
@@ -253,7 +253,7 @@ struct WorkerTests {
             let (counts, results, documents) = try await counts(url, job: "restarted")
             #expect(counts[.complete] == 40 && counts.values.reduce(0, +) == 40, "\(counts)")
             #expect(results == 160)
-            #expect(documents.filter { $0.hasSuffix(".md") }.count == 40)
+            #expect(Set(documents.filter { $0.hasSuffix(".json") }).count == 40 && documents.count == 40)
         }
     }
 

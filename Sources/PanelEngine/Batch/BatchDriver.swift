@@ -491,15 +491,20 @@ public final class BatchDriver: Sendable {
         let outcome = BatchItem.Outcome(
             verdict: panel.verdict.rawValue, shipShare: panel.shipShare, scoreMedian: panel.scoreMedian,
             costUSD: ordered.compactMap(\.costUSD).reduce(0, +), answered: panel.ship + panel.skip)
-        // The store keeps every format asked for, and JSON always (the document itself, from which
-        // `panel jobs export` renders any other format).
+        // The store keeps the JSON document (the document itself: `panel jobs export` and a rerun render
+        // any other format from it); the other formats asked for are rendered only for files written now —
+        // a worker without `--out` renders JSON alone.
+        let json = DocumentFormat.json.fileExtension
+        let wanted = Set(sink == nil ? [.json] : options.formats + [.json])
         var rendered: [String: String] = [:]
         let finished = document
         await EngineTraces.step("render") {
-            for format in Set(options.formats + [.json]) { rendered[format.fileExtension] = engine.render(finished, as: format) }
+            for format in wanted {
+                rendered[format.fileExtension] = engine.render(finished, as: format)
+            }
         }
         let texts = rendered
-        // Name, status, outcome and the documents' text are recorded in one step before any file is
+        // Name, status, outcome and the JSON document are recorded in one step before any file is
         // written; a rerun after a crash here writes the missing files from the store.
         let formats = options.formats
         let sink = self.sink
@@ -512,7 +517,7 @@ public final class BatchDriver: Sendable {
                         claim, name: listing.name, status: status, outcome: outcome, base: Slug.make(listing.name), lastResult: last?.0,
                         settling: last?.1,
                         isTaken: isTaken,
-                        texts: texts, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
+                        texts: texts.filter { $0.key == json }, documents: { name in formats.map { "\(name).\($0.fileExtension)" } })
                 }
             }
         } catch {
