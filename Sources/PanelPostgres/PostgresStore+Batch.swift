@@ -130,10 +130,7 @@ extension PostgresStore {
     /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
     /// the insert reads only from `held`, so a lost lease inserts nothing.
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        for try await count in try await client.execute(SaveStatement(result, claim: claim, settling: reservation), logger: logger) {
-            return count > 0
-        }
-        return false
+        try await lanes.rows(SaveStatement(result, claim: claim, settling: reservation)).first.map { $0 > 0 } ?? false
     }
 
     /// The reservation settled, the item's row locked and its lease checked, the result (if any)
@@ -213,7 +210,7 @@ extension PostgresStore {
             let quick = FinishStatement(
                 claim: claim, lastResult: lastResult, reservation: reservation, base: base, name: name, status: status.rawValue,
                 documents: Self.encode(documents(base)), outcome: outcome, extensions: extensions, bodies: bodies)
-            for try await (held, reserved) in try await client.execute(quick, logger: logger) {
+            for (held, reserved) in try await lanes.rows(quick) {
                 guard held > 0 else { return nil }
                 if reserved == base { return base }
             }

@@ -88,6 +88,42 @@ struct StoreContractTests {
         }
     }
 
+    /// A listing's statements run on connections of the store's own beside the pool (its lanes): with
+    /// every connection of the database cut by the server, saves and the finish still land — each once —
+    /// on lanes connected again (or through the pool meanwhile).
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "needs PANEL_TEST_POSTGRES_URL"))
+    func listingStatementsOutliveTheirConnections() async throws {
+        try await StoreKind.postgres.with { store in
+            try await enqueue(store, "j", ["x"])
+            let claim = try #require(try await claim(store, "j").first).claim
+            let database = String(store.location.split(separator: "/").last ?? "")
+            let url = StoreKind.url(try #require(StoreKind.postgresURL), database: database)
+            var saved = 0
+            for persona in ["builder", "skeptic", "founder"] {
+                let others = """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """
+                try await PostgresStore.administer(url: url, [others])
+                // A statement on a connection the server just cut may fail once (a step is retried by its caller).
+                for _ in 0..<50 {
+                    let result = SavedResult(persona: persona, review: "{}", costUSD: nil)
+                    if let held = try? await store.saveResult(result, claim: claim, settling: nil) {
+                        #expect(held)
+                        saved += 1
+                        break
+                    }
+                }
+            }
+            #expect(saved == 3)
+            let name = try await store.finishItem(
+                claim, name: "x", status: .complete, outcome: .init(), base: "x",
+                lastResult: SavedResult(persona: "futurist", review: "{}", costUSD: nil), settling: nil, isTaken: { _ in false },
+                texts: ["json": "{}"], documents: { ["\($0).json"] })
+            #expect(name == "x")
+            #expect(try await store.results(job: "j", key: "x").keys.sorted() == ["builder", "founder", "futurist", "skeptic"])
+        }
+    }
+
     /// Queues listings (each `{"name": key}`) on a job.
     @discardableResult
     func enqueue(_ store: any ReviewStore, _ job: String, _ keys: [String], budget: Double? = nil) async throws -> EnqueueResult {

@@ -1,0 +1,120 @@
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Connections of the store's own, outside the pool, for the statements every listing runs — a result
+/// saved per persona call, the listing finished. Through the pool each statement leased a connection
+/// (the pool's state machine, a continuation, a hop between tasks); a lane is taken in turn and its
+/// statements wait behind each other on its connection (each is one round trip). A lane connects at
+/// its first statement (which waits for it); only statements that may run twice belong here (a save
+/// inserts once; a finish writes the same row again): one cut off with its connection, or a lane that
+/// cannot connect, sends its statement through the pool, and the lane connects again at its next turn.
+final class StatementLanes: Sendable {
+    enum State {
+        case idle
+        case connecting(Task<PostgresConnection, any Error>)
+        case ready(PostgresConnection)
+        case closed
+    }
+
+    /// A lane: its connection's state (a `Mutex` is not copyable: one class a lane holds it).
+    final class Lane: Sendable {
+        let state = Mutex(State.idle)
+    }
+
+    let lanes: [Lane]
+    let turn = Atomic<Int>(0)
+    let connect: @Sendable () async throws -> PostgresConnection
+    let pool: PostgresClient
+    let logger: Logger
+
+    init(count: Int, pool: PostgresClient, logger: Logger, connect: @escaping @Sendable () async throws -> PostgresConnection) {
+        self.lanes = (0..<max(count, 1)).map { _ in Lane() }
+        self.pool = pool
+        self.logger = logger
+        self.connect = connect
+    }
+
+    /// Runs `statement` on the next lane (or the pool) and returns its rows.
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        if let (lane, connection) = await nextConnection() {
+            do {
+                var rows: [Statement.Row] = []
+                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                return rows
+            } catch let error as PSQLError where Self.connectionLost(error) {
+                drop(lane, connection)
+            }
+        }
+        var rows: [Statement.Row] = []
+        for try await row in try await pool.execute(statement, logger: logger) { rows.append(row) }
+        return rows
+    }
+
+    /// The next lane and its live connection (connected now if it has none); `nil` when it cannot connect
+    /// or the lanes are closed.
+    func nextConnection() async -> (Lane, PostgresConnection)? {
+        let lane = lanes[turn.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count]
+        let connect = self.connect
+        let found = lane.state.withLock { state -> (PostgresConnection?, Task<PostgresConnection, any Error>?) in
+            switch state {
+            case .ready(let connection) where !connection.isClosed: return (connection, nil)
+            case .ready, .idle:
+                let task = Task { try await connect() }
+                state = .connecting(task)
+                return (nil, task)
+            case .connecting(let task): return (nil, task)
+            case .closed: return (nil, nil)
+            }
+        }
+        if let connection = found.0 { return (lane, connection) }
+        guard let task = found.1 else { return nil }
+        do {
+            let connection = try await task.value
+            let kept = lane.state.withLock { state in
+                switch state {
+                case .connecting(let current) where current == task:
+                    state = .ready(connection)
+                    return true
+                case .ready(let current): return current === connection
+                default: return false
+                }
+            }
+            if kept { return (lane, connection) }
+            try? await connection.close()
+            return nil
+        } catch {
+            logger.debug("statement lane cannot connect: \(error)")
+            lane.state.withLock { state in
+                if case .connecting(let current) = state, current == task { state = .idle }
+            }
+            return nil
+        }
+    }
+
+    func drop(_ lane: Lane, _ connection: PostgresConnection) {
+        lane.state.withLock { state in
+            if case .ready(let current) = state, current === connection { state = .idle }
+        }
+        Task { try? await connection.close() }
+    }
+
+    /// Whether `error` ended the connection (the statement may not have run): sent again through the pool.
+    static func connectionLost(_ error: PSQLError) -> Bool {
+        [.connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection].contains(error.code)
+    }
+
+    /// Closes every lane's connection; a lane connecting now closes its connection when it arrives.
+    func close() async {
+        var open: [PostgresConnection] = []
+        for lane in lanes {
+            let connection = lane.state.withLock { state -> PostgresConnection? in
+                defer { state = .closed }
+                if case .ready(let connection) = state { return connection }
+                return nil
+            }
+            if let connection { open.append(connection) }
+        }
+        for connection in open { try? await connection.close() }
+    }
+}
