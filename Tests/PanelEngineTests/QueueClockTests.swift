@@ -170,4 +170,39 @@ struct QueueClockTests {
             #expect(clock.asked.contains(.seconds(2)))  // it did wait for work while the listing ran
         }
     }
+
+    /// A worker bound to one job claims beyond its free slots (one claim for several listings) and starts
+    /// those listings as slots free; stopped, it gives back the ones it did not start, no attempt counted.
+    @Test func aWorkerBoundToAJobClaimsAheadAndGivesBackWhatItDidNotStart() async throws {
+        let workspace = try Workspace()
+        let clock = ManualClock()
+        let store = MemoryStore(clock: clock)
+        var mock = MockProviderConfiguration()
+        mock.latency = .seconds(120)  // the first listings stay in flight
+        try await MockProvider.withServer(mock) { handle in
+            let engine = try helper.engine(helper.mockConfiguration(handle.baseURL))
+            let paths = try (0..<8).map { try helper.listing(workspace, "Tool \($0)") }
+            let driver = BatchDriver(engine: engine, store: store, sink: nil, options: .init(job: "j"), clock: clock)
+            _ = try await driver.enqueue(BatchInputs(paths: paths))
+            var keys: [String] = []
+            try await store.forEachItem(job: "j") { keys.append($0.key) }
+            // Four calls at once: two listings in flight, three more claimed in the same step.
+            let worker = makeWorker(store, engine, clock: clock, owner: "w1")
+            let run = Task { try await worker.run() }
+            await until { handle.stats.snapshot.chatRequests == 4 }
+            #expect(worker.leases.liveCount == 5)
+            let others = try await store.claimQueued(
+                job: "j", excluding: [], owner: "w2", lease: .seconds(30), limit: 10, maxAttempts: 3)
+            #expect(others.map(\.claim.key) == Array(keys[5...]))
+            for other in others { try await store.release(other.claim, name: nil, attempted: false) }
+            // Stopped and cancelled (a second signal): the three not started go back on the queue.
+            worker.stop()
+            run.cancel()
+            _ = try? await run.value
+            let again = try await store.claimQueued(job: "j", excluding: [], owner: "w3", lease: .seconds(30), limit: 10, maxAttempts: 3)
+            let attempts = Dictionary(uniqueKeysWithValues: again.map { ($0.claim.key, $0.attempt) })
+            for key in keys[2...] { #expect(attempts[key] == 1, "\(key): attempt \(attempts[key] ?? 0)") }
+            #expect(handle.stats.snapshot.chatRequests == 4)  // only the two listings started were asked
+        }
+    }
 }
