@@ -143,21 +143,33 @@ extension PostgresStore {
     struct SaveStatement: PostgresPreparedStatement {
         static let name = "panel_save_result_v1"
         static let sql = """
-            WITH released AS (
-              DELETE FROM budget_reservation WHERE job = $1 AND id = $2
+            WITH \(saving(reservation: ("$1", "$2"), item: ("$3", "$4", "$5"), result: ("$6", "$7", "$8"), saves: "$9"))
+            SELECT COUNT(*) FROM held
+            """
+
+        /// The save's common table expressions, shared with ``FinishStatement``'s last save (the parameters
+        /// named by their placeholders): `released` (the reservation settled), `held` (the item's row locked
+        /// while its lease holds), `inserted` (the result, once, when `saves`), `spent` (the job's spend).
+        static func saving(
+            reservation: (job: String, id: String), item: (job: String, key: String, token: String),
+            result: (persona: String, review: String, cost: String), saves: String
+        ) -> String {
+            """
+            released AS (
+              DELETE FROM budget_reservation WHERE job = \(reservation.job) AND id = \(reservation.id)
             ), held AS (
-              SELECT job, key FROM batch_item WHERE job = $3 AND key = $4 AND lease_token = $5 FOR UPDATE
+              SELECT job, key FROM batch_item WHERE job = \(item.job) AND key = \(item.key) AND lease_token = \(item.token) FOR UPDATE
             ), inserted AS (
               INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
-              SELECT job, key, $6, $7, $8, clock_timestamp() FROM held
-              WHERE $9
+              SELECT job, key, \(result.persona), \(result.review), \(result.cost), clock_timestamp() FROM held
+              WHERE \(saves)
               ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
             ), spent AS (
               UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
-              WHERE name = $3 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
+              WHERE name = \(item.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
             )
-            SELECT COUNT(*) FROM held
             """
+        }
         static let bindingDataTypes: [PostgresDataType] = [.text, .text, .text, .text, .text, .text, .text, .float8, .bool]
         typealias Row = Int
 
@@ -336,18 +348,8 @@ extension PostgresStore {
     struct FinishStatement: PostgresPreparedStatement {
         static let name = "panel_finish_item_v2"
         static let sql = """
-            WITH released AS (
-              DELETE FROM budget_reservation WHERE job = $13 AND id = $14
-            ), held AS (
-              SELECT job, key FROM batch_item WHERE job = $1 AND key = $2 AND lease_token = $15 FOR UPDATE
-            ), inserted AS (
-              INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
-              SELECT job, key, $16, $17, $18, clock_timestamp() FROM held WHERE $19
-              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
-            ), spent AS (
-              UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
-              WHERE name = $1 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)
-            ), existing AS (
+            WITH \(SaveStatement.saving(reservation: ("$13", "$14"), item: ("$1", "$2", "$15"), result: ("$16", "$17", "$18"), saves: "$19")),
+            existing AS (
               SELECT name FROM batch_name WHERE job = $1 AND key = $2
             ), named AS (
               INSERT INTO batch_name (job, name, key) SELECT job, $20, key FROM held WHERE NOT EXISTS (SELECT 1 FROM existing)
