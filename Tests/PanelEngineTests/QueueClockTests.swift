@@ -195,13 +195,16 @@ struct QueueClockTests {
                 job: "j", excluding: [], owner: "w2", lease: .seconds(30), limit: 10, maxAttempts: 3)
             #expect(others.map(\.claim.key) == Array(keys[5...]))
             for other in others { try await store.release(other.claim, name: nil, attempted: false) }
-            // Stopped and cancelled (a second signal): the three not started go back on the queue.
+            // Stopped: the three not started go back on the queue at once (the two in flight go on).
             worker.stop()
-            run.cancel()
-            _ = try? await run.value
+            let limit = ContinuousClock.now + .seconds(30)
+            while worker.leases.liveCount > 2 && ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(5)) }
             let again = try await store.claimQueued(job: "j", excluding: [], owner: "w3", lease: .seconds(30), limit: 10, maxAttempts: 3)
             let attempts = Dictionary(uniqueKeysWithValues: again.map { ($0.claim.key, $0.attempt) })
+            #expect(attempts.count == 6)
             for key in keys[2...] { #expect(attempts[key] == 1, "\(key): attempt \(attempts[key] ?? 0)") }
+            run.cancel()
+            _ = try? await run.value
             #expect(handle.stats.snapshot.chatRequests == 4)  // only the two listings started were asked
         }
     }

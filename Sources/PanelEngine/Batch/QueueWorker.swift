@@ -70,6 +70,10 @@ public final class QueueWorker: Sendable {
         /// (``RetryPolicy/backendOutage``) until `pausedUntil`.
         var unreachableStreak = 0
         var pausedUntil: ContinuousClock.Instant?
+        /// Claimed ahead of a free slot (a worker bound to one job): started as slots free, given back
+        /// when the worker stops (`givingBack`, awaited before `run` returns).
+        var ahead: [QueuedClaim] = []
+        var givingBack: Task<Void, Never>?
     }
 
     /// `driver` makes the driver of a job the first time one of its listings is claimed (the
@@ -95,8 +99,16 @@ public final class QueueWorker: Sendable {
     /// The leases this worker holds, as it knows them.
     public let leases: LeaseBook
 
-    /// Stops claiming; listings in flight get the grace period to finish.
-    public func stop() { state.withLock { $0.stopping = true } }
+    /// Stops claiming; listings in flight get the grace period to finish, listings claimed ahead and not
+    /// started go back on the queue at once.
+    public func stop() {
+        state.withLock { state in
+            state.stopping = true
+            let ahead = state.ahead
+            state.ahead = []
+            if !ahead.isEmpty { state.givingBack = Task { await self.giveBack(ahead) } }
+        }
+    }
 
     public var isStopping: Bool { state.withLock { $0.stopping } }
 
@@ -137,8 +149,6 @@ public final class QueueWorker: Sendable {
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 var outage = 0
-                // Claimed ahead of a free slot (a worker bound to one job): started as slots free.
-                var ahead: [QueuedClaim] = []
                 while !isStopping && !Task.isCancelled {
                     guard (try? await slots.acquire()) != nil else { break }
                     if let until = state.withLock({ $0.pausedUntil }), until > clock.now {
@@ -154,22 +164,37 @@ public final class QueueWorker: Sendable {
                     var claims: [QueuedClaim]
                     let since = leases.now()
                     do {
-                        if ahead.count >= taken {
-                            claims = Array(ahead.prefix(taken))
-                            ahead.removeFirst(taken)
+                        let held = state.withLock { state -> [QueuedClaim] in
+                            let held = Array(state.ahead.prefix(taken))
+                            state.ahead.removeFirst(held.count)
+                            return held
+                        }
+                        if held.count == taken {
+                            claims = held
                         } else {
                             let more = options.job == nil ? 0 : Self.claimAhead
-                            let (store, owner, options, limit) = (store, owner, options, taken - ahead.count + more)
-                            let claimed = try await StoreDeadline.run(limit: store.stepDeadline, clock: clock) {
-                                try await store.claimQueued(
-                                    job: options.job, kinds: options.kinds, excluding: skipped, owner: owner, lease: options.lease,
-                                    limit: limit,
-                                    maxAttempts: options.maxItemAttempts)
+                            let (store, owner, options, limit) = (store, owner, options, taken - held.count + more)
+                            let claimed: [QueuedClaim]
+                            do {
+                                claimed = try await StoreDeadline.run(limit: store.stepDeadline, clock: clock) {
+                                    try await store.claimQueued(
+                                        job: options.job, kinds: options.kinds, excluding: skipped, owner: owner, lease: options.lease,
+                                        limit: limit,
+                                        maxAttempts: options.maxItemAttempts)
+                                }
+                            } catch {
+                                state.withLock { $0.ahead.insert(contentsOf: held, at: 0) }
+                                throw error
                             }
                             for claim in claimed { leases.hold(claim.claim, since: since, lease: options.lease) }
-                            claims = ahead + claimed
-                            ahead = Array(claims.dropFirst(taken))
-                            claims.removeLast(ahead.count)
+                            claims = held + claimed
+                            let extra = Array(claims.dropFirst(taken))
+                            claims.removeLast(extra.count)
+                            let stopped = state.withLock { state -> Bool in
+                                if !state.stopping { state.ahead = extra }
+                                return state.stopping
+                            }
+                            if stopped { await giveBack(extra) }
                         }
                         if outage > 0 { onEvent(.problem("\(store.location) answers again; claiming")) }
                         outage = 0
@@ -256,7 +281,12 @@ public final class QueueWorker: Sendable {
                     }
                 }
                 // Stopping: listings claimed ahead and not started go back on the queue.
+                let ahead = state.withLock { state -> [QueuedClaim] in
+                    defer { state.ahead = [] }
+                    return state.ahead
+                }
                 if !ahead.isEmpty { await giveBack(ahead) }
+                await state.withLock({ $0.givingBack })?.value
                 // Stopping (or drained): the listings in flight finish, or are cancelled after the grace period.
                 let (grace, clock) = (options.grace, clock)
                 group.addTask {
