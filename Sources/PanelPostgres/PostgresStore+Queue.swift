@@ -90,46 +90,48 @@ extension PostgresStore {
             for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
         }
         var claims: [QueuedClaim] = []
-        var followUps: [(job: String, key: String, reason: String?, givenUp: Bool)] = []
+        var followUps: [(claim: ItemClaim, reason: String?, givenUp: Bool)] = []
         for row in rows {
             var reason = row.5
             let expired = row.7.map { !$0.isEmpty } ?? false
             if expired { reason = QueueReasons.expiredLease(owner: row.6 ?? "another process") }
             if row.4 > maxAttempts {
-                followUps.append((row.0, row.1, QueueReasons.givenUp(attempts: row.4 - 1, reason: reason), true))
+                followUps.append(
+                    (ItemClaim(job: row.0, key: row.1, token: row.2), QueueReasons.givenUp(attempts: row.4 - 1, reason: reason), true))
                 continue
             }
-            if expired { followUps.append((row.0, row.1, reason, false)) }
+            if expired { followUps.append((ItemClaim(job: row.0, key: row.1, token: row.2), reason, false)) }
             claims.append(
                 QueuedClaim(
                     claim: ItemClaim(job: row.0, key: row.1, token: row.2), listing: row.3, attempt: row.4, hasResults: row.8,
                     trace: row.9))
         }
         guard !followUps.isEmpty else { return claims }
-        // Under the leases just taken: no other process writes these rows meanwhile. Should this fail, the
-        // claims stand (their listings are leased to this process now) and these rows' leases expire: the
-        // next claim of them gives them up or notes the takeover again.
+        // Under the leases just taken: no other process writes these rows meanwhile. Should this fail, every
+        // row just claimed is given back (no attempt counted; a lease runs out where even that fails) and the
+        // claim fails as a whole, as it did in one transaction: the claimer says so and claims again.
         do {
             try await recordFollowUps(followUps)
         } catch {
-            logger.warning("cannot record listings given up or taken over: \(String(reflecting: error))")
+            for claim in claims.map(\.claim) + followUps.map(\.claim) { try? await release(claim, name: nil, attempted: false) }
+            throw error
         }
         return claims
     }
 
-    private func recordFollowUps(_ followUps: [(job: String, key: String, reason: String?, givenUp: Bool)]) async throws {
+    private func recordFollowUps(_ followUps: [(claim: ItemClaim, reason: String?, givenUp: Bool)]) async throws {
         try await transaction { connection in
             for followUp in followUps {
                 if followUp.givenUp {
                     try await writeItem(
-                        connection, job: followUp.job, key: followUp.key, name: nil, status: .failed, error: followUp.reason, documents: [],
-                        outcome: .init(), position: nil)
-                    if let review = TeamReview.id(ofJob: followUp.job) {
+                        connection, job: followUp.claim.job, key: followUp.claim.key, name: nil, status: .failed, error: followUp.reason,
+                        documents: [], outcome: .init(), position: nil)
+                    if let review = TeamReview.id(ofJob: followUp.claim.job) {
                         try await endReview(connection, .givenUp(review, error: followUp.reason ?? "given up"))
                     }
                 } else {
                     _ = try await connection.query(
-                        "UPDATE batch_item SET error = \(followUp.reason) WHERE job = \(followUp.job) AND key = \(followUp.key)",
+                        "UPDATE batch_item SET error = \(followUp.reason) WHERE job = \(followUp.claim.job) AND key = \(followUp.claim.key)",
                         logger: logger)
                 }
             }

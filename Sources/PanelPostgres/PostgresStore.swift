@@ -78,21 +78,13 @@ public final class PostgresStore: ReviewStore, Sendable {
         self.logger = logger
         self.address = location
         self.location = location.redacted
-        self.listener = QueueListener(
-            channel: Self.queueChannel, logger: logger,
-            connect: { [location, logger] in
-                try await Self.directConnection(to: location, logger: logger)
-            })
-        self.reviewListener = QueueListener(
-            channel: Self.reviewEventsChannel, logger: logger,
-            connect: { [location, logger] in
-                try await Self.directConnection(to: location, logger: logger)
-            })
-        self.lanes = StatementLanes(
-            count: Self.laneCount, pool: client, logger: logger,
-            connect: { [location, logger] in
-                try await Self.directConnection(to: location, logger: logger)
-            })
+        // Connections of their own, outside the pool: the two listeners' and the statement lanes'.
+        let connect: @Sendable () async throws -> PostgresConnection = { [location, logger] in
+            try await Self.directConnection(to: location, logger: logger)
+        }
+        self.listener = QueueListener(channel: Self.queueChannel, logger: logger, connect: connect)
+        self.reviewListener = QueueListener(channel: Self.reviewEventsChannel, logger: logger, connect: connect)
+        self.lanes = StatementLanes(count: Self.laneCount, pool: client, logger: logger, connect: connect)
     }
 
     /// Lanes for the per-listing statements: a worker's 32 calls in flight save about 300 results a
