@@ -209,8 +209,8 @@ extension PostgresStore {
 
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        texts: [String: String], documents: @Sendable (String) -> [String]
+        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @escaping @Sendable (String) -> Bool,
+        texts: [String: String], documents: @escaping @Sendable (String) -> [String]
     ) async throws -> String? {
         let extensions = texts.keys.sorted()
         let bodies = extensions.map { texts[$0] ?? "" }

@@ -235,7 +235,9 @@ extension PanelStore {
 /// The batch half of the engine's store protocol. Every method is one SQLite transaction (WAL): a
 /// process killed at any moment leaves the store as it was after the last committed one. The methods
 /// do their work synchronously (SQLite answers in microseconds; a hop to another executor per call
-/// would cost more than the call).
+/// would cost more than the call) — but for a result's save and a listing's finish, which come with
+/// every call and are committed with those of other tasks that come meanwhile (``GroupedWrites``), each
+/// in a savepoint of its own, and return once committed.
 extension PanelStore: ReviewStore {
     public var location: String { path }
 
@@ -276,8 +278,8 @@ extension PanelStore: ReviewStore {
         }
     }
 
-    public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) throws -> Bool {
-        try writeTransaction { db in
+    public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
+        try await grouped.write { db in
             try Self.deleteReservation(db, reservation)
             return try Self.holds(db, claim, saving: result)
         }
@@ -292,10 +294,10 @@ extension PanelStore: ReviewStore {
 
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        texts: [String: String], documents: @Sendable (String) -> [String]
-    ) throws -> String? {
-        try writeTransaction { db in
+        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @escaping @Sendable (String) -> Bool,
+        texts: [String: String], documents: @escaping @Sendable (String) -> [String]
+    ) async throws -> String? {
+        try await grouped.write { db in
             try Self.deleteReservation(db, reservation)
             guard try Self.holds(db, claim, saving: lastResult) else { return nil }
             let reserved = try Self.reserveName(db, job: claim.job, key: claim.key, base: base, isTaken: isTaken)

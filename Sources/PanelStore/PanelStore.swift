@@ -16,6 +16,8 @@ import Darwin
 /// SQL stays in this module.
 public final class PanelStore: Sendable {
     let pool: DatabasePool
+    /// The batch's per-call writes (saves and finishes), committed together when they come at once.
+    let grouped: GroupedWrites
 
     public let path: String
     /// Wakes this process's idle workers when a listing is enqueued or given back (other processes'
@@ -60,6 +62,7 @@ public final class PanelStore: Sendable {
             }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        grouped = GroupedWrites(pool: pool)
         self.path = path
         let migrator = Self.migrator
         if try pool.read({ try migrator.hasBeenSuperseded($0) }) {

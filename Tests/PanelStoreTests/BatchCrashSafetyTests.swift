@@ -22,7 +22,7 @@ struct BatchCrashSafetyTests {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
-    @Test func aWriteKilledMidTransactionLeavesTheLastCommittedJob() throws {
+    @Test func aWriteKilledMidTransactionLeavesTheLastCommittedJob() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-crash-\(UUID().uuidString)")
         let crashed = directory.appendingPathComponent("after-kill")
         try FileManager.default.createDirectory(at: crashed, withIntermediateDirectories: true)
@@ -30,20 +30,20 @@ struct BatchCrashSafetyTests {
         let store = try PanelStore(path: path)
         try store.testJob("j")
         // Committed: listing a complete (four results, a name, its outcome); listing b half done.
-        for persona in personas { try store.testSave("j", "a", persona, review(persona), cost: 0.001) }
+        for persona in personas { try await store.testSave("j", "a", persona, review(persona), cost: 0.001) }
         #expect(
-            try store.testFinish(
+            try await store.testFinish(
                 "j", "a", base: "tool", outcome: .init(verdict: "ship", shipShare: 1, scoreMedian: 70, costUSD: 0.004, answered: 4))
                 == "tool")
         for persona in personas.prefix(2) {
-            try store.testSave("j", "b", persona, review(persona), cost: 0.001)
+            try await store.testSave("j", "b", persona, review(persona), cost: 0.001)
         }
         let walBefore = fileSize(path + "-wal")
 
         // The interrupted transaction: b's last results, its name and its completion, plus enough rows
         // to push pages out to the WAL before any commit.
-        var walDuring = 0
-        try store.pool.writeWithoutTransaction { db in
+        let walDuring = try await store.pool.writeWithoutTransaction { db in
+            var walDuring = 0
             try db.execute(sql: "PRAGMA cache_size = 10")
             defer { try? db.execute(sql: "PRAGMA cache_size = -2000") }
             try db.inTransaction {
@@ -72,6 +72,7 @@ struct BatchCrashSafetyTests {
                 }
                 return .rollback
             }
+            return walDuring
         }
         #expect(walDuring > walBefore + 1_000_000, "the open transaction's pages must be on disk for this test to mean anything")
 
@@ -85,8 +86,8 @@ struct BatchCrashSafetyTests {
         #expect(items.first?.status == .complete && items.first?.documents == ["tool.md"] && items.first?.outcome.answered == 4)
         #expect(abs(try recovered.spent(job: "j") - 0.006) < 1e-12)
         // The job goes on from there: b gets the next free name, a keeps its own.
-        #expect(try recovered.testFinish("j", "b", base: "tool") == "tool-2")
-        #expect(try recovered.testFinish("j", "a", base: "tool") == "tool")
+        #expect(try await recovered.testFinish("j", "b", base: "tool") == "tool-2")
+        #expect(try await recovered.testFinish("j", "a", base: "tool") == "tool")
         // The original store rolled back too and is still usable.
         #expect(try store.savedResultCount(job: "j") == 6)
         #expect(try store.integrityCheck() == "ok")

@@ -81,7 +81,7 @@ struct PanelStoreTests {
 
     /// A write that fails part-way leaves nothing behind and no transaction open; timestamps are
     /// written in GRDB's own date form, so they read back as dates.
-    @Test func aFailedWriteRollsBackWholly() throws {
+    @Test func aFailedWriteRollsBackWholly() async throws {
         struct Boom: Error {}
         let store = try temporaryStore()
         try store.testJob("j")
@@ -92,10 +92,10 @@ struct PanelStoreTests {
             }
         }
         #expect(try store.savedResultCount(job: "j") == 0)
-        try store.testSave("j", "a", "p", "{}", cost: 0.5)
+        try await store.testSave("j", "a", "p", "{}", cost: 0.5)
         #expect(try store.savedResultCount(job: "j") == 1)
         #expect(try store.spent(job: "j") == 0.5)
-        let created = try store.pool.read { db in try Date.fetchOne(db, sql: "SELECT created_at FROM batch_result") }
+        let created = try await store.pool.read { db in try Date.fetchOne(db, sql: "SELECT created_at FROM batch_result") }
         #expect(abs(try #require(created).timeIntervalSinceNow) < 600)
     }
 
@@ -130,14 +130,14 @@ struct PanelStoreTests {
     }
 
     /// A store written before results moved to a WITHOUT ROWID table keeps every result.
-    @Test func resultsSurviveTheMoveToAWithoutRowidTable() throws {
+    @Test func resultsSurviveTheMoveToAWithoutRowidTable() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         do {
             let old = try DatabasePool(path: path)
             try PanelStore.migrator.migrate(old, upTo: "v3-batch-outcome")
-            try old.write { db in
+            try await old.write { db in
                 try db.execute(sql: "INSERT INTO batch_job (name, created_at) VALUES ('j', '2026-01-01 00:00:00.000')")
                 for persona in ["builder", "skeptic"] {
                     try db.execute(
@@ -150,11 +150,11 @@ struct PanelStoreTests {
         let store = try PanelStore(path: path)
         #expect(try store.results(job: "j", key: "a") == ["builder": #"{"persona":"builder"}"#, "skeptic": #"{"persona":"skeptic"}"#])
         #expect(try store.spent(job: "j") == 0.5)
-        let indexes = try store.pool.read { db in
+        let indexes = try await store.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = 'batch_result' AND type = 'index'")
         }
         #expect(indexes.isEmpty)
-        try store.testSave("j", "a", "builder", "{}", cost: nil)
+        try await store.testSave("j", "a", "builder", "{}", cost: nil)
         #expect(try store.results(job: "j", key: "a")["builder"] == "{}")
         #expect(try store.integrityCheck() == "ok")
     }

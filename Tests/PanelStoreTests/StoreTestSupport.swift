@@ -26,17 +26,17 @@ extension PanelStore {
     }
 
     /// Saves a persona result under a fresh claim.
-    func testSave(_ job: String, _ key: String, _ persona: String, _ review: String, cost: Double?) throws {
-        _ = try saveResult(SavedResult(persona: persona, review: review, costUSD: cost), claim: testClaim(job, key), settling: nil)
+    func testSave(_ job: String, _ key: String, _ persona: String, _ review: String, cost: Double?) async throws {
+        _ = try await saveResult(SavedResult(persona: persona, review: review, costUSD: cost), claim: testClaim(job, key), settling: nil)
     }
 
     /// Records a listing finished under a fresh claim; returns its document name.
     func testFinish(
         _ job: String, _ key: String, base: String, status: BatchItem.Status = .complete, outcome: BatchItem.Outcome = .init()
     )
-        throws -> String?
+        async throws -> String?
     {
-        try finishItem(
+        try await finishItem(
             testClaim(job, key), name: base, status: status, outcome: outcome, base: base, lastResult: nil, settling: nil,
             isTaken: { _ in false }, texts: ["md": "# \(base)"], documents: { ["\($0).md"] })
     }

@@ -365,8 +365,8 @@ public final class MemoryStore: ReviewStore, Sendable {
 
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        texts: [String: String], documents: @Sendable (String) -> [String]
+        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @escaping @Sendable (String) -> Bool,
+        texts: [String: String], documents: @escaping @Sendable (String) -> [String]
     ) async throws -> String? {
         try step { state, _ in
             state.deleteReservation(reservation)

@@ -105,8 +105,8 @@ public protocol ResultStore: Sendable {
     /// before any document is written elsewhere. Nil when the lease was lost (nothing written).
     func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,
-        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @Sendable (String) -> Bool,
-        texts: [String: String], documents: @Sendable (String) -> [String]
+        lastResult: SavedResult?, settling reservation: BudgetReservation?, isTaken: @escaping @Sendable (String) -> Bool,
+        texts: [String: String], documents: @escaping @Sendable (String) -> [String]
     ) async throws -> String?
 
     /// Every document kept for a job, in input order: the item, its document name, the file extension
