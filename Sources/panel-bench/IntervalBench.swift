@@ -26,7 +26,7 @@ struct Intervals: ParsableCommand {
                     return PersonaResult.combining(votes)
                 }
                 let start = clock.now
-                _ = ReviewDocument.interval(results, tool: "Tool \(tool)")
+                _ = ReviewDocument.interval(results)
                 times.append((clock.now - start).seconds * 1e6)
             }
             times.sort()

@@ -110,30 +110,53 @@ struct StatisticsTests {
 
     @Test func medianIntervalsMatchTheGenericBootstrap() {
         let values: [Double] = [41, 55, 58, 62, 64, 70, 71, 75, 80, 88, 90]
-        let fast = Statistics.bootstrapMedianInterval(values, resamples: 20_000, seed: 5)!
+        let exact = Statistics.bootstrapMedianInterval(values)!
         let generic = Statistics.bootstrapInterval(count: values.count, resamples: 20_000, seed: 9) { sample in
             Statistics.median(sample.map { values[$0] })
         }!
-        #expect(abs(fast.0 - generic.0) <= 3 && abs(fast.1 - generic.1) <= 3, "\(fast) vs \(generic)")
-        #expect(Statistics.bootstrapMedianInterval(values, seed: 5)! == Statistics.bootstrapMedianInterval(values, seed: 5)!)
-        #expect(Statistics.bootstrapMedianInterval([70], seed: 1)! == (70, 70))
-        let even = Statistics.bootstrapMedianInterval([60, 70], resamples: 4000, seed: 2)!
-        #expect(even == (60, 70))
+        #expect(abs(exact.0 - generic.0) <= 3 && abs(exact.1 - generic.1) <= 3, "\(exact) vs \(generic)")
+        // A large panel (25 samples of 12 personas): its distribution still sums to one, and agrees.
+        var random = SeededRandom(seed: 7)
+        let many = (0..<300).map { _ in 30 + Double(random.next(upperBound: UInt64(60))) }
+        #expect(abs(Statistics.bootstrapMedianDistribution(many).reduce(0) { $0 + $1.probability } - 1) < 1e-9)
+        let manyExact = Statistics.bootstrapMedianInterval(many)!
+        let manyGeneric = Statistics.bootstrapInterval(count: many.count, resamples: 4_000, seed: 9) { sample in
+            Statistics.median(sample.map { many[$0] })
+        }!
+        #expect(abs(manyExact.0 - manyGeneric.0) <= 2 && abs(manyExact.1 - manyGeneric.1) <= 2, "\(manyExact) vs \(manyGeneric)")
+        #expect(Statistics.bootstrapMedianInterval([70])! == (70, 70))
+        #expect(Statistics.bootstrapMedianInterval([]) == nil)
+        // Two votes: 60 (¼), 65 (½), 70 (¼).
+        #expect(Statistics.bootstrapMedianInterval([70, 60])! == (60, 70))
+        // Four votes 50, 60, 70, 80: a median of 50 needs three or four draws of 50, P = 13/256 ≥ 2.5% (80 alike).
+        #expect(Statistics.bootstrapMedianInterval([80, 50, 70, 60])! == (50, 80))
     }
 
-    /// With the same seed the tallied median interval is the generic bootstrap's, exactly: the same
-    /// draws, the same medians, the same quantiles — for the small panels read by sorting each resample
-    /// and the larger ones read from counts alike.
-    @Test func medianIntervalsEqualTheGenericBootstrapWithTheSameSeed() {
+    /// The closed form is the bootstrap distribution itself: for every panel size up to six, with ties,
+    /// each median's probability is its share of all nⁿ equally likely resamples, enumerated.
+    @Test func medianDistributionIsEveryResampleCounted() {
         var random = SeededRandom(seed: 42)
-        for n in 1...12 {
-            for seed in UInt64(1)...8 {
-                let values = (0..<n).map { _ in Double(random.next(upperBound: UInt64(101))) }.sorted()
-                let tallied = Statistics.bootstrapMedianInterval(values, resamples: 500, seed: seed)!
-                let generic = Statistics.bootstrapInterval(count: n, resamples: 500, seed: seed) { sample in
-                    Statistics.median(sample.map { values[$0] })
-                }!
-                #expect(tallied == generic, "n \(n), seed \(seed): \(tallied) vs \(generic)")
+        for n in 1...6 {
+            for round in 0..<3 {
+                // Round 0 draws from few values (ties), the others from 0–100.
+                let values = (0..<n).map { _ in Double(random.next(upperBound: UInt64(round == 0 ? 3 : 101))) * 5 }
+                var counts: [Double: Int] = [:]
+                var draws = [Int](repeating: 0, count: n)
+                let total = (0..<n).reduce(1) { product, _ in product * n }
+                for resample in 0..<total {
+                    var rest = resample
+                    for index in 0..<n {
+                        draws[index] = rest % n
+                        rest /= n
+                    }
+                    counts[Statistics.median(draws.map { values[$0] })!, default: 0] += 1
+                }
+                let enumerated = counts.sorted { $0.key < $1.key }.map { ($0.key, Double($0.value) / Double(total)) }
+                let closed = Statistics.bootstrapMedianDistribution(values)
+                #expect(closed.map { $0.value } == enumerated.map { $0.0 }, "n \(n): \(values)")
+                for (mass, expected) in zip(closed, enumerated) {
+                    #expect(abs(mass.probability - expected.1) < 1e-12, "n \(n): \(values) at \(mass.value)")
+                }
             }
         }
     }

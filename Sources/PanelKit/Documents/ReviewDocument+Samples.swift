@@ -38,19 +38,16 @@ extension ReviewDocument {
     }
 
     /// A panel's intervals from its personas' votes — every sample's where there are samples, else each
-    /// persona's answer: the median score's resampled 2,000 times with a seed taken from the votes
-    /// themselves (the same votes always give the same figures), the ship share's from its exact
-    /// bootstrap distribution. Nil when no persona answered.
-    public static func interval(_ results: [PersonaResult], tool: String) -> (Interval, closeCall: Bool)? {
-        var votes = results.flatMap(\.votes)
+    /// persona's answer: the median score's and the ship share's, each from its exact bootstrap
+    /// distribution (the same votes always give the same figures, with no resampling). Nil when no
+    /// persona answered.
+    public static func interval(_ results: [PersonaResult]) -> (Interval, closeCall: Bool)? {
+        let votes = results.flatMap(\.votes)
         guard !votes.isEmpty else { return nil }
-        // In a fixed order, so the same votes give the same intervals whatever order the samples came in.
-        votes.sort { ($0.score, $0.ship ? 1 : 0) < ($1.score, $1.ship ? 1 : 0) }
-        let seed = SeededRandom.seed(tool + "|" + votes.map { "\($0.score):\($0.ship)" }.joined(separator: ","))
         func rounded(_ pair: (Double, Double)?, _ places: Double) -> [Double]? {
             pair.map { [($0.0 * places).rounded() / places, ($0.1 * places).rounded() / places] }
         }
-        let median = Statistics.bootstrapMedianInterval(votes.map(\.score), seed: seed)
+        let median = Statistics.bootstrapMedianInterval(votes.map(\.score))
         let share = Statistics.bootstrapShareInterval(successes: votes.filter(\.ship).count, count: votes.count)
         let interval = Interval(scoreMedian: rounded(median, 10), shipShare: rounded(share, 10_000))
         let close = share.map { $0.0 <= 0.5 && 0.5 <= $0.1 } ?? false

@@ -307,7 +307,7 @@ extension ReviewDocument {
                 return review
             }
             let panel = tool.panel
-            let interval = Self.interval(tool.results, tool: listing.name)
+            let interval = Self.interval(tool.results)
             return Tool(
                 name: listing.name, tagline: listing.tagline, category: listing.category, pricing: listing.pricing,
                 entry: listing.entry, bestFor: listing.bestFor, description: listing.description, url: listing.url,

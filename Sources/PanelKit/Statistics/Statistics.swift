@@ -205,86 +205,98 @@ public enum Statistics {
         return (Double(low ?? 0) / Double(count), Double(high) / Double(count))
     }
 
-    /// The 95% percentile bootstrap interval of the median of `values`, resampled `resamples` times with
-    /// a seeded generator. A resample's median is one of the sorted values or the mean of two, so each
-    /// resample is tallied by which pair it was — read from its draws counted per rank in one word (up to
-    /// eight values) or from counts over the sorted values — with no allocation per resample, and the quantiles
-    /// are read from at most n² tallies (a document computes this for every panel).
-    public static func bootstrapMedianInterval(
-        _ values: [Double], resamples: Int = 2000, seed: UInt64, level: Double = 0.95
-    ) -> (Double, Double)? {
+    /// The 95% percentile bootstrap interval of the median of `values`, computed exactly from the
+    /// bootstrap distribution (``bootstrapMedianDistribution(_:)``): the limit of resampling ever more
+    /// times, with no resampling, no seed and no Monte Carlo error — the first median whose cumulative
+    /// probability reaches 2.5%, and the first to reach 97.5%, as ``bootstrapShareInterval(successes:count:level:)``
+    /// reads the share's. Nil when there are no values.
+    public static func bootstrapMedianInterval(_ values: [Double], level: Double = 0.95) -> (Double, Double)? {
+        let distribution = bootstrapMedianDistribution(values)
+        guard let last = distribution.last?.value else { return nil }
+        let lowTail = (1 - level) / 2
+        let highTail = 1 - lowTail
+        var cumulative = 0.0
+        var low: Double?
+        for (value, probability) in distribution {
+            cumulative += probability
+            if low == nil, cumulative >= lowTail - 1e-12 { low = value }
+            if cumulative >= highTail - 1e-12 { return (low ?? value, value) }
+        }
+        return (low ?? last, last)
+    }
+
+    /// The bootstrap distribution of the median of `values` — every median a resample of n draws with
+    /// replacement can have, ascending, with its probability — in closed form, O(n²). With the values
+    /// sorted and a draw landing at or below rank a (0-based) with probability F(a) = (a+1)/n:
+    /// - n odd: the median is the ((n+1)/2)-th smallest draw, at or below rank a when at least (n+1)/2
+    ///   draws are: P = P(Binomial(n, F(a)) ≥ (n+1)/2), differenced over a.
+    /// - n even (h = n/2): the median is the mean of the h-th and (h+1)-th smallest draws, at ranks L ≤ U.
+    ///   P(L = a) comes the same way from P(Binomial(n, F(a)) ≥ h); for b > a, L = a and U = b exactly
+    ///   when h draws land at or below a (at least one at a), none strictly between, and of the other
+    ///   n − h, all at or above b (at least one at b): P = C(n, h) · (F(a)ʰ − F(a−1)ʰ) · (G(b)ⁿ⁻ʰ − G(b+1)ⁿ⁻ʰ)
+    ///   with G(b) = (n−b)/n; and P(L = U = a) = P(L = a) − Σ_b P(L = a, U = b).
+    /// Tied values merge into one median. A test holds it to every one of the nⁿ resamples for small n.
+    static func bootstrapMedianDistribution(_ values: [Double]) -> [(value: Double, probability: Double)] {
         let sorted = values.sorted()
         let n = sorted.count
-        guard n > 0, resamples > 0 else { return nil }
-        var generator = SeededRandom(seed: seed)
-        var tallies = [Int](repeating: 0, count: n * n)
-        let lowerRank = (n - 1) / 2  // 0-based ranks of the middle one or two
-        let upperRank = n / 2
-        if n <= 8 {
-            // A panel's votes (four, or a few more): each resample's draws counted per rank in one word, a
-            // byte a rank (at most eight draws); the word's running sums (one multiplication) give the rank
-            // of its k-th smallest draw as the number of ranks whose running sum is still ≤ k — the middle
-            // one or two read without sorting or branching (a test holds this to the generic bootstrap), where
-            // sorting each resample's draws mispredicted a branch at most draws.
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080 & (n == 8 ? ~0 : (1 << (8 * UInt64(n))) - 1)
-            let lowerBias = ones &* (0x80 - UInt64(lowerRank) - 1)
-            let upperBias = ones &* (0x80 - UInt64(upperRank) - 1)
-            let bound = UInt64(n)
-            tallies.withUnsafeMutableBufferPointer { tallies in
-                for _ in 0..<resamples {
-                    var counts: UInt64 = 0
-                    for _ in 0..<n { counts &+= 1 &<< (8 &* generator.next(upperBound: bound)) }
-                    let sums = counts &* ones
-                    let lower = n &- ((sums &+ lowerBias) & highs).nonzeroBitCount
-                    let upper = n &- ((sums &+ upperBias) & highs).nonzeroBitCount
-                    tallies[lower &* n &+ upper] &+= 1
-                }
+        guard n > 0 else { return [] }
+        let size = Double(n)
+        func atOrBelow(_ rank: Int) -> Double { Double(rank + 1) / size }
+        /// P(Binomial(n, p) ≥ k), its terms below k summed in logarithms ((1−p)ⁿ alone underflows for a
+        /// panel of hundreds of votes).
+        let logChoose = (0...n).map { j in lgamma(size + 1) - lgamma(Double(j) + 1) - lgamma(Double(n - j) + 1) }
+        func tail(_ k: Int, _ p: Double) -> Double {
+            guard p < 1 else { return 1 }
+            let (logP, logQ) = (log(p), log1p(-p))
+            var below = 0.0
+            for j in 0..<k { below += exp(logChoose[j] + Double(j) * logP + Double(n - j) * logQ) }
+            return min(max(1 - below, 0), 1)
+        }
+        var masses: [(value: Double, probability: Double)] = []
+        masses.reserveCapacity(n % 2 == 1 ? n : n * (n + 1) / 2)
+        let middle = n % 2 == 1 ? (n + 1) / 2 : n / 2
+        let ways = choose(n, middle)
+        // G(b)ⁿ⁻ʰ − G(b+1)ⁿ⁻ʰ for each b (read only when n is even).
+        let landsAtB = (0..<n).map { b in pow(Double(n - b) / size, Double(n - middle)) - pow(Double(n - b - 1) / size, Double(n - middle))
+        }
+        var below = 0.0  // P(the lower middle draw lands below rank a)
+        for a in 0..<n {
+            let atOrBelowA = tail(middle, atOrBelow(a))
+            let lower = atOrBelowA - below  // P(L = a)
+            below = atOrBelowA
+            guard lower > 0 else { continue }
+            guard n % 2 == 0 else {
+                masses.append((sorted[a], lower))
+                continue
             }
-        } else {
-            var counts = [Int](repeating: 0, count: n)
-            for _ in 0..<resamples {
-                for index in 0..<n { counts[index] = 0 }
-                for _ in 0..<n { counts[Int(generator.next(upperBound: UInt64(n)))] += 1 }
-                var seen = 0
-                var lower = 0
-                var foundLower = false
-                for index in 0..<n where counts[index] > 0 {
-                    seen += counts[index]
-                    if !foundLower, seen > lowerRank {
-                        lower = index
-                        foundLower = true
-                    }
-                    if seen > upperRank {
-                        tallies[lower * n + index] += 1
-                        break
-                    }
-                }
+            let landsAtA = pow(atOrBelow(a), Double(middle)) - pow(atOrBelow(a - 1), Double(middle))
+            var paired = 0.0
+            for b in (a + 1)..<n {
+                let probability = ways * landsAtA * landsAtB[b]
+                paired += probability
+                masses.append(((sorted[a] + sorted[b]) / 2, probability))
+            }
+            masses.append((sorted[a], max(lower - paired, 0)))
+        }
+        masses.sort { $0.value < $1.value }
+        var merged: [(value: Double, probability: Double)] = []
+        merged.reserveCapacity(masses.count)
+        for mass in masses where mass.probability > 0 {
+            if let last = merged.last, last.value == mass.value {
+                merged[merged.count - 1].probability += mass.probability
+            } else {
+                merged.append(mass)
             }
         }
-        // The medians in order, each with how many resamples gave it.
-        var medians: [(value: Double, count: Int)] = []
-        for key in tallies.indices where tallies[key] > 0 {
-            medians.append(((sorted[key / n] + sorted[key % n]) / 2, tallies[key]))
-        }
-        medians.sort { $0.value < $1.value }
-        // The type-7 quantile of the `resamples` medians, read from the tallies.
-        func value(atRank rank: Int) -> Double {
-            var seen = 0
-            for median in medians {
-                seen += median.count
-                if seen > rank { return median.value }
-            }
-            return medians.last?.value ?? 0
-        }
-        func quantile(_ p: Double) -> Double {
-            let position = p * Double(resamples - 1)
-            let lower = Int(position.rounded(.down))
-            let a = value(atRank: lower)
-            let b = value(atRank: min(lower + 1, resamples - 1))
-            return a + (position - Double(lower)) * (b - a)
-        }
-        return (quantile((1 - level) / 2), quantile(1 - (1 - level) / 2))
+        return merged
+    }
+
+    /// C(n, k) as a double (exact for the panel sizes a document has).
+    static func choose(_ n: Int, _ k: Int) -> Double {
+        guard k >= 0, k <= n else { return 0 }
+        var result = 1.0
+        for index in 0..<min(k, n - k) { result = result * Double(n - index) / Double(index + 1) }
+        return result.rounded()
     }
 
     /// The non-decreasing step function closest to `y` in (weighted) least squares, by the pool-adjacent-
