@@ -57,20 +57,27 @@ struct GoldenDocumentTests {
         sampled.scoreMedian = 55.5
         sampled.spread = ReviewDocument.Spread(min: 41, max: 70, iqr: 14.5)
         sampled.agreement = 0.5
+        sampled.calibratedScore = 61.25
+        sampled.claims = [
+            Claim(
+                text: "~7B", span: [0, 3], kind: .parameters, value: .init(unit: "parameters", min: 6e9, max: 8e9, approximate: true),
+                status: .supported, quote: "7B", field: "name", quoteSpan: [4, 6]),
+            Claim(text: "10%", span: [5, 8], kind: .percent, value: .init(unit: "%", min: 10, max: 10), status: .unsupported),
+        ]
         reviews.append(sampled)
         #expect(reviews.count > 8)
         for review in reviews {
-            let direct = try review.jsonValue()
-            // The direct value is the keyed encoding's (Foundation's encoder takes `encode(to:)`'s keyed
-            // walk; the project's takes the direct value through it).
+            let direct = try review.canonicalText()
+            // The text written field by field is the keyed encoding's (Foundation's encoder takes
+            // `encode(to:)`'s keyed walk, and so does the project's).
             let keyed = JSONEncoder()
             keyed.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            #expect(direct.canonicalText() == String(decoding: try keyed.encode(review), as: UTF8.self))
-            #expect(direct == (try JSONValueEncoder.encode(review)))
-            let decoded = try JSONDecoder().decode(ReviewDocument.Review.self, from: direct.canonicalData())
+            #expect(direct == String(decoding: try keyed.encode(review), as: UTF8.self))
+            #expect(direct == (try JSONValueEncoder.encode(review)).canonicalText())
+            let decoded = try JSONDecoder().decode(ReviewDocument.Review.self, from: Data(direct.utf8))
             #expect(decoded == review)
             // Read back by the project's own reader, as a batch reads its saved results: the same value.
-            #expect(try JSONValueDecoder.decode(ReviewDocument.Review.self, from: direct.canonicalText()) == review)
+            #expect(try JSONValueDecoder.decode(ReviewDocument.Review.self, from: direct) == review)
         }
         // Whole documents too (nested optionals, enums, arrays of objects).
         for name in Self.names {
@@ -85,6 +92,29 @@ struct GoldenDocumentTests {
             let expected = String(decoding: try foundation.encode(document), as: UTF8.self) + "\n"
             #expect(JSONDocumentRenderer.render(document) == expected, "\(name)")
         }
+        // And a document with every optional part the writer lists field by field: the editor's changes,
+        // the model check, claim counts, readers' votes, provenance, a persona without a description, an
+        // interval with a null half, and the routed and sampled reviews above.
+        var full = try document("comparison-2")
+        full.editor = ReviewDocument.Editor(
+            edits: [.init(tool: "A", persona: "builder", text: "Edited.", by: "ed", at: "2026-12-06T10:00:00Z")],
+            overrides: [.init(tool: "A", verdict: .skip, note: "No.", by: "ed", at: "2026-12-06T10:01:00Z")],
+            approved: .init(by: "ed", at: "2026-12-06T10:02:00Z"))
+        full.claimCheck = ClaimCheckRecord(backend: "m", model: "x", calls: 2, answered: 1, costUSD: 0.0001, asked: 3, errors: ["timeout"])
+        full.claimCounts = ClaimCounts(total: 3, supported: 1, unsupported: 1, contradicted: 1)
+        full.provenance = ReviewDocument.Provenance(
+            panelVersion: "1.2.3", prompts: ["skeptic": "b2", "builder": "a1"], templates: ["review.md": "c3", "review.html": "d4"])
+        full.personas[0].weighs = nil
+        full.tools[0].communityVotes = CommunityVotes(readers: 3, ship: 2, skip: 1)
+        full.tools[0].claimCounts = ClaimCounts(total: 1, supported: 1)
+        full.tools[0].panel.interval = ReviewDocument.Interval(scoreMedian: [60.5, 71], shipShare: nil)
+        full.tools[0].panel.closeCall = true
+        full.tools[0].reviews += [routed, sampled]
+        full.tools[1].panel.interval = nil
+        full.tools[1].panel.closeCall = nil
+        let expected = String(decoding: try foundation.encode(full), as: UTF8.self) + "\n"
+        #expect(JSONDocumentRenderer.render(full) == expected)
+        #expect(expected.contains(#""editor" : {"#) && expected.contains(#""community_votes" : {"#))
         // A wrong type is refused with its path, as JSONDecoder refuses it.
         #expect(throws: DecodingError.self) {
             try JSONValueDecoder.decode(ReviewDocument.Review.self, from: #"{"persona": 3}"#)

@@ -1,25 +1,5 @@
 import Foundation
 
-/// A type that builds its JSON value directly — the value its `Encodable` conformance gives (each
-/// conformer has a test holding the two equal) without `Codable`'s walk. Its `encode(to:)` begins with
-/// `if try encodedDirectly(to: encoder) { return }`, so ``JSONValueEncoder`` takes the direct value
-/// wherever the type appears (each review inside a document) and other encoders the keyed walk.
-public protocol JSONValueRepresentable: Encodable {
-    func jsonValue() throws -> JSONValue
-}
-
-extension JSONValueRepresentable {
-    /// Whether `encoder` is ``JSONValueEncoder``'s, now holding ``jsonValue()``. Asked of the encoder (a
-    /// class cast) rather than of each value the encoder meets (a protocol conformance look-up, ~4,400
-    /// instructions a value).
-    public func encodedDirectly(to encoder: any Encoder) throws -> Bool {
-        guard let encoder = encoder as? JSONValueEncoder.Encoder else { return false }
-        encoder.node.kind = .single
-        encoder.node.value = try jsonValue()
-        return true
-    }
-}
-
 /// Encodes any `Encodable` into a ``JSONValue`` — with ``JSONValue/canonicalData()`` the same bytes as
 /// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` and default strategies (dates as
 /// seconds since 2001, data as Base64), at a fraction of the cost: a batch saves every persona's

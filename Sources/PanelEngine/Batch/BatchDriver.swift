@@ -359,7 +359,7 @@ public final class BatchDriver: Sendable {
                 }
                 let key = Self.resultKey(index, result.persona.id)
                 results[key] = result
-                guard let review = try? ReviewDocument.Review(result: result).jsonValue().canonicalText() else {
+                guard let review = try? ReviewDocument.Review(result: result).canonicalText() else {
                     if let reservation { try? await store.releaseBudget(reservation) }
                     return
                 }

@@ -16,11 +16,13 @@ public enum DocumentFormat: String, Sendable, CaseIterable {
 
 /// Writes the v1 JSON contract: pretty-printed, keys sorted (stable output for diffs), a trailing newline.
 public enum JSONDocumentRenderer {
-    /// By the project's writer (``JSONValueEncoder`` and ``JSONValue/prettyText()``): the same text as
+    /// By the project's writer, field by field (``ReviewDocument/write(to:)``): the same text as
     /// `JSONEncoder` with `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes` (a test holds them equal),
-    /// without its per-value dynamic casts, which were a batch's largest JSON cost per listing.
+    /// without its per-value dynamic casts or a tree of nodes to sort.
     public static func render(_ document: ReviewDocument) -> String {
-        (try? JSONValueEncoder.prettyText(document)) ?? "{}\n"
+        var writer = JSONTextWriter()
+        guard (try? document.write(to: &writer)) != nil else { return "{}\n" }
+        return writer.finishedText()
     }
 
     /// Reads a v1 document back, rejecting other schema versions with a clear message.

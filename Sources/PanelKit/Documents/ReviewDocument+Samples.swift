@@ -55,15 +55,6 @@ extension ReviewDocument {
     }
 }
 
-extension JSONValue {
-    /// The object with `fields` added (a non-object is returned as it is).
-    func adding(_ fields: [String: JSONValue]) -> JSONValue {
-        guard case .object(var object) = self, !fields.isEmpty else { return self }
-        object.merge(fields) { $1 }
-        return .object(object)
-    }
-}
-
 /// A persona's votes, the one rule every trust figure reads them by: each answered sample's score and
 /// verdict when it was asked more than once, else its answer; nothing when it abstained.
 public struct ScoreVote: Sendable, Hashable {

@@ -118,7 +118,6 @@ public struct ReviewDocument: Sendable, Hashable, Codable {
         }
 
         public func encode(to encoder: any Encoder) throws {
-            if try encodedDirectly(to: encoder) { return }
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(persona, forKey: .persona)
             try c.encode(status, forKey: .status)
@@ -393,34 +392,78 @@ extension ReviewDocument.Review {
     }
 }
 
-extension ReviewDocument.Review: JSONValueRepresentable {
-    /// The review as JSON: the value its keyed `encode(to:)` gives (tested against Foundation's encoder),
-    /// built directly — a batch saves one per persona call and writes four in every document, and the
-    /// `Codable` walk was a measurable share of both. `JSONValueEncoder` takes it through `encode(to:)`.
-    public func jsonValue() throws -> JSONValue {
-        func optional<T>(_ value: T?, _ make: (T) -> JSONValue) -> JSONValue { value.map(make) ?? .null }
-        return .object([
-            "persona": .string(persona), "status": .string(status.rawValue), "score": optional(score, JSONValue.int),
-            "verdict": optional(verdict) { .string($0.rawValue) }, "text": optional(text, JSONValue.string),
-            "error": optional(error, JSONValue.string), "flags": .array(flags.map(JSONValue.string)),
-            "backend": optional(backend, JSONValue.string), "model": optional(model, JSONValue.string),
-            "family": optional(family, JSONValue.string),
-            "latency_ms": optional(latencyMS, JSONValue.int), "ttft_ms": optional(ttftMS, JSONValue.int),
-            "input_tokens": optional(inputTokens, JSONValue.int), "output_tokens": optional(outputTokens, JSONValue.int),
-            "cost_usd": optional(costUSD, JSONValue.double), "attempts": .int(attempts),
-            "routing": try routing.map { try JSONValueEncoder.encode($0) } ?? .null,
-        ]).adding(try samplesJSON())
+extension ReviewDocument.Review {
+    /// The review as JSON text, field by field, keys in sorted order: the bytes its keyed `encode(to:)`
+    /// gives through `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` (and `.prettyPrinted` in a
+    /// document; `GoldenDocumentTests` holds both) — a batch saves one per persona call and writes four in
+    /// every document, where the `Codable` walk was a measurable share of both.
+    public func write(to json: inout JSONTextWriter) throws {
+        try json.object { json in
+            if let agreement {
+                json.key("agreement")
+                json.double(agreement)
+            }
+            json.key("attempts")
+            json.int(attempts)
+            json.key("backend")
+            json.string(backend)
+            if let calibratedScore {
+                json.key("calibrated_score")
+                json.double(calibratedScore)
+            }
+            if let claims {
+                json.key("claims")
+                json.array(claims) { json, claim in claim.write(to: &json) }
+            }
+            json.key("cost_usd")
+            json.double(costUSD)
+            json.key("error")
+            json.string(error)
+            json.key("family")
+            json.string(family)
+            json.key("flags")
+            json.array(flags) { json, flag in json.string(flag) }
+            json.key("input_tokens")
+            json.int(inputTokens)
+            json.key("latency_ms")
+            json.int(latencyMS)
+            json.key("model")
+            json.string(model)
+            json.key("output_tokens")
+            json.int(outputTokens)
+            json.key("persona")
+            json.string(persona)
+            json.key("routing")
+            try json.encodable(routing)
+            if let samples {
+                json.key("samples")
+                try json.encodable(samples)
+            }
+            json.key("score")
+            json.int(score)
+            if let scoreMedian {
+                json.key("score_median")
+                json.double(scoreMedian)
+            }
+            if let spread {
+                json.key("spread")
+                try json.encodable(spread)
+            }
+            json.key("status")
+            json.string(status.rawValue)
+            json.key("text")
+            json.string(text)
+            json.key("ttft_ms")
+            json.int(ttftMS)
+            json.key("verdict")
+            json.string(verdict?.rawValue)
+        }
     }
 
-    /// The sample fields, present only with samples (as Codable's `encodeIfPresent` writes them).
-    func samplesJSON() throws -> [String: JSONValue] {
-        var fields: [String: JSONValue] = [:]
-        if let samples { fields["samples"] = try JSONValueEncoder.encode(samples) }
-        if let scoreMedian { fields["score_median"] = .double(scoreMedian) }
-        if let spread { fields["spread"] = try JSONValueEncoder.encode(spread) }
-        if let agreement { fields["agreement"] = .double(agreement) }
-        if let calibratedScore { fields["calibrated_score"] = .double(calibratedScore) }
-        if let claims { fields["claims"] = .array(claims.map { $0.jsonValue() }) }
-        return fields
+    /// The compact JSON a batch saves for a persona's result.
+    public func canonicalText() throws -> String {
+        var json = JSONTextWriter(pretty: false, capacity: 2048)
+        try write(to: &json)
+        return json.text
     }
 }
