@@ -73,3 +73,22 @@ struct BatchInputsTests {
         }
     }
 }
+
+/// A summary row written field by field is its `Encodable` conformance's JSON, byte for byte.
+struct BatchRowSummaryTests {
+    @Test func aRowIsItsEncodableJSON() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let items = [
+            BatchItem(key: "line-1", name: nil, status: .pending, error: nil, documents: [], outcome: .init()),
+            BatchItem(
+                key: "line-2", name: "acme \"relay\"", status: .complete, error: "one persona abstained: timeout",
+                documents: ["out/acme-relay.md", "out/acme-relay.json"],
+                outcome: .init(verdict: "ship", shipShare: 0.75, scoreMedian: 71.5, costUSD: 0.000123, answered: 3)),
+        ]
+        for item in items {
+            let row = BatchRowSummary(item)
+            #expect(row.canonicalText == String(decoding: try encoder.encode(row), as: UTF8.self))
+        }
+    }
+}

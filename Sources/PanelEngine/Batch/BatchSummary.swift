@@ -21,6 +21,49 @@ public struct BatchRowSummary: Sendable, Encodable {
         case costUSD = "cost_usd"
     }
 
+    /// The row as compact JSON, field by field (keys sorted; the absent ones left out, as `Encodable`'s
+    /// `encodeIfPresent` does — a test holds the two to the same bytes): a summary has a row per listing.
+    public var canonicalText: String {
+        var json = JSONTextWriter(pretty: false, capacity: 256)
+        json.object { json in
+            if let answered {
+                json.key("answered")
+                json.int(answered)
+            }
+            if let costUSD {
+                json.key("cost_usd")
+                json.double(costUSD)
+            }
+            json.key("documents")
+            json.array(documents) { json, document in json.string(document) }
+            if let error {
+                json.key("error")
+                json.string(error)
+            }
+            json.key("key")
+            json.string(key)
+            if let name {
+                json.key("name")
+                json.string(name)
+            }
+            if let scoreMedian {
+                json.key("score_median")
+                json.double(scoreMedian)
+            }
+            if let shipShare {
+                json.key("ship_share")
+                json.double(shipShare)
+            }
+            json.key("status")
+            json.string(status)
+            if let verdict {
+                json.key("verdict")
+                json.string(verdict)
+            }
+        }
+        return json.text
+    }
+
     public init(_ item: BatchItem) {
         key = item.key
         name = item.name
@@ -109,7 +152,7 @@ extension BatchDriver {
             // Streamed from the store in input order, 64 KiB at a time: constant memory whatever the job's size.
             try await store.forEachItem(job: job) { item in
                 let row = BatchRowSummary(item)
-                buffer += (first ? "\n    " : ",\n    ") + (try JSONValueEncoder.encode(row).canonicalText())
+                buffer += (first ? "\n    " : ",\n    ") + row.canonicalText
                 first = false
                 if buffer.utf8.count > 1 << 16 {
                     try file.append(buffer)
