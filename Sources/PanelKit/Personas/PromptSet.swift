@@ -138,7 +138,7 @@ public struct PromptSet: Sendable {
     ) -> ChatRequest {
         let context: TemplateValue = [
             "persona": ["id": .text(persona.id), "name": .text(persona.name), "weighs": .text(persona.weighs)],
-            "listing": .object(TemplateFields(Self.templateFields(listing).mapValues(TemplateValue.text))),
+            "listing": .object(Self.templateFields(listing)),
         ]
         let system = systemTemplates[persona.id]?.render(context) ?? ""
         let user = requestTemplate.render(context)
@@ -157,16 +157,18 @@ public struct PromptSet: Sendable {
 
     /// The listing's fields for templates, with the data markers neutralised so listing text cannot
     /// close the `<listing>` block and pose as instructions.
-    static func templateFields(_ listing: Listing) -> [String: String] {
-        var fields: [String: String] = ["name": listing.name, "description": listing.description]
-        fields["tagline"] = listing.tagline
-        fields["category"] = listing.category
-        fields["pricing"] = listing.pricing
-        fields["entry"] = listing.entry
-        fields["best_for"] = listing.bestFor
-        fields["url"] = listing.url
-        fields["community"] = listing.community
-        return fields.mapValues(neutraliseMarkers)
+    /// (Built as the fields themselves, once per call: no dictionary to hash and convert.)
+    static func templateFields(_ listing: Listing) -> TemplateFields {
+        var fields = TemplateFields()
+        fields.pairs.reserveCapacity(9)
+        for (name, text) in [
+            ("name", listing.name), ("description", listing.description), ("tagline", listing.tagline), ("category", listing.category),
+            ("pricing", listing.pricing), ("entry", listing.entry), ("best_for", listing.bestFor), ("url", listing.url),
+            ("community", listing.community),
+        ] {
+            if let text { fields.pairs.append(.init(name: name, value: .text(neutraliseMarkers(text)))) }
+        }
+        return fields
     }
 
     /// `<listing>`, `</listing>` and their spaced forms (`</ listing >`, `< listing`) become `[listing`…,
