@@ -146,3 +146,16 @@ struct PlaceholderTests {
         }
     }
 }
+
+/// A model's field names are read whatever their case and separators: `Ship_Or_Skip`, `ship-or-skip` and
+/// `shipOrSkip` are one key.
+struct AnswerKeyTests {
+    @Test func keysAreLowercasedWithoutSeparators() {
+        for (key, normalized) in [
+            ("Score", "score"), ("Ship_Or_Skip", "shiporskip"), ("ship-or-skip", "shiporskip"), (" Verdict ", "verdict"),
+            ("REVIEW_TEXT", "reviewtext"), ("score2", "score2"), ("", ""), ("Ÿes_Nö", "ÿesnö"), ("Ünder Score", "ünderscore"),
+        ] {
+            #expect(AnswerFindings.normalizedKey(key) == normalized, "\(key)")
+        }
+    }
+}

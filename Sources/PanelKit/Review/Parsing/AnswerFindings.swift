@@ -60,9 +60,24 @@ struct AnswerFindings {
 
     /// A key as the parser compares keys: lower case, without `_`, `-` or spaces.
     static func normalizedKey(_ key: String) -> String {
-        var normalized = ""
-        for character in key.lowercased() where !["_", "-", " "].contains(character) { normalized.append(character) }
-        return normalized
+        // ASCII keys (a model's JSON nearly always) byte by byte; others by their characters.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(key.utf8.count)
+        for byte in key.utf8 {
+            guard byte < 0x80 else {
+                var normalized = ""
+                for character in key.lowercased() where character != "_" && character != "-" && character != " " {
+                    normalized.append(character)
+                }
+                return normalized
+            }
+            switch byte {
+            case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: " "): continue
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): bytes.append(byte | 0x20)
+            default: bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads an object's review fields (and those of objects nested in it); false when it has none.
