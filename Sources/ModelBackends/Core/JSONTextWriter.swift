@@ -21,8 +21,8 @@ public struct JSONTextWriter {
         bytes.reserveCapacity(capacity)
     }
 
-    /// The text written.
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    /// The text written (valid UTF-8 by construction: Swift strings and ASCII — copied, not checked again).
+    public var text: String { String(validUTF8: bytes) }
 
     /// The text written, with the trailing newline a document file ends with.
     public mutating func finishedText() -> String {

@@ -77,7 +77,7 @@ struct AnswerFindings {
             default: bytes.append(byte)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(validUTF8: bytes, isASCII: true)
     }
 
     /// Reads an object's review fields (and those of objects nested in it); false when it has none.
