@@ -90,12 +90,7 @@ extension ClaimExtractor {
             }
             index = 0
             while index < tokens.count {
-                let token = tokens[index]
-                let candidate =
-                    token.kind == .number
-                    || token.kind == .word && Self.mayStartWords(token.text)
-                        && (token.text == "v" || token.text == "version" || Words.numbers[token.text] != nil || isOne(index))
-                if !used[index], candidate, let next = figure(at: index) { index = next } else { index += 1 }
+                if !used[index], mayStartFigure(index), let next = figure(at: index) { index = next } else { index += 1 }
             }
             drafts.sort { $0.start < $1.start }
             return drafts
@@ -137,10 +132,23 @@ extension ClaimExtractor {
 
         // MARK: tokens
 
+        /// Whether the token at `index` could start a figure: a number, or a word for one ("two", "a" before
+        /// a unit, "v"). Its fields are read in place — a copy of the whole token per token was a tenth of the
+        /// rules' cost.
+        func mayStartFigure(_ index: Int) -> Bool {
+            switch tokens[index].kind {
+            case .number: return true
+            case .symbol: return false
+            case .word:
+                let text = tokens[index].text
+                return Self.mayStartWords(text) && (text == "v" || text == "version" || Words.numbers[text] != nil || isOne(index))
+            }
+        }
+
         func token(_ index: Int) -> ClaimToken? { index >= 0 && index < tokens.count ? tokens[index] : nil }
         func word(_ index: Int) -> String? {
-            guard let token = token(index), token.kind == .word else { return nil }
-            return token.text
+            guard index >= 0, index < tokens.count, tokens[index].kind == .word else { return nil }
+            return tokens[index].text
         }
         func free(_ index: Int) -> Bool { index >= 0 && index < tokens.count && !used[index] }
 
