@@ -79,6 +79,30 @@ public struct JSONTextWriter {
     public mutating func int(_ value: Int?) { if let value { int(value) } else { null() } }
     public mutating func double(_ value: Double?) { if let value { double(value) } else { null() } }
 
+    /// A field written as `Encodable`'s `encode` writes it: null when absent.
+    public mutating func field(_ name: StaticString, _ value: String?) {
+        key(name)
+        string(value)
+    }
+    public mutating func field(_ name: StaticString, _ value: Int?) {
+        key(name)
+        int(value)
+    }
+    public mutating func field(_ name: StaticString, _ value: Double?) {
+        key(name)
+        double(value)
+    }
+    public mutating func field(_ name: StaticString, _ value: Bool) {
+        key(name)
+        bool(value)
+    }
+
+    /// A field written as `encodeIfPresent` writes it: left out when absent.
+    public mutating func field(_ name: StaticString, ifPresent value: String?) { if let value { field(name, value) } }
+    public mutating func field(_ name: StaticString, ifPresent value: Int?) { if let value { field(name, value) } }
+    public mutating func field(_ name: StaticString, ifPresent value: Double?) { if let value { field(name, value) } }
+    public mutating func field(_ name: StaticString, ifPresent value: Bool?) { if let value { field(name, value) } }
+
     /// A ``JSONValue`` (its objects' keys sorted as it writes them).
     public mutating func value(_ value: JSONValue) {
         if pretty { value.write(into: &bytes, indent: level) } else { value.write(into: &bytes) }

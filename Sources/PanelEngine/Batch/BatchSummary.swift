@@ -26,40 +26,17 @@ public struct BatchRowSummary: Sendable, Encodable {
     public var canonicalText: String {
         var json = JSONTextWriter(pretty: false, capacity: 256)
         json.object { json in
-            if let answered {
-                json.key("answered")
-                json.int(answered)
-            }
-            if let costUSD {
-                json.key("cost_usd")
-                json.double(costUSD)
-            }
+            json.field("answered", ifPresent: answered)
+            json.field("cost_usd", ifPresent: costUSD)
             json.key("documents")
             json.array(documents) { json, document in json.string(document) }
-            if let error {
-                json.key("error")
-                json.string(error)
-            }
-            json.key("key")
-            json.string(key)
-            if let name {
-                json.key("name")
-                json.string(name)
-            }
-            if let scoreMedian {
-                json.key("score_median")
-                json.double(scoreMedian)
-            }
-            if let shipShare {
-                json.key("ship_share")
-                json.double(shipShare)
-            }
-            json.key("status")
-            json.string(status)
-            if let verdict {
-                json.key("verdict")
-                json.string(verdict)
-            }
+            json.field("error", ifPresent: error)
+            json.field("key", key)
+            json.field("name", ifPresent: name)
+            json.field("score_median", ifPresent: scoreMedian)
+            json.field("ship_share", ifPresent: shipShare)
+            json.field("status", status)
+            json.field("verdict", ifPresent: verdict)
         }
         return json.text
     }

@@ -96,48 +96,25 @@ public struct Claim: Sendable, Hashable, Codable {
     /// conformance gives (tested) — a batch saves every review's claims and writes them in its document.
     public func write(to json: inout JSONTextWriter) {
         json.object { json in
-            if let field {
-                json.key("field")
-                json.string(field)
-            }
-            json.key("kind")
-            json.string(kind.rawValue)
-            if let quote {
-                json.key("quote")
-                json.string(quote)
-            }
+            json.field("field", ifPresent: field)
+            json.field("kind", kind.rawValue)
+            json.field("quote", ifPresent: quote)
             if let quoteSpan {
                 json.key("quote_span")
                 json.array(quoteSpan) { json, offset in json.int(offset) }
             }
-            json.key("source")
-            json.string(source.rawValue)
+            json.field("source", source.rawValue)
             json.key("span")
             json.array(span) { json, offset in json.int(offset) }
-            json.key("status")
-            json.string(status.rawValue)
-            json.key("text")
-            json.string(text)
+            json.field("status", status.rawValue)
+            json.field("text", text)
             json.key("value")
             json.object { json in
-                if let approximate = value.approximate {
-                    json.key("approximate")
-                    json.bool(approximate)
-                }
-                if let id = value.id {
-                    json.key("id")
-                    json.string(id)
-                }
-                if let max = value.max {
-                    json.key("max")
-                    json.double(max)
-                }
-                if let min = value.min {
-                    json.key("min")
-                    json.double(min)
-                }
-                json.key("unit")
-                json.string(value.unit)
+                json.field("approximate", ifPresent: value.approximate)
+                json.field("id", ifPresent: value.id)
+                json.field("max", ifPresent: value.max)
+                json.field("min", ifPresent: value.min)
+                json.field("unit", value.unit)
             }
         }
     }

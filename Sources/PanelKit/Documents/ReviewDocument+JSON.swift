@@ -21,16 +21,13 @@ extension ReviewDocument {
                 json.key("editor")
                 try json.encodable(editor)
             }
-            json.key("generated_at")
-            json.string(generatedAt)
-            json.key("kind")
-            json.string(kind.rawValue)
+            json.field("generated_at", generatedAt)
+            json.field("kind", kind.rawValue)
             json.key("personas")
             json.array(personas) { json, persona in persona.write(to: &json) }
             json.key("provenance")
             if let provenance { provenance.write(to: &json) } else { json.null() }
-            json.key("schema")
-            json.string(schema)
+            json.field("schema", schema)
             json.key("tools")
             try json.array(tools) { json, tool in try tool.write(to: &json) }
             json.key("totals")
@@ -42,14 +39,9 @@ extension ReviewDocument {
 extension ReviewDocument.PersonaInfo {
     func write(to json: inout JSONTextWriter) {
         json.object { json in
-            json.key("id")
-            json.string(id)
-            json.key("name")
-            json.string(name)
-            if let weighs {
-                json.key("weighs")
-                json.string(weighs)
-            }
+            json.field("id", id)
+            json.field("name", name)
+            json.field("weighs", ifPresent: weighs)
         }
     }
 }
@@ -57,36 +49,27 @@ extension ReviewDocument.PersonaInfo {
 extension ReviewDocument.Tool {
     func write(to json: inout JSONTextWriter) throws {
         try json.object { json in
-            json.key("best_for")
-            json.string(bestFor)
-            json.key("category")
-            json.string(category)
+            json.field("best_for", bestFor)
+            json.field("category", category)
             if let claimCounts {
                 json.key("claim_counts")
                 claimCounts.write(to: &json)
             }
-            json.key("community")
-            json.string(community)
+            json.field("community", community)
             if let communityVotes {
                 json.key("community_votes")
                 try json.encodable(communityVotes)
             }
-            json.key("description")
-            json.string(description)
-            json.key("entry")
-            json.string(entry)
-            json.key("name")
-            json.string(name)
+            json.field("description", description)
+            json.field("entry", entry)
+            json.field("name", name)
             json.key("panel")
             panel.write(to: &json)
-            json.key("pricing")
-            json.string(pricing)
+            json.field("pricing", pricing)
             json.key("reviews")
             try json.array(reviews) { json, review in try review.write(to: &json) }
-            json.key("tagline")
-            json.string(tagline)
-            json.key("url")
-            json.string(url)
+            json.field("tagline", tagline)
+            json.field("url", url)
         }
     }
 }
@@ -94,12 +77,8 @@ extension ReviewDocument.Tool {
 extension ReviewDocument.Panel {
     func write(to json: inout JSONTextWriter) {
         json.object { json in
-            json.key("abstained")
-            json.int(abstained)
-            if let closeCall {
-                json.key("close_call")
-                json.bool(closeCall)
-            }
+            json.field("abstained", abstained)
+            json.field("close_call", ifPresent: closeCall)
             if let interval {
                 json.key("interval")
                 json.object { json in
@@ -109,20 +88,13 @@ extension ReviewDocument.Panel {
                     json.doubles(interval.shipShare)
                 }
             }
-            json.key("score_max")
-            json.int(scoreMax)
-            json.key("score_median")
-            json.double(scoreMedian)
-            json.key("score_min")
-            json.int(scoreMin)
-            json.key("ship")
-            json.int(ship)
-            json.key("ship_share")
-            json.double(shipShare)
-            json.key("skip")
-            json.int(skip)
-            json.key("verdict")
-            json.string(verdict.rawValue)
+            json.field("score_max", scoreMax)
+            json.field("score_median", scoreMedian)
+            json.field("score_min", scoreMin)
+            json.field("ship", ship)
+            json.field("ship_share", shipShare)
+            json.field("skip", skip)
+            json.field("verdict", verdict.rawValue)
         }
     }
 }
@@ -130,16 +102,11 @@ extension ReviewDocument.Panel {
 extension ReviewDocument.Totals {
     func write(to json: inout JSONTextWriter) {
         json.object { json in
-            json.key("calls")
-            json.int(calls)
-            json.key("cost_usd")
-            json.double(costUSD)
-            json.key("input_tokens")
-            json.int(inputTokens)
-            json.key("output_tokens")
-            json.int(outputTokens)
-            json.key("wall_ms")
-            json.int(wallMS)
+            json.field("calls", calls)
+            json.field("cost_usd", costUSD)
+            json.field("input_tokens", inputTokens)
+            json.field("output_tokens", outputTokens)
+            json.field("wall_ms", wallMS)
         }
     }
 }
@@ -147,8 +114,7 @@ extension ReviewDocument.Totals {
 extension ReviewDocument.Provenance {
     func write(to json: inout JSONTextWriter) {
         json.object { json in
-            json.key("panel_version")
-            json.string(panelVersion)
+            json.field("panel_version", panelVersion)
             json.key("prompts")
             json.strings(prompts)
             json.key("templates")
@@ -160,14 +126,10 @@ extension ReviewDocument.Provenance {
 extension ClaimCounts {
     func write(to json: inout JSONTextWriter) {
         json.object { json in
-            json.key("contradicted")
-            json.int(contradicted)
-            json.key("supported")
-            json.int(supported)
-            json.key("total")
-            json.int(total)
-            json.key("unsupported")
-            json.int(unsupported)
+            json.field("contradicted", contradicted)
+            json.field("supported", supported)
+            json.field("total", total)
+            json.field("unsupported", unsupported)
         }
     }
 }

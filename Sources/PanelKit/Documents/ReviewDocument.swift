@@ -399,64 +399,40 @@ extension ReviewDocument.Review {
     /// every document, where the `Codable` walk was a measurable share of both.
     public func write(to json: inout JSONTextWriter) throws {
         try json.object { json in
-            if let agreement {
-                json.key("agreement")
-                json.double(agreement)
-            }
-            json.key("attempts")
-            json.int(attempts)
-            json.key("backend")
-            json.string(backend)
-            if let calibratedScore {
-                json.key("calibrated_score")
-                json.double(calibratedScore)
-            }
+            json.field("agreement", ifPresent: agreement)
+            json.field("attempts", attempts)
+            json.field("backend", backend)
+            json.field("calibrated_score", ifPresent: calibratedScore)
             if let claims {
                 json.key("claims")
                 json.array(claims) { json, claim in claim.write(to: &json) }
             }
-            json.key("cost_usd")
-            json.double(costUSD)
-            json.key("error")
-            json.string(error)
-            json.key("family")
-            json.string(family)
+            json.field("cost_usd", costUSD)
+            json.field("error", error)
+            json.field("family", family)
             json.key("flags")
             json.array(flags) { json, flag in json.string(flag) }
-            json.key("input_tokens")
-            json.int(inputTokens)
-            json.key("latency_ms")
-            json.int(latencyMS)
-            json.key("model")
-            json.string(model)
-            json.key("output_tokens")
-            json.int(outputTokens)
-            json.key("persona")
-            json.string(persona)
+            json.field("input_tokens", inputTokens)
+            json.field("latency_ms", latencyMS)
+            json.field("model", model)
+            json.field("output_tokens", outputTokens)
+            json.field("persona", persona)
             json.key("routing")
             try json.encodable(routing)
             if let samples {
                 json.key("samples")
                 try json.encodable(samples)
             }
-            json.key("score")
-            json.int(score)
-            if let scoreMedian {
-                json.key("score_median")
-                json.double(scoreMedian)
-            }
+            json.field("score", score)
+            json.field("score_median", ifPresent: scoreMedian)
             if let spread {
                 json.key("spread")
                 try json.encodable(spread)
             }
-            json.key("status")
-            json.string(status.rawValue)
-            json.key("text")
-            json.string(text)
-            json.key("ttft_ms")
-            json.int(ttftMS)
-            json.key("verdict")
-            json.string(verdict?.rawValue)
+            json.field("status", status.rawValue)
+            json.field("text", text)
+            json.field("ttft_ms", ttftMS)
+            json.field("verdict", verdict?.rawValue)
         }
     }
 
