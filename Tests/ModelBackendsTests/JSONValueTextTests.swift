@@ -171,12 +171,26 @@ import Testing
         let expected = String(decoding: try encoder.encode(sample), as: UTF8.self)
         let actual = try JSONValueEncoder.encode(sample).canonicalText()
         #expect(actual == expected, "\n\(actual)\n\(expected)")
-        // Pretty text straight from the encoder's nodes: the bytes of the value's own pretty text, and of
-        // Foundation's pretty printer.
+        // Pretty text straight from the encoder's nodes (a writer's `encodable`): the bytes of the value's own
+        // pretty text, and of Foundation's pretty printer; compact, its canonical text.
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-        let pretty = try JSONValueEncoder.prettyText(sample)
+        let pretty = try Self.prettyText(sample)
+        #expect(try Self.compactText(sample) == actual)
         #expect(pretty == (try JSONValueEncoder.encode(sample).prettyText()))
         #expect(pretty == String(decoding: try encoder.encode(sample), as: UTF8.self) + "\n", "\n\(pretty)")
+    }
+
+    /// A value through ``JSONTextWriter/encodable(_:)``, as a document file ends (a newline).
+    static func prettyText(_ value: some Encodable) throws -> String {
+        var writer = JSONTextWriter()
+        try writer.encodable(value)
+        return writer.finishedText()
+    }
+
+    static func compactText(_ value: some Encodable) throws -> String {
+        var writer = JSONTextWriter(pretty: false)
+        try writer.encodable(value)
+        return writer.text
     }
 
     /// A keyed container given the same key twice keeps the last value, as `JSONEncoder` does — in the
@@ -198,10 +212,11 @@ import Testing
     @Test func aKeyGivenTwiceKeepsItsLastValue() throws {
         let value = try JSONValueEncoder.encode(Repeats())
         #expect(value == .object(["a": .string("second"), "b": .int(2), "c": .bool(true), "empty": .object([:]), "list": .array([])]))
-        #expect(try JSONValueEncoder.prettyText(Repeats()) == value.prettyText())
+        #expect(try Self.prettyText(Repeats()) == value.prettyText())
+        #expect(try Self.compactText(Repeats()) == value.canonicalText())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-        #expect(try JSONValueEncoder.prettyText(Repeats()) == String(decoding: try encoder.encode(Repeats()), as: UTF8.self) + "\n")
+        #expect(try Self.prettyText(Repeats()) == String(decoding: try encoder.encode(Repeats()), as: UTF8.self) + "\n")
     }
 }
 

@@ -92,7 +92,7 @@ extension JSONValue {
 
     /// The pretty layout of an array (`key` nil) or of an object (its fields already sorted by key) at
     /// `indent`, each element written by `element` (at `indent + 1`): the one layout for ``JSONValue`` and
-    /// for ``JSONValueEncoder/prettyText(_:)``'s nodes.
+    /// for the encoder's nodes (``JSONTextWriter/encodable(_:)``).
     static func writePretty<C: Collection>(
         _ items: C, key: ((C.Element) -> String)?, indent: Int, into out: inout [UInt8], _ element: (C.Element, inout [UInt8]) -> Void
     ) {

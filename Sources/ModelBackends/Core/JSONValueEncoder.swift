@@ -2,23 +2,13 @@ import Foundation
 
 /// Encodes any `Encodable` into a ``JSONValue`` — with ``JSONValue/canonicalData()`` the same bytes as
 /// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` and default strategies (dates as
-/// seconds since 2001, data as Base64), at a fraction of the cost: a batch saves every persona's
-/// result this way. Non-finite doubles become `null` instead of an error, and an unsigned integer
-/// beyond `Int.max` becomes a double (JSONValue holds `Int`s).
+/// seconds since 2001, data as Base64), at a fraction of the cost — for any type; the few written once per
+/// call or listing (a saved result, the kept document) list their fields to ``JSONTextWriter`` instead.
+/// Non-finite doubles become `null` instead of an error, and an unsigned integer beyond `Int.max` becomes
+/// a double (JSONValue holds `Int`s).
 public enum JSONValueEncoder {
     public static func encode(_ value: some Encodable) throws -> JSONValue {
         try box(value, codingPath: [])
-    }
-
-    /// `encode(value).prettyText()` written straight from the encoder's nodes: the same bytes, without a
-    /// dictionary built for every object only to have its keys sorted out of it again (a kept document
-    /// has ~150 keyed fields).
-    public static func prettyText(_ value: some Encodable) throws -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(4096)
-        try child(value, codingPath: []).write(into: &bytes, indent: 0)
-        bytes.append(0x0A)
-        return String(validUTF8: bytes)
     }
 
     /// A leaf type by its metadata: one pointer comparison per candidate, where `value as? String` is a
