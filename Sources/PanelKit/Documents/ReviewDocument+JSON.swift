@@ -74,6 +74,58 @@ extension ReviewDocument.Tool {
     }
 }
 
+extension ReviewDocument.Review {
+    /// The review as JSON text, field by field, keys in sorted order: the bytes its keyed `encode(to:)`
+    /// gives through `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` (and `.prettyPrinted` in a
+    /// document; `GoldenDocumentTests` holds both) — a batch saves one per persona call and writes four in
+    /// every document, where the `Codable` walk was a measurable share of both.
+    public func write(to json: inout JSONTextWriter) throws {
+        try json.object { json in
+            json.field("agreement", ifPresent: agreement)
+            json.field("attempts", attempts)
+            json.field("backend", backend)
+            json.field("calibrated_score", ifPresent: calibratedScore)
+            if let claims {
+                json.key("claims")
+                json.array(claims) { json, claim in claim.write(to: &json) }
+            }
+            json.field("cost_usd", costUSD)
+            json.field("error", error)
+            json.field("family", family)
+            json.key("flags")
+            json.array(flags) { json, flag in json.string(flag) }
+            json.field("input_tokens", inputTokens)
+            json.field("latency_ms", latencyMS)
+            json.field("model", model)
+            json.field("output_tokens", outputTokens)
+            json.field("persona", persona)
+            json.key("routing")
+            try json.encodable(routing)
+            if let samples {
+                json.key("samples")
+                try json.encodable(samples)
+            }
+            json.field("score", score)
+            json.field("score_median", ifPresent: scoreMedian)
+            if let spread {
+                json.key("spread")
+                try json.encodable(spread)
+            }
+            json.field("status", status.rawValue)
+            json.field("text", text)
+            json.field("ttft_ms", ttftMS)
+            json.field("verdict", verdict?.rawValue)
+        }
+    }
+
+    /// The compact JSON a batch saves for a persona's result.
+    public func canonicalText() throws -> String {
+        var json = JSONTextWriter(pretty: false, capacity: 2048)
+        try write(to: &json)
+        return json.text
+    }
+}
+
 extension ReviewDocument.Panel {
     func write(to json: inout JSONTextWriter) {
         json.object { json in

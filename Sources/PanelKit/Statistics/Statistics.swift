@@ -242,9 +242,10 @@ public enum Statistics {
         guard n > 0 else { return [] }
         let size = Double(n)
         func atOrBelow(_ rank: Int) -> Double { Double(rank + 1) / size }
+        /// log C(n, j) for j in 0...n.
+        let logChoose = (0...n).map { j in lgamma(size + 1) - lgamma(Double(j) + 1) - lgamma(Double(n - j) + 1) }
         /// P(Binomial(n, p) ≥ k), its terms below k summed in logarithms ((1−p)ⁿ alone underflows for a
         /// panel of hundreds of votes).
-        let logChoose = (0...n).map { j in lgamma(size + 1) - lgamma(Double(j) + 1) - lgamma(Double(n - j) + 1) }
         func tail(_ k: Int, _ p: Double) -> Double {
             guard p < 1 else { return 1 }
             let (logP, logQ) = (log(p), log1p(-p))
@@ -255,7 +256,7 @@ public enum Statistics {
         var masses: [(value: Double, probability: Double)] = []
         masses.reserveCapacity(n % 2 == 1 ? n : n * (n + 1) / 2)
         let middle = n % 2 == 1 ? (n + 1) / 2 : n / 2
-        let ways = choose(n, middle)
+        let ways = exp(logChoose[middle])  // C(n, h)
         // G(b)ⁿ⁻ʰ − G(b+1)ⁿ⁻ʰ for each b (read only when n is even).
         let landsAtB = (0..<n).map { b in pow(Double(n - b) / size, Double(n - middle)) - pow(Double(n - b - 1) / size, Double(n - middle))
         }
@@ -289,14 +290,6 @@ public enum Statistics {
             }
         }
         return merged
-    }
-
-    /// C(n, k) as a double (exact for the panel sizes a document has).
-    static func choose(_ n: Int, _ k: Int) -> Double {
-        guard k >= 0, k <= n else { return 0 }
-        var result = 1.0
-        for index in 0..<min(k, n - k) { result = result * Double(n - index) / Double(index + 1) }
-        return result.rounded()
     }
 
     /// The non-decreasing step function closest to `y` in (weighted) least squares, by the pool-adjacent-
