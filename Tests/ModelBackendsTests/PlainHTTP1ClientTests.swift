@@ -146,6 +146,7 @@ struct PlainHTTP1ClientTests {
         #expect(query.path == "/?k=v")
         for url in [
             "https://api.openai.com/v1", "http://user:pw@h/", "http://h:99999/", "http://h:x/", "http:///x", "http://h/#f", "ftp://h/",
+            "http://h/a b", "http://h/a\r\nx-injected: 1", "http://h\t/",
         ] {
             #expect(PlainHTTP1Client.Target(url) == nil, "\(url)")
         }
@@ -258,6 +259,48 @@ struct PlainHTTP1ClientTests {
         #expect(request.contains("authorization: Bearer k\r\n"))
         #expect(request.hasSuffix("\r\n\r\n{\"q\":1}"))
         client.shutdownIdle()
+        await server.close()
+    }
+
+    /// The request's bytes, written by the client itself: the request line, the fixed headers, the call's
+    /// headers in order, `content-length`, the body — byte for byte.
+    @Test func theRequestIsWrittenByteForByte() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: Self.ok("{}")) }
+        let client = PlainHTTP1Client()
+        let body = #"{"q":"é\t"}"#
+        _ = try await client.post(
+            #require(PlainHTTP1Client.Target(server.url + "?api-version=1")),
+            headers: [("authorization", "Bearer k"), ("x-title", "a\tb é")], body: Data(body.utf8), backend: "local",
+            timeout: .seconds(120))
+        let request = try #require(server.requests.withLock { $0.first })
+        #expect(
+            request == "POST /v1/chat/completions?api-version=1 HTTP/1.1\r\nhost: 127.0.0.1:\(server.port)\r\n"
+                + "content-type: application/json\r\nuser-agent: panel/1\r\nauthorization: Bearer k\r\nx-title: a\tb é\r\n"
+                + "content-length: \(body.utf8.count)\r\n\r\n" + body)
+        client.shutdownIdle()
+        await server.close()
+    }
+
+    /// A header whose name or value could end the header early (a line break, NUL, another control
+    /// character) or is not a token fails the call for good before anything is sent, and the message
+    /// names the header but never repeats its value (it may be a key).
+    @Test func aHeaderHTTPForbidsIsNeverSent() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: Self.ok("{}")) }
+        let client = PlainHTTP1Client()
+        let target = try #require(PlainHTTP1Client.Target(server.url))
+        for (name, value) in [
+            ("authorization", "Bearer sk-secret\r\nx-injected: 1"), ("authorization", "sk-secret\n"), ("x-key", "sk-secret\u{0}"),
+            ("x-key", "sk-secret\u{7F}"), ("bad name", "v"), ("x:y", "v"), ("", "v"),
+        ] {
+            let error = await backendError {
+                _ = try await client.post(target, headers: [(name, value)], body: Data("{}".utf8), backend: "local", timeout: .seconds(120))
+            }
+            #expect(error?.kind == .badRequest && error?.permanent == true, "\(name)")
+            #expect(error?.detail.contains("nothing was sent") == true)
+            #expect(error.map { !"\($0)".contains("sk-secret") } == true)
+        }
+        #expect(server.connections.withLock { $0 } == 0)
+        #expect(server.requests.withLock { $0.isEmpty })
         await server.close()
     }
 

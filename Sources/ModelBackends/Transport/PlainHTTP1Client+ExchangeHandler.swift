@@ -16,6 +16,9 @@ extension PlainHTTP1Client {
         var head: HTTPResponseHead?
         var body: ByteBuffer?
 
+        /// What the response decoder is told of each request: a POST.
+        static let post = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+
         init(maxBodyBytes: Int) {
             self.maxBodyBytes = maxBodyBytes
         }
@@ -36,9 +39,9 @@ extension PlainHTTP1Client {
             timer = loop.scheduleTask(deadline: exchange.deadline) { [weak self, context] in
                 self?.fail(Failure.timedOut, context: context)
             }
-            context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-            context.write(wrapOutboundOut(.end(nil)), promise: promise)
+            // The head tells the response decoder the method; the request's bytes follow (``RequestWriter``).
+            context.write(wrapOutboundOut(.head(Self.post)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(exchange.request))), promise: promise)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -7,6 +7,8 @@ extension PlainHTTP1Client {
         var path: String
         /// The `Host` header.
         var authority: String
+        /// The request line and fixed headers (``PlainHTTP1Client/requestPrefix(path:authority:)``).
+        var requestPrefix: [UInt8]
 
         /// `http://host[:port][/path][?query]`; nil for anything else (https, user info, fragments),
         /// which AsyncHTTPClient handles.
@@ -18,6 +20,9 @@ extension PlainHTTP1Client {
             let authority = rest[..<authorityEnd]
             var path = String(rest[authorityEnd...])
             guard !authority.isEmpty, !authority.contains("@"), !path.contains("#") else { return nil }
+            // A space or control character would break the request line or the `Host` header: such a URL
+            // is left to AsyncHTTPClient, which refuses it.
+            guard url.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
             if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
             let host: Substring
             let portText: Substring?
@@ -44,6 +49,7 @@ extension PlainHTTP1Client {
             self.port = port
             self.path = path
             self.authority = String(authority)
+            self.requestPrefix = PlainHTTP1Client.requestPrefix(path: path, authority: self.authority)
         }
 
         var key: String { "\(host):\(port)" }

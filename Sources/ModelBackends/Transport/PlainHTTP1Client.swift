@@ -8,10 +8,11 @@ import Synchronization
 /// local or in-cluster model servers, where a batch sends thousands of calls and the client's own CPU
 /// matters. `https://` and streamed answers stay on AsyncHTTPClient.
 ///
-/// One request per connection at a time over keep-alive connections; NIO's HTTP/1.1 codec; the whole
-/// exchange (request written, whole answer read) runs on the connection's event loop, so a call costs
-/// one hop onto the loop and one back. The call's deadline is a timer on that loop, covering the
-/// connect, the request and every byte of the answer.
+/// One request per connection at a time over keep-alive connections; the request's bytes written here
+/// (``requestBytes(_:headers:body:)``), the answer read by NIO's HTTP/1.1 decoder; the whole exchange
+/// (request written, whole answer read) runs on the connection's event loop, so a call costs one hop
+/// onto the loop and one back. The call's deadline is a timer on that loop, covering the connect, the
+/// request and every byte of the answer.
 final class PlainHTTP1Client: Sendable {
     /// Why an exchange failed, before it is given a backend's name.
     enum Failure: Error, Sendable, Equatable {
@@ -21,11 +22,13 @@ final class PlainHTTP1Client: Sendable {
         case invalidResponse(String)
         case cannotConnect(String)
         case busy
+        /// A header the request must not carry (its name or value has bytes HTTP forbids); never sent.
+        case invalidHeader(name: String)
     }
 
     struct Exchange: Sendable {
-        var head: HTTPRequestHead
-        var body: ByteBuffer
+        /// The whole request as it goes on the wire.
+        var request: ByteBuffer
         var deadline: NIODeadline
         var promise: EventLoopPromise<Answer>
     }
@@ -101,14 +104,12 @@ final class PlainHTTP1Client: Sendable {
         _ target: Target, headers: [(String, String)], body: Data, backend: String, timeout: Duration
     ) async throws -> HTTPTransport.Response {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
-        head.headers.reserveCapacity(headers.count + 4)
-        head.headers.add(name: "host", value: target.authority)
-        head.headers.add(name: "content-type", value: "application/json")
-        head.headers.add(name: "user-agent", value: "panel/1")
-        head.headers.add(name: "content-length", value: String(body.count))
-        for (name, value) in headers { head.headers.add(name: name, value: value) }
-        let buffer = ByteBuffer(bytes: body)
+        let request: ByteBuffer
+        do {
+            request = try Self.requestBytes(target, headers: headers, body: body)
+        } catch {
+            throw Self.describe(error, backend: backend, timeout: timeout)
+        }
         var fresh = false
         while true {
             var leased: (connection: Pooled, reused: Bool)?
@@ -116,7 +117,7 @@ final class PlainHTTP1Client: Sendable {
                 let connection = try await lease(target, deadline: deadline, fresh: fresh)
                 leased = connection
                 let channel = connection.connection.channel
-                let exchange = Exchange(head: head, body: buffer, deadline: deadline, promise: channel.eventLoop.makePromise())
+                let exchange = Exchange(request: request, deadline: deadline, promise: channel.eventLoop.makePromise())
                 let answer = try await withTaskCancellationHandler {
                     // A connection that closed before the request reached the handler fails the write.
                     let written = channel.eventLoop.makePromise(of: Void.self)
@@ -165,6 +166,14 @@ final class PlainHTTP1Client: Sendable {
         case Failure.tooLarge(let limit):
             let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
             var error = BackendError(kind: .invalidResponse, backend: backend, detail: "the answer is larger than \(size); it was not read")
+            error.permanent = true
+            return error
+        case Failure.invalidHeader(let name):
+            // The value is not repeated: it may be a key.
+            var error = BackendError(
+                kind: .badRequest, backend: backend,
+                detail: "the request header '\(name)' has a line break or another character HTTP forbids in its name or value; "
+                    + "nothing was sent — check the headers the configuration sets")
             error.permanent = true
             return error
         case Failure.invalidResponse(let detail):
@@ -218,8 +227,10 @@ final class PlainHTTP1Client: Sendable {
             .connectTimeout(min(remaining, connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBodyBytes: maxBodyBytes))
+                    try channel.pipeline.syncOperations.addHandlers([
+                        RequestWriter(), ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                        ExchangeHandler(maxBodyBytes: maxBodyBytes),
+                    ])
                 }
             }
         do {
