@@ -27,6 +27,39 @@ struct ClaimTests {
         #expect(bridged.scalarArray == Array(bridged.unicodeScalars))
     }
 
+    /// The tool's name is found wherever it stands, ASCII case folded, matches not overlapping; the
+    /// search agrees with a plain scan of every position.
+    @Test func theToolsNameIsFoundInAParagraph() {
+        func spans(_ name: String, _ text: String) -> [Range<Int>] { ClaimExtractor.occurrences(of: name, in: text.scalarArray) }
+        #expect(spans("Tool", "tool, TOOL and ToOl.") == [0..<4, 6..<10, 15..<19])
+        #expect(spans("aa", "aaaaa") == [0..<2, 2..<4])
+        #expect(spans("Été", "été Été") == [4..<7])  // only ASCII letters fold
+        #expect(spans("ab", "xxa").isEmpty && spans("", "abc").isEmpty && spans("abcd", "abc").isEmpty)
+        #expect(spans("end", "the end") == [4..<7] && spans("t", "t") == [0..<1])
+        var state: UInt64 = 11
+        for _ in 0..<300 {
+            var text: [Character] = []
+            for _ in 0..<40 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text.append(["a", "A", "b", "é"][Int(state >> 33) % 4])
+            }
+            let name = String(text[5..<(5 + Int(state >> 40) % 3 + 1)])
+            let scalars = String(text).scalarArray
+            let needle = name.scalarArray.map(ClaimExtractor.fold)
+            var expected: [Range<Int>] = []
+            var index = 0
+            while index + needle.count <= scalars.count {
+                if scalars[index..<index + needle.count].map(ClaimExtractor.fold) == needle {
+                    expected.append(index..<index + needle.count)
+                    index += needle.count
+                } else {
+                    index += 1
+                }
+            }
+            #expect(spans(name, String(text)) == expected)
+        }
+    }
+
     @Test func figuresAreNormalised() throws {
         let found = claims("Sub-300 ms latency, a ~7B model, $0.4/M tokens, between 2 and 4 GB, 99.9% uptime and 3× faster.")
         #expect(found.map(\.kind) == [.duration, .parameters, .money, .bytes, .percent, .multiple])

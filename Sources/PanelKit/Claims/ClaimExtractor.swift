@@ -34,23 +34,31 @@ public enum ClaimExtractor {
         return parser.run()
     }
 
-    /// The spans of `name` in `scalars`, compared case-insensitively (ASCII letters folded).
+    /// The spans of `name` in `scalars`, compared case-insensitively (ASCII letters folded). Positions
+    /// whose first scalar differs are passed over with one comparison.
     static func occurrences(of name: String, in scalars: [Unicode.Scalar]) -> [Range<Int>] {
         let needle = name.scalarArray.map(fold)
-        guard !needle.isEmpty, needle.count <= scalars.count else { return [] }
+        guard let first = needle.first, needle.count <= scalars.count else { return [] }
         var found: [Range<Int>] = []
-        var index = 0
-        while index + needle.count <= scalars.count {
-            var match = true
-            for offset in 0..<needle.count where fold(scalars[index + offset]) != needle[offset] {
-                match = false
-                break
-            }
-            if match {
-                found.append(index..<index + needle.count)
-                index += needle.count
-            } else {
-                index += 1
+        scalars.withUnsafeBufferPointer { scalars in
+            needle.withUnsafeBufferPointer { needle in
+                let length = needle.count
+                let last = scalars.count - length
+                var index = 0
+                while index <= last {
+                    guard fold(scalars[index]) == first else {
+                        index += 1
+                        continue
+                    }
+                    var offset = 1
+                    while offset < length, fold(scalars[index + offset]) == needle[offset] { offset += 1 }
+                    if offset == length {
+                        found.append(index..<index + length)
+                        index += length
+                    } else {
+                        index += 1
+                    }
+                }
             }
         }
         return found
