@@ -192,6 +192,7 @@ let package = Package(
             name: "PanelStoreTests",
             dependencies: [
                 "PanelStore", "PanelPostgres", "PanelEngine", "ModelBackends", "MockProvider", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(
             name: "PanelServerTests",

@@ -334,11 +334,12 @@ public final class PostgresStore: ReviewStore, Sendable {
     /// The advisory lock key migrations run under (any constant; "panel" in ASCII).
     static let migrationLock: Int64 = 0x7061_6E65_6C
 
+    /// Migrates on a connection of its own, which then serves as a statement lane's.
     func migrate() async throws {
         let connection = try await directConnection()
         do {
             try await migrate(on: connection)
-            try? await connection.close()
+            if !lanes.adopt(connection) { try? await connection.close() }
         } catch {
             try? await connection.close()
             throw error

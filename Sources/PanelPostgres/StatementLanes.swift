@@ -4,11 +4,14 @@ import Synchronization
 
 /// Connections of the store's own, outside the pool, for the statements every listing runs — a result
 /// saved per persona call, the listing finished. Through the pool each statement leased a connection
-/// (the pool's state machine, a continuation, a hop between tasks); a lane is taken in turn and its
-/// statements wait behind each other on its connection (each is one round trip). A lane connects at
-/// its first statement (which waits for it); only statements that may run twice belong here (a save
-/// inserts once; a finish writes the same row again): one cut off with its connection, or a lane that
-/// cannot connect, sends its statement through the pool, and the lane connects again at its next turn.
+/// (the pool's state machine, a continuation, a hop between tasks); on a lane, statements wait behind
+/// each other on its connection (each is one round trip). A statement takes the first connected lane
+/// with nothing in flight, else a lane not connected yet — which connects then (the statement waits for
+/// it) — else the connected lane with the least in flight: a lane signs in (SCRAM's PBKDF2, a few
+/// milliseconds of CPU) only once statements overlap enough to need it. Only statements that may run
+/// twice belong here (a save inserts once; a finish writes the same row again): one cut off with its
+/// connection, or a lane that cannot connect, sends its statement through the pool, and the lane
+/// connects again when next chosen.
 final class StatementLanes: Sendable {
     enum State {
         case idle
@@ -20,10 +23,21 @@ final class StatementLanes: Sendable {
     /// A lane: its connection's state (a `Mutex` is not copyable: one class a lane holds it).
     final class Lane: Sendable {
         let state = Mutex(State.idle)
+        /// Statements on this lane now (waiting for its connection or their answer).
+        let inFlight = Atomic<Int>(0)
+
+        /// Connected or connecting (a connection that closed meanwhile counts until a statement finds it).
+        var isOpen: Bool {
+            state.withLock { state in
+                switch state {
+                case .ready, .connecting: return true
+                case .idle, .closed: return false
+                }
+            }
+        }
     }
 
     let lanes: [Lane]
-    let turn = Atomic<Int>(0)
     let connect: @Sendable () async throws -> PostgresConnection
     let pool: PostgresClient
     let logger: Logger
@@ -35,9 +49,12 @@ final class StatementLanes: Sendable {
         self.connect = connect
     }
 
-    /// Runs `statement` on the next lane (or the pool) and returns its rows.
+    /// Runs `statement` on a lane (``choose()``), or through the pool, and returns its rows.
     func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
-        if let (lane, connection) = await nextConnection() {
+        let lane = choose()
+        lane.inFlight.add(1, ordering: .relaxed)
+        defer { lane.inFlight.subtract(1, ordering: .relaxed) }
+        if let connection = await connection(of: lane) {
             do {
                 var rows: [Statement.Row] = []
                 for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
@@ -51,10 +68,26 @@ final class StatementLanes: Sendable {
         return rows
     }
 
-    /// The next lane and its live connection (connected now if it has none); `nil` when it cannot connect
-    /// or the lanes are closed.
-    func nextConnection() async -> (Lane, PostgresConnection)? {
-        let lane = lanes[turn.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count]
+    /// The lane for the next statement: the first open lane with nothing in flight; else the first lane
+    /// not connected (unless the lanes are closed); else the open lane with the least in flight.
+    func choose() -> Lane {
+        var unopened: Lane?
+        var least: (lane: Lane, load: Int)?
+        for lane in lanes {
+            let load = lane.inFlight.load(ordering: .relaxed)
+            if lane.isOpen {
+                if load == 0 { return lane }
+                if least == nil || load < least!.load { least = (lane, load) }
+            } else if unopened == nil, lane.state.withLock({ if case .idle = $0 { true } else { false } }) {
+                unopened = lane
+            }
+        }
+        return unopened ?? least?.lane ?? lanes[0]
+    }
+
+    /// `lane`'s live connection (connected now if it has none); `nil` when it cannot connect or the lanes
+    /// are closed.
+    func connection(of lane: Lane) async -> PostgresConnection? {
         let connect = self.connect
         let found = lane.state.withLock { state -> (PostgresConnection?, Task<PostgresConnection, any Error>?) in
             switch state {
@@ -67,7 +100,7 @@ final class StatementLanes: Sendable {
             case .closed: return (nil, nil)
             }
         }
-        if let connection = found.0 { return (lane, connection) }
+        if let connection = found.0 { return connection }
         guard let task = found.1 else { return nil }
         do {
             let connection = try await task.value
@@ -80,7 +113,7 @@ final class StatementLanes: Sendable {
                 default: return false
                 }
             }
-            if kept { return (lane, connection) }
+            if kept { return connection }
             try? await connection.close()
             return nil
         } catch {
@@ -90,6 +123,22 @@ final class StatementLanes: Sendable {
             }
             return nil
         }
+    }
+
+    /// Takes `connection` (one opened for something else and done with, e.g. the migration's) as an idle
+    /// lane's, sparing that lane a sign-in of its own — SCRAM's 4,096 rounds of PBKDF2 cost a few
+    /// milliseconds of CPU a connection. False when no lane is idle: the caller closes it.
+    func adopt(_ connection: PostgresConnection) -> Bool {
+        guard !connection.isClosed else { return false }
+        for lane in lanes {
+            let taken = lane.state.withLock { state in
+                guard case .idle = state else { return false }
+                state = .ready(connection)
+                return true
+            }
+            if taken { return true }
+        }
+        return false
     }
 
     func drop(_ lane: Lane, _ connection: PostgresConnection) {
