@@ -38,8 +38,6 @@ enum ClaimScanner {
         tokens.reserveCapacity(scalars.count / 4)
         var index = 0
         var spaced = true
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
         let count = scalars.count
         @inline(__always) func isDigit(_ s: Unicode.Scalar) -> Bool { s.value >= 48 && s.value <= 57 }
         @inline(__always) func isLetter(_ s: Unicode.Scalar) -> Bool {
@@ -81,17 +79,13 @@ enum ClaimScanner {
                 spaced = false
             } else if isLetter(scalar) {
                 let start = index
-                // ASCII words (nearly all) are lower-cased byte by byte; `lowercased()` only for the rest.
-                bytes.removeAll(keepingCapacity: true)
                 var ascii = true
                 while index < count {
                     let s = scalars[index]
                     if isLetter(s) {
-                        let v = s.value
-                        if v < 128 { bytes.append(UInt8(v >= 65 && v <= 90 ? v + 32 : v)) } else { ascii = false }
+                        if s.value >= 128 { ascii = false }
                         index += 1
                     } else if s == "'" || s == "\u{2019}", index + 1 < count, isLetter(scalars[index + 1]), index > start {
-                        bytes.append(UInt8(ascii: "'"))
                         index += 1
                     } else {
                         break
@@ -99,7 +93,16 @@ enum ClaimScanner {
                 }
                 let text: String
                 if ascii {
-                    text = String(validUTF8: bytes, isASCII: true)
+                    // ASCII words (nearly all) are lower-cased byte by byte straight into the string, a
+                    // typographic apostrophe written as `'`.
+                    let length = index - start
+                    text = String(unsafeUninitializedCapacity: length) { buffer in
+                        for offset in 0..<length {
+                            let v = scalars[start + offset].value
+                            buffer[offset] = v == 0x2019 ? UInt8(ascii: "'") : UInt8(v >= 65 && v <= 90 ? v + 32 : v)
+                        }
+                        return length
+                    }
                 } else {
                     var view = String.UnicodeScalarView()
                     view.append(contentsOf: scalars[start..<index].map { $0 == "\u{2019}" ? "'" : $0 })
