@@ -61,6 +61,17 @@ struct PromptSetTests {
         let request = prompts.request(
             for: prompts.personas[4], listing: Listing(name: "Acme", description: "d"), temperature: nil, maxOutputTokens: nil)
         #expect(request.messages[0].content == "You are the Operator. Acme")
+        // A system message naming no field is rendered and trimmed once, when the prompts load, to the text
+        // a render gives; one naming a field is rendered per call.
+        #expect(prompts.constantSystems["operator"] == nil)
+        for persona in prompts.personas.prefix(4) {
+            let system = try #require(prompts.constantSystems[persona.id])
+            let rendered = try #require(prompts.systemTemplates[persona.id]).render(["listing": ["name": "Acme"]]).trimmedWhitespace()
+            #expect(system == rendered && !system.isEmpty)
+            let asked = prompts.request(
+                for: persona, listing: Listing(name: "Acme", description: "d"), temperature: nil, maxOutputTokens: nil)
+            #expect(asked.messages[0].content == system)
+        }
     }
 
     /// Front matter values are read as their text, whatever type YAML would give them.

@@ -11,6 +11,8 @@ import Yams
 public struct PromptSet: Sendable {
     public let personas: [Persona]
     let systemTemplates: [String: Template]
+    /// A system message that names no field (the built-in ones): rendered and trimmed once, here.
+    let constantSystems: [String: String]
     let requestTemplate: Template
     /// Where the prompts came from: a directory, or "built-in".
     public let source: String
@@ -79,6 +81,7 @@ public struct PromptSet: Sendable {
         }
         self.personas = personas.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
         self.systemTemplates = templates
+        self.constantSystems = templates.compactMapValues { $0.isConstant ? $0.render([:]).trimmedWhitespace() : nil }
         self.requestTemplate = try Self.template(request, file: "\(source)/\(Self.requestFileName)")
         self.source = source
         self.hashes = texts.mapValues { ContentHash.sha256($0 + "\n" + request) }
@@ -140,11 +143,11 @@ public struct PromptSet: Sendable {
             "persona": ["id": .text(persona.id), "name": .text(persona.name), "weighs": .text(persona.weighs)],
             "listing": .object(Self.templateFields(listing)),
         ]
-        let system = systemTemplates[persona.id]?.render(context) ?? ""
+        let system = constantSystems[persona.id] ?? (systemTemplates[persona.id]?.render(context) ?? "").trimmedWhitespace()
         let user = requestTemplate.render(context)
         return ChatRequest(
             messages: [
-                .system(system.trimmedWhitespace()),
+                .system(system),
                 .user(user.trimmedWhitespace()),
             ],
             temperature: temperature,

@@ -62,6 +62,11 @@ public struct Template: Sendable {
         self.escaping = escaping
     }
 
+    /// Whether the template is text alone (no variable, no section): it renders the same for any value.
+    var isConstant: Bool {
+        nodes.allSatisfy { if case .text = $0 { true } else { false } }
+    }
+
     public func render(_ value: TemplateValue) -> String {
         var output = ""
         var stack = [value]
