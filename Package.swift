@@ -136,7 +136,10 @@ let package = Package(
         // settings, checks) for every front end; it re-exports the engine's API.
         .target(
             name: "PanelRuntime",
-            dependencies: ["PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "PanelStore", "PanelPostgres"]
+            dependencies: [
+                "PanelEngine", "PanelKit", "ModelBackends", "ModelRouter", "PanelStore", "PanelPostgres",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "panel",

@@ -36,6 +36,8 @@ struct Panel: AsyncParsableCommand {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
+        // `batch` and `worker` run their tasks on the event loop their sockets use (ExecutorPlan says why).
+        ExecutorPlan(arguments: CommandLine.arguments).install()
         let done = DispatchSemaphore(value: 0)
         let code = Atomic<Int32>(0)
         Task.detached {

@@ -1,4 +1,5 @@
 import Foundation
+import MockProvider
 import PanelRuntime
 import Synchronization
 import Testing
@@ -9,6 +10,7 @@ import Glibc
 
 /// The one way in (``PanelRuntime``): every front end gets its engine from one constructor, and the
 /// executable holds no engine set-up of its own.
+@Suite(.timeLimit(.minutes(3)))
 struct RuntimeTests {
     @Test func theExecutableImportsOnlyTheRuntimeAndTheServer() throws {
         let directory = PanelCLITests.root.appendingPathComponent("Sources/panel")
@@ -64,6 +66,41 @@ struct RuntimeTests {
         let before = ContinuousClock.now
         await #expect(throws: RuntimeError.self) { _ = try await Stores.open(wrong, patience: .seconds(30)) }
         #expect(ContinuousClock.now - before < .seconds(10))
+    }
+
+    /// `batch` and `worker` run their tasks on NIO's event loop, every other command on Swift's pool.
+    @Test func theQueueCommandsRunOnTheEventLoopAndTheRestOnSwiftsPool() {
+        #expect(ExecutorPlan(arguments: ["/usr/bin/panel", "batch", "in.jsonl"]) == .eventLoop)
+        #expect(ExecutorPlan(arguments: ["panel", "worker", "--drain"]) == .eventLoop)
+        for command in ["serve", "review", "jobs", "render", "--help", "batches"] {
+            #expect(ExecutorPlan(arguments: ["panel", command]) == .standard, "\(command)")
+        }
+        #expect(ExecutorPlan(arguments: ["panel"]) == .standard)
+        #expect(ExecutorPlan.standard.install() == false)
+    }
+
+    /// A running batch has one NIO event loop (its tasks run on it), unless the environment asks for
+    /// more: the threads' names say so (`NIO-SGLTN-…`, from /proc).
+    @Test(arguments: [nil, "3"])
+    func aBatchRunsOnOneEventLoopUnlessTheEnvironmentSaysMore(loops: String?) async throws {
+        let workspace = try BatchTests().workspace("loops", listings: 2)
+        var configuration = MockProviderConfiguration()
+        configuration.latency = .milliseconds(1500)
+        try await MockProvider.withServer(configuration) { handle in
+            let running = try WorkerTests().launch(
+                [
+                    "batch", workspace.input, "--out", workspace.out.path, "--base-url", handle.baseURL, "--model", "m", "--store",
+                    workspace.store, "--concurrency", "8",
+                ], environment: loops.map { ["NIO_SINGLETON_GROUP_LOOP_COUNT": $0] } ?? [:])
+            // The loops all start together, before the first call; the calls then wait 1.5 s at the mock.
+            let started = await WorkerTests().eventually(within: .seconds(60)) { handle.stats.snapshot.chatRequests > 0 }
+            #expect(started)
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(running.pid)/task")) ?? []
+            let names = tasks.compactMap { try? String(contentsOfFile: "/proc/\(running.pid)/task/\($0)/comm", encoding: .utf8) }
+            #expect(names.filter { $0.hasPrefix("NIO-SGLTN-") }.count == Int(loops ?? "1"), "\(names)")
+            let outcome = try await running.done.value
+            #expect(outcome.code == 0, "\(outcome.stderr)")
+        }
     }
 
     @Test func recordedAnswersMakeAReadyEngineWithTheDefaultsInOnePlace() async throws {
