@@ -12,7 +12,7 @@ import Synchronization
 /// fails is rolled back alone and its caller gets the error; the others commit). Callers arriving while a
 /// transaction runs queue and suspend — their thread goes on with other tasks — and when it commits, the
 /// leader resumes them with their outcomes and hands the lead to the first caller queued since. A caller
-/// alone never waits: it leads at once. A committed result is as durable as before (the same WAL and
+/// that takes the lead yields once first (the tasks ready by then may join) and waits for nothing else. A committed result is as durable as before (the same WAL and
 /// `synchronous = NORMAL`); each caller returns only after the transaction holding its work committed.
 final class GroupedWrites: Sendable {
     /// One caller's work, its outcome and where it waits.
@@ -75,7 +75,13 @@ final class GroupedWrites: Sendable {
             return true
         }
         var leads = leadsAtOnce
-        if !leadsAtOnce {
+        if leadsAtOnce {
+            // The lead is taken; the tasks already ready to run go first, and the writes they ask for join
+            // this transaction. Where one thread runs every task (`panel batch` and `panel worker` run on one
+            // event loop) nothing else could queue while this task holds the thread, and every save would be
+            // a transaction of its own; a yield waits for no time and no other write.
+            await Task.yield()
+        } else {
             leads = await withUnsafeContinuation { continuation in
                 let leadsNow = state.withLock { state in
                     guard state.leading else {
