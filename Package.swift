@@ -206,7 +206,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
-            name: "PanelCLITests", dependencies: ["MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres", "PanelRuntime"]),
+            name: "PanelCLITests",
+            dependencies: [
+                "MockProvider", "ModelBackends", "PanelStore", "PanelEngine", "PanelPostgres", "PanelRuntime",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
     ]
 )
 

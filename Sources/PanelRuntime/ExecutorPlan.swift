@@ -2,21 +2,22 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Where a command's async work runs — chosen once, in `main`, before any task exists.
+/// Where a command's async work runs — chosen once, in `main`.
 ///
 /// `panel batch` and `panel worker` spend nearly all their time waiting on sockets: the model calls and,
-/// for a worker (or a batch on PostgreSQL), the store's statements. They run Swift concurrency's jobs on
-/// one NIO event loop, the one serving those sockets (NIO's take-over of the global executor): a
-/// response resumes its task on the thread that read it, with no hand-over to the cooperative pool and no
-/// second loop to wake. Measured on the reference machine (docs/benchmarks.md): the same batch of 2,000
-/// calls used about a tenth less CPU and a worker about a sixth less, at the same wall time; with the mock
-/// answering at once a batch was no slower. The price: one thread does a process's work, so a batch
-/// uses one core at most (a call costs well under a millisecond of it); more workers use more cores.
+/// for a worker (or a batch on PostgreSQL), the store's statements. They run on one NIO event loop, the one
+/// serving those sockets: the command's task prefers the loop as its task executor (SE-0417), so a
+/// response resumes its task on the thread that read it, with no hand-over to Swift's cooperative pool
+/// and no second loop to wake, and the task's nonisolated async calls run on in place. Measured on the
+/// reference machine (docs/benchmarks.md): the same batch of 2,000 calls used a tenth to a sixth less
+/// CPU and a worker about a sixth less, at the same wall time; with the mock answering at once a batch
+/// was no slower. The price: one thread does a process's work, so a batch uses one core at most (a call
+/// costs well under a millisecond of it); more workers use more cores.
 ///
 /// Every other command keeps Swift's own executor and a loop per core — `serve` answers many clients
 /// at once. `NIO_SINGLETON_GROUP_LOOP_COUNT` in the environment still sets the number of loops.
 public enum ExecutorPlan: Sendable, Equatable {
-    /// Swift concurrency's jobs on NIO's singleton event loops, one loop unless the environment says.
+    /// The command's task on one of NIO's singleton event loops (one loop unless the environment says).
     case eventLoop
     /// Swift's cooperative pool, NIO's loops one per core.
     case standard
@@ -29,13 +30,34 @@ public enum ExecutorPlan: Sendable, Equatable {
         }
     }
 
-    /// Puts the plan in place. Call once, from the main thread, before any task or NIO singleton is
-    /// used (NIO refuses a loop count set after its loops started). Returns whether the jobs now run on
-    /// the event loop; `false` for ``standard`` and where NIO cannot take the executor over.
-    @discardableResult
-    public func install() -> Bool {
-        guard self == .eventLoop else { return false }
-        if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil { NIOSingletons.groupLoopCountSuggestion = 1 }
-        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    /// What must be set before NIO's loops start: call once, from `main`, before any task exists (NIO
+    /// refuses a loop count set after its loops started).
+    public func prepare() {
+        guard self == .eventLoop, ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
+        NIOSingletons.groupLoopCountSuggestion = 1
+    }
+
+    /// Runs `body` where the plan says: for ``eventLoop`` with the loop as its task executor (the tasks it
+    /// starts in groups and `async let` inherit it; the engine's unstructured ones take it from
+    /// ``EngineExecutor``), otherwise as it is.
+    public func run<T: Sendable>(_ body: () async -> T) async -> T {
+        guard self == .eventLoop else { return await body() }
+        let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
+        return await EngineExecutor.$preferred.withValue(executor) {
+            await withTaskExecutorPreference(executor) { await body() }
+        }
+    }
+}
+
+/// An event loop as a task executor: a job runs as a task on the loop, after what the loop already has
+/// to do.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -37,11 +37,12 @@ struct Panel: AsyncParsableCommand {
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
         // `batch` and `worker` run their tasks on the event loop their sockets use (ExecutorPlan says why).
-        ExecutorPlan(arguments: CommandLine.arguments).install()
+        let plan = ExecutorPlan(arguments: CommandLine.arguments)
+        plan.prepare()
         let done = DispatchSemaphore(value: 0)
         let code = Atomic<Int32>(0)
         Task.detached {
-            code.store(await run(), ordering: .relaxed)
+            code.store(await plan.run { await run() }, ordering: .relaxed)
             done.signal()
         }
         done.wait()

@@ -1,5 +1,6 @@
 import Foundation
 import MockProvider
+import NIOPosix
 import PanelRuntime
 import Synchronization
 import Testing
@@ -76,7 +77,23 @@ struct RuntimeTests {
             #expect(ExecutorPlan(arguments: ["panel", command]) == .standard, "\(command)")
         }
         #expect(ExecutorPlan(arguments: ["panel"]) == .standard)
-        #expect(ExecutorPlan.standard.install() == false)
+    }
+
+    /// On the event-loop plan the work, its child tasks and the engine's unstructured tasks (which take
+    /// the executor from ``EngineExecutor``) all run on a NIO event loop; on the standard plan none does.
+    @Test func theEventLoopPlanKeepsTheWorkAndItsTasksOnTheLoop() async {
+        @Sendable func onLoop() -> Bool { MultiThreadedEventLoopGroup.currentEventLoop != nil }
+        let placed = await ExecutorPlan.eventLoop.run {
+            let child = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { onLoop() }
+                return await group.next() ?? false
+            }
+            let unstructured = await Task(executorPreference: EngineExecutor.preferred) { onLoop() }.value
+            return [onLoop(), child, unstructured, EngineExecutor.preferred != nil]
+        }
+        #expect(placed == [true, true, true, true])
+        let standard = await ExecutorPlan.standard.run { [onLoop(), EngineExecutor.preferred != nil] }
+        #expect(standard == [false, false])
     }
 
     /// A running batch has one NIO event loop (its tasks run on it), unless the environment asks for

@@ -219,7 +219,9 @@ public final class QueueWorker: Sendable {
                             // The listing's work, cancelled if its lease is lost while it runs.
                             // One span per claimed item, continuing the trace it was enqueued in.
                             let givenBack = await EngineTraces.item(claim, owner: self.owner) {
-                                let work = Task { await driver.work(claim, isLive: { leases.isLive(claim.claim) }) }
+                                let work = Task(executorPreference: EngineExecutor.preferred) {
+                                    await driver.work(claim, isLive: { leases.isLive(claim.claim) })
+                                }
                                 leases.onLost(claim.claim) { work.cancel() }
                                 return await withTaskCancellationHandler {
                                     await work.value

@@ -35,12 +35,12 @@ public enum StoreDeadline {
                     timer.withLock { $0?.cancel() }
                 }
                 work.withLock {
-                    $0 = Task {
+                    $0 = Task(executorPreference: EngineExecutor.preferred) {
                         do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
                     }
                 }
                 timer.withLock {
-                    $0 = Task {
+                    $0 = Task(executorPreference: EngineExecutor.preferred) {
                         await clock.pause(for: limit)
                         if !Task.isCancelled { finish(.failure(Exceeded())) }
                     }
