@@ -149,7 +149,13 @@ extension ClaimExtractor {
             case .symbol: return false
             case .word:
                 let text = tokens[index].text
-                return Self.mayStartWords(text) && (text == "v" || text == "version" || Words.numbers[text] != nil || isOne(index))
+                guard Self.mayStartWords(text) else { return false }
+                // "a", "an" and "one" (common, and no number word) start only "a minute"; the rest need no hash.
+                switch text {
+                case "v", "version": return true
+                case "a", "an", "one": return isOne(index)
+                default: return Words.numbers[text] != nil
+                }
             }
         }
 
