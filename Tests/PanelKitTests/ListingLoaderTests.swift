@@ -145,3 +145,52 @@ struct ListingLoaderTests {
 
 /// The repository root, found from this file's path.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A queued listing (its `Codable` JSON) read by the project's JSON reader: the same listing Foundation's
+/// decoder makes, and nothing where Foundation's decoder refuses too.
+struct EncodedListingTests {
+    @Test func readsWhatTheEncoderWroteAsTheDecoderDoes() throws {
+        var listings = [
+            Listing(name: "Tool", description: "Does one thing.", source: "in.jsonl:1"),
+            Listing(
+                name: "Ünïcode \"quoted\" \\ name", description: "Line one\nline two\t— ✓ 🎉", tagline: "", category: "AI",
+                pricing: "$5/mo", entry: "Free tier", bestFor: "teams", url: "https://example.com/a?b=c&d", community: "42 votes",
+                source: "listings/tool.yaml"),
+        ]
+        // Each optional field alone, the others absent.
+        for index in 0..<7 {
+            var listing = Listing(name: "N\(index)", description: "D", source: "s")
+            let text = "field \(index) </script>\u{1}"
+            switch index {
+            case 0: listing.tagline = text
+            case 1: listing.category = text
+            case 2: listing.pricing = text
+            case 3: listing.entry = text
+            case 4: listing.bestFor = text
+            case 5: listing.url = text
+            default: listing.community = text
+            }
+            listings.append(listing)
+        }
+        for listing in listings {
+            let text = String(decoding: try JSONEncoder().encode(listing), as: UTF8.self)
+            let decoded = try JSONDecoder().decode(Listing.self, from: Data(text.utf8))
+            #expect(Listing(encoded: text) == decoded)
+            #expect(Listing(encoded: text) == listing)
+        }
+        // Nulls read as absent, as the decoder reads them.
+        let nulls = #"{"name":"N","description":"D","source":"s","tagline":null,"url":null}"#
+        #expect(Listing(encoded: nulls) == Listing(name: "N", description: "D", source: "s"))
+        #expect(try JSONDecoder().decode(Listing.self, from: Data(nulls.utf8)) == Listing(name: "N", description: "D", source: "s"))
+    }
+
+    @Test(arguments: [
+        "", "not json", "[]", #"{"description":"D","source":"s"}"#, #"{"name":"N","source":"s"}"#, #"{"name":"N","description":"D"}"#,
+        #"{"name":1,"description":"D","source":"s"}"#, #"{"name":"N","description":"D","source":"s","tagline":2}"#,
+        #"{"name":"N","description":"D","source":"s","url":["u"]}"#, #"{"name":"N","description":"D","source":"s","community":{}}"#,
+    ])
+    func refusesWhatTheDecoderRefuses(text: String) {
+        #expect(Listing(encoded: text) == nil)
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(Listing.self, from: Data(text.utf8)) }
+    }
+}

@@ -221,7 +221,8 @@ public final class BatchDriver: Sendable {
         }
         let listing: Listing
         do {
-            listing = try JSONDecoder().decode(Listing.self, from: Data(queued.listing.utf8))
+            // Foundation's decoder stays for what the fast reader refuses: it says what is wrong.
+            listing = try Listing(encoded: queued.listing) ?? JSONDecoder().decode(Listing.self, from: Data(queued.listing.utf8))
         } catch {
             onEvent(.problem("\(queued.claim.key): the queued listing cannot be read (\(error))"))
             await detached { try await self.store.release(queued.claim, name: nil) }
