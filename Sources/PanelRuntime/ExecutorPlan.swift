@@ -9,9 +9,9 @@ import NIOPosix
 /// serving those sockets: the command's task prefers the loop as its task executor (SE-0417), so a
 /// response resumes its task on the thread that read it, with no hand-over to Swift's cooperative pool
 /// and no second loop to wake, and the task's nonisolated async calls run on in place. Measured on the
-/// reference machine (docs/benchmarks.md): the same batch of 2,000 calls used a tenth to a sixth less
-/// CPU and a worker about a sixth less, at the same wall time; with the mock answering at once a batch
-/// was no slower. The price: one thread does a process's work, so a batch uses one core at most (a call
+/// reference machine (docs/benchmarks.md): the same batch of 2,000 calls used about a fifth less CPU and
+/// a worker a fifth to a third less, at the same wall time; with the mock answering at once a batch was
+/// no slower. The price: one thread does a process's work, so a batch uses one core at most (a call
 /// costs well under a millisecond of it); more workers use more cores.
 ///
 /// Every other command keeps Swift's own executor and a loop per core — `serve` answers many clients

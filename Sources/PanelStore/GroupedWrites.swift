@@ -12,8 +12,9 @@ import Synchronization
 /// fails is rolled back alone and its caller gets the error; the others commit). Callers arriving while a
 /// transaction runs queue and suspend — their thread goes on with other tasks — and when it commits, the
 /// leader resumes them with their outcomes and hands the lead to the first caller queued since. A caller
-/// that takes the lead yields once first (the tasks ready by then may join) and waits for nothing else. A committed result is as durable as before (the same WAL and
-/// `synchronous = NORMAL`); each caller returns only after the transaction holding its work committed.
+/// that takes the lead yields once first (the tasks ready by then may join) and waits for nothing else. A
+/// committed result is as durable as before (the same WAL and `synchronous = NORMAL`); each caller returns
+/// only after the transaction holding its work committed.
 final class GroupedWrites: Sendable {
     /// One caller's work, its outcome and where it waits.
     private final class Entry: @unchecked Sendable {
