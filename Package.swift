@@ -177,7 +177,8 @@ let package = Package(
             name: "ModelBackendsTests",
             dependencies: [
                 "ModelBackends", "MockProvider", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .testTarget(
             name: "PanelKitTests",

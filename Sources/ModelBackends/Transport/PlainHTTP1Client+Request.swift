@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 
 extension PlainHTTP1Client {
     /// The request as it goes on the wire: the target's request line and fixed headers (made once per
@@ -49,22 +48,5 @@ extension PlainHTTP1Client {
     /// The head's first part for a URL: `POST <path> HTTP/1.1`, `host`, `content-type` and `user-agent`.
     static func requestPrefix(path: String, authority: String) -> [UInt8] {
         Array("POST \(path) HTTP/1.1\r\nhost: \(authority)\r\ncontent-type: application/json\r\nuser-agent: panel/1\r\n".utf8)
-    }
-
-    /// Passes a request's bytes to the socket. NIO's response decoder learns each request's method from
-    /// the request head written past it (a `HEAD` answer has no body); the exchange writes that head —
-    /// its method only — then the bytes as a body part, and this handler, at the socket's end of the
-    /// pipeline, drops the head and writes the bytes.
-    final class RequestWriter: ChannelOutboundHandler {
-        typealias OutboundIn = HTTPClientRequestPart
-        typealias OutboundOut = ByteBuffer
-
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            switch unwrapOutboundIn(data) {
-            case .body(.byteBuffer(let bytes)): context.write(wrapOutboundOut(bytes), promise: promise)
-            case .head, .end: promise?.succeed(())
-            case .body(.fileRegion): promise?.fail(ChannelError.operationUnsupported)
-            }
-        }
     }
 }

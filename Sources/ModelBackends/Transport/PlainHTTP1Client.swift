@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -9,7 +8,7 @@ import Synchronization
 /// matters. `https://` and streamed answers stay on AsyncHTTPClient.
 ///
 /// One request per connection at a time over keep-alive connections; the request's bytes written here
-/// (``requestBytes(_:headers:body:)``), the answer read by NIO's HTTP/1.1 decoder; the whole exchange
+/// (``requestBytes(_:headers:body:)``), the answer read by ``ResponseReader``; the whole exchange
 /// (request written, whole answer read) runs on the connection's event loop, so a call costs one hop
 /// onto the loop and one back. The call's deadline is a timer on that loop, covering the connect, the
 /// request and every byte of the answer.
@@ -227,10 +226,7 @@ final class PlainHTTP1Client: Sendable {
             .connectTimeout(min(remaining, connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        RequestWriter(), ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        ExchangeHandler(maxBodyBytes: maxBodyBytes),
-                    ])
+                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBodyBytes: maxBodyBytes))
                 }
             }
         do {
