@@ -24,7 +24,8 @@ struct ResponseReaderTests {
     static func read(_ text: String, split: Int = 0, close: Bool = false, maxBodyBytes: Int = 1 << 20) -> Result<Read?, Failure> {
         var reader = Reader(maxBodyBytes: maxBodyBytes)
         let bytes = Array(text.utf8)
-        let pieces = split == 0 ? [bytes[...]] : stride(from: 0, to: bytes.count, by: split).map { bytes[$0..<min($0 + split, bytes.count)] }
+        let pieces =
+            split == 0 ? [bytes[...]] : stride(from: 0, to: bytes.count, by: split).map { bytes[$0..<min($0 + split, bytes.count)] }
         do {
             for piece in pieces {
                 if let answer = try reader.read(ByteBuffer(bytes: piece)) { return .success(Read(answer)) }
@@ -124,7 +125,9 @@ struct ResponseReaderTests {
 
     @Test func informationalOnlyIsNotAnAnswer() {
         #expect(Self.read("HTTP/1.1 100 Continue\r\n\r\n") == .success(nil))
-        #expect(Self.read("HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\n\r\n") == .failure(.invalidResponse("an unrequested 101 Switching Protocols")))
+        #expect(
+            Self.read("HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\n\r\n")
+                == .failure(.invalidResponse("an unrequested 101 Switching Protocols")))
     }
 
     @Test func bareLineFeedsAndFoldedLinesAreRead() {

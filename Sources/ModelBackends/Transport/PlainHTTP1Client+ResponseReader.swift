@@ -212,7 +212,9 @@ extension PlainHTTP1Client {
         /// `HTTP/1.x SSS[ reason]`: the minor version and the status.
         private static func parseStatusLine(_ line: UnsafeRawBufferPointer) throws(Failure) -> (minor: Int, status: Int) {
             let prefix = "HTTP/1.".utf8
-            guard line.count >= 12, line.starts(with: prefix) else { throw .invalidResponse("the status line does not start with HTTP/1.x") }
+            guard line.count >= 12, line.starts(with: prefix) else {
+                throw .invalidResponse("the status line does not start with HTTP/1.x")
+            }
             let minor = line[7] &- UInt8(ascii: "0")
             let digits = (line[9] &- UInt8(ascii: "0"), line[10] &- UInt8(ascii: "0"), line[11] &- UInt8(ascii: "0"))
             guard minor < 10, line[8] == UInt8(ascii: " "), digits.0 < 10, digits.1 < 10, digits.2 < 10, digits.0 >= 1,
