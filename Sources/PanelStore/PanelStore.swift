@@ -49,7 +49,15 @@ public final class PanelStore: Sendable {
         configuration.label = "panel-store"
         // WAL with synchronous=NORMAL: a committed write survives a crash or kill -9 of panel (only a
         // power loss can lose the last transactions), without an fsync per persona result.
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The writer's savepoints (``GroupedWrites`` puts each caller's work in one) keep the pages they
+            // change in a statement journal, which SQLite spills to a temporary file past 64 KiB: a 4 KiB
+            // write and a read back per page, a third of a batch's file writes beside the WAL's. Kept in
+            // memory instead (a transaction's pages: a few MiB at most). Readers keep the default: an
+            // export's sort may be large and belongs on disk.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA temp_store = MEMORY") }
+        }
         // Several processes may open a new store at once (two batches on one job, a worker and a server):
         // opening (the switch to WAL) and migrating happen under an exclusive lock on a file beside it, so
         // one process migrates and the others find the store ready.

@@ -29,6 +29,14 @@ struct GroupedWritesTests {
         return store
     }
 
+    /// The writer keeps its savepoints' statement journal in memory (no temporary file written and read
+    /// back); readers keep SQLite's default, where an export's large sort may spill to disk.
+    @Test func theWriterJournalsSavepointsInMemory() throws {
+        let store = try store()
+        #expect(try store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 2)
+        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 0)
+    }
+
     /// Blocks the first write's transaction (on its thread, as a slow disk would) until `waiting` writes
     /// queue behind it, then runs `rest` concurrently; returns each of those writes' outcome by index.
     func contended(
