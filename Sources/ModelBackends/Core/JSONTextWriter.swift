@@ -49,7 +49,7 @@ public struct JSONTextWriter {
     public mutating func key(_ name: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        JSONValue.append(name.utf8Start, count: name.utf8CodeUnitCount, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
         colon()
     }
@@ -63,7 +63,9 @@ public struct JSONTextWriter {
 
     mutating func colon() {
         if pretty {
-            bytes.append(contentsOf: [UInt8(ascii: " "), UInt8(ascii: ":"), UInt8(ascii: " ")])
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(UInt8(ascii: " "))
         } else {
             bytes.append(UInt8(ascii: ":"))
         }

@@ -120,6 +120,10 @@ extension JSONValue {
     @inline(__always) static func newline(_ level: Int, into out: inout [UInt8]) {
         out.append(0x0A)
         var count = level * 2
+        if count <= 8 {
+            for _ in 0..<count { out.append(UInt8(ascii: " ")) }
+            return
+        }
         while count > 0 {
             let run = min(count, spaces.count)
             spaces.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<run])) }
@@ -176,13 +180,24 @@ extension JSONValue {
             while true {
                 let index = Self.plainRun(base, from: run, count: count)
                 guard index < count else { break }
-                out.append(contentsOf: UnsafeBufferPointer(start: base + run, count: index - run))
+                append(base + run, count: index - run, to: &out)
                 escape(base[index], into: &out)
                 run = index + 1
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: base + run, count: count - run))
+            append(base + run, count: count - run, to: &out)
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `count` bytes: one by one when they are a few — `append(contentsOf:)` costs about 90
+    /// instructions a call however short, and a document's keys, separators and short values are most of
+    /// its appends — whole otherwise.
+    @inline(__always) static func append(_ base: UnsafePointer<UInt8>, count: Int, to out: inout [UInt8]) {
+        if count <= 8 {
+            for index in 0..<count { out.append(base[index]) }
+        } else {
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+        }
     }
 
     /// Where the run of bytes from `index` that JSON strings hold as they are ends: at the first control
@@ -218,18 +233,23 @@ extension JSONValue {
     }
 
     static func escape(_ byte: UInt8, into out: inout [UInt8]) {
+        let short: UInt8
         switch byte {
-        case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-        case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-        case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-        case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-        case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): short = byte
+        case 0x0A: short = UInt8(ascii: "n")
+        case 0x0D: short = UInt8(ascii: "r")
+        case 0x09: short = UInt8(ascii: "t")
+        case 0x08: short = UInt8(ascii: "b")
+        case 0x0C: short = UInt8(ascii: "f")
         case 0..<0x20:
             let hex = Array("0123456789abcdef".utf8)
             out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-        default: out.append(byte)
+            return
+        default:
+            out.append(byte)
+            return
         }
+        out.append(UInt8(ascii: "\\"))
+        out.append(short)
     }
 }
