@@ -29,21 +29,21 @@ extension PlainHTTP1Client {
     }
 
     /// RFC 9110's `token` (a header name): letters, digits and ``!#$%&'*+-.^_`|~``.
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
-                    return true
-                default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-                }
-            }
+    static func isToken(_ text: String) -> Bool { !text.isEmpty && text.utf8.allSatisfy(isTokenByte) }
+
+    /// A byte of a `token`; the one rule for the names the client writes and the names it reads.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     /// A header value with no control character but a tab (no CR, LF or NUL above all).
-    static func isFieldValue(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == UInt8(ascii: "\t") }
-    }
+    static func isFieldValue(_ text: String) -> Bool { text.utf8.allSatisfy(isFieldValueByte) }
+
+    /// A byte a header value may hold, written or read: no control character but a tab.
+    static func isFieldValueByte(_ byte: UInt8) -> Bool { byte >= 0x20 && byte != 0x7F || byte == UInt8(ascii: "\t") }
 
     /// The head's first part for a URL: `POST <path> HTTP/1.1`, `host`, `content-type` and `user-agent`.
     static func requestPrefix(path: String, authority: String) -> [UInt8] {

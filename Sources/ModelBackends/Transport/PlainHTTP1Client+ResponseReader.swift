@@ -116,12 +116,14 @@ extension PlainHTTP1Client {
                 }
                 return nil
             }
+            // Refused as soon as more than the limit has arrived without the head's end, or the end lies past it.
+            if (found?.headEnd ?? buffer.readableBytes) > Self.maxHeadBytes {
+                throw .invalidResponse("a head longer than \(Self.maxHeadBytes / 1024) KiB")
+            }
             guard let found else {
                 scanned = buffer.readableBytes
-                if scanned > Self.maxHeadBytes { throw .invalidResponse("a head longer than \(Self.maxHeadBytes / 1024) KiB") }
                 return nil
             }
-            if found.headEnd > Self.maxHeadBytes { throw .invalidResponse("a head longer than \(Self.maxHeadBytes / 1024) KiB") }
             let head = try buffer.withUnsafeReadableBytes { bytes throws(Failure) in
                 try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[..<found.headEnd]))
             }
@@ -153,7 +155,8 @@ extension PlainHTTP1Client {
             var headers: [(name: String, value: String)] = []
             headers.reserveCapacity(lines.count - 1)
             var length: Int?
-            var transferCodings: [Substring] = []
+            /// The last transfer coding named (only the last frames the body).
+            var lastCoding: String?
             var close = false
             var keepAliveToken = false
             for line in lines.dropFirst() {
@@ -169,7 +172,9 @@ extension PlainHTTP1Client {
                     throw .invalidResponse("a header line without a field name and ':'")
                 }
                 let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
-                guard nameBytes.allSatisfy(isTokenByte) else { throw .invalidResponse("a header field name with a character HTTP forbids") }
+                guard nameBytes.allSatisfy(PlainHTTP1Client.isTokenByte) else {
+                    throw .invalidResponse("a header field name with a character HTTP forbids")
+                }
                 let value = try fieldValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
                 if equalsLowercase(nameBytes, "content-length") {
                     // Digits only, once (as llhttp: a list or a second field is refused, even of the same value).
@@ -179,7 +184,7 @@ extension PlainHTTP1Client {
                     else { throw .invalidResponse("content-length '\(value.prefix(40))' is not a number") }
                     length = parsed
                 } else if equalsLowercase(nameBytes, "transfer-encoding") {
-                    transferCodings += value.split(separator: ",").map { $0.trimmingCharacters(in: [" ", "\t"]).lowercased()[...] }
+                    if let last = value.split(separator: ",").last { lastCoding = last.trimmingCharacters(in: [" ", "\t"]).lowercased() }
                 } else if equalsLowercase(nameBytes, "connection") {
                     for token in value.split(separator: ",") {
                         switch token.trimmingCharacters(in: [" ", "\t"]).lowercased() {
@@ -195,10 +200,10 @@ extension PlainHTTP1Client {
             let framing: Framing
             if status < 200 || status == 204 || status == 304 {
                 framing = .none
-            } else if !transferCodings.isEmpty {
+            } else if let lastCoding {
                 // RFC 9112 §6.3: chunked last frames the body; any other coding, the close. Either way the
                 // length, if any, is ignored and the connection not reused.
-                framing = transferCodings.last == "chunked" ? .chunked : .untilClose
+                framing = lastCoding == "chunked" ? .chunked : .untilClose
                 if length != nil || framing == .untilClose { keepAlive = false }
             } else if let length {
                 framing = .length(length)
@@ -230,21 +235,10 @@ extension PlainHTTP1Client {
             while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
             while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
             let value = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            guard value.allSatisfy({ $0 >= 0x20 && $0 != 0x7F || $0 == UInt8(ascii: "\t") }) else {
+            guard value.allSatisfy(PlainHTTP1Client.isFieldValueByte) else {
                 throw .invalidResponse("a header field value with a control character")
             }
             return String(decoding: value, as: UTF8.self)
-        }
-
-        private static func isTokenByte(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
-            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                true
-            default: false
-            }
         }
 
         /// True when `bytes`, in ASCII lower case, are `name` (which is lower case).
@@ -272,8 +266,9 @@ extension PlainHTTP1Client {
                 take(wanted)
                 return finish(head, reusable: head.keepAlive)
             case .untilClose:
-                try keep(pending?.readableBytes ?? 0)
-                take(pending?.readableBytes ?? 0)
+                let available = pending?.readableBytes ?? 0
+                try keep(available)
+                take(available)
                 return nil
             case .chunked:
                 return try readChunks(head)
@@ -351,7 +346,7 @@ extension PlainHTTP1Client {
         }
 
         /// Fails when `count` more body bytes would pass the limit.
-        private mutating func keep(_ count: Int) throws(Failure) {
+        private func keep(_ count: Int) throws(Failure) {
             guard bodyBytes + count <= maxBodyBytes else { throw .tooLarge(limit: maxBodyBytes) }
         }
 
