@@ -62,7 +62,7 @@ extension PanelStore {
             }
         }
         // Results live in their primary key's B-tree alone: one tree to update per saved result instead
-        // of the table and its key index.
+        // of the table and its key index. (v15 moved them back: see there.)
         migrator.registerMigration("v4-batch-result-without-rowid") { db in
             try db.execute(
                 sql: """

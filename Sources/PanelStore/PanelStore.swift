@@ -146,6 +146,31 @@ public final class PanelStore: Sendable {
                     DROP INDEX batch_item_queued;
                     """)
         }
+        // Results and documents back in rowid tables, their key a UNIQUE constraint (undoing v4 for
+        // results). In a WITHOUT ROWID table a row lives in its key's B-tree, long persona answers and
+        // documents with it, and keys arriving out of order split full leaves and rewrite interior
+        // pages; in a rowid table new rows append to the rightmost leaf and only the small key index
+        // splits. Measured, 500 listings × 4 personas: WAL frames written 4,920 → 4,138.
+        migrator.registerMigration("v15-rowid-results-and-documents") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE batch_result_v15 (
+                      job TEXT NOT NULL, key TEXT NOT NULL, persona TEXT NOT NULL, review TEXT NOT NULL, cost_usd DOUBLE,
+                      created_at DATETIME NOT NULL, UNIQUE (job, key, persona)
+                    );
+                    INSERT INTO batch_result_v15 (job, key, persona, review, cost_usd, created_at)
+                      SELECT job, key, persona, review, cost_usd, created_at FROM batch_result ORDER BY job, key, persona;
+                    DROP TABLE batch_result;
+                    ALTER TABLE batch_result_v15 RENAME TO batch_result;
+                    CREATE TABLE batch_document_v15 (
+                      job TEXT NOT NULL, key TEXT NOT NULL, extension TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (job, key, extension)
+                    );
+                    INSERT INTO batch_document_v15 (job, key, extension, text)
+                      SELECT job, key, extension, text FROM batch_document ORDER BY job, key, extension;
+                    DROP TABLE batch_document;
+                    ALTER TABLE batch_document_v15 RENAME TO batch_document;
+                    """)
+        }
         return migrator
     }
 

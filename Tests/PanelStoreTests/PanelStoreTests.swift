@@ -129,11 +129,13 @@ struct PanelStoreTests {
                 == PanelStore.squashedSchema)
     }
 
-    /// A store written before results moved to a WITHOUT ROWID table keeps every result.
-    @Test func resultsSurviveTheMoveToAWithoutRowidTable() async throws {
+    /// A store written before results moved to a WITHOUT ROWID table (v4), and back to a rowid table
+    /// with documents (v15), keeps every result and document, and its keys stay unique.
+    @Test func resultsAndDocumentsSurviveTheirTablesBeingRebuilt() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("panel-store-\(UUID().uuidString)/panel.sqlite").path
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         do {
             let old = try DatabasePool(path: path)
             try PanelStore.migrator.migrate(old, upTo: "v3-batch-outcome")
@@ -146,16 +148,44 @@ struct PanelStoreTests {
                         arguments: [persona, persona])
                 }
             }
+            try PanelStore.migrator.migrate(old, upTo: "v14-claim-order")
+            try await old.write { db in
+                #expect(
+                    try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'batch_result'")?.contains("WITHOUT ROWID")
+                        == true)
+                for (key, fileExtension) in [("a", "md"), ("a", "json"), ("b", "md")] {
+                    try db.execute(
+                        sql: "INSERT INTO batch_document VALUES ('j', ?, ?, ?)", arguments: [key, fileExtension, "\(key).\(fileExtension)"])
+                }
+            }
         }
         let store = try PanelStore(path: path)
         #expect(try store.results(job: "j", key: "a") == ["builder": #"{"persona":"builder"}"#, "skeptic": #"{"persona":"skeptic"}"#])
         #expect(try store.spent(job: "j") == 0.5)
-        let indexes = try await store.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = 'batch_result' AND type = 'index'")
+        for table in ["batch_result", "batch_document"] {
+            let (sql, indexes) = try await store.pool.read { db in
+                (
+                    try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [table]) ?? "",
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index'", arguments: [table])
+                )
+            }
+            #expect(!sql.contains("WITHOUT ROWID"))
+            // The key is a UNIQUE constraint's index, the only index on the table.
+            #expect(indexes == ["sqlite_autoindex_\(table)_1"])
         }
-        #expect(indexes.isEmpty)
+        let documents = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT key, extension, text FROM batch_document ORDER BY rowid").map {
+                "\($0[0] as String)/\($0[1] as String)=\($0[2] as String)"
+            }
+        }
+        #expect(documents == ["a/json=a.json", "a/md=a.md", "b/md=b.md"])
+        let duplicate = await #expect(throws: DatabaseError.self) {
+            try await store.pool.write { db in try db.execute(sql: "INSERT INTO batch_document VALUES ('j', 'a', 'md', 'again')") }
+        }
+        #expect(duplicate?.resultCode == .SQLITE_CONSTRAINT)
         try await store.testSave("j", "a", "builder", "{}", cost: nil)
-        #expect(try store.results(job: "j", key: "a")["builder"] == "{}")
+        #expect(try store.results(job: "j", key: "a") == ["builder": "{}", "skeptic": #"{"persona":"skeptic"}"#])
+        #expect(try store.savedResultCount(job: "j") == 2)
         #expect(try store.integrityCheck() == "ok")
     }
 
