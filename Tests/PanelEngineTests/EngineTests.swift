@@ -207,6 +207,37 @@ struct EngineTests {
         #expect(reread == direct)
         for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
     }
+    /// The export at a batch's end looks in the sink only when some finished listing's documents were
+    /// not written by this run. A run that wrote every listing asks the sink about nothing beyond the names
+    /// it reserved; listings a worker (no sink) finished are exported, every format of each.
+    @Test func theExportLooksForMissingFilesOnlyWhenOthersFinishedListings() async throws {
+        let workspace = try Workspace()
+        let paths = try (0..<3).map { try listing(workspace, "Tool \($0)") }
+        try await MockProvider.withServer { handle in
+            let engine = try engine(mockConfiguration(handle.baseURL))
+            let formats: [DocumentFormat] = [.markdown, .json]
+            let own = CountingSink(DirectorySink(path: workspace.file("own")))
+            _ = try own.prepare()
+            let alone = BatchDriver(engine: engine, store: MemoryStore(), sink: own, options: .init(job: "own", formats: formats))
+            _ = try await alone.enqueue(BatchInputs(paths: paths))
+            let askedWhenNaming = own.asked
+            #expect(askedWhenNaming == 6)  // each listing's name, in each format
+            #expect(try await alone.drain() == false)
+            #expect(own.asked == askedWhenNaming)
+            #expect(alone.progress.exported == 0)
+
+            let store = MemoryStore()
+            let shared = CountingSink(DirectorySink(path: workspace.file("shared")))
+            _ = try shared.prepare()
+            let batch = BatchDriver(engine: engine, store: store, sink: shared, options: .init(job: "shared", formats: formats))
+            _ = try await batch.enqueue(BatchInputs(paths: paths))
+            _ = try await BatchDriver(engine: engine, store: store, sink: nil, options: .init(job: "shared")).drain()
+            #expect(try await batch.drain() == false)
+            #expect(shared.asked > askedWhenNaming)
+            let files = try FileManager.default.contentsOfDirectory(atPath: workspace.file("shared")).sorted()
+            #expect(files == ["tool-0.json", "tool-0.md", "tool-1.json", "tool-1.md", "tool-2.json", "tool-2.md"])
+        }
+    }
 }
 
 /// A clock whose sleeps are noted and return at once.
@@ -225,6 +256,7 @@ struct RecordingSleepClock: Clock {
     func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         waits.list.withLock { $0.append(deadline - ContinuousClock.now) }
     }
+
 }
 
 /// What a persona's calls cost is counted even when it abstains.
@@ -263,4 +295,25 @@ struct AbstentionAccountingTests {
         #expect(result.attempts == 1)
         #expect(failing.calls.next("all") == 2)  // one call was made before this
     }
+}
+
+/// A directory sink that counts how often it is asked whether an address holds a file.
+final class CountingSink: DocumentSink {
+    let base: DirectorySink
+    let count = Mutex(0)
+    var asked: Int { count.withLock { $0 } }
+    init(_ base: DirectorySink) { self.base = base }
+    var location: String { base.location }
+    func prepare() throws -> Int { try base.prepare() }
+    func address(name: String, format: DocumentFormat) -> String { base.address(name: name, format: format) }
+    func address(file: String) -> String { base.address(file: file) }
+    func exists(_ address: String) -> Bool {
+        count.withLock { $0 += 1 }
+        return base.exists(address)
+    }
+    func write(_ text: String, to address: String) throws { try base.write(text, to: address) }
+    func write(to address: String, _ body: (AtomicFile.Writer) async throws -> Void) async throws {
+        try await base.write(to: address, body)
+    }
+    func remove(_ address: String) { base.remove(address) }
 }

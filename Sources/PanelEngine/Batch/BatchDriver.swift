@@ -73,6 +73,9 @@ public final class BatchDriver: Sendable {
     let onEvent: @Sendable (EngineEvent) -> Void
     let semaphore: AsyncSemaphore
     let state: Mutex<Progress>
+    /// The listings whose every document this process wrote to the sink (keys): when they are all the job's
+    /// finished listings, the export at the end has nothing to look for.
+    let writtenHere = Mutex<Set<String>>([])
     let pipeline: ReviewPipeline
     /// Where the queue's time comes from (its worker's leases and backoff, store steps' retries).
     public let clock: any EngineClock
@@ -201,6 +204,13 @@ public final class BatchDriver: Sendable {
     /// Writes every document of the job the store keeps and the sink lacks, in this run's formats.
     public func exportMissing() async throws {
         guard let sink else { return }
+        // Every finished listing of the job (complete or partial: those have documents) is one this process
+        // wrote in full: the sink lacks none, and the store's documents need not be read and looked for one
+        // by one. A listing finished elsewhere, in an earlier run, or whose file could not be written makes
+        // the counts differ.
+        let counts = try await store.itemCounts(job: job)
+        let finished = (counts[.complete] ?? 0) + (counts[.partial] ?? 0)
+        if finished == writtenHere.withLock({ $0.count }) { return }
         let record = try await store.job(job) ?? JobRecord(name: job, settings: nil, budgetUSD: options.budgetUSD, cancelled: false)
         let written = try await JobExport(store: store, job: record, templates: engine.settings.templates).writeDocuments(
             formats: options.formats, to: sink, missingOnly: true)
@@ -539,6 +549,7 @@ public final class BatchDriver: Sendable {
                 name: name, texts: texts, formats: formats, to: sink, templates: engine.settings.templates, source: claim.key)
             for failure in written.failures { onEvent(.problem("\(claim.key): \(failure.reason)")) }
             complete = written.failures.isEmpty
+            if complete { writtenHere.withLock { _ = $0.insert(claim.key) } }
         }
         state.withLock { $0.done += 1 }
         onEvent(.listingFinished(key: claim.key, name: listing.name, status: complete ? status : .failed))
