@@ -11,11 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-1}
 # BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (as the other benchmarks do).
-if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
-BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+. bench/common.sh
+BIN=$(release_bin)
 PANEL="${PANEL_BIN:-$BIN/panel}"
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-. bench/common.sh
 write_listings "$listings"
 start_mock "$latency"
 mock_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -16,15 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-3}
 # BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (as bench/workers.sh does).
-if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
-BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+. bench/common.sh
+BIN=$(release_bin)
 scratch=${BENCH_SCRATCH:-$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")}
 tmp=$(mktemp -d "$scratch/panel-bench.XXXXXX"); disk=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp" "$disk"' EXIT
 venv=${PANEL_BENCH_VENV:-$tmp/venv}
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/python" -c "import litellm, tensorzero" 2>/dev/null || "$venv/bin/pip" install -q litellm tensorzero
-. bench/common.sh
 write_listings "$listings"
 start_mock "$latency"
 for run in $(seq "$runs"); do

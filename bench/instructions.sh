@@ -16,18 +16,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-1}
 command -v valgrind >/dev/null || { echo "bench/instructions.sh needs valgrind (apt-get install valgrind)"; exit 2; }
-# CI builds the release products in a scratch path of their own, beside the tests' debug build.
-scratch=(--scratch-path "${PANEL_RELEASE_SCRATCH:-.build}")
-swift build -c release "${scratch[@]}" --product panel >/dev/null
-swift build -c release "${scratch[@]}" --product panel-mock-provider >/dev/null
-BIN="$(swift build -c release "${scratch[@]}" --show-bin-path)"
+# CI builds the release products in a scratch path of their own (PANEL_RELEASE_SCRATCH), beside the tests'
+# debug build.
+. bench/common.sh
+release_bin --product panel >/dev/null
+BIN=$(release_bin --product panel-mock-provider)
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # Valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: it counts a copy without the debug
 # information (the symbol table stays, so callgrind_annotate still names functions).
 PANEL="$tmp/panel"
 cp "${PANEL_BIN:-$BIN/panel}" "$PANEL"
 strip --strip-debug "$PANEL"
-. bench/common.sh
 start_mock 0
 
 count() {  # count RUN [LISTINGS=50] [total]: instructions per call of one run (or the run's total)

@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-1000}; votes=${2:-50}; seconds=${3:-20}
 command -v wrk >/dev/null || { echo "bench/public.sh needs wrk (apt-get install wrk)"; exit 2; }
-if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
-BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+. bench/common.sh
+BIN=$(release_bin)
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT

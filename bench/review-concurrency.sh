@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 latency=${1:-1500}; jitter=${2:-500}
-swift build -c release >/dev/null
-BIN="$(swift build -c release --show-bin-path)"
+. bench/common.sh
+BIN=$(release_bin)
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$BIN/panel-mock-provider" --port 0 --ready-file "$tmp/port" --latency-ms "$latency" --jitter-ms "$jitter" >/dev/null &
 pid=$!

@@ -4,8 +4,8 @@
 # hedge or a repeat may be fast): hedged after p95 (the default), p90 and a fixed 250 ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product panel-bench >/dev/null
-BIN="$(swift build -c release --show-bin-path)"
+. bench/common.sh
+BIN=$(release_bin --product panel-bench)
 "$BIN/panel-bench" decision --backends 32 --iterations 50000
 "$BIN/panel-bench" hedging --reviews 400 --concurrency 16 --after-percentile 95
 "$BIN/panel-bench" hedging --reviews 400 --concurrency 16

@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 slots=${1:-20}; watchers=${2:-10}; rate=${3:-500}; seconds=${4:-20}; latency=${5:-1000}
 command -v wrk >/dev/null || { echo "bench/serve.sh needs wrk (apt-get install wrk)"; exit 2; }
 # BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (e.g. the build before a change).
-if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
-BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+. bench/common.sh
+BIN=$(release_bin)
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT

@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-1000}; workers=${2:-3}; concurrency=${3:-32}; latency=${4:-100}
 # BENCH_BIN_DIR=dir measures the panel and panel-mock-provider built there (e.g. the build before a change).
-if [ -z "${BENCH_BIN_DIR:-}" ]; then swift build -c release >/dev/null; fi
-BIN="${BENCH_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+. bench/common.sh
+BIN=$(release_bin)
 PANEL="${PANEL_BIN:-$BIN/panel}"
 # BENCH_HOSTS=1: across the several-hosts network (root): 1 worker on one host, then 3 on three hosts
 # (w1–w3), against PostgreSQL on its own host and the mock (LATENCY ms) on another, 32 calls in flight each.
@@ -27,7 +27,6 @@ cleanup() {
   [ -n "$db" ] && psql "$PANEL_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-. bench/common.sh
 write_listings "$listings"
 start_mock "$latency"
 store_kind=${BENCH_STORE:-postgres}
