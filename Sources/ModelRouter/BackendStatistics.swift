@@ -48,6 +48,27 @@ public final class BackendStatistics: Sendable {
         var rateLimit: (remaining: Int, at: Duration)?
     }
 
+    /// Every backend's state in one array, found by name once: a router asks for its candidates' slots
+    /// when it is made and reads their snapshots by slot (no name hashed, no state copied, per decision).
+    struct Table {
+        var slots: [String: Int] = [:]
+        var states: [State] = []
+
+        /// The backend's slot; a backend never seen gets an empty state (which reads as "no data").
+        mutating func slot(_ backend: String) -> Int {
+            if let slot = slots[backend] { return slot }
+            states.append(State())
+            slots[backend] = states.count - 1
+            return states.count - 1
+        }
+
+        /// Runs `body` on the backend's state in place.
+        mutating func update<Result>(_ backend: String, _ body: (inout State) -> Result) -> Result {
+            let index = slot(backend)
+            return body(&states[index])
+        }
+    }
+
     struct Summary {
         var p50: Int?
         var p90: Int?
@@ -71,7 +92,7 @@ public final class BackendStatistics: Sendable {
     public let baseCooldown: Duration
     public let maxCooldown: Duration
     let time: RouterTime
-    private let states = Mutex<[String: State]>([:])
+    private let table = Mutex(Table())
 
     public init(
         time: RouterTime = .continuous(), window: Duration = .seconds(300), baseCooldown: Duration = .seconds(2),
@@ -90,20 +111,23 @@ public final class BackendStatistics: Sendable {
     /// Snapshots of several backends under one lock.
     public func snapshots(_ backends: [String]) -> [Snapshot] {
         let now = time.now()
-        return states.withLock { states in backends.map { snapshot($0, in: &states, now: now) } }
+        return table.withLock { table in backends.map { snapshot(&table.states[table.slot($0)], now: now) } }
     }
 
-    private func snapshot(_ backend: String, in states: inout [String: State], now: Duration) -> Snapshot {
-        guard var state = states[backend] else {
-            return Snapshot(
-                samples: 0, p50MS: nil, p90MS: nil, p95MS: nil, p99MS: nil, ttftP90MS: nil, errorRate: 0, inFlight: 0,
-                meanOutputTokens: nil,
-                health: .healthy)
-        }
-        var changed = false
+    /// The slots of these backends (created when new), for ``snapshots(slots:)``.
+    func slots(_ backends: [String]) -> [Int] {
+        table.withLock { table in backends.map { table.slot($0) } }
+    }
+
+    /// Snapshots by slot (from ``slots(_:)`` of this instance) under one lock.
+    func snapshots(slots: [Int]) -> [Snapshot] {
+        let now = time.now()
+        return table.withLock { table in slots.map { snapshot(&table.states[$0], now: now) } }
+    }
+
+    private func snapshot(_ state: inout State, now: Duration) -> Snapshot {
         if let oldest = state.samples.first?.at ?? state.outcomes.first?.at, oldest < now - window {
             prune(&state, now: now)
-            changed = true
         }
         let summary: Summary
         if let cached = state.summary {
@@ -111,9 +135,7 @@ public final class BackendStatistics: Sendable {
         } else {
             summary = Self.summarize(state)
             state.summary = summary
-            changed = true
         }
-        if changed { states[backend] = state }
         return Snapshot(
             samples: state.samples.count, p50MS: summary.p50, p90MS: summary.p90, p95MS: summary.p95, p99MS: summary.p99,
             ttftP90MS: summary.ttftP90,
@@ -128,10 +150,10 @@ public final class BackendStatistics: Sendable {
     /// Records the headroom a provider reported with an answer.
     public func rateLimit(_ backend: String, remaining: Int) {
         let now = time.now()
-        states.withLock { states in
-            var state = states[backend] ?? State()
-            state.rateLimit = (remaining, now)
-            states[backend] = state
+        table.withLock { table in
+            table.update(backend) { state in
+                state.rateLimit = (remaining, now)
+            }
         }
     }
 
@@ -161,36 +183,36 @@ public final class BackendStatistics: Sendable {
     /// A call starts. Returns false when the backend is cooling down or its probe is taken.
     public func begin(_ backend: String) -> Bool {
         let now = time.now()
-        return states.withLock { states in
-            var state = states[backend] ?? State()
-            switch health(state, now: now) {
-            case .coolingDown, .probing: return false
-            case .halfOpen: state.probing = true
-            case .healthy: break
+        return table.withLock { table in
+            table.update(backend) { state in
+                switch health(state, now: now) {
+                case .coolingDown, .probing: return false
+                case .halfOpen: state.probing = true
+                case .healthy: break
+                }
+                state.inFlight += 1
+                return true
             }
-            state.inFlight += 1
-            states[backend] = state
-            return true
         }
     }
 
     /// A call succeeded: a latency sample, and the backend is healthy again.
     public func succeeded(_ backend: String, latency: Duration, ttft: Duration?, outputTokens: Int?) {
         let now = time.now()
-        states.withLock { states in
-            var state = states[backend] ?? State()
-            state.inFlight = max(0, state.inFlight - 1)
-            state.samples.append(Sample(at: now, latencyMS: latency.seconds * 1000, ttftMS: ttft.map { $0.seconds * 1000 }))
-            state.outcomes.append((now, false))
-            state.summary = nil
-            if let outputTokens {
-                state.meanOutputTokens = state.meanOutputTokens.map { $0 * 0.8 + Double(outputTokens) * 0.2 } ?? Double(outputTokens)
+        table.withLock { table in
+            table.update(backend) { state in
+                state.inFlight = max(0, state.inFlight - 1)
+                state.samples.append(Sample(at: now, latencyMS: latency.seconds * 1000, ttftMS: ttft.map { $0.seconds * 1000 }))
+                state.outcomes.append((now, false))
+                state.summary = nil
+                if let outputTokens {
+                    state.meanOutputTokens = state.meanOutputTokens.map { $0 * 0.8 + Double(outputTokens) * 0.2 } ?? Double(outputTokens)
+                }
+                state.cooldownUntil = nil
+                state.consecutiveFailures = 0
+                state.probing = false
+                prune(&state, now: now)
             }
-            state.cooldownUntil = nil
-            state.consecutiveFailures = 0
-            state.probing = false
-            prune(&state, now: now)
-            states[backend] = state
         }
     }
 
@@ -199,31 +221,31 @@ public final class BackendStatistics: Sendable {
     /// content filters and cancellations do not.
     public func failed(_ backend: String, error: BackendError) {
         let now = time.now()
-        states.withLock { states in
-            var state = states[backend] ?? State()
-            state.inFlight = max(0, state.inFlight - 1)
-            state.probing = false
-            if error.kind != .cancelled {
-                state.outcomes.append((now, true))
-                state.summary = nil
+        table.withLock { table in
+            table.update(backend) { state in
+                state.inFlight = max(0, state.inFlight - 1)
+                state.probing = false
+                if error.kind != .cancelled {
+                    state.outcomes.append((now, true))
+                    state.summary = nil
+                }
+                if Self.coolsDown(error) {
+                    state.consecutiveFailures += 1
+                    let backoff = min(maxCooldown, baseCooldown * (1 << min(state.consecutiveFailures - 1, 16)))
+                    let length = max(backoff, error.retryAfter ?? .zero)
+                    state.cooldownUntil = max(state.cooldownUntil ?? .zero, now + length)
+                }
             }
-            if Self.coolsDown(error) {
-                state.consecutiveFailures += 1
-                let backoff = min(maxCooldown, baseCooldown * (1 << min(state.consecutiveFailures - 1, 16)))
-                let length = max(backoff, error.retryAfter ?? .zero)
-                state.cooldownUntil = max(state.cooldownUntil ?? .zero, now + length)
-            }
-            states[backend] = state
         }
     }
 
     /// A call was abandoned (a hedge that lost): no sample, no failure.
     public func abandoned(_ backend: String) {
-        states.withLock { states in
-            var state = states[backend] ?? State()
-            state.inFlight = max(0, state.inFlight - 1)
-            state.probing = false
-            states[backend] = state
+        table.withLock { table in
+            table.update(backend) { state in
+                state.inFlight = max(0, state.inFlight - 1)
+                state.probing = false
+            }
         }
     }
 
@@ -237,14 +259,14 @@ public final class BackendStatistics: Sendable {
     /// Seeds a backend with observed latencies (for dry runs on stored statistics, and tests).
     public func record(_ backend: String, latenciesMS: [Double]) {
         let now = time.now()
-        states.withLock { states in
-            var state = states[backend] ?? State()
-            // Observed latencies from a file: only finite, non-negative ones up to a day count.
-            let usable = latenciesMS.filter { $0.isFinite && $0 >= 0 && $0 <= 86_400_000 }
-            state.samples += usable.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
-            state.outcomes += usable.map { _ in (now, false) }
-            state.summary = nil
-            states[backend] = state
+        table.withLock { table in
+            table.update(backend) { state in
+                // Observed latencies from a file: only finite, non-negative ones up to a day count.
+                let usable = latenciesMS.filter { $0.isFinite && $0 >= 0 && $0 <= 86_400_000 }
+                state.samples += usable.map { Sample(at: now, latencyMS: $0, ttftMS: nil) }
+                state.outcomes += usable.map { _ in (now, false) }
+                state.summary = nil
+            }
         }
     }
 }

@@ -49,8 +49,9 @@ public final class ModelRouter: ModelBackend {
         self.profiles = profiles
         self.summaries = personaConstraints.mapValues(\.summary)
         self.defaultSummary = constraints.summary
-        self.fixedFilters = RoutingPolicy.FixedFilters(profiles, constraints)
-        self.personaFixedFilters = personaConstraints.mapValues { RoutingPolicy.FixedFilters(profiles, $0) }
+        let statistics = self.statistics
+        self.fixedFilters = RoutingPolicy.FixedFilters(profiles, constraints, statistics: statistics)
+        self.personaFixedFilters = personaConstraints.mapValues { RoutingPolicy.FixedFilters(profiles, $0, statistics: statistics) }
     }
 
     /// Hedged calls so far over routed calls.

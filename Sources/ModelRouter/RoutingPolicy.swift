@@ -102,7 +102,8 @@ public enum RoutingPolicy {
     ) -> RoutingDecision {
         let profiles = candidates.map(Profile.init)
         return decide(
-            request, candidates: candidates, profiles: profiles, fixed: FixedFilters(profiles, constraints), constraints: constraints,
+            request, candidates: candidates, profiles: profiles, fixed: FixedFilters(profiles, constraints, statistics: statistics),
+            constraints: constraints,
             statistics: statistics, familiesInUse: familiesInUse, random: random)
     }
 
@@ -118,12 +119,15 @@ public enum RoutingPolicy {
     /// decision's time, in string building).
     struct FixedFilters: Sendable {
         var exclusions: [Exclusion?]
-        /// The candidates' names, in order (the statistics are read by them).
-        var names: [String]
+        /// The candidates' slots in `statistics`, in order (their snapshots are read by slot, not by name).
+        var slots: [Int]
+        /// The objective's name for the trace's rule (a balanced objective's name formats three numbers).
+        var objectiveName: String
 
-        init(_ profiles: [Profile], _ constraints: RoutingConstraints) {
+        init(_ profiles: [Profile], _ constraints: RoutingConstraints, statistics: BackendStatistics) {
             let required = Profile.mask(constraints.require)
-            names = profiles.map(\.name)
+            slots = statistics.slots(profiles.map(\.name))
+            objectiveName = constraints.objective.name
             exclusions = profiles.map { profile in
                 if required & profile.capabilityMask != required {
                     let missing = constraints.require.subtracting(profile.capabilities)
@@ -168,19 +172,21 @@ public enum RoutingPolicy {
         var earliestRecovery: Duration?
         let promptTokens = inputTokens(request)
 
-        let snapshots = statistics.snapshots(fixed.names)
-        for (candidateIndex, profile) in profiles.enumerated() {
+        let snapshots = statistics.snapshots(slots: fixed.slots)
+        // Fields read in place (a profile bound to a name, or from `enumerated()`, was copied: its strings and set).
+        for candidateIndex in profiles.indices {
             let stats = snapshots[candidateIndex]
             let cost = estimatedCost(
-                inputTokens: promptTokens, maxOutputTokens: request.maxOutputTokens, price: profile.price,
+                inputTokens: promptTokens, maxOutputTokens: request.maxOutputTokens, price: profiles[candidateIndex].price,
                 meanOutputTokens: stats.meanOutputTokens)
-            let p90 = stats.samples >= 3 ? stats.p90MS : profile.declaredLatencyMS
-            let quality = profile.quality
+            let p90 = stats.samples >= 3 ? stats.p90MS : profiles[candidateIndex].declaredLatencyMS
+            let quality = profiles[candidateIndex].quality
             // Built in place in the trace (a local copy appended at the end was copied again).
             entries.append(
                 RoutingTrace.Candidate(
-                    backend: profile.name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90, quality: quality,
-                    family: profile.family))
+                    backend: profiles[candidateIndex].name, estimatedCostUSD: cost.map { ($0 * 1e8).rounded() / 1e8 }, p90MS: p90,
+                    quality: quality,
+                    family: profiles[candidateIndex].family))
             let entryIndex = entries.count - 1
             func exclude(_ filter: String, _ detail: String) {
                 entries[entryIndex].excludedBy = filter
@@ -208,8 +214,8 @@ public enum RoutingPolicy {
                     if let remaining = stats.rateLimitRemaining, remaining <= stats.inFlight {
                         exclude("rate limit", "\(remaining) requests left in the provider's window, \(stats.inFlight) in flight")
                         atCapacity.append(scored)
-                    } else if stats.inFlight >= profile.maxConcurrency {
-                        exclude("at capacity", "\(stats.inFlight) in flight of \(profile.maxConcurrency)")
+                    } else if stats.inFlight >= profiles[candidateIndex].maxConcurrency {
+                        exclude("at capacity", "\(stats.inFlight) in flight of \(profiles[candidateIndex].maxConcurrency)")
                         atCapacity.append(scored)
                     } else {
                         qualifying.append(scored)
@@ -240,15 +246,20 @@ public enum RoutingPolicy {
                 return (wc * normalizedCost + wl * normalizedLatency - wq * Double(s.quality) / 5, cost, latency)
             }
         }
-        let keyed = qualifying.map { (scored: $0, key: key($0)) }.sorted { a, b in
-            if a.key != b.key { return a.key < b.key }
-            return profiles[a.scored.index].name < profiles[b.scored.index].name  // ties: by name, stated in the rule
+        // Sorted as small plain values (the key and a position in `qualifying`), compared field by field once.
+        var keyed = qualifying.indices.map { (key: key(qualifying[$0]), at: $0) }
+        keyed.sort { a, b in
+            if a.key.0 != b.key.0 { return a.key.0 < b.key.0 }
+            if a.key.1 != b.key.1 { return a.key.1 < b.key.1 }
+            if a.key.2 != b.key.2 { return a.key.2 < b.key.2 }
+            // ties: by name, stated in the rule
+            return profiles[qualifying[a.at].index].name < profiles[qualifying[b.at].index].name
         }
-        var ranked = keyed.map(\.scored)
+        var ranked = keyed.map { qualifying[$0.at] }
         if keyed.count > 1, keyed[0].key == keyed[1].key {
-            rule += "tie on \(constraints.objective.name) broken by name; "
+            rule += "tie on \(fixed.objectiveName) broken by name; "
         }
-        rule += ranked.isEmpty ? "" : "best by \(constraints.objective.name)"
+        rule += ranked.isEmpty ? "" : "best by \(fixed.objectiveName)"
 
         // Bounded exploration: a backend with no observations gets a share of calls.
         let cold = ranked.filter(\.cold)

@@ -14,6 +14,9 @@ public struct RoutingTrace: Sendable, Hashable, Codable {
         /// Position in the ranking (1 is the pick), for qualifying candidates.
         public var rank: Int?
 
+        /// Inlinable: the router builds one per candidate per decision straight into its trace (called across
+        /// the module boundary, each was built, copied in and destroyed).
+        @inlinable
         public init(
             backend: String, excludedBy: String? = nil, detail: String? = nil, estimatedCostUSD: Double? = nil, p90MS: Int? = nil,
             quality: Int? = nil, family: String? = nil, rank: Int? = nil
