@@ -37,6 +37,27 @@ struct GroupedWritesTests {
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 0)
     }
 
+    /// A new store is made with 8 KiB pages (a listing's document on one page, fewer WAL frames a commit); a
+    /// store made with SQLite's default 4 KiB pages opens, migrates and keeps them.
+    @Test func newStoresHaveEightKilobytePagesAndOldOnesKeepTheirs() throws {
+        let store = try store()
+        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } == 8192)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-pages-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try old.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA page_size = 4096")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "CREATE TABLE kept (n INTEGER)")
+        }
+        try old.close()
+        let reopened = try PanelStore(path: path)
+        #expect(try reopened.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } == 4096)
+        #expect(try reopened.pool.read { db in try db.tableExists("batch_document") && db.tableExists("kept") })
+    }
+
     /// Blocks the first write's transaction (on its thread, as a slow disk would) until `waiting` writes
     /// queue behind it, then runs `rest` concurrently; returns each of those writes' outcome by index.
     func contended(
