@@ -272,3 +272,66 @@ struct JSONReader {
 
     func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 }
+
+/// Reading part of a document: an object's fields one by one, and values passed over without building
+/// them (their syntax checked as `value()` checks it), for a caller that wants a few fields of a large
+/// answer — a chat completion's text, not its ids, log probabilities and fingerprints.
+extension JSONReader {
+    /// An object's fields in order (the reader at `{`): `field` gets each key and must read or skip its
+    /// value. False when the object is not JSON or `field` says so.
+    mutating func fields(_ field: (inout JSONReader, String) -> Bool) -> Bool {
+        container(close: UInt8(ascii: "}")) { reader in
+            guard reader.peek(UInt8(ascii: "\"")), let key = reader.string(), reader.take(UInt8(ascii: ":")) else { return false }
+            reader.skipWhitespace()
+            return field(&reader, key)
+        }
+    }
+
+    /// Reads past one value; false where `value()` would fail.
+    mutating func skipValue() -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { return false }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            return container(close: UInt8(ascii: "}")) { reader in
+                reader.peek(UInt8(ascii: "\"")) && reader.skipString() && reader.take(UInt8(ascii: ":")) && reader.skipValue()
+            }
+        case UInt8(ascii: "["): return container(close: UInt8(ascii: "]")) { reader in reader.skipValue() }
+        case UInt8(ascii: "\""): return skipString()
+        case UInt8(ascii: "t"): return literal("true", .bool(true)) != nil
+        case UInt8(ascii: "f"): return literal("false", .bool(false)) != nil
+        case UInt8(ascii: "n"): return literal("null", .null) != nil
+        default: return number() != nil
+        }
+    }
+
+    /// Reads past a string (the reader at its opening quote); false where `string()` would fail: a control
+    /// character, an unknown escape or a `\u` without four hex digits, or no closing quote.
+    mutating func skipString() -> Bool {
+        index += 1
+        guard let base = bytes.baseAddress else { return false }
+        while true {
+            index = JSONValue.plainRun(base, from: index, count: bytes.count)
+            guard index < bytes.count else { return false }
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { return false }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                    UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    continue
+                case UInt8(ascii: "u"):
+                    guard hex4() != nil else { return false }
+                default: return false
+                }
+            case UInt8(ascii: "\""): return true
+            case 0..<0x20: return false
+            default: continue
+            }
+        }
+    }
+}

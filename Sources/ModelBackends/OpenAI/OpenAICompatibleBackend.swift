@@ -276,7 +276,7 @@ public struct OpenAICompatibleBackend: ModelBackend {
     }
 
     func parseCompletion(_ data: Data, latency: Duration) throws -> ChatResponse {
-        guard let body = OpenAIWire.Completion(JSONValue.parse(data)) else {
+        guard let body = OpenAIWire.Completion(data) else {
             let text = String(decoding: data, as: UTF8.self)
             if let error = OpenAIWire.errorMessage(in: text) {
                 throw BackendError(kind: .server, backend: name, status: 200, detail: redactor.redact(error))

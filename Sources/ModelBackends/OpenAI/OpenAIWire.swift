@@ -3,9 +3,9 @@ import Foundation
 /// The parts of OpenAI's chat-completions wire format the adapter reads. Unknown fields are
 /// ignored, as servers add their own.
 enum OpenAIWire {
-    /// A non-streamed completion, read from parsed JSON (no Codable: this runs once per call).
-    struct Completion {
-        struct Choice {
+    /// A non-streamed completion, read from its bytes (no Codable: this runs once per call).
+    struct Completion: Equatable {
+        struct Choice: Equatable {
             var content: String?
             var refusal: String?
             var finishReason: String?
@@ -14,21 +14,99 @@ enum OpenAIWire {
         var choices: [Choice]
         var usage: TokenUsage
 
-        /// nil unless the value is an object with a `choices` array of objects with a `message` object.
-        init?(_ json: JSONValue?) {
-            guard case .array(let choices)? = json?["choices"] else { return nil }
-            var parsed: [Choice] = []
-            for choice in choices {
-                guard case .object(let message)? = choice["message"] else { return nil }
-                parsed.append(
-                    Choice(
-                        content: message["content"]?.stringValue, refusal: message["refusal"]?.stringValue,
-                        finishReason: choice["finish_reason"]?.stringValue))
+        /// nil unless the body is JSON: an object with a `choices` array of objects with a `message` object
+        /// (duplicate keys: the last counts). Read field by field: only `model`, `usage`, each choice's
+        /// `finish_reason` and its message's `content` and `refusal` are built; ids, log probabilities,
+        /// fingerprints and the rest are passed over (their syntax still checked) — a completion's parse
+        /// made no dictionary for each of its objects, nor strings for values nobody reads.
+        init?(_ data: Data) {
+            let read: Completion? = data.withUnsafeBytes { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                var reader = JSONReader(bytes: bytes, validUTF8: (try? UTF8Span(validating: Span(_unsafeElements: bytes))) != nil)
+                return Self.read(&reader)
             }
-            self.choices = parsed
-            model = json?["model"]?.stringValue
-            usage = TokenUsage(
-                inputTokens: json?["usage"]?["prompt_tokens"]?.intValue, outputTokens: json?["usage"]?["completion_tokens"]?.intValue)
+            guard let read else { return nil }
+            self = read
+        }
+
+        init(model: String?, choices: [Choice], usage: TokenUsage) {
+            self.model = model
+            self.choices = choices
+            self.usage = usage
+        }
+
+        static func read(_ reader: inout JSONReader) -> Completion? {
+            guard reader.peek(UInt8(ascii: "{")) else { return nil }
+            var choices: [Choice]?
+            var model: String?
+            var usage = TokenUsage()
+            let parsed = reader.fields { reader, key in
+                switch key {
+                case "choices":
+                    guard reader.peek(UInt8(ascii: "[")) else {
+                        choices = nil
+                        return reader.skipValue()
+                    }
+                    var list: [Choice]? = []
+                    let parsed = reader.container(close: UInt8(ascii: "]")) { reader in
+                        guard let choice = readChoice(&reader) else { return false }
+                        if let found = choice { list?.append(found) } else { list = nil }
+                        return true
+                    }
+                    choices = list
+                    return parsed
+                case "model":
+                    guard let value = reader.value() else { return false }
+                    model = value.stringValue
+                case "usage":
+                    guard let value = reader.value() else { return false }
+                    usage = TokenUsage(inputTokens: value["prompt_tokens"]?.intValue, outputTokens: value["completion_tokens"]?.intValue)
+                default:
+                    return reader.skipValue()
+                }
+                return true
+            }
+            reader.skipWhitespace()
+            guard parsed, reader.index == reader.bytes.count, let choices else { return nil }
+            return Completion(model: model, choices: choices, usage: usage)
+        }
+
+        /// One element of `choices`: nil when it is not JSON; `.some(nil)` when it is not an object with a
+        /// `message` object (which makes the whole body no completion).
+        static func readChoice(_ reader: inout JSONReader) -> Choice?? {
+            guard reader.peek(UInt8(ascii: "{")) else { return reader.skipValue() ? .some(nil) : nil }
+            var choice = Choice()
+            var hasMessage = false
+            let parsed = reader.fields { reader, key in
+                switch key {
+                case "message":
+                    choice.content = nil
+                    choice.refusal = nil
+                    hasMessage = reader.peek(UInt8(ascii: "{"))
+                    guard hasMessage else { return reader.skipValue() }
+                    return reader.fields { reader, key in
+                        switch key {
+                        case "content":
+                            guard let value = reader.value() else { return false }
+                            choice.content = value.stringValue
+                        case "refusal":
+                            guard let value = reader.value() else { return false }
+                            choice.refusal = value.stringValue
+                        default:
+                            return reader.skipValue()
+                        }
+                        return true
+                    }
+                case "finish_reason":
+                    guard let value = reader.value() else { return false }
+                    choice.finishReason = value.stringValue
+                    return true
+                default:
+                    return reader.skipValue()
+                }
+            }
+            guard parsed else { return nil }
+            return .some(hasMessage ? choice : nil)
         }
     }
 
