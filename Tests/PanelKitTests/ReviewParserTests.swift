@@ -119,6 +119,22 @@ struct ReviewParserTests {
         }
     }
 
+    /// An object naming one thing by two keys (`score` and `rating`, `rationale` and `summary`): the key
+    /// listed first counts, whatever order the fields come in (it was the order of a hashed set's iteration).
+    @Test func anObjectsPreferredKeysCountInAnyFieldOrder() throws {
+        let fields = [
+            #""rating": 40"#, #""score": 70"#, #""verdict": "ship""#, #""call": "skip""#, #""summary": "The summary.""#,
+            #""rationale": "The rationale.""#,
+        ]
+        for rotation in 0..<fields.count {
+            let text = "{" + (fields[rotation...] + fields[..<rotation]).joined(separator: ", ") + "}"
+            let review = try ReviewParser.parse(text).get()
+            #expect(review.score == 70, "\(text)")
+            #expect(review.verdict == .ship, "\(text)")
+            #expect(review.text == "The rationale.", "\(text)")
+        }
+    }
+
     /// The repair request quotes the reason: it must say what was wrong in words a model can act on.
     @Test func failuresSayWhatWasWrong() throws {
         let failure = try #require(ReviewParser.parse("Score: 70\nVerdict: ship\n\ntext\n\nFinal score: 75").failureValue)

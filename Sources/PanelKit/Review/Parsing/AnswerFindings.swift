@@ -48,15 +48,28 @@ struct AnswerFindings {
 
     // MARK: objects
 
-    static let scoreKeys: Set<String> = [
-        "score", "rating", "grade", "overallscore", "finalscore", "totalscore", "scoreoutof100", "score0100",
-    ]
-    static let verdictKeys: Set<String> = ["verdict", "decision", "recommendation", "finalverdict", "call"]
-    static let yesNoKeys: Set<String> = ["ship", "shouldship", "wouldship", "shipit", "recommendshipping"]
+    /// The keys an object's review fields go by (normalized: ``normalizedKey(_:)``), each list in the order
+    /// it is preferred in when an object has more than one.
+    static let scoreKeys = ["score", "rating", "grade", "overallscore", "finalscore", "totalscore", "scoreoutof100", "score0100"]
+    static let verdictKeys = ["verdict", "decision", "recommendation", "finalverdict", "call"]
+    static let yesNoKeys = ["ship", "shouldship", "wouldship", "shipit", "recommendshipping"]
     static let textKeys = [
         "rationale", "review", "text", "paragraph", "reasoning", "analysis", "summary", "comment", "body", "explanation",
         "justification", "reason", "assessment", "feedback",
     ]
+
+    enum KeyKind {
+        case score, verdict, yesNo, text
+    }
+
+    /// Every key of the lists above, with its kind and its place in its list: one lookup per field.
+    static let keyRoles: [String: (kind: KeyKind, rank: Int)] = {
+        var roles: [String: (kind: KeyKind, rank: Int)] = [:]
+        for (kind, keys) in [(KeyKind.score, scoreKeys), (.verdict, verdictKeys), (.yesNo, yesNoKeys), (.text, textKeys)] {
+            for (rank, key) in keys.enumerated() { roles[key] = (kind, rank) }
+        }
+        return roles
+    }()
 
     /// A key as the parser compares keys: lower case, without `_`, `-` or spaces.
     static func normalizedKey(_ key: String) -> String {
@@ -81,15 +94,27 @@ struct AnswerFindings {
     }
 
     /// Reads an object's review fields (and those of objects nested in it); false when it has none.
+    ///
+    /// Each field's key is looked up once in ``keyRoles``; where several keys name one thing (`score` and
+    /// `rating`), the one listed first in its list counts — whatever order the object's fields come in.
     @discardableResult
     mutating func add(object: [String: JSONValue], depth: Int = 0) -> Bool {
-        var fields: [String: JSONValue] = [:]
+        var score: (rank: Int, value: JSONValue)?
+        var verdict: (rank: Int, value: JSONValue)?
+        var yesNo: (rank: Int, value: JSONValue)?
+        var texts: [(rank: Int, value: JSONValue)] = []
         for (key, value) in object {
-            let normalized = Self.normalizedKey(key)
-            if fields[normalized] == nil { fields[normalized] = value }
+            guard let role = Self.keyRoles[Self.normalizedKey(key)] else { continue }
+            // Two keys that normalize alike (`final_score`, `finalScore`): the first met counts, as before.
+            switch role.kind {
+            case .score: if score.map({ role.rank < $0.rank }) ?? true { score = (role.rank, value) }
+            case .verdict: if verdict.map({ role.rank < $0.rank }) ?? true { verdict = (role.rank, value) }
+            case .yesNo: if yesNo.map({ role.rank < $0.rank }) ?? true { yesNo = (role.rank, value) }
+            case .text: if !texts.contains(where: { $0.rank == role.rank }) { texts.append((role.rank, value)) }
+            }
         }
         var found = false
-        if let key = Self.scoreKeys.first(where: { fields[$0] != nil }), let value = fields[key] {
+        if let value = score?.value {
             found = true
             switch value {
             case .int(let number):
@@ -97,18 +122,18 @@ struct AnswerFindings {
             case .double(let number):
                 scores.append(ScoreExpression(value: number, scale: nil, isBracketed: false, text: "\(number)", end: 0).reading)
             case .string(let text): addScore(text: text)
-            case .null: found = fields.keys.contains { Self.verdictKeys.contains($0) || Self.yesNoKeys.contains($0) }
+            case .null: found = verdict != nil || yesNo != nil
             default: scores.append(.notANumber(String(value.canonicalText().prefix(40))))
             }
         }
-        if let key = Self.verdictKeys.first(where: { fields[$0] != nil }), let value = fields[key] {
+        if let value = verdict?.value {
             found = true
             switch value {
             case .string(let text): addVerdict(text: text, yesNo: false)
             case .null: break
             default: verdicts.append(.unclear(String(value.canonicalText().prefix(40))))
             }
-        } else if let key = Self.yesNoKeys.first(where: { fields[$0] != nil }), let value = fields[key] {
+        } else if let value = yesNo?.value {
             found = true
             switch value {
             case .bool(let flag): verdicts.append(.value(flag ? .ship : .skip))
@@ -117,7 +142,8 @@ struct AnswerFindings {
             }
         }
         if found, paragraph == nil || tagParagraph {
-            if let text = Self.textKeys.lazy.compactMap({ fields[$0]?.stringValue?.trimmedWhitespace() }).first(where: { !$0.isEmpty }) {
+            texts.sort { $0.rank < $1.rank }
+            if let text = texts.lazy.compactMap({ $0.value.stringValue?.trimmedWhitespace() }).first(where: { !$0.isEmpty }) {
                 paragraph = text
                 tagParagraph = false
             }

@@ -55,7 +55,7 @@ public struct StreamedParagraph: Sendable {
 
     /// Whether a key names the paragraph: the parser's text keys, compared as it compares them.
     static func isParagraphKey(_ key: [UInt8]) -> Bool {
-        AnswerFindings.textKeys.contains(AnswerFindings.normalizedKey(String(decoding: key, as: UTF8.self)))
+        AnswerFindings.keyRoles[AnswerFindings.normalizedKey(String(decoding: key, as: UTF8.self))]?.kind == .text
     }
 
     mutating func advance(into shown: inout [UInt8]) {
