@@ -81,6 +81,8 @@ extension PostgresStore {
         return bindings
     }
 
+    /// The owner's items are locked in the order of their keys, as ``SaveManyStatement`` locks them: a
+    /// renewal and a worker's grouped saves never wait for each other.
     @discardableResult
     public func renewLeases(owner: String, lease: Duration) async throws -> Set<ItemClaim> {
         let seconds = lease.seconds
@@ -89,9 +91,12 @@ extension PostgresStore {
             var held = Set<ItemClaim>()
             for try await (job, key, token) in try await connection.query(
                 """
-                UPDATE batch_item SET lease_expires = extract(epoch from clock_timestamp())::double precision + \(seconds)
-                WHERE lease_owner = \(owner) AND lease_token IS NOT NULL
-                RETURNING job, key, lease_token
+                WITH owned AS (
+                  SELECT job, key FROM batch_item WHERE lease_owner = \(owner) AND lease_token IS NOT NULL ORDER BY job, key FOR UPDATE
+                )
+                UPDATE batch_item i SET lease_expires = extract(epoch from clock_timestamp())::double precision + \(seconds)
+                FROM owned o WHERE i.job = o.job AND i.key = o.key AND i.lease_owner = \(owner) AND i.lease_token IS NOT NULL
+                RETURNING i.job, i.key, i.lease_token
                 """, logger: logger
             ).decode((String, String, String).self) {
                 held.insert(ItemClaim(job: job, key: key, token: token))
@@ -129,8 +134,25 @@ extension PostgresStore {
     /// reservation settled, the item's row locked and its lease checked, the result inserted once and its
     /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
     /// the insert reads only from `held`, so a lost lease inserts nothing.
+    /// Saves asked for together are sent as one statement (``GroupedSaves``).
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        try await lanes.rows(SaveStatement(result, claim: claim, settling: reservation)).first.map { $0 > 0 } ?? false
+        try await groupedSaves.save(GroupedSaves.Save(result: result, claim: claim, reservation: reservation))
+    }
+
+    /// Sends saves of one job as one statement: ``SaveStatement`` for one (its plan is the simpler), else
+    /// ``SaveManyStatement``. Whether each save's lease held, in order.
+    static func send(_ saves: [GroupedSaves.Save], on lanes: StatementLanes) async throws -> [Bool] {
+        if saves.count == 1, let save = saves.first {
+            return [
+                try await lanes.rows(SaveStatement(save.result, claim: save.claim, settling: save.reservation)).first.map { $0 > 0 }
+                    ?? false
+            ]
+        }
+        var held = [Bool](repeating: false, count: saves.count)
+        for (position, isHeld) in try await lanes.rows(SaveManyStatement(saves)) where position >= 1 && position <= saves.count {
+            held[position - 1] = isHeld
+        }
+        return held
     }
 
     /// The reservation settled, the item's row locked and its lease checked, the result (if any)

@@ -24,6 +24,8 @@ public final class PostgresStore: ReviewStore, Sendable {
     let reviewListener: QueueListener
     /// The per-listing statements' own connections, beside the pool.
     let lanes: StatementLanes
+    /// Saves of a job asked for together, sent as one statement on a lane.
+    let groupedSaves: GroupedSaves
     /// A connection cut mid-transaction can leave a query unanswered: workers stop waiting after this.
     public var stepDeadline: Duration? { StoreDeadline.step }
 
@@ -55,6 +57,13 @@ public final class PostgresStore: ReviewStore, Sendable {
         return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(error.code)
     }
 
+    /// Whether a statement that failed with `error` may succeed sent again as it was: anything but the
+    /// server refusing the statement itself (then only a failure of the connection or the server's state).
+    static func mayPassAlone(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.serverInfo != nil else { return true }
+        return isTransient(error)
+    }
+
     init(_ location: PostgresLocation) {
         var tls: PostgresClient.Configuration.TLS
         switch location.sslMode {
@@ -84,7 +93,9 @@ public final class PostgresStore: ReviewStore, Sendable {
         }
         self.listener = QueueListener(channel: Self.queueChannel, logger: logger, connect: connect)
         self.reviewListener = QueueListener(channel: Self.reviewEventsChannel, logger: logger, connect: connect)
-        self.lanes = StatementLanes(count: Self.laneCount, pool: client, logger: logger, connect: connect)
+        let lanes = StatementLanes(count: Self.laneCount, pool: client, logger: logger, connect: connect)
+        self.lanes = lanes
+        self.groupedSaves = GroupedSaves(mayPass: Self.mayPassAlone) { saves in try await Self.send(saves, on: lanes) }
     }
 
     /// Lanes for the per-listing statements: a worker's 32 calls in flight save about 300 results a

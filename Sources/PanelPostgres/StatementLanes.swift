@@ -6,9 +6,13 @@ import Synchronization
 /// saved per persona call, the listing finished. Through the pool each statement leased a connection
 /// (the pool's state machine, a continuation, a hop between tasks); on a lane, statements wait behind
 /// each other on its connection (each is one round trip). A statement takes the first connected lane
-/// with nothing in flight, else a lane not connected yet — which connects then (the statement waits for
-/// it) — else the connected lane with the least in flight: a lane signs in (SCRAM's PBKDF2, a few
-/// milliseconds of CPU) only once statements overlap enough to need it. Only statements that may run
+/// with nothing in flight, else the connected lane with the least in flight — unless every connected lane
+/// has ``crowded`` statements or more, when it takes a lane not connected yet, which connects then (the
+/// statement waits for it): a lane signs in (SCRAM's 4,096 rounds of PBKDF2, ~18 million instructions,
+/// 5 ms of CPU) only once statements queue deep enough to need it. With a statement merely overlapping
+/// another, a worker of `bench/workers.sh` signed in on all four lanes; one of its round trips is well
+/// under a millisecond, so waiting behind one or two costs a listing less than a sign-in costs the
+/// worker (a third of its per-listing CPU over a 300-listing run). Only statements that may run
 /// twice belong here (a save inserts once; a finish writes the same row again): one cut off with its
 /// connection, or a lane that cannot connect, sends its statement through the pool, and the lane
 /// connects again when next chosen.
@@ -68,8 +72,16 @@ final class StatementLanes: Sendable {
         return rows
     }
 
-    /// The lane for the next statement: the first open lane with nothing in flight; else the first lane
-    /// not connected (unless the lanes are closed); else the open lane with the least in flight.
+    /// Statements in flight on every open lane before another lane connects: a worker's calls come back
+    /// in waves (those started together end together), and a wave finishes several listings at once —
+    /// with 3, each worker of `bench/workers.sh` still signed in on a second and a third lane; with 8,
+    /// on one. A lane whose statements keep coming faster than its round trips queues past 8 and the
+    /// next lane connects.
+    static let crowded = 8
+
+    /// The lane for the next statement: the first open lane with nothing in flight; else the open lane
+    /// with the least in flight, unless it has ``crowded`` or more and a lane is not connected (and the
+    /// lanes are not closed): that one.
     func choose() -> Lane {
         var unopened: Lane?
         var least: (lane: Lane, load: Int)?
@@ -82,7 +94,8 @@ final class StatementLanes: Sendable {
                 unopened = lane
             }
         }
-        return unopened ?? least?.lane ?? lanes[0]
+        if let least, least.load < Self.crowded || unopened == nil { return least.lane }
+        return unopened ?? lanes[0]
     }
 
     /// `lane`'s live connection (connected now if it has none); `nil` when it cannot connect or the lanes

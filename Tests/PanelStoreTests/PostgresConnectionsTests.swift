@@ -43,9 +43,9 @@ struct PostgresConnectionsTests {
 
     /// The migration's connection, once the schema is in place, becomes the first statement lane's: the
     /// store keeps it open, and a statement runs on it without signing in again. Another lane connects
-    /// only when a statement comes while every open lane has one in flight.
+    /// only when a statement comes while every open lane has ``StatementLanes/crowded`` in flight.
     @Test(.enabled(if: StoreKind.postgresURL != nil, "needs PANEL_TEST_POSTGRES_URL"))
-    func lanesSignInOnlyWhenStatementsOverlap() async throws {
+    func lanesSignInOnlyWhenStatementsQueue() async throws {
         try await StoreKind.postgres.with { opened in
             let store = try #require(opened as? PostgresStore)
             let lanes = store.lanes
@@ -61,17 +61,24 @@ struct PostgresConnectionsTests {
             }
             #expect(lanes.lanes.dropFirst().allSatisfy { !$0.isOpen })
             #expect(try await settledBackends(store, 1) == 1)
-            // A statement while the first lane has one in flight takes the next lane, which signs in.
+            // A statement while the first lane has fewer than `crowded` in flight waits behind them there.
+            lanes.lanes[0].inFlight.add(StatementLanes.crowded - 1, ordering: .relaxed)
+            #expect(lanes.choose() === lanes.lanes[0])
+            // With `crowded` in flight there, the next lane, which signs in.
             lanes.lanes[0].inFlight.add(1, ordering: .relaxed)
             let second = lanes.choose()
             #expect(second === lanes.lanes[1])
             _ = try #require(await lanes.connection(of: second))
             #expect(try await settledBackends(store, 2) == 2)
-            // With every lane busy, the least loaded open one.
-            lanes.lanes[1].inFlight.add(2, ordering: .relaxed)
+            // An open lane with nothing in flight first; then the least loaded open one while it is not crowded.
+            #expect(lanes.choose() === lanes.lanes[1])
+            lanes.lanes[1].inFlight.add(1, ordering: .relaxed)
+            #expect(lanes.choose() === lanes.lanes[1])
+            // Every open lane crowded: a lane not connected yet.
+            lanes.lanes[1].inFlight.add(StatementLanes.crowded - 1, ordering: .relaxed)
             #expect(lanes.choose() === lanes.lanes[2])
-            lanes.lanes[0].inFlight.subtract(1, ordering: .relaxed)
-            lanes.lanes[1].inFlight.subtract(2, ordering: .relaxed)
+            lanes.lanes[0].inFlight.subtract(StatementLanes.crowded, ordering: .relaxed)
+            lanes.lanes[1].inFlight.subtract(StatementLanes.crowded, ordering: .relaxed)
             await lanes.close()
             #expect(lanes.adopt(first) == false)
         }

@@ -327,6 +327,55 @@ struct StoreContractTests {
         }
     }
 
+    /// Saves made at once (PostgreSQL sends them as one statement): each fenced on its own lease, each
+    /// result kept and its cost counted, each reservation settled; another job's saves alike.
+    @Test(arguments: StoreKind.available)
+    func savesMadeAtOnceAreEachFencedAndCountedOnce(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            let keys = ["a", "b", "c", "d", "e", "f"]
+            try await enqueue(store, "j", keys, budget: 1)
+            try await enqueue(store, "k", ["z"])
+            let claims = try await claim(store, "j", limit: 6).map(\.claim)
+            #expect(claims.count == 6)
+            let other = try #require(try await claim(store, "k").first?.claim)
+            let reservations = [
+                try #require(try await store.reserveBudget(job: "j", owner: "a", amountUSD: 0.3, limitUSD: 1)),
+                try #require(try await store.reserveBudget(job: "j", owner: "a", amountUSD: 0.3, limitUSD: 1)),
+            ]
+            var saves: [(claim: ItemClaim, result: SavedResult, reservation: BudgetReservation?, held: Bool)] = []
+            for (index, claim) in claims.enumerated() {
+                for persona in ["builder", "skeptic", "founder"] {
+                    let reservation = persona == "builder" && index < 2 ? reservations[index] : nil
+                    saves.append(
+                        (claim, SavedResult(persona: persona, review: "{\"k\": \"\(claim.key)\"}", costUSD: 0.01), reservation, true))
+                }
+                // A save under a lease that is not this one's: nothing kept, nothing counted.
+                let stale = ItemClaim(job: claim.job, key: claim.key, token: claim.token + "-stale")
+                saves.append((stale, SavedResult(persona: "futurist", review: "{}", costUSD: 0.5), nil, false))
+            }
+            saves.append((other, SavedResult(persona: "builder", review: "{}", costUSD: nil), nil, true))
+            let held = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for (index, save) in saves.enumerated() {
+                    group.addTask { (index, try await store.saveResult(save.result, claim: save.claim, settling: save.reservation)) }
+                }
+                var held = [Bool](repeating: false, count: saves.count)
+                for try await (index, isHeld) in group { held[index] = isHeld }
+                return held
+            }
+            #expect(held == saves.map(\.held))
+            for claim in claims {
+                let results = try await store.results(job: "j", key: claim.key)
+                #expect(results.keys.sorted() == ["builder", "founder", "skeptic"])
+                #expect(results["skeptic"] == "{\"k\": \"\(claim.key)\"}")
+            }
+            #expect(try await store.results(job: "k", key: "z").keys.sorted() == ["builder"])
+            #expect(abs(try await store.spent(job: "j") - 0.18) < 1e-9)
+            #expect(try await store.spent(job: "k") == 0)
+            // Both reservations settled: 0.18 spent leaves room for 0.8 (not with 0.6 still reserved).
+            #expect(try await store.reserveBudget(job: "j", owner: "a", amountUSD: 0.8, limitUSD: 1) != nil)
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func theBudgetHoldsAcrossReservations(_ kind: StoreKind) async throws {
         try await kind.with { store in
