@@ -156,7 +156,9 @@ extension PostgresStore {
               INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
               SELECT h.job, h.key, i.persona, i.review, CASE WHEN i.has_cost THEN i.cost END, clock_timestamp()
               FROM held h JOIN input i ON i.n = h.n WHERE i.saves
-              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+              ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
+                created_at = excluded.created_at
+              WHERE batch_result.review IS DISTINCT FROM excluded.review RETURNING cost_usd
             ), spent AS (
               UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
               WHERE name = $1 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)

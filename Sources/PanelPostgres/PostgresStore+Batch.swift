@@ -171,7 +171,9 @@ extension PostgresStore {
 
         /// The save's common table expressions, shared with ``FinishStatement``'s last save (the parameters
         /// named by their placeholders): `released` (the reservation settled), `held` (the item's row locked
-        /// while its lease holds), `inserted` (the result, once, when `saves`), `spent` (the job's spend).
+        /// while its lease holds), `inserted` (the result when `saves`: new, or replacing a different one —
+        /// a persona asked again after it abstained; the same result saved again, a step repeated after
+        /// its connection was lost, changes nothing), `spent` (the job's spend, by what `inserted` wrote).
         static func saving(
             reservation: (job: String, id: String), item: (job: String, key: String, token: String),
             result: (persona: String, review: String, cost: String), saves: String
@@ -185,7 +187,9 @@ extension PostgresStore {
               INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
               SELECT job, key, \(result.persona), \(result.review), \(result.cost), clock_timestamp() FROM held
               WHERE \(saves)
-              ON CONFLICT (job, key, persona) DO NOTHING RETURNING cost_usd
+              ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
+                created_at = excluded.created_at
+              WHERE batch_result.review IS DISTINCT FROM excluded.review RETURNING cost_usd
             ), spent AS (
               UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
               WHERE name = \(item.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)

@@ -191,21 +191,28 @@ extension PanelStore {
     }
 
     /// True while `claim` holds its item's lease; with a result, the result saved too (and its cost
-    /// added to the job's spend) — the lease checked by the insert itself, one statement instead of two,
-    /// as PostgreSQL's save does. Nothing is written when the lease was lost.
+    /// added to the job's spend) — the lease checked by the insert itself, as PostgreSQL's save does.
+    /// Nothing is written when the lease was lost. A result replaces a different one (a persona asked
+    /// again after it abstained: its new answer and cost count); the same result saved again (a step
+    /// repeated) changes nothing and counts nothing — the rule of every store.
     static func holds(_ db: Database, _ claim: ItemClaim, saving result: SavedResult? = nil) throws -> Bool {
-        guard let result else {
-            return try Bool.fetchOne(
+        let leaseHeld = {
+            try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?"),
                 arguments: [claim.job, claim.key, claim.token]) ?? false
         }
+        guard let result else { return try leaseHeld() }
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO batch_result (job, key, persona, review, cost_usd, created_at)
+                INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
                 SELECT job, key, ?, ?, ?, \(now) FROM batch_item WHERE job = ? AND key = ? AND lease_token = ?
+                ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
+                  created_at = excluded.created_at
+                WHERE review IS NOT excluded.review
                 """
         ).execute(arguments: [result.persona, result.review, result.costUSD, claim.job, claim.key, claim.token])
-        guard db.changesCount > 0 else { return false }
+        // Nothing written: the lease lost, or this very result saved already (then the lease decides).
+        guard db.changesCount > 0 else { return try leaseHeld() }
         if let cost = result.costUSD, cost != 0 {
             try db.cachedStatement(sql: "UPDATE batch_job SET spent_usd = spent_usd + ? WHERE name = ?").execute(arguments: [
                 cost, claim.job,

@@ -200,6 +200,25 @@ struct GroupedSavesTests {
             #expect(try await store.results(job: "j", key: "x").keys.sorted() == ["skeptic"])
             #expect(try await store.results(job: "j", key: "y").keys.sorted() == ["builder"])
             #expect(try await store.spent(job: "j") == 0.25)
+            // Saved again: the same result changes nothing; a different one replaces it and its cost counts.
+            let again = [
+                saves[0],
+                GroupedSaves.Save(
+                    result: SavedResult(persona: "skeptic", review: "{\"new\": 1}", costUSD: 0.5), claim: x, reservation: nil),
+            ]
+            #expect(try await PostgresStore.send(again, on: store.lanes) == [true, true])
+            #expect(try await store.results(job: "j", key: "x") == ["skeptic": "{\"new\": 1}"])
+            #expect(try await store.spent(job: "j") == 0.75)
+            // One statement cannot write a row twice: the server refuses it, and its saves go one by one.
+            do {
+                let twice = ["{\"a\": 1}", "{\"b\": 1}"].map {
+                    GroupedSaves.Save(result: SavedResult(persona: "skeptic", review: $0, costUSD: nil), claim: x, reservation: nil)
+                }
+                _ = try await PostgresStore.send(twice, on: store.lanes)
+                Issue.record("one statement wrote a result twice")
+            } catch {
+                #expect(!PostgresStore.mayPassAlone(error))
+            }
 
             let refused =
                 saves.prefix(1) + [

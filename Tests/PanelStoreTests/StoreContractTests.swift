@@ -376,6 +376,33 @@ struct StoreContractTests {
         }
     }
 
+    /// A save repeated (its step retried after a lost connection) is kept once and counted once; a
+    /// persona asked again after it abstained replaces its result, and the new answer's cost counts —
+    /// on every store (PostgreSQL kept the first result and dropped the new answer's cost).
+    @Test(arguments: StoreKind.available)
+    func aRepeatedSaveCountsOnceAndANewAnswerReplacesTheOld(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await enqueue(store, "j", ["x"])
+            let claim = try #require(try await claim(store, "j").first).claim
+            let abstained = SavedResult(persona: "builder", review: #"{"status": "abstained"}"#, costUSD: 0.25)
+            #expect(try await store.saveResult(abstained, claim: claim, settling: nil))
+            #expect(try await store.saveResult(abstained, claim: claim, settling: nil))
+            #expect(try await store.spent(job: "j") == 0.25)
+            let answered = SavedResult(persona: "builder", review: #"{"status": "answered"}"#, costUSD: 0.5)
+            #expect(try await store.saveResult(answered, claim: claim, settling: nil))
+            #expect(try await store.results(job: "j", key: "x") == ["builder": answered.review])
+            #expect(try await store.spent(job: "j") == 0.75)
+            // The same through the finish's last save.
+            let name = try await store.finishItem(
+                claim, name: "X", status: .complete, outcome: .init(), base: "x", lastResult: answered, settling: nil,
+                isTaken: { _ in false }, texts: ["json": "{}"], documents: { [$0 + ".json"] })
+            #expect(name == "x")
+            #expect(try await store.spent(job: "j") == 0.75)
+            // A save under a lease that is gone changes nothing, even with the same result.
+            #expect(try await !store.saveResult(answered, claim: claim, settling: nil))
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func theBudgetHoldsAcrossReservations(_ kind: StoreKind) async throws {
         try await kind.with { store in

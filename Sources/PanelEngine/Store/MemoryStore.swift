@@ -119,7 +119,9 @@ public final class MemoryStore: ReviewStore, Sendable {
             jobs[claim.job]?.items[claim.key]?.leaseToken == claim.token
         }
 
+        /// A result replaces a different one (and its cost counts); the same result again changes nothing.
         mutating func insertResult(job: String, key: String, _ result: SavedResult) {
+            guard jobs[job]?.items[key]?.results[result.persona]?.review != result.review else { return }
             jobs[job]?.items[key]?.results[result.persona] = result
             if let cost = result.costUSD, cost != 0 { jobs[job]?.spentUSD += cost }
         }
