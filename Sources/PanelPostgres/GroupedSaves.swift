@@ -2,11 +2,12 @@ import PanelEngine
 import PostgresNIO
 import Synchronization
 
-/// Saves of one job asked for while another of its saves is on its way to the server, sent together as
-/// one statement (``PostgresStore/SaveManyStatement``): one transaction, one commit — one flush of the
-/// server's write-ahead log — and one round trip for all of them. A worker saves every persona's result
-/// the moment it arrives; a listing's personas answer at about the same moment, and alone each save was
-/// a statement and a commit of its own, the larger part of the database server's CPU per listing.
+/// Saves of one job asked for within ``window`` of each other, or while another of its statements is on
+/// its way to the server, sent together as one statement (``PostgresStore/SaveManyStatement``): one
+/// transaction, one commit — one flush of the server's write-ahead log — and one round trip for all of
+/// them. A worker saves every persona's result the moment it arrives; a listing's personas answer at
+/// about the same moment, and alone each save was a statement and a commit of its own, the larger part
+/// of the database server's CPU per listing.
 ///
 /// The first save to find none of its job's saves under way starts a sender (a task of its own) and waits
 /// like the others; the sender waits ``window`` for the saves of the moment to join, sends everything queued,
