@@ -135,8 +135,8 @@ final class GroupedSaves: Sendable {
 
 extension PostgresStore {
     /// Saves of one job (`$1`) as one statement, each as ``SaveStatement`` saves one: its reservation
-    /// settled, its item's row locked while its lease holds, its result inserted once, the costs of the
-    /// results inserted added to the job's spend — all or nothing, as a statement is. Each item is found by
+    /// settled, its item's row locked while its lease holds, its result kept (``SaveStatement/keepingResult``), the costs of the
+    /// results written added to the job's spend — all or nothing, as a statement is. Each item is found by
     /// its key (a lookup in the primary key a save, not a scan of the job's items: a join let the planner
     /// read every item of the job) and locked in the order of the keys, the order
     /// ``renewLeases(owner:lease:)`` locks a worker's items in, so the two never wait for each other; the
@@ -157,9 +157,7 @@ extension PostgresStore {
               INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
               SELECT h.job, h.key, i.persona, i.review, CASE WHEN i.has_cost THEN i.cost END, clock_timestamp()
               FROM held h JOIN input i ON i.n = h.n WHERE i.saves
-              ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
-                created_at = excluded.created_at
-              WHERE batch_result.review IS DISTINCT FROM excluded.review RETURNING cost_usd
+              \(SaveStatement.keepingResult)
             ), spent AS (
               UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
               WHERE name = $1 AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)

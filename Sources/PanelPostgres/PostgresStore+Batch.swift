@@ -130,11 +130,10 @@ extension PostgresStore {
         return results
     }
 
-    /// One statement, so one round trip (the step a batch takes most, once per persona call): the
-    /// reservation settled, the item's row locked and its lease checked, the result inserted once and its
-    /// cost added to the job's spend — all or nothing, as a statement is. Data-modifying CTEs all run, and
-    /// the insert reads only from `held`, so a lost lease inserts nothing.
-    /// Saves asked for together are sent as one statement (``GroupedSaves``).
+    /// The step a batch takes most, once per persona call: the reservation settled, the item's row locked
+    /// and its lease checked, the result kept and its cost added to the job's spend — all or nothing, in
+    /// one statement with the saves of its job made within a few milliseconds (``GroupedSaves``).
+    /// Data-modifying CTEs all run, and the insert reads only from `held`, so a lost lease inserts nothing.
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
         try await groupedSaves.save(GroupedSaves.Save(result: result, claim: claim, reservation: reservation))
     }
@@ -174,6 +173,14 @@ extension PostgresStore {
         /// while its lease holds), `inserted` (the result when `saves`: new, or replacing a different one —
         /// a persona asked again after it abstained; the same result saved again, a step repeated after
         /// its connection was lost, changes nothing), `spent` (the job's spend, by what `inserted` wrote).
+        /// The rule of every store for a result saved where one is kept: a different one replaces it (its
+        /// cost then counts), the same one changes nothing. Shared with ``SaveManyStatement``.
+        static let keepingResult = """
+            ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
+                created_at = excluded.created_at
+              WHERE batch_result.review IS DISTINCT FROM excluded.review RETURNING cost_usd
+            """
+
         static func saving(
             reservation: (job: String, id: String), item: (job: String, key: String, token: String),
             result: (persona: String, review: String, cost: String), saves: String
@@ -187,9 +194,7 @@ extension PostgresStore {
               INSERT INTO batch_result (job, key, persona, review, cost_usd, created_at)
               SELECT job, key, \(result.persona), \(result.review), \(result.cost), clock_timestamp() FROM held
               WHERE \(saves)
-              ON CONFLICT (job, key, persona) DO UPDATE SET review = excluded.review, cost_usd = excluded.cost_usd,
-                created_at = excluded.created_at
-              WHERE batch_result.review IS DISTINCT FROM excluded.review RETURNING cost_usd
+              \(keepingResult)
             ), spent AS (
               UPDATE batch_job SET spent_usd = spent_usd + (SELECT COALESCE(SUM(cost_usd), 0) FROM inserted)
               WHERE name = \(item.job) AND EXISTS (SELECT 1 FROM inserted WHERE COALESCE(cost_usd, 0) <> 0)

@@ -12,7 +12,7 @@ import Synchronization
 /// 5 ms of CPU) only once statements queue deep enough to need it. With a statement merely overlapping
 /// another, a worker of `bench/workers.sh` signed in on all four lanes; one of its round trips is well
 /// under a millisecond, so waiting behind one or two costs a listing less than a sign-in costs the
-/// worker (a third of its per-listing CPU over a 300-listing run). Only statements that may run
+/// worker (about the CPU of three listings). Only statements that may run
 /// twice belong here (a save inserts once; a finish writes the same row again): one cut off with its
 /// connection, or a lane that cannot connect, sends its statement through the pool, and the lane
 /// connects again when next chosen.
