@@ -57,7 +57,7 @@ final class GroupedSaves: Sendable {
     private let clock: any EngineClock
 
     init(
-        window: Duration = GroupedSaves.window, clock: any EngineClock = ContinuousClock(), deadline: Duration? = StoreDeadline.step,
+        window: Duration = GroupedSaves.window, clock: any EngineClock = EngineExecutor.clock, deadline: Duration? = StoreDeadline.step,
         mayPass: @escaping @Sendable (any Error) -> Bool, send: @escaping @Sendable ([Save]) async throws -> [Bool]
     ) {
         self.window = window

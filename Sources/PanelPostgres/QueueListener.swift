@@ -19,7 +19,7 @@ final class QueueListener: Sendable {
     let clock: any EngineClock
 
     init(
-        channel: String, logger: Logger, clock: any EngineClock = ContinuousClock(),
+        channel: String, logger: Logger, clock: any EngineClock = EngineExecutor.clock,
         connect: @escaping @Sendable () async throws -> PostgresConnection
     ) {
         self.clock = clock

@@ -39,12 +39,15 @@ public enum ExecutorPlan: Sendable, Equatable {
 
     /// Runs `body` where the plan says: for ``eventLoop`` with the loop as its task executor (the tasks it
     /// starts in groups and `async let` inherit it; the engine's unstructured ones take it from
-    /// ``EngineExecutor``), otherwise as it is.
+    /// ``EngineExecutor``) and the loop's clock as the engine's (``EventLoopClock``), otherwise as it is.
     public func run<T: Sendable>(_ body: () async -> T) async -> T {
         guard self == .eventLoop else { return await body() }
-        let executor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let executor = EventLoopTaskExecutor(loop)
         return await EngineExecutor.$preferred.withValue(executor) {
-            await withTaskExecutorPreference(executor) { await body() }
+            await EngineExecutor.$clock.withValue(EventLoopClock(loop: loop)) {
+                await withTaskExecutorPreference(executor) { await body() }
+            }
         }
     }
 }

@@ -85,7 +85,7 @@ public final class BatchDriver: Sendable {
     public init(
         engine: ReviewEngine, store: any ReviewStore, sink: (any DocumentSink)?, options: Options, calls: AsyncSemaphore? = nil,
         owner: String = BatchDriver.makeOwner(), onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in },
-        clock: any EngineClock = ContinuousClock()
+        clock: any EngineClock = EngineExecutor.clock
     ) {
         self.clock = clock
         self.engine = engine

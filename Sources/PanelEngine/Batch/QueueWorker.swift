@@ -81,7 +81,7 @@ public final class QueueWorker: Sendable {
     public init(
         store: any ReviewStore, owner: String = BatchDriver.makeOwner(), calls: AsyncSemaphore? = nil, options: Options,
         onEvent: @escaping @Sendable (EngineEvent) -> Void = { _ in }, leases: LeaseBook? = nil,
-        clock: any EngineClock = ContinuousClock(), driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
+        clock: any EngineClock = EngineExecutor.clock, driver: @escaping @Sendable (JobRecord) async throws -> BatchDriver
     ) {
         self.clock = clock
         self.store = store

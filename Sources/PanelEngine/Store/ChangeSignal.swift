@@ -57,7 +57,7 @@ public final class ChangeSignal: Sendable {
 
     /// Returns once what it watches (`key`, or anything) changed after the call, or after `timeout` on
     /// `clock`, or when the task is cancelled.
-    public func wait(for key: String? = nil, timeout: Duration, clock: any EngineClock = ContinuousClock()) async {
+    public func wait(for key: String? = nil, timeout: Duration, clock: any EngineClock = EngineExecutor.clock) async {
         guard timeout > .zero, !Task.isCancelled else { return }
         // Registered before anything is awaited: a bump from here on is this waiter's.
         let id = state.withLock { state -> UInt64 in

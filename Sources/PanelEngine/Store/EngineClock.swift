@@ -4,14 +4,38 @@ import Synchronization
 /// times. `ContinuousClock` in the product; a ``ManualClock`` in tests, so lease expiry and backoff are
 /// tested by moving time instead of waiting for it. Its instants are the continuous clock's, so a
 /// ``LeaseBook`` or a deadline reads the same whichever clock made it.
-public protocol EngineClock: Clock, Sendable where Instant == ContinuousClock.Instant {}
+///
+/// A command that runs on an event loop (`batch`, `worker`) has its loop's clock (``EngineExecutor/clock``):
+/// its sleeps and timers are the loop's own, with no timer thread to wake and no task per timer.
+public protocol EngineClock: Clock, Sendable where Instant == ContinuousClock.Instant {
+    /// Calls `action` once `delay` has passed on this clock, unless the timer is cancelled first. The
+    /// default is a task that sleeps `delay`.
+    func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> EngineTimer
+}
 
 extension ContinuousClock: EngineClock {}
+
+/// A pending ``EngineClock/schedule(after:_:)``: cancelled before it fires, its action never runs.
+public struct EngineTimer: Sendable {
+    private let stop: @Sendable () -> Void
+
+    public init(cancel: @escaping @Sendable () -> Void) { stop = cancel }
+
+    public func cancel() { stop() }
+}
 
 extension EngineClock {
     /// Sleeps `duration` on this clock (cancellation ends it early, without an error).
     public func pause(for duration: Duration) async {
         try? await sleep(until: now.advanced(by: duration), tolerance: nil)
+    }
+
+    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> EngineTimer {
+        let task = Task(executorPreference: EngineExecutor.preferred) {
+            await pause(for: delay)
+            if !Task.isCancelled { action() }
+        }
+        return EngineTimer { task.cancel() }
     }
 }
 

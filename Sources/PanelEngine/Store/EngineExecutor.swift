@@ -4,4 +4,8 @@
 /// `ExecutorPlan` (PanelRuntime) for `batch` and `worker`: nil elsewhere, and a task then starts as any does.
 public enum EngineExecutor {
     @TaskLocal public static var preferred: (any TaskExecutor)?
+
+    /// The clock the engine's waits and deadlines run on unless a caller gives one (a test's
+    /// ``ManualClock``): the continuous clock, or the event loop's for `batch` and `worker`.
+    @TaskLocal public static var clock: any EngineClock = ContinuousClock()
 }

@@ -22,7 +22,7 @@ public final class MemoryStore: ReviewStore, Sendable {
 
     public var location: String { "memory" }
 
-    public init(clock: any EngineClock = ContinuousClock(), now: Date = Date()) {
+    public init(clock: any EngineClock = EngineExecutor.clock, now: Date = Date()) {
         self.clock = clock
         self.origin = clock.now
         self.wallOrigin = now.timeIntervalSince1970

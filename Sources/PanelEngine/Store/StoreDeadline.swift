@@ -14,12 +14,12 @@ public enum StoreDeadline {
     /// Runs `operation`, or throws ``Exceeded`` after `limit` on `clock` (the operation is cancelled and left to end
     /// on its own: an operation that ignores cancellation is not waited for). No limit: just runs it.
     public static func run<T: Sendable>(
-        limit: Duration? = step, clock: any EngineClock = ContinuousClock(), _ operation: @escaping @Sendable () async throws -> T
+        limit: Duration? = step, clock: any EngineClock = EngineExecutor.clock, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard let limit else { return try await operation() }
         let outcome = Mutex<CheckedContinuation<T, any Error>?>(nil)
         let work = Mutex<Task<Void, Never>?>(nil)
-        let timer = Mutex<Task<Void, Never>?>(nil)
+        let timer = Mutex<EngineTimer?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 outcome.withLock { $0 = continuation }
@@ -39,12 +39,11 @@ public enum StoreDeadline {
                         do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
                     }
                 }
-                timer.withLock {
-                    $0 = Task(executorPreference: EngineExecutor.preferred) {
-                        await clock.pause(for: limit)
-                        if !Task.isCancelled { finish(.failure(Exceeded())) }
-                    }
-                }
+                // The clock's own timer (the event loop's, in a worker), not a task of its own.
+                let deadline = clock.schedule(after: limit) { finish(.failure(Exceeded())) }
+                timer.withLock { $0 = deadline }
+                // Answered before its timer was kept: the timer would only fire into nothing later.
+                if outcome.withLock({ $0 == nil }) { deadline.cancel() }
             }
         } onCancel: {
             let continuation = outcome.withLock { state -> CheckedContinuation<T, any Error>? in
