@@ -81,7 +81,9 @@ public final class PostgresStore: ReviewStore, Sendable {
         if location.sslMode == .verifyFull { configuration.options.tlsServerName = location.host }
         let client = PostgresClient(configuration: configuration)
         self.client = client
-        self.runner = Task { await client.run() }
+        // The pool's own work (handing out connections, its timers) runs where the command's does — a
+        // worker's event loop — so a statement through the pool does not wake a thread of Swift's pool.
+        self.runner = Task(executorPreference: EngineExecutor.preferred) { await client.run() }
         var logger = Logger(label: "panel-postgres")
         logger.logLevel = .critical
         self.logger = logger
