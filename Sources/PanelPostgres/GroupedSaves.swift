@@ -41,10 +41,8 @@ final class GroupedSaves: Sendable {
 
     /// The most saves one statement holds (a bound on its size and on how long its locks are held).
     static let largest = 64
-    /// How long a save waits for company when none of its job's is under way. With 3 workers × 32 calls
-    /// in flight (`bench/workers.sh`) a statement held 1.15 saves without a wait, 2.1 with 5 ms and 3.1
-    /// with 10 ms; the listing's end waits for its saves, so its documents come up to 10 ms later.
-    static let window: Duration = .milliseconds(10)
+    /// How long a save waits for company when none of its job's is under way (``SaveGrouping``).
+    static let window = SaveGrouping.window
 
     private let state = Mutex(State())
     /// Sends saves of one job as one statement; each save's lease held or not, in order.

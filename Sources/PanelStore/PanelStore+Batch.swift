@@ -286,7 +286,7 @@ extension PanelStore: ReviewStore {
     }
 
     public func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool {
-        try await grouped.write { db in
+        try await grouped.write(waitingForCompany: true) { db in
             try Self.deleteReservation(db, reservation)
             return try Self.holds(db, claim, saving: result)
         }

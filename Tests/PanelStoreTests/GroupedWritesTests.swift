@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PanelEngine
 import Synchronization
 import Testing
 
@@ -144,5 +145,28 @@ struct GroupedWritesTests {
         // The store goes on writing.
         try await store.grouped.write { db in try db.execute(sql: "INSERT INTO t VALUES (9)") }
         #expect(try rows(store) == [0, 9])
+    }
+
+    /// A persona's result that takes the lead waits ``SaveGrouping/window`` (on the store's clock) for the
+    /// other personas' saves, which join its transaction; any other write goes at once.
+    @Test func aSaveThatLeadsWaitsTheWindowForCompany() async throws {
+        let store = try store()
+        let clock = ManualClock()
+        let grouped = GroupedWrites(pool: store.pool, window: .milliseconds(10), clock: clock)
+        try await grouped.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
+        #expect(grouped.counts == (transactions: 1, writes: 1))
+        #expect(clock.asked.isEmpty)
+
+        let first = Task { try await grouped.write(waitingForCompany: true) { db in try db.execute(sql: "INSERT INTO t VALUES (2)") } }
+        await clock.until { $0.deadlines == [.milliseconds(10)] }
+        let second = Task { try await grouped.write(waitingForCompany: true) { db in try db.execute(sql: "INSERT INTO t VALUES (3)") } }
+        let finish = Task { try await grouped.write { db in try db.execute(sql: "INSERT INTO t VALUES (4)") } }
+        while grouped.queuedCount < 2 { await Task.yield() }
+        #expect(try rows(store) == [1])
+        clock.advance(by: .milliseconds(10))
+        for task in [first, second, finish] { try await task.value }
+        #expect(try rows(store) == [1, 2, 3, 4])
+        #expect(grouped.counts == (transactions: 2, writes: 4))
+        #expect(SaveGrouping.window == .milliseconds(10))
     }
 }

@@ -328,70 +328,83 @@ public final class BatchDriver: Sendable {
         var lost = false
         var unreachable: String?
         let saved = results
-        await pipeline.fanOut(
-            listings, skip: { index, persona in saved[Self.resultKey(index, persona.id)] != nil },
-            admit: { index, persona, panel -> Slot? in
-                let listing = listings[index]
-                guard let slot = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
-                // No paid call for an item this worker may no longer hold (paused past its lease, cut off
-                // from the store): whoever holds it now asks this persona.
-                guard isLive() else {
+        // A result's save runs beside the others' (the next result need not wait for it): a listing's
+        // personas answer within milliseconds of each other, and their saves then reach the store together
+        // (``SaveGrouping``). The item's end waits for every save.
+        let lostSaving = SavesLost()
+        await withTaskGroup(of: Void.self) { saves in
+            await pipeline.fanOut(
+                listings, skip: { index, persona in saved[Self.resultKey(index, persona.id)] != nil },
+                admit: { index, persona, panel -> Slot? in
+                    let listing = listings[index]
+                    guard let slot = await self.reserve(listing: listing, persona: persona, panel: panel) else { return nil }
+                    // No paid call for an item this worker may no longer hold (paused past its lease, cut off
+                    // from the store): whoever holds it now asks this persona.
+                    guard isLive() else {
+                        self.semaphore.release()
+                        self.state.withLock { $0.inFlight -= 1 }
+                        if let held = slot.reservation { await self.detached { try await self.store.releaseBudget(held) } }
+                        return nil
+                    }
+                    onAsk(persona, listing)
+                    return slot
+                },
+                called: { _, result in
                     self.semaphore.release()
-                    self.state.withLock { $0.inFlight -= 1 }
-                    if let held = slot.reservation { await self.detached { try await self.store.releaseBudget(held) } }
-                    return nil
-                }
-                onAsk(persona, listing)
-                return slot
-            },
-            called: { _, result in
-                self.semaphore.release()
-                self.settle(cost: result.costUSD)
-            },
-            onResult: { index, _, result, slot in
-                onResult(result, listings[index])
-                let reservation = slot.reservation
-                // A call cut short because this process is stopping is no answer: the persona is asked again
-                // by whoever takes the item next.
-                if Task.isCancelled, case .abstained = result.outcome {
-                    if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
-                    return
-                }
-                // Out of this host's reach: no result kept; the item goes back for another worker to ask.
-                if giveBackUnreachable, result.backendUnreachable {
-                    unreachable = unreachable ?? result.backend ?? "the backend"
-                    if let reservation { try? await store.releaseBudget(reservation) }
-                    return
-                }
-                if lost {
-                    if result.review != nil { self.unsaved(claim) }
-                    if let reservation { try? await store.releaseBudget(reservation) }
-                    return
-                }
-                let key = Self.resultKey(index, result.persona.id)
-                results[key] = result
-                guard let review = try? ReviewDocument.Review(result: result).canonicalText() else {
-                    if let reservation { try? await store.releaseBudget(reservation) }
-                    return
-                }
-                let saved = SavedResult(persona: key, review: review, costUSD: result.costUSD)
-                if wanted.allSatisfy({ results[$0] != nil }) {
-                    last = (saved, reservation)
-                } else {
-                    do {
-                        lost =
-                            !(try await EngineTraces.step("save result") {
-                                try await retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) }
-                            })
-                        if lost, result.review != nil { self.unsaved(claim) }
-                    } catch {
-                        // Not saved: a rerun asks this persona again. The item itself goes on.
-                        onEvent(.problem("\(claim.key): cannot save \(saved.persona)'s result in \(store.location): \(error)"))
+                    self.settle(cost: result.costUSD)
+                },
+                onResult: { index, _, result, slot in
+                    onResult(result, listings[index])
+                    let reservation = slot.reservation
+                    // A call cut short because this process is stopping is no answer: the persona is asked again
+                    // by whoever takes the item next.
+                    if Task.isCancelled, case .abstained = result.outcome {
+                        if let reservation { await detached { try await self.store.releaseBudget(reservation) } }
+                        return
+                    }
+                    // Out of this host's reach: no result kept; the item goes back for another worker to ask.
+                    if giveBackUnreachable, result.backendUnreachable {
+                        unreachable = unreachable ?? result.backend ?? "the backend"
+                        if let reservation { try? await store.releaseBudget(reservation) }
+                        return
+                    }
+                    if lost || lostSaving.isSet {
                         if result.review != nil { self.unsaved(claim) }
                         if let reservation { try? await store.releaseBudget(reservation) }
+                        return
                     }
-                }
-            })
+                    let key = Self.resultKey(index, result.persona.id)
+                    results[key] = result
+                    guard let review = try? ReviewDocument.Review(result: result).canonicalText() else {
+                        if let reservation { try? await store.releaseBudget(reservation) }
+                        return
+                    }
+                    let saved = SavedResult(persona: key, review: review, costUSD: result.costUSD)
+                    if wanted.allSatisfy({ results[$0] != nil }) {
+                        last = (saved, reservation)
+                    } else {
+                        let answered = result.review != nil
+                        saves.addTask {
+                            do {
+                                let held = try await EngineTraces.step("save result") {
+                                    try await self.retrying { try await self.store.saveResult(saved, claim: claim, settling: reservation) }
+                                }
+                                if !held {
+                                    lostSaving.set()
+                                    if answered { self.unsaved(claim) }
+                                }
+                            } catch {
+                                // Not saved: a rerun asks this persona again. The item itself goes on.
+                                self.onEvent(
+                                    .problem("\(claim.key): cannot save \(saved.persona)'s result in \(self.store.location): \(error)"))
+                                if answered { self.unsaved(claim) }
+                                if let reservation { try? await self.store.releaseBudget(reservation) }
+                            }
+                        }
+                    }
+                })
+        }
+        if lostSaving.isSet { lost = true }
         return Asked(results: results, last: last, lost: lost, unreachable: unreachable)
     }
 
@@ -554,4 +567,11 @@ public final class BatchDriver: Sendable {
         state.withLock { $0.done += 1 }
         onEvent(.listingFinished(key: claim.key, name: listing.name, status: complete ? status : .failed))
     }
+}
+
+/// Set by a save of an item's result that found the item's lease lost.
+private final class SavesLost: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
