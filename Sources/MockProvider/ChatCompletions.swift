@@ -84,6 +84,120 @@ struct ChatCompletions: Sendable {
         var model = payload["model"] as? String ?? configuration.model
         if case .gemini(_, let name) = format { model = name }
 
+        // The answer is made before the wait, not after it: made after, the mock's own work (the answer,
+        // its JSON) came on top of the latency — with 64 calls in flight on two cores a 100 ms answer took
+        // 102.3–102.7 ms on average, 101.7–101.8 ms made before (docs/benchmarks.md).
+        func reply() throws -> Response {
+            switch fault {
+            case .rateLimited?:
+                return rateLimited(format: format)
+            case .serverError?:
+                return serverError(format: format)
+            case .unavailable? where format.isAnthropic:
+                // Anthropic's overload status.
+                return json(
+                    HTTPResponse.Status(code: 529, reasonPhrase: "Overloaded"),
+                    MockRules.anthropicError("overloaded_error", "Overloaded"))
+            case .unavailable?:
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "text/html"],
+                    body: .init(byteBuffer: ByteBuffer(string: "<html><body>upstream unavailable</body></html>")))
+            case .connectionReset?:
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in throw Reset() })
+            case .malformedBody?:
+                return json(.ok, #"{"id": "chatcmpl-x", "choices": [ {"message": "#)
+            case .truncatedStream? where !stream:
+                return json(.ok, #"{"id": "chatcmpl-x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assis"#)
+            case .truncatedStream?, nil:
+                break
+            }
+
+            let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash, repeat: attempt)
+            let reportedModel = cannedModel ?? model
+            let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
+            let completionTokens: Int
+            if case .inflated(let tokens) = configuration.usageReport {
+                completionTokens = tokens
+            } else {
+                completionTokens = max(1, text.utf8.count / 4)
+            }
+            let reportsUsage = configuration.usageReport != .omitted
+            let usage = (input: promptTokens, output: completionTokens)
+            switch format {
+            case .openai: break
+            case .anthropic:
+                return MockWire.anthropic(
+                    text: text, model: reportedModel, usage: usage, stream: stream,
+                    toolUse: payload["tools"] != nil
+                        ? MockRules(format: format, payload: payload, request: request).forcedTool ?? "tool" : nil,
+                    truncate: fault == .truncatedStream)
+            case .ollama:
+                return MockWire.ollama(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
+            case .gemini:
+                return MockWire.gemini(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
+            }
+            let id = "chatcmpl-" + hash.prefix(12)
+            if !stream {
+                var body: [String: Any] = [
+                    "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
+                    "choices": [
+                        [
+                            "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()], "logprobs": NSNull(),
+                            "finish_reason": "stop",
+                        ]
+                    ],
+                    "system_fingerprint": "fp_mock",
+                ]
+                if reportsUsage {
+                    body["usage"] = [
+                        "prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+                        "total_tokens": promptTokens + completionTokens,
+                    ]
+                }
+                var extra: HTTPFields = [:]
+                if let remaining = configuration.rateLimitRemaining {
+                    extra[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(remaining)
+                }
+                return json(.ok, MockJSON.text(body), extra: extra)
+            }
+            let includeUsage = (payload["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
+            let pieces = Self.pieces(text, size: 24)
+            let truncateAt = fault == .truncatedStream ? pieces.count / 2 : nil
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    for (index, piece) in pieces.enumerated() {
+                        if index == truncateAt { throw Reset() }
+                        let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": piece] : ["content": piece]
+                        let chunk: [String: Any] = [
+                            "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                            "choices": [["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": NSNull()]],
+                        ]
+                        try await writer.write(Self.event(chunk))
+                        if index == 0, configuration.streamStall > .zero { try await Task.sleep(for: configuration.streamStall) }
+                        if configuration.streamChunkInterval > .zero { try await Task.sleep(for: configuration.streamChunkInterval) }
+                    }
+                    try await writer.write(
+                        Self.event([
+                            "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                            "choices": [["index": 0, "delta": [String: Any](), "logprobs": NSNull(), "finish_reason": "stop"]],
+                        ]))
+                    if includeUsage, reportsUsage {
+                        try await writer.write(
+                            Self.event([
+                                "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
+                                "choices": [Any](),
+                                "usage": [
+                                    "prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+                                    "total_tokens": promptTokens + completionTokens,
+                                ],
+                            ]))
+                    }
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    try await writer.finish(nil)
+                })
+        }
+        let response = try reply()
         // Wait in small steps so a stopping server can release its handlers, each step to an absolute
         // deadline: relative steps added every step's timer overshoot to the latency (100 ms was ~110).
         let clock = ContinuousClock()
@@ -91,112 +205,7 @@ struct ChatCompletions: Sendable {
         while clock.now < deadline && !stats.isShuttingDown {
             try? await clock.sleep(until: min(deadline, clock.now + .milliseconds(20)), tolerance: .zero)
         }
-        switch fault {
-        case .rateLimited?:
-            return rateLimited(format: format)
-        case .serverError?:
-            return serverError(format: format)
-        case .unavailable? where format.isAnthropic:
-            // Anthropic's overload status.
-            return json(
-                HTTPResponse.Status(code: 529, reasonPhrase: "Overloaded"),
-                MockRules.anthropicError("overloaded_error", "Overloaded"))
-        case .unavailable?:
-            return Response(
-                status: .serviceUnavailable, headers: [.contentType: "text/html"],
-                body: .init(byteBuffer: ByteBuffer(string: "<html><body>upstream unavailable</body></html>")))
-        case .connectionReset?:
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in throw Reset() })
-        case .malformedBody?:
-            return json(.ok, #"{"id": "chatcmpl-x", "choices": [ {"message": "#)
-        case .truncatedStream? where !stream:
-            return json(.ok, #"{"id": "chatcmpl-x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assis"#)
-        case .truncatedStream?, nil:
-            break
-        }
-
-        let (text, cannedModel) = MockAnswers(configuration: configuration).answer(messages: messages, bodyHash: hash, repeat: attempt)
-        let reportedModel = cannedModel ?? model
-        let promptTokens = max(1, messages.compactMap { $0["content"] as? String }.reduce(0) { $0 + $1.utf8.count } / 4)
-        let completionTokens: Int
-        if case .inflated(let tokens) = configuration.usageReport {
-            completionTokens = tokens
-        } else {
-            completionTokens = max(1, text.utf8.count / 4)
-        }
-        let reportsUsage = configuration.usageReport != .omitted
-        let usage = (input: promptTokens, output: completionTokens)
-        switch format {
-        case .openai: break
-        case .anthropic:
-            return MockWire.anthropic(
-                text: text, model: reportedModel, usage: usage, stream: stream,
-                toolUse: payload["tools"] != nil ? MockRules(format: format, payload: payload, request: request).forcedTool ?? "tool" : nil,
-                truncate: fault == .truncatedStream)
-        case .ollama:
-            return MockWire.ollama(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
-        case .gemini:
-            return MockWire.gemini(text: text, model: reportedModel, usage: usage, stream: stream, truncate: fault == .truncatedStream)
-        }
-        let id = "chatcmpl-" + hash.prefix(12)
-        if !stream {
-            var body: [String: Any] = [
-                "id": id, "object": "chat.completion", "created": 1_764_000_000, "model": reportedModel,
-                "choices": [
-                    [
-                        "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()], "logprobs": NSNull(),
-                        "finish_reason": "stop",
-                    ]
-                ],
-                "system_fingerprint": "fp_mock",
-            ]
-            if reportsUsage {
-                body["usage"] = [
-                    "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
-                ]
-            }
-            var extra: HTTPFields = [:]
-            if let remaining = configuration.rateLimitRemaining {
-                extra[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(remaining)
-            }
-            return json(.ok, MockJSON.text(body), extra: extra)
-        }
-        let includeUsage = (payload["stream_options"] as? [String: Any])?["include_usage"] as? Bool ?? false
-        let pieces = Self.pieces(text, size: 24)
-        let truncateAt = fault == .truncatedStream ? pieces.count / 2 : nil
-        return Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-            body: ResponseBody { writer in
-                for (index, piece) in pieces.enumerated() {
-                    if index == truncateAt { throw Reset() }
-                    let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": piece] : ["content": piece]
-                    let chunk: [String: Any] = [
-                        "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
-                        "choices": [["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": NSNull()]],
-                    ]
-                    try await writer.write(Self.event(chunk))
-                    if index == 0, configuration.streamStall > .zero { try await Task.sleep(for: configuration.streamStall) }
-                    if configuration.streamChunkInterval > .zero { try await Task.sleep(for: configuration.streamChunkInterval) }
-                }
-                try await writer.write(
-                    Self.event([
-                        "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
-                        "choices": [["index": 0, "delta": [String: Any](), "logprobs": NSNull(), "finish_reason": "stop"]],
-                    ]))
-                if includeUsage, reportsUsage {
-                    try await writer.write(
-                        Self.event([
-                            "id": id, "object": "chat.completion.chunk", "created": 1_764_000_000, "model": reportedModel,
-                            "choices": [Any](),
-                            "usage": [
-                                "prompt_tokens": promptTokens, "completion_tokens": completionTokens,
-                                "total_tokens": promptTokens + completionTokens,
-                            ],
-                        ]))
-                }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                try await writer.finish(nil)
-            })
+        return response
     }
 
     /// The conversation as `[{role, content}]`, system message first, whatever the format.

@@ -120,4 +120,22 @@ struct StrictMockTests {
             #expect(error.kind == .overloaded && error.status == 529, "\(error)")
         }
     }
+
+    /// The mock makes its answer before it waits out the latency (so its own work does not lengthen
+    /// the latency a benchmark declares), but never answers sooner: an answer and a fault alike come
+    /// no earlier than the latency after the request.
+    @Test func answersAndFaultsComeNoSoonerThanTheLatency() async throws {
+        for faults in [MockProviderConfiguration.FaultRates(), .init(rateLimited: 1)] {
+            var configuration = MockProviderConfiguration()
+            configuration.latency = .milliseconds(300)
+            configuration.faults = faults
+            try await MockProvider.withServer(configuration) { handle in
+                let clock = ContinuousClock()
+                let start = clock.now
+                let response = try await post(handle, "/v1/chat/completions", #"{"model": "m", \#(Self.messages)}"#)
+                #expect(clock.now - start >= .milliseconds(300))
+                #expect(response.status == (faults.rateLimited > 0 ? 429 : 200))
+            }
+        }
+    }
 }
