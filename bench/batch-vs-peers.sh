@@ -11,7 +11,9 @@
 # gateway's work and not the disk's: on the reference machine's ext4 (no journal) the kernel spends
 # 0.24–0.42 ms of CPU creating each new file (it scans the inodes deleted in the last minutes), which
 # would be up to a quarter of panel's figure and vary with what was deleted before the run. Each run
-# also times panel with its files on the disk (${TMPDIR:-/tmp}), reported on a row of its own.
+# also times panel with its files on the disk (${TMPDIR:-/tmp}), reported on a row of its own, and the
+# floor: a client that does nothing but the HTTP (bench/floor_driver.py) — the wall any client could
+# reach with this mock on this machine, against which the others' walls are read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listings=${1:-500}; concurrency=${2:-64}; latency=${3:-100}; runs=${4:-3}
@@ -35,6 +37,7 @@ for run in $(seq "$runs"); do
   LITELLM_LOCAL_MODEL_COST_MAP=True "$venv/bin/python" bench/litellm_driver.py "$base" "$((listings * 4))" "$concurrency" \
     > "$tmp/litellm.$run.json"
   RUST_LOG=error "$venv/bin/python" bench/tensorzero_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/tensorzero.$run.json"
+  python3 bench/floor_driver.py "$base" "$((listings * 4))" "$concurrency" > "$tmp/floor.$run.json"
 done
 python3 - "$tmp" "$runs" "$((listings * 4))" "$concurrency" "$latency" "$(dirname "$disk")" <<'PY'
 import json, statistics, sys
@@ -42,12 +45,12 @@ tmp, runs, calls, concurrency, latency = sys.argv[1], int(sys.argv[2]), int(sys.
 ideal = calls * latency / 1000 / concurrency
 print(f"{calls} calls, concurrency {concurrency}, mock {latency:.0f} ms (ideal {ideal:.2f} s), {runs} run(s) each, alternating")
 print(f"panel's store and documents in {tmp.rsplit('/', 1)[0]}; the 'on disk' row's in {sys.argv[6]}")
-rows = {"panel batch": [], "LiteLLM Router": [], "TensorZero (embedded)": [], "panel batch, on disk": []}
+rows = {"panel batch": [], "LiteLLM Router": [], "TensorZero (embedded)": [], "panel batch, on disk": [], "floor (HTTP only)": []}
 for run in range(1, runs + 1):
     for name, file in (("panel batch", "time"), ("panel batch, on disk", "disk")):
         wall, user, sys_, rss = map(float, open(f"{tmp}/{file}.{run}").read().split())
         rows[name].append((wall, (user + sys_) / calls * 1000, 0))
-    for name, file in (("LiteLLM Router", "litellm"), ("TensorZero (embedded)", "tensorzero")):
+    for name, file in (("LiteLLM Router", "litellm"), ("TensorZero (embedded)", "tensorzero"), ("floor (HTTP only)", "floor")):
         r = json.load(open(f"{tmp}/{file}.{run}.json"))
         rows[name].append((r["wall_s"], r["cpu_s"] / calls * 1000, r["failed"]))
     print(f"run {run}: " + "; ".join(
@@ -56,6 +59,11 @@ for run in range(1, runs + 1):
 medians = {name: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for name, v in rows.items()}
 for name, (wall, cpu) in medians.items():
     print(f"{name:22}: wall {wall:.2f} s ({wall / ideal:.2f}× ideal), CPU {cpu:.3f} ms/call (median)")
+# The peers' and the floor's walls count from their first call; panel's is its whole process (start,
+# store, documents, summary, exit). The floor is a client doing nothing but HTTP (bench/floor_driver.py):
+# the most any client could reach on this machine with this mock.
+print(f"wall over the floor (HTTP only), medians: " + ", ".join(
+    f"{name} {medians[name][0] / medians['floor (HTTP only)'][0]:.3f}×" for name in ("panel batch", "TensorZero (embedded)", "LiteLLM Router")))
 panel = medians["panel batch"][1]
 for name in ("LiteLLM Router", "TensorZero (embedded)"):
     print(f"CPU per call, panel ÷ {name}: 1/{medians[name][1] / panel:.1f}")
