@@ -1,6 +1,5 @@
 import Foundation
 import PanelRuntime
-import Synchronization
 
 /// Plain progress on stderr: a line per finished persona, then a summary. Never touches stdout.
 struct ProgressLines: Sendable {
@@ -66,7 +65,7 @@ struct ProgressLines: Sendable {
 /// when interrupted.
 func withInterruptHandler<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T? {
     let task = Task { await body() }
-    let interrupted = InterruptFlag()
+    let interrupted = OnceFlag()
     let watch = SignalWatch([SIGINT]) { _ in
         interrupted.set()
         task.cancel()
@@ -74,10 +73,4 @@ func withInterruptHandler<T: Sendable>(_ body: @escaping @Sendable () async -> T
     let value = await task.value
     watch.cancel()
     return interrupted.isSet ? nil : value
-}
-
-final class InterruptFlag: Sendable {
-    private let state = Mutex(false)
-    func set() { state.withLock { $0 = true } }
-    var isSet: Bool { state.withLock { $0 } }
 }

@@ -2,7 +2,6 @@ public import AsyncHTTPClient
 public import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// The one HTTP stack every provider adapter shares, with one connection pool per process: whole
 /// answers from plain `http://` servers (local and in-cluster model servers) go through
@@ -140,7 +139,7 @@ public struct HTTPTransport: Sendable {
         backend: String,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let expired = DeadlineFlag()
+        let expired = OnceFlag()
         let task = Task { try await body() }
         let timer = client.eventLoopGroup.any().scheduleTask(in: TimeAmount(limit)) {
             expired.set()
@@ -158,13 +157,6 @@ public struct HTTPTransport: Sendable {
             throw error
         }
     }
-}
-
-/// Set once, by the deadline timer.
-final class DeadlineFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The body of a streamed answer: byte chunks as they arrive, with network errors classified.

@@ -331,7 +331,8 @@ public final class BatchDriver: Sendable {
         // A result's save runs beside the others' (the next result need not wait for it): a listing's
         // personas answer within milliseconds of each other, and their saves then reach the store together
         // (``SaveGrouping``). The item's end waits for every save.
-        let lostSaving = SavesLost()
+        // Raised by a save that found the item's lease lost.
+        let lostSaving = OnceFlag()
         await withTaskGroup(of: Void.self) { saves in
             await pipeline.fanOut(
                 listings, skip: { index, persona in saved[Self.resultKey(index, persona.id)] != nil },
@@ -575,11 +576,4 @@ public final class BatchDriver: Sendable {
         state.withLock { $0.done += 1 }
         onEvent(.listingFinished(key: claim.key, name: listing.name, status: complete ? status : .failed))
     }
-}
-
-/// Set by a save of an item's result that found the item's lease lost.
-private final class SavesLost: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
 }
