@@ -12,9 +12,9 @@ import NIOPosix
 /// reference machine (docs/benchmarks.md): the same batch of 2,000 calls used about a fifth less CPU and
 /// a worker a fifth to a third less, at the same wall time; with the mock answering at once a batch was
 /// no slower. The price: one thread does a process's calls and store steps, so a batch uses one core
-/// for them (a call costs well under a millisecond of it); more workers use more cores. A finished
-/// listing's documents are made and written on Swift's pool beside it (`BatchDriver.finish`), so the
-/// loop stays free for the answers.
+/// for them (a call costs well under a millisecond of it); more workers use more cores. A batch's
+/// finished listing has its documents made and written on Swift's pool beside it (`BatchDriver.finish`),
+/// so the loop stays free for the answers.
 ///
 /// Every other command keeps Swift's own executor and a loop per core — `serve` answers many clients
 /// at once. `NIO_SINGLETON_GROUP_LOOP_COUNT` in the environment still sets the number of loops.

@@ -519,11 +519,14 @@ public final class BatchDriver: Sendable {
         // a worker without `--out` renders JSON alone.
         let json = DocumentFormat.json.fileExtension
         let wanted = Set(sink == nil ? [.json] : options.formats + [.json])
-        // The document, its claims check and its renderings, and below its files, are made on Swift's pool,
-        // not on the event loop a batch or a worker runs on: a millisecond and more of work a listing that
-        // held up every answer read meanwhile (the next call of a slot waited for it), on a loop with a
-        // core beside it. `bench/batch-vs-peers.sh`'s batch: wall 3.39–3.42 → 3.34–3.39 s, CPU the same.
-        let texts = await withTaskExecutorPreference(globalConcurrentExecutor) {
+        // A batch writing documents makes them (the document, its claims check, its renderings, and below
+        // its files) on Swift's pool, not on the event loop it runs on: a millisecond and more of work a
+        // listing that held up every answer read meanwhile (a slot's next call waited for it), with a core
+        // idle beside the loop. `bench/batch-vs-peers.sh`'s batch: wall 3.39–3.42 → 3.34–3.39 s, CPU the
+        // same. A worker (no documents but the JSON) keeps it on its loop: several workers share the cores
+        // already, and the hand-over cost them CPU (`bench/workers.sh`: workers and server +25–35% a listing).
+        let documentsExecutor: (any TaskExecutor)? = sink == nil ? nil : globalConcurrentExecutor
+        let texts = await withTaskExecutorPreference(documentsExecutor) {
             var document = await EngineTraces.step("document") { engine.document(run) }
             await checkClaims(&document, claim: claim, isLive: isLive)
             var rendered: [String: String] = [:]
@@ -566,7 +569,7 @@ public final class BatchDriver: Sendable {
         var complete = true
         if let sink {
             let templates = engine.settings.templates
-            let written = await withTaskExecutorPreference(globalConcurrentExecutor) {
+            let written = await withTaskExecutorPreference(documentsExecutor) {
                 DocumentWriter.write(name: name, texts: texts, formats: formats, to: sink, templates: templates, source: claim.key)
             }
             for failure in written.failures { onEvent(.problem("\(claim.key): \(failure.reason)")) }
