@@ -6,11 +6,9 @@ what the mock and the kernel add to each round), not a client: the other rows' w
 Prints wall time and this process's CPU time. Used by bench/batch-vs-peers.sh."""
 import asyncio, json, resource, sys, time
 from urllib.parse import urlsplit
+from peer_prompts import personas, system, user
 
 base_url, calls, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-personas = ["Builder", "Skeptic", "Founder", "Futurist"]
-system = "You are the {} on a panel that drafts reviews of software tools for an editorial site. " + "Weigh the tool carefully. " * 60
-user = "<listing>\nName: Tool {}\nDescription:\nTool number {} does one thing well for teams that need it.\n</listing>\n" + "Answer with only the JSON object. " * 60
 target = urlsplit(base_url.rstrip("/") + "/chat/completions")
 
 

@@ -4,14 +4,12 @@ import asyncio, json, resource, sys, time
 
 import litellm
 from litellm import Router
+from peer_prompts import personas, system, user
 
 base_url, calls, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 litellm.suppress_debug_info = True
 router = Router(model_list=[{"model_name": "mock", "litellm_params": {"model": "openai/mock", "api_base": base_url, "api_key": "unused"}}],
                 num_retries=0)
-personas = ["Builder", "Skeptic", "Founder", "Futurist"]
-system = "You are the {} on a panel that drafts reviews of software tools for an editorial site. " + "Weigh the tool carefully. " * 60
-user = "<listing>\nName: Tool {}\nDescription:\nTool number {} does one thing well for teams that need it.\n</listing>\n" + "Answer with only the JSON object. " * 60
 
 
 async def one(i, semaphore):

@@ -5,11 +5,9 @@ The same prompts and call shape as bench/litellm_driver.py. Used by bench/batch-
 import asyncio, json, os, resource, sys, tempfile, time
 
 from tensorzero import AsyncTensorZeroGateway
+from peer_prompts import personas, system, user
 
 base_url, calls, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-personas = ["Builder", "Skeptic", "Founder", "Futurist"]
-system = "You are the {} on a panel that drafts reviews of software tools for an editorial site. " + "Weigh the tool carefully. " * 60
-user = "<listing>\nName: Tool {}\nDescription:\nTool number {} does one thing well for teams that need it.\n</listing>\n" + "Answer with only the JSON object. " * 60
 
 config = f"""
 [models.mock]
