@@ -10,8 +10,8 @@ import Synchronization
 /// of the database server's CPU per listing.
 ///
 /// The first save to find none of its job's saves under way starts a sender (a task of its own) and waits
-/// like the others; the sender waits ``window`` for the saves of the moment to join, sends everything queued,
-/// resumes each caller with its own outcome — whether its item's lease held — then sends what queued
+/// like the others; the sender waits the ``window`` (while it is open) for the saves of the moment to join,
+/// sends everything queued, resumes each caller with its own outcome — whether its item's lease held — then sends what queued
 /// meanwhile, until nothing is left. A save is as durable as before: its caller returns only after the
 /// statement holding it committed. When a statement of several fails and asking again may not cure it
 /// (the server refused it, not a lost connection), its saves are sent one by one so only the save at
@@ -50,16 +50,14 @@ final class GroupedSaves: Sendable {
     /// Whether a statement that failed with `error` may succeed when sent again as it was.
     private let mayPass: @Sendable (any Error) -> Bool
     private let deadline: Duration?
-    /// How long the first save of a quiet moment waits for others before it is sent.
-    let window: Duration
-    private let clock: any EngineClock
+    /// How long the first save of a quiet moment waits for others before it is sent, and whether it waits now.
+    let window: SaveWindow
 
     init(
         window: Duration = GroupedSaves.window, clock: any EngineClock = EngineExecutor.clock, deadline: Duration? = StoreDeadline.step,
         mayPass: @escaping @Sendable (any Error) -> Bool, send: @escaping @Sendable ([Save]) async throws -> [Bool]
     ) {
-        self.window = window
-        self.clock = clock
+        self.window = SaveWindow(length: window, clock: clock)
         self.deadline = deadline
         self.mayPass = mayPass
         self.send = send
@@ -87,7 +85,7 @@ final class GroupedSaves: Sendable {
     private func drain(_ job: String) async {
         // The saves of a moment come over a few milliseconds (the answers of a wave of calls are read one
         // after another): the first waits for the window so they go as one.
-        if window > .zero { await clock.pause(for: window) }
+        await window.wait()
         while let batch = next(job) {
             let saves = batch.map(\.save)
             do {

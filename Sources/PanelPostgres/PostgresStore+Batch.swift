@@ -138,6 +138,8 @@ extension PostgresStore {
         try await groupedSaves.save(GroupedSaves.Save(result: result, claim: claim, reservation: reservation))
     }
 
+    public func savesMayWait(_ mayWait: Bool) { groupedSaves.window.setOpen(mayWait) }
+
     /// Sends saves of one job as one statement: ``SaveStatement`` for one (its plan is the simpler), else
     /// ``SaveManyStatement``. Whether each save's lease held, in order.
     static func send(_ saves: [GroupedSaves.Save], on lanes: StatementLanes) async throws -> [Bool] {

@@ -14,8 +14,8 @@ import Synchronization
 /// transaction runs queue and suspend — their thread goes on with other tasks — and when it commits, the
 /// leader resumes them with their outcomes and hands the lead to the first caller queued since. A caller
 /// that takes the lead yields once first (the tasks ready by then may join) and waits for nothing else —
-/// but a persona's result saved in a quiet moment waits ``SaveGrouping/window``, for the other personas of
-/// its listing (with the yield alone a transaction held 1.15 writes in `bench/batch-vs-peers.sh`). A
+/// but a persona's result saved in a quiet moment waits ``SaveGrouping/window`` (while the ``SaveWindow`` is
+/// open), for the other personas of its listing (with the yield alone a transaction held 1.15 writes in `bench/batch-vs-peers.sh`). A
 /// committed result is as durable as before (the same WAL and `synchronous = NORMAL`); each caller returns
 /// only after the transaction holding its work committed.
 final class GroupedWrites: Sendable {
@@ -51,14 +51,12 @@ final class GroupedWrites: Sendable {
 
     private let state = Mutex(State())
     private let pool: DatabasePool
-    /// How long a save that takes the lead waits for company (``write(waitingForCompany:_:)``).
-    let window: Duration
-    private let clock: any EngineClock
+    /// The wait of a save that takes the lead (``write(waitingForCompany:_:)``), and whether it waits now.
+    let window: SaveWindow
 
     init(pool: DatabasePool, window: Duration = SaveGrouping.window, clock: any EngineClock = EngineExecutor.clock) {
         self.pool = pool
-        self.window = window
-        self.clock = clock
+        self.window = SaveWindow(length: window, clock: clock)
     }
 
     /// How many callers wait for the transaction under way to commit.
@@ -67,7 +65,8 @@ final class GroupedWrites: Sendable {
     var counts: (transactions: Int, writes: Int) { state.withLock { ($0.transactions, $0.writes) } }
 
     /// Runs `body` in a write transaction, with whatever other callers ask for meanwhile; a caller
-    /// `waitingForCompany` (a persona's result) that takes the lead first waits ``window`` for them.
+    /// `waitingForCompany` (a persona's result) that takes the lead first waits the ``window`` for them
+    /// (while it is open).
     func write<T: Sendable>(waitingForCompany: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let outcome = Outcome<T>()
         let entry = Entry(
@@ -93,11 +92,8 @@ final class GroupedWrites: Sendable {
             // event loop) nothing else could queue while this task holds the thread, and every save would be
             // a transaction of its own; a yield waits for no time and no other write. A listing's personas
             // answer a few milliseconds apart: their saves wait for each other.
-            if waitingForCompany && window > .zero {
-                await clock.pause(for: window)
-            } else {
-                await Task.yield()
-            }
+            let waited = waitingForCompany ? await window.wait() : false
+            if !waited { await Task.yield() }
         } else {
             leads = await withUnsafeContinuation { continuation in
                 let leadsNow = state.withLock { state in

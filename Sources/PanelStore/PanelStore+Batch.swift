@@ -292,6 +292,8 @@ extension PanelStore: ReviewStore {
         }
     }
 
+    public func savesMayWait(_ mayWait: Bool) { grouped.window.setOpen(mayWait) }
+
     public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) throws {
         guard !names.isEmpty else { return }
         try writeTransaction { db in

@@ -171,6 +171,36 @@ struct QueueClockTests {
         }
     }
 
+    /// A worker whose look at the queue finds nothing left to claim tells its store that saves wait for no
+    /// company (``SaveWindow``: the listings in flight are the last, and the window would only put off their
+    /// end); claiming again, it opens the window again.
+    @Test func aWorkerThatFindsNothingToClaimShutsTheSaveWindowAndClaimingOpensIt() async throws {
+        let workspace = try Workspace()
+        let clock = ManualClock()
+        let store = MemoryStore(clock: clock)
+        var mock = MockProviderConfiguration()
+        mock.latency = .seconds(120)  // the listings stay in flight
+        try await MockProvider.withServer(mock) { handle in
+            let engine = try helper.engine(helper.mockConfiguration(handle.baseURL))
+            _ = try await enqueue(store, engine, clock: clock, workspace: workspace)
+            let worker = makeWorker(store, engine, clock: clock, owner: "w1")
+            #expect(store.saveWindow.isOpen)
+            let run = Task { try await worker.run() }
+            await until { handle.stats.snapshot.chatRequests == 4 }
+            let limit = ContinuousClock.now + .seconds(30)
+            while store.saveWindow.isOpen && ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(!store.saveWindow.isOpen, "the worker found the queue empty and left the window open")
+            // Another listing queued: the worker claims it, and saves wait for company again.
+            let driver = BatchDriver(engine: engine, store: store, sink: nil, options: .init(job: "j"), clock: clock)
+            _ = try await driver.enqueue(BatchInputs(paths: [try helper.listing(workspace, "Tool 2")]))
+            while !store.saveWindow.isOpen && ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(store.saveWindow.isOpen, "the worker claimed and left the window shut")
+            #expect(worker.leases.liveCount == 2)
+            run.cancel()
+            _ = try? await run.value
+        }
+    }
+
     /// A worker bound to one job claims beyond its free slots (one claim for several listings) and starts
     /// those listings as slots free; stopped, it gives back the ones it did not start, no attempt counted.
     @Test func aWorkerBoundToAJobClaimsAheadAndGivesBackWhatItDidNotStart() async throws {

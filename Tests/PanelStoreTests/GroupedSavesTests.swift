@@ -154,6 +154,21 @@ struct GroupedSavesTests {
         #expect(server.statements.withLock { $0.map(Set.init) } == [["a", "b", "c"]])
     }
 
+    /// While the window is shut (the worker found nothing left to claim), the first save goes at once.
+    @Test
+    func whileTheWindowIsShutTheFirstSaveGoesAtOnce() async throws {
+        let server = Server()
+        server.open()
+        let clock = ManualClock()
+        let saves = GroupedSaves(window: .milliseconds(10), clock: clock, deadline: nil, mayPass: { _ in true }) {
+            try await server.send($0)
+        }
+        saves.window.setOpen(false)
+        #expect(try await saves.save(Self.save("j", "a")))
+        #expect(clock.asked.isEmpty)
+        #expect(server.statements.withLock { $0.map(Set.init) } == [["a"]])
+    }
+
     /// No statement holds more than ``GroupedSaves/largest`` saves.
     @Test
     func aStatementHoldsAtMostTheLargestGroup() async throws {

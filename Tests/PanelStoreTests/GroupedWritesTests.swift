@@ -169,4 +169,24 @@ struct GroupedWritesTests {
         #expect(grouped.counts == (transactions: 2, writes: 4))
         #expect(SaveGrouping.window == .milliseconds(10))
     }
+
+    /// While the window is shut (the worker found nothing left to claim), a save that leads waits for no
+    /// company: it commits at once, with what queued meanwhile; opened again, saves wait again.
+    @Test func whileTheWindowIsShutASaveThatLeadsGoesAtOnce() async throws {
+        let store = try store()
+        let clock = ManualClock()
+        let grouped = GroupedWrites(pool: store.pool, window: .milliseconds(10), clock: clock)
+        grouped.window.setOpen(false)
+        try await grouped.write(waitingForCompany: true) { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
+        #expect(try rows(store) == [1])
+        #expect(clock.asked.isEmpty)
+
+        grouped.window.setOpen(true)
+        let waiting = Task { try await grouped.write(waitingForCompany: true) { db in try db.execute(sql: "INSERT INTO t VALUES (2)") } }
+        await clock.until { $0.deadlines == [.milliseconds(10)] }
+        #expect(try rows(store) == [1])
+        clock.advance(by: .milliseconds(10))
+        try await waiting.value
+        #expect(try rows(store) == [1, 2])
+    }
 }

@@ -74,6 +74,9 @@ public final class QueueWorker: Sendable {
         /// when the worker stops (`givingBack`, awaited before `run` returns).
         var ahead: [QueuedClaim] = []
         var givingBack: Task<Void, Never>?
+        /// The last look at the queue found nothing to claim: the listings in flight are the last for now,
+        /// and their saves wait for no company (``SaveWindow``).
+        var foundNone = false
     }
 
     /// `driver` makes the driver of a job the first time one of its listings is claimed (the
@@ -206,6 +209,12 @@ public final class QueueWorker: Sendable {
                         await clock.pause(for: RetryPolicy.storeOutage.backoff(after: outage))
                         continue
                     }
+                    let foundNone = claims.isEmpty
+                    let changed = state.withLock { state -> Bool in
+                        defer { state.foundNone = foundNone }
+                        return state.foundNone != foundNone
+                    }
+                    if changed { store.savesMayWait(!foundNone) }
                     for _ in claims.count..<taken { slots.release() }
                     for claim in claims {
                         guard let driver = await driver(for: claim.claim.job) else {

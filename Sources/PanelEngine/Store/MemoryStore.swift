@@ -19,6 +19,9 @@ public final class MemoryStore: ReviewStore, Sendable {
     /// Wakes readers of a review's events.
     let reviewEventsAppended = ChangeSignal()
     let failing = Mutex(false)
+    /// Saves here wait for no company (each is a step of its own); the window keeps what a worker said
+    /// (``savesMayWait(_:)``), as the stores that group saves do.
+    public let saveWindow = SaveWindow()
 
     public var location: String { "memory" }
 
@@ -364,6 +367,8 @@ public final class MemoryStore: ReviewStore, Sendable {
             return true
         }
     }
+
+    public func savesMayWait(_ mayWait: Bool) { saveWindow.setOpen(mayWait) }
 
     public func finishItem(
         _ claim: ItemClaim, name: String, status: BatchItem.Status, outcome: BatchItem.Outcome, base: String,

@@ -98,6 +98,11 @@ public protocol ResultStore: Sendable {
     /// False when the lease was lost: nothing was written.
     func saveResult(_ result: SavedResult, claim: ItemClaim, settling reservation: BudgetReservation?) async throws -> Bool
 
+    /// Whether a save may wait ``SaveGrouping/window`` for others to share its commit: a worker says no
+    /// when its look at the queue found nothing left to claim, and yes when it claims again
+    /// (``SaveWindow``). A store that groups no saves ignores it.
+    func savesMayWait(_ mayWait: Bool)
+
     /// Records the listing finished — its document name (the one it has, or the first of `base`,
     /// `base-2`… not used by another item nor `isTaken`), status, outcome, its documents' text by file
     /// extension (kept in the store, replacing an earlier run's, so any machine can export them) and the
@@ -119,6 +124,8 @@ public protocol ResultStore: Sendable {
 }
 
 extension ResultStore {
+    public func savesMayWait(_ mayWait: Bool) {}
+
     /// Every document kept for a job, each read in full.
     public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
         try await forEachDocument(job: job, wanted: { _, _ in true }, body)
