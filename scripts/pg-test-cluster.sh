@@ -30,10 +30,15 @@ dir=$(mktemp -d /tmp/panel-pg.XXXXXX)
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20)
 printf '%s\n' "$password" > "$dir/pw"
 [ "$(id -u)" = 0 ] && chown -R postgres "$dir"
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 run "$bin/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pw" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-run "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200" start >/dev/null \
-  || { cat "$dir/server.log" >&2; exit 1; }
+# A free port, asked of the kernel and let go: something else (a test's mock on a random port) may take it
+# before the server binds it, so a start that fails is tried again on another port.
+for attempt in 1 2 3 4 5; do
+  rm -f "$dir/server.log"
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  run "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200" start >/dev/null && break
+  grep -q "Address already in use" "$dir/server.log" && [ "$attempt" -lt 5 ] || { cat "$dir/server.log" >&2; exit 1; }
+done
 echo "export PANEL_TEST_POSTGRES_URL='postgres://postgres:$password@127.0.0.1:$port/postgres' PANEL_PG_DIR='$dir'"

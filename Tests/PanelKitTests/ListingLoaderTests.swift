@@ -177,6 +177,11 @@ struct EncodedListingTests {
             let decoded = try JSONDecoder().decode(Listing.self, from: Data(text.utf8))
             #expect(Listing(encoded: text) == decoded)
             #expect(Listing(encoded: text) == listing)
+            // The project's writer writes what Foundation's encoder does (slashes left as they are).
+            let foundation = JSONEncoder()
+            foundation.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            #expect(listing.encoded == String(decoding: try foundation.encode(listing), as: UTF8.self))
+            #expect(Listing(encoded: listing.encoded) == listing)
         }
         // Nulls read as absent, as the decoder reads them.
         let nulls = #"{"name":"N","description":"D","source":"s","tagline":null,"url":null}"#

@@ -142,16 +142,13 @@ public final class BatchDriver: Sendable {
             total.requeued += result.requeued
             chunk.removeAll(keepingCapacity: true)
         }
-        // JSON: Foundation both ways — a listing is Codable, written here and read (BatchDriver.work, the review job, the web page) by JSONDecoder.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         for (position, row) in inputs.enumerated() {
             switch row.listing {
             case .success(let listing):
                 if let warning = ListingLoader.unknownFieldsWarning(listing) { onEvent(.problem(warning)) }
                 names.append((row.key, Slug.make(listing.name)))
                 chunk.append(
-                    QueuedListing(key: row.key, position: position, listing: String(decoding: try encoder.encode(listing), as: UTF8.self)))
+                    QueuedListing(key: row.key, position: position, listing: listing.encoded))
             case .failure(let error):
                 onEvent(.problem(error.description))
                 state.withLock { $0.failed += 1 }

@@ -58,6 +58,26 @@ public struct Listing: Sendable, Hashable, Codable {
 }
 
 extension Listing {
+    /// The JSON its `Codable` form writes — keys sorted, absent fields left out — as a listing is queued in
+    /// the store (``init(encoded:)`` reads it back), written by the project's writer: Foundation's encoder
+    /// was most of queuing a batch's listings, all of it before the first call.
+    public var encoded: String {
+        var writer = JSONTextWriter(pretty: false, capacity: 256 + description.utf8.count)
+        writer.object { fields in
+            fields.field("bestFor", ifPresent: bestFor)
+            fields.field("category", ifPresent: category)
+            fields.field("community", ifPresent: community)
+            fields.field("description", description)
+            fields.field("entry", ifPresent: entry)
+            fields.field("name", name)
+            fields.field("pricing", ifPresent: pricing)
+            fields.field("source", source)
+            fields.field("tagline", ifPresent: tagline)
+            fields.field("url", ifPresent: url)
+        }
+        return writer.text
+    }
+
     /// A listing from the JSON its `Codable` form writes (a listing queued in the store), read by the
     /// project's JSON reader — Foundation's decoder took about a tenth of a listing's own work in a batch.
     /// The same keys (``CodingKeys``) and rules: `name`, `description` and `source` text, the rest text,

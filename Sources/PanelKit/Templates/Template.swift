@@ -255,6 +255,12 @@ struct TemplateParser {
 
     init(source: [UInt8]) { self.source = source }
 
+    static let opener = Array("{{".utf8)
+    static let closer = Array("}}".utf8)
+    static let tripleCloser = Array("}}}".utf8)
+    /// Tags that stand alone on their line leave no blank line behind.
+    static let standaloneKinds = Array("#^/!%".utf8)
+
     mutating func parse() throws(TemplateSyntaxError) -> [Template.Node] {
         /// An open section (the bottom one is the template itself).
         struct Frame {
@@ -262,7 +268,9 @@ struct TemplateParser {
             var name = ""
             var inverted = false
             var nodes: [Template.Node] = []
-            var line = 0
+            /// Where its tag opens: its line is counted only for an error (counting it for every section
+            /// read the template from its start again at each one).
+            var offset = 0
         }
         var frames = [Frame()]
         /// The text from `position` (where the last tag ended) to `end`, if any.
@@ -271,22 +279,21 @@ struct TemplateParser {
                 frames[frames.count - 1].nodes.append(.text(String(decoding: source[position..<end], as: UTF8.self)))
             }
         }
-        while let open = find("{{", from: position) {
+        while let open = find(Self.opener, from: position) {
             var kind: UInt8 = 0
             var contentStart = open + 2
             if contentStart < source.count, "{&#^/!%>=<$".utf8.contains(source[contentStart]) {
                 kind = source[contentStart]
                 contentStart += 1
             }
-            let closer: [UInt8] = kind == UInt8(ascii: "{") ? Array("}}}".utf8) : Array("}}".utf8)
+            let closer = kind == UInt8(ascii: "{") ? Self.tripleCloser : Self.closer
             guard let close = find(closer, from: contentStart) else {
                 throw TemplateSyntaxError(line: line(at: open), problem: "a tag opened with '{{' is never closed")
             }
             let name = String(decoding: source[contentStart..<close], as: UTF8.self).trimmedWhitespace()
             var tagEnd = close + closer.count
-            let standaloneKinds: [UInt8] = Array("#^/!%".utf8)
             var tagStart = open
-            if standaloneKinds.contains(kind), let (lineStart, lineEnd) = standaloneLine(tagStart: open, tagEnd: tagEnd) {
+            if Self.standaloneKinds.contains(kind), let (lineStart, lineEnd) = standaloneLine(tagStart: open, tagEnd: tagEnd) {
                 tagStart = lineStart
                 tagEnd = lineEnd
             }
@@ -295,7 +302,7 @@ struct TemplateParser {
             switch kind {
             case UInt8(ascii: "#"), UInt8(ascii: "^"):
                 guard !name.isEmpty else { throw TemplateSyntaxError(line: line(at: open), problem: "a section tag has no name") }
-                frames.append(Frame(path: path, name: name, inverted: kind == UInt8(ascii: "^"), line: line(at: open)))
+                frames.append(Frame(path: path, name: name, inverted: kind == UInt8(ascii: "^"), offset: open))
             case UInt8(ascii: "/"):
                 let frame = frames.removeLast()
                 guard !frames.isEmpty, frame.name == name else {
@@ -318,7 +325,7 @@ struct TemplateParser {
         emitText(source.count, into: &frames)
         guard frames.count == 1, let root = frames.first else {
             let open = frames[frames.count - 1]
-            throw TemplateSyntaxError(line: open.line, problem: "section {{#\(open.name)}} is never closed")
+            throw TemplateSyntaxError(line: line(at: open.offset), problem: "section {{#\(open.name)}} is never closed")
         }
         return root.nodes
     }
@@ -336,8 +343,6 @@ struct TemplateParser {
         if source[end] == UInt8(ascii: "\r"), end + 1 < source.count, source[end + 1] == UInt8(ascii: "\n") { return (start, end + 2) }
         return nil
     }
-
-    func find(_ needle: String, from start: Int) -> Int? { find(Array(needle.utf8), from: start) }
 
     func find(_ needle: [UInt8], from start: Int) -> Int? {
         guard needle.count <= source.count else { return nil }
