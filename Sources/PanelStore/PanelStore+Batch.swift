@@ -178,15 +178,21 @@ extension PanelStore {
             return name
         }
         let used = try db.cachedStatement(sql: "SELECT COUNT(*) > 0 FROM batch_name WHERE job = ? AND name = ?")
-        var candidate = base
-        var counter = 2
-        while try Bool.fetchOne(used, arguments: [job, candidate]) == true || isTaken(candidate) {
-            candidate = "\(base)-\(counter)"
-            counter += 1
-        }
+        let candidate = try name(base) { try Bool.fetchOne(used, arguments: [job, $0]) == true || isTaken($0) }
         try db.cachedStatement(sql: "INSERT INTO batch_name (job, name, key) VALUES (?, ?, ?)").execute(arguments: [
             job, candidate, key,
         ])
+        return candidate
+    }
+
+    /// `base`, or the first of `base-2`, `base-3`… not `used`: the one naming rule.
+    static func name(_ base: String, used: (String) throws -> Bool) rethrows -> String {
+        var candidate = base
+        var counter = 2
+        while try used(candidate) {
+            candidate = "\(base)-\(counter)"
+            counter += 1
+        }
         return candidate
     }
 
@@ -297,7 +303,21 @@ extension PanelStore: ReviewStore {
     public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) throws {
         guard !names.isEmpty else { return }
         try writeTransaction { db in
-            for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+            // A job without names yet (a new batch's first step): nothing to look up in the store — each
+            // name is chosen among those reserved in this step, two statements a listing fewer (they were
+            // most of queuing a listing). Otherwise each as ``reserveName`` chooses it.
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM batch_name WHERE job = ?)", arguments: [job]) == false else {
+                for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+                return
+            }
+            let insert = try db.cachedStatement(sql: "INSERT INTO batch_name (job, name, key) VALUES (?, ?, ?)")
+            var named = Set<String>()
+            var used = Set<String>()
+            for (key, base) in names where named.insert(key).inserted {  // a key given twice keeps its first name
+                let name = Self.name(base) { used.contains($0) || isTaken($0) }
+                used.insert(name)
+                try insert.execute(arguments: [job, name, key])
+            }
         }
     }
 

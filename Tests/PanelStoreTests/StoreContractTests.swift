@@ -286,6 +286,28 @@ struct StoreContractTests {
         }
     }
 
+    /// A new job's first names, chosen in one step, follow the rule names chosen one by one follow: a
+    /// name taken on disk is skipped, collisions count on, and a key given twice keeps its first name;
+    /// a name reserved later takes the first free in the store (what was taken on disk then is not now).
+    @Test(arguments: StoreKind.available)
+    func aNewJobsNamesSkipWhatIsTakenAndAKeyKeepsItsFirstName(_ kind: StoreKind) async throws {
+        try await kind.with { store in
+            _ = try await store.enqueue(
+                job: "j", settings: nil, budgetUSD: nil,
+                listings: ["a", "b", "c", "d"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") }, retry: false)
+            try await store.reserveNames(
+                job: "j", [("a", "tool"), ("b", "tool"), ("a", "other"), ("c", "tool")], isTaken: { $0 == "tool-2" })
+            try await store.reserveNames(job: "j", [("d", "tool"), ("a", "other")], isTaken: { _ in false })
+            var names: [String: String] = [:]
+            for claim in try await claim(store, "j", owner: "o", limit: 10) {
+                names[claim.claim.key] = try await store.finishItem(
+                    claim.claim, name: "Tool", status: .complete, outcome: .init(), base: "tool", lastResult: nil,
+                    settling: nil, isTaken: { _ in false }, texts: [:], documents: { ["\($0).md"] })
+            }
+            #expect(names == ["a": "tool", "b": "tool-3", "c": "tool-4", "d": "tool-2"])
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func namesItemsAndCountsFollowTheInput(_ kind: StoreKind) async throws {
         try await kind.with { store in
