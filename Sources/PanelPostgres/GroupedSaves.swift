@@ -11,13 +11,13 @@ import Synchronization
 ///
 /// The first save to find none of its job's saves under way starts a sender (a task of its own) and waits
 /// like the others; the sender waits the ``window`` (while it is open) for the saves of the moment to join,
-/// sends everything queued, resumes each caller with its own outcome — whether its item's lease held — then sends what queued
-/// meanwhile, until nothing is left. A save is as durable as before: its caller returns only after the
-/// statement holding it committed. When a statement of several fails and asking again may not cure it
-/// (the server refused it, not a lost connection), its saves are sent one by one so only the save at
-/// fault fails; a failure that may pass (a lost connection, the server restarting) fails them all at
-/// once — each caller retries its own step. Saves of different jobs are never grouped: a statement locks
-/// one job's row at most, so two statements never wait for each other's job rows.
+/// sends everything queued, resumes each caller with its own outcome — whether its item's lease held —
+/// then sends what queued meanwhile, until nothing is left. A save is as durable as before: its caller
+/// returns only after the statement holding it committed. When a statement of several fails and asking
+/// again may not cure it (the server refused it, not a lost connection), its saves are sent one by one so
+/// only the save at fault fails; a failure that may pass (a lost connection, the server restarting) fails
+/// them all at once — each caller retries its own step. Saves of different jobs are never grouped: a
+/// statement locks one job's row at most, so two statements never wait for each other's job rows.
 final class GroupedSaves: Sendable {
     struct Save: Sendable {
         var result: SavedResult?

@@ -15,9 +15,9 @@ import Synchronization
 /// leader resumes them with their outcomes and hands the lead to the first caller queued since. A caller
 /// that takes the lead yields once first (the tasks ready by then may join) and waits for nothing else —
 /// but a persona's result saved in a quiet moment waits ``SaveGrouping/window`` (while the ``SaveWindow`` is
-/// open), for the other personas of its listing (with the yield alone a transaction held 1.15 writes in `bench/batch-vs-peers.sh`). A
-/// committed result is as durable as before (the same WAL and `synchronous = NORMAL`); each caller returns
-/// only after the transaction holding its work committed.
+/// open), for the other personas of its listing (with the yield alone a transaction held 1.15 writes in
+/// `bench/batch-vs-peers.sh`). A committed result is as durable as before (the same WAL and
+/// `synchronous = NORMAL`); each caller returns only after the transaction holding its work committed.
 final class GroupedWrites: Sendable {
     /// One caller's work, its outcome and where it waits.
     private final class Entry: @unchecked Sendable {
