@@ -138,10 +138,14 @@ struct PlainHTTP1ClientTests {
         let target = try #require(PlainHTTP1Client.Target("http://127.0.0.1:8080/v1/chat/completions"))
         #expect(target.host == "127.0.0.1" && target.port == 8080 && target.path == "/v1/chat/completions")
         #expect(target.authority == "127.0.0.1:8080")
+        // An IP address is connected to as it is; a name is resolved at each connect.
+        #expect(target.address?.ipAddress == "127.0.0.1" && target.address?.port == 8080)
         let bare = try #require(PlainHTTP1Client.Target("HTTP://Example.com"))
         #expect(bare.host == "Example.com" && bare.port == 80 && bare.path == "/")
+        #expect(bare.address == nil)
         let six = try #require(PlainHTTP1Client.Target("http://[::1]:9/x?y=1"))
         #expect(six.host == "::1" && six.port == 9 && six.path == "/x?y=1" && six.authority == "[::1]:9")
+        #expect(six.address?.ipAddress == "::1" && six.address?.port == 9)
         let query = try #require(PlainHTTP1Client.Target("http://h?k=v"))
         #expect(query.path == "/?k=v")
         for url in [
@@ -258,6 +262,20 @@ struct PlainHTTP1ClientTests {
         #expect(request.lowercased().contains("host: 127.0.0.1:\(server.port)\r\n"))
         #expect(request.contains("authorization: Bearer k\r\n"))
         #expect(request.hasSuffix("\r\n\r\n{\"q\":1}"))
+        client.shutdownIdle()
+        await server.close()
+    }
+
+    /// A server named by its host name (not an IP address) is reached through the resolver.
+    @Test func aServerNamedByItsHostNameIsReached() async throws {
+        let server = try await ScriptedHTTPServer { _ in .init(bytes: Self.ok("{}")) }
+        let client = PlainHTTP1Client()
+        let target = try #require(PlainHTTP1Client.Target("http://localhost:\(server.port)/v1/chat/completions"))
+        #expect(target.address == nil)
+        let response = try await client.post(target, headers: [], body: Data("{}".utf8), backend: "local", timeout: .seconds(120))
+        #expect(response.status == 200)
+        let request = try #require(server.requests.withLock { $0.first })
+        #expect(request.contains("host: localhost:\(server.port)\r\n"))
         client.shutdownIdle()
         await server.close()
     }

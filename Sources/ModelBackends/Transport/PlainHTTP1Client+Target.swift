@@ -1,3 +1,5 @@
+import NIOCore
+
 extension PlainHTTP1Client {
     /// Where a plain-HTTP URL points.
     struct Target: Sendable, Hashable {
@@ -9,6 +11,9 @@ extension PlainHTTP1Client {
         var authority: String
         /// The request line and fixed headers (``PlainHTTP1Client/requestPrefix(path:authority:)``).
         var requestPrefix: [UInt8]
+        /// The address to connect to when the host is an IP address (`127.0.0.1`, `[::1]`): no resolver is
+        /// asked. A name is resolved at each connect, as NIO does (its answers may change).
+        var address: SocketAddress?
 
         /// `http://host[:port][/path][?query]`; nil for anything else (https, user info, fragments),
         /// which AsyncHTTPClient handles.
@@ -50,6 +55,7 @@ extension PlainHTTP1Client {
             self.path = path
             self.authority = String(authority)
             self.requestPrefix = PlainHTTP1Client.requestPrefix(path: path, authority: self.authority)
+            self.address = try? SocketAddress(ipAddress: self.host, port: port)
         }
 
         var key: String { "\(host):\(port)" }

@@ -230,7 +230,15 @@ final class PlainHTTP1Client: Sendable {
                 }
             }
         do {
-            return Pooled(try await bootstrap.connect(host: target.host, port: target.port).get())
+            // An IP address is connected to directly; a name goes through NIO's resolver and Happy Eyeballs
+            // (a resolver query on another thread and timers, per connect).
+            let channel =
+                if let address = target.address {
+                    try await bootstrap.connect(to: address).get()
+                } else {
+                    try await bootstrap.connect(host: target.host, port: target.port).get()
+                }
+            return Pooled(channel)
         } catch ChannelError.connectTimeout where deadline <= .now() {
             release(target.key, nil, reusable: false)
             throw Failure.timedOut
