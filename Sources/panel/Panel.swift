@@ -36,47 +36,55 @@ struct Panel: AsyncParsableCommand {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
-        // `batch` and `worker` run their tasks on the event loop their sockets use (ExecutorPlan says why).
+        // `batch` and `worker` run their tasks on the event loop their sockets use (ExecutorPlan says why);
+        // the loop starts on its own thread while the command line is parsed.
         let plan = ExecutorPlan(arguments: CommandLine.arguments)
         plan.prepare()
         let done = DispatchSemaphore(value: 0)
         let code = Atomic<Int32>(0)
         Task.detached {
-            code.store(await plan.run { await run() }, ordering: .relaxed)
+            code.store(await run(on: plan), ordering: .relaxed)
             done.signal()
         }
         done.wait()
         Foundation.exit(code.load(ordering: .relaxed))
     }
 
-    /// The command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64.
-    static func run() async -> Int32 {
+    /// The command line with panel's exit codes: usage errors exit 2, not ArgumentParser's 64. Parsed
+    /// where the task started; run where the plan says.
+    static func run(on plan: ExecutorPlan) async -> Int32 {
         // A reader that went away (`panel review … | head -1`) makes writes fail with EPIPE, reported like any
         // other failed write, instead of killing the process.
         signal(SIGPIPE, SIG_IGN)
-        let code: Int32
         do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
+            let command = try parseAsRoot()
+            let ran: Result<Void, any Error> = await plan.run {
+                do {
+                    if var command = command as? any AsyncParsableCommand {
+                        try await command.run()
+                    } else {
+                        var command = command
+                        try command.run()
+                    }
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
             }
-            code = 0
+            try ran.get()
+            return 0
         } catch let exit as ExitCode {
-            code = exit.rawValue
+            return exit.rawValue
         } catch {
             let status = exitCode(for: error)
             let message = fullMessage(for: error)
             if status == .success {
                 print(message)
-                code = 0
-            } else {
-                if !message.isEmpty { try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8)) }
-                code = status == .validationFailure ? PanelExit.usage.rawValue : status.rawValue
+                return 0
             }
+            if !message.isEmpty { try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8)) }
+            return status == .validationFailure ? PanelExit.usage.rawValue : status.rawValue
         }
-        return code
     }
 }
 

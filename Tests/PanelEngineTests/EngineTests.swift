@@ -207,6 +207,30 @@ struct EngineTests {
         #expect(reread == direct)
         for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
     }
+    /// Queuing names listings after what the output directory holds, read in one pass (not asked name by
+    /// name): a file an earlier run left keeps its name and the new listing takes the next one.
+    @Test func queuingReadsTheOutputDirectoryOnceForNames() async throws {
+        let workspace = try Workspace()
+        let paths = try (0..<3).map { try listing(workspace, "Tool \($0)") }
+        let out = workspace.file("out")
+        let sink = DirectorySink(path: out)
+        _ = try sink.prepare()
+        try "kept".write(toFile: out + "/tool-1.md", atomically: true, encoding: .utf8)
+        #expect(sink.occupied() == [out + "/tool-1.md"])
+        #expect(DirectorySink(path: workspace.file("missing")).occupied() == nil)
+        try await MockProvider.withServer { handle in
+            let engine = try engine(mockConfiguration(handle.baseURL))
+            let counting = ListingSink(sink)
+            let batch = BatchDriver(engine: engine, store: MemoryStore(), sink: counting, options: .init(job: "out", formats: [.markdown]))
+            _ = try await batch.enqueue(BatchInputs(paths: paths))
+            #expect(counting.asked == 0)
+            #expect(try await batch.drain() == false)
+            let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+            #expect(files == ["tool-0.md", "tool-1-2.md", "tool-1.md", "tool-2.md"])
+            #expect(try String(contentsOfFile: out + "/tool-1.md", encoding: .utf8) == "kept")
+        }
+    }
+
     /// The export at a batch's end looks in the sink only when some finished listing's documents were
     /// not written by this run. A run that wrote every listing asks the sink about nothing beyond the names
     /// it reserved; listings a worker (no sink) finished are exported, every format of each.
@@ -295,6 +319,24 @@ struct AbstentionAccountingTests {
         #expect(result.attempts == 1)
         #expect(failing.calls.next("all") == 2)  // one call was made before this
     }
+}
+
+/// A directory sink that lists its files at once, and counts how often it is asked about one address.
+final class ListingSink: DocumentSink {
+    let counting: CountingSink
+    var asked: Int { counting.asked }
+    init(_ base: DirectorySink) { counting = CountingSink(base) }
+    var location: String { counting.location }
+    func prepare() throws -> Int { try counting.prepare() }
+    func address(name: String, format: DocumentFormat) -> String { counting.address(name: name, format: format) }
+    func address(file: String) -> String { counting.address(file: file) }
+    func exists(_ address: String) -> Bool { counting.exists(address) }
+    func occupied() -> Set<String>? { counting.base.occupied() }
+    func write(_ text: String, to address: String) throws { try counting.write(text, to: address) }
+    func write(to address: String, _ body: (AtomicFile.Writer) async throws -> Void) async throws {
+        try await counting.write(to: address, body)
+    }
+    func remove(_ address: String) { counting.remove(address) }
 }
 
 /// A directory sink that counts how often it is asked whether an address holds a file.

@@ -129,7 +129,7 @@ public final class BatchDriver: Sendable {
         var chunk: [QueuedListing] = []
         var first = true
         var names: [(key: String, base: String)] = []
-        let isTaken = self.isTaken
+        let isTaken = isTaken(occupied: sink?.occupied())
         func flush() async throws {
             let result = try await store.enqueue(
                 job: job, settings: settings, budgetUSD: options.budgetUSD, listings: chunk, retry: options.retryFailed)
@@ -162,11 +162,20 @@ public final class BatchDriver: Sendable {
 
     /// Whether a document name is taken for this run: reserved (`summary`), or a file of that name in
     /// one of its formats is in the sink already.
-    var isTaken: @Sendable (String) -> Bool {
+    var isTaken: @Sendable (String) -> Bool { isTaken(occupied: nil) }
+
+    /// ``isTaken`` answered from `occupied`, the sink's addresses read at once, when given. Queuing
+    /// reads them once as it starts: nothing of this run is written before its listings' names are
+    /// reserved, so the answer is the one the sink would give name by name.
+    func isTaken(occupied: Set<String>?) -> @Sendable (String) -> Bool {
         let (formats, sink, reserved) = (options.formats, sink, Self.reservedNames)
         return { candidate in
             reserved.contains(candidate)
-                || formats.contains { format in sink.map { $0.exists($0.address(name: candidate, format: format)) } ?? false }
+                || formats.contains { format in
+                    guard let sink else { return false }
+                    let address = sink.address(name: candidate, format: format)
+                    return occupied?.contains(address) ?? sink.exists(address)
+                }
         }
     }
 
