@@ -22,6 +22,27 @@ struct BatchCrashSafetyTests {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
+    /// Settling folds the write-ahead log into the database file: a copy of that file alone holds what
+    /// was committed (before, the job's rows were in the log only).
+    @Test func settlingFoldsTheLogIntoTheDatabaseFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-settle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("panel.sqlite").path
+        let store = try PanelStore(path: path)
+        try store.testJob("j")
+        for persona in personas { try await store.testSave("j", "a", persona, review(persona), cost: 0.001) }
+        func resultsInFileAlone(_ name: String) throws -> Int {
+            let copy = directory.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            // Before, not even the schema is in the file alone: no table, no results.
+            return try DatabaseQueue(path: copy).read { db in (try? Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batch_result")) ?? 0 }
+        }
+        #expect(try resultsInFileAlone("before.sqlite") == 0)
+        await store.settle()
+        #expect(try resultsInFileAlone("after.sqlite") == 4)
+    }
+
     @Test func aWriteKilledMidTransactionLeavesTheLastCommittedJob() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("panel-crash-\(UUID().uuidString)")
         let crashed = directory.appendingPathComponent("after-kill")

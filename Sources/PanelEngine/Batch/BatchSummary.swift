@@ -102,8 +102,12 @@ extension BatchDriver {
     /// handing each row to `onRow` as well (for a table on a terminal).
     public func writeSummary(budgetStopped: Bool, onRow: (BatchRowSummary) -> Void = { _ in }) async throws -> BatchSummary {
         guard let sink else { throw SinkError(description: "job \(job): no directory to write the summary to") }
-        return try await Self.writeSummary(
+        // The run's writes are over: the store folds its log into the database beside the summary's reads.
+        async let settled: Void = store.settle()
+        let summary = try await Self.writeSummary(
             store: store, job: job, budgetUSD: options.budgetUSD, budgetStopped: budgetStopped, to: sink, onRow: onRow)
+        await settled
+        return summary
     }
 
     /// Writes a job's `summary.json` to a sink — after a run, or when a job is exported.

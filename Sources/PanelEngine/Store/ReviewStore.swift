@@ -103,6 +103,11 @@ public protocol ResultStore: Sendable {
     /// (``SaveWindow``). A store that groups no saves ignores it.
     func savesMayWait(_ mayWait: Bool)
 
+    /// A run's writes are over (its summary is being read): a store with a write-ahead log folds it into
+    /// the database now, beside those reads, so that closing it has nothing left to copy. Returns when
+    /// done; a store without such a log does nothing.
+    func settle() async
+
     /// Records the listing finished — its document name (the one it has, or the first of `base`,
     /// `base-2`… not used by another item nor `isTaken`), status, outcome, its documents' text by file
     /// extension (kept in the store, replacing an earlier run's, so any machine can export them) and the
@@ -125,6 +130,8 @@ public protocol ResultStore: Sendable {
 
 extension ResultStore {
     public func savesMayWait(_ mayWait: Bool) {}
+
+    public func settle() async {}
 
     /// Every document kept for a job, each read in full.
     public func forEachDocument(job: String, _ body: (StoredDocument) throws -> Void) async throws {
