@@ -310,17 +310,19 @@ extension PanelStore: ReviewStore {
     public func reserveNames(job: String, _ names: [(key: String, base: String)], isTaken: @Sendable (String) -> Bool) throws {
         guard !names.isEmpty else { return }
         try writeTransaction { db in
-            // A job without names yet (a new batch's first step): nothing to look up in the store — each
-            // name is chosen among those reserved in this step, two statements a listing fewer (they were
-            // most of queuing a listing). Otherwise each as ``reserveName`` chooses it.
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM batch_name WHERE job = ?)", arguments: [job]) == false else {
-                for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
-                return
+            // The job's names so far, read once (none for a new job; a batch queued in steps reads the
+            // steps before): each listing is then named in memory, by ``reserveName``'s rule, without two
+            // look-ups in the store a listing (they were most of queuing one).
+            var used = Set<String>()
+            var named = Set<String>()
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT name, key FROM batch_name WHERE job = ?"), arguments: [job])
+            while let row = try rows.next() {
+                used.insert(row[0])
+                named.insert(row[1])
             }
             let insert = try db.cachedStatement(sql: "INSERT INTO batch_name (job, name, key) VALUES (?, ?, ?)")
-            var named = Set<String>()
-            var used = Set<String>()
-            for (key, base) in names where named.insert(key).inserted {  // a key given twice keeps its first name
+            for (key, base) in names where named.insert(key).inserted {  // a listing named before keeps its name
                 let name = Self.name(base) { used.contains($0) || isTaken($0) }
                 used.insert(name)
                 try insert.execute(arguments: [job, name, key])

@@ -150,24 +150,32 @@ struct BatchCommand: AsyncParsableCommand {
             log.error("\(error)")
             throw PanelExit.usage
         }
-        let queued: EnqueueResult
-        do {
-            queued = try await driver.enqueue(BatchInputs(paths: inputs))
-        } catch {
-            log.error("cannot queue the job in \(store.location): \(error)")
-            throw PanelExit.someAbstained
-        }
         if enqueueOnly {
+            let queued: EnqueueResult
+            do {
+                queued = try await driver.enqueue(BatchInputs(paths: inputs))
+            } catch {
+                log.error("cannot queue the job in \(store.location): \(error)")
+                throw PanelExit.someAbstained
+            }
             log.write(
                 "job \(name): \(queued.added) listing(s) queued, \(queued.requeued) queued again\(queued.newJob ? "" : " (the job was there: nothing else added)") in \(store.location); panel worker reviews them, panel jobs status \(name) follows them"
             )
             throw PanelExit.allAnswered
         }
+        // The first listings queued, the work starts; the rest are queued beside it.
+        let queuing: Task<EnqueueResult, any Error>
+        do {
+            queuing = try await driver.startQueuing(BatchInputs(paths: inputs))
+        } catch {
+            log.error("cannot queue the job in \(store.location): \(error)")
+            throw PanelExit.someAbstained
+        }
         let progress = BatchProgressLines(log: log, job: name, driver: driver)
         let reporting = quiet ? nil : Task { await progress.run() }
         let budgetStopped: Bool
         do {
-            budgetStopped = try await Telemetry.exporting(command: "batch", log: log) { try await driver.drain() }
+            budgetStopped = try await Telemetry.exporting(command: "batch", log: log) { try await driver.drain(queuing: queuing) }
         } catch {
             reporting?.cancel()
             log.error("\(error)")

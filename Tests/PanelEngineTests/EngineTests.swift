@@ -207,6 +207,50 @@ struct EngineTests {
         #expect(reread == direct)
         for format in DocumentFormat.allCases { #expect(format.render(reread) == format.render(direct)) }
     }
+    /// A batch works on its first listings while the rest are queued: its worker, finding nothing to claim
+    /// and nothing open, waits for the rest to be queued instead of ending (here the rest is queued only
+    /// once the first listing is done), and works on them too.
+    @Test(.timeLimit(.minutes(1))) func aBatchWorksWhileTheRestIsQueuedAndEndsOnlyAfterIt() async throws {
+        let workspace = try Workspace()
+        let first = try listing(workspace, "Tool 0")
+        let second = try listing(workspace, "Tool 1")
+        try await MockProvider.withServer { handle in
+            let engine = try engine(mockConfiguration(handle.baseURL))
+            let store = MemoryStore()
+            let batch = BatchDriver(engine: engine, store: store, sink: nil, options: .init(job: "j"))
+            _ = try await batch.enqueue(BatchInputs(paths: [first]))
+            let (firstDone, done) = AsyncStream<Void>.makeStream()
+            let rest = Task {
+                for await _ in firstDone { break }
+                return try await batch.enqueue(BatchInputs(paths: [second]))
+            }
+            async let drained = batch.drain(queuing: rest)
+            while try await store.itemCounts(job: "j")[.complete] ?? 0 < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            done.yield()
+            #expect(try await drained == false)
+            #expect(try await store.itemCounts(job: "j")[.complete] == 2)
+        }
+    }
+
+    /// Queuing the rest failing ends the batch once what was queued is done, with an error that says so.
+    @Test(.timeLimit(.minutes(1))) func aFailureQueuingTheRestIsReported() async throws {
+        let workspace = try Workspace()
+        let first = try listing(workspace, "Tool 0")
+        try await MockProvider.withServer { handle in
+            let engine = try engine(mockConfiguration(handle.baseURL))
+            let store = MemoryStore()
+            let batch = BatchDriver(engine: engine, store: store, sink: nil, options: .init(job: "j"))
+            _ = try await batch.enqueue(BatchInputs(paths: [first]))
+            let rest = Task<EnqueueResult, any Error> { throw EngineError("disk full") }
+            await #expect {
+                try await batch.drain(queuing: rest)
+            } throws: { error in
+                "\(error)".contains("cannot queue the rest of job j") && "\(error)".contains("disk full")
+            }
+            #expect(try await store.itemCounts(job: "j")[.complete] == 1)
+        }
+    }
+
     /// Queuing names listings after what the output directory holds, read in one pass (not asked name by
     /// name): a file an earlier run left keeps its name and the new listing takes the next one.
     @Test func queuingReadsTheOutputDirectoryOnceForNames() async throws {

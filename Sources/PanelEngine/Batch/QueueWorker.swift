@@ -26,12 +26,18 @@ public final class QueueWorker: Sendable {
         public var kinds: JobKinds
         /// Items held at once (nil: ``listingsInFlight``'s rule).
         public var itemsInFlight: Int?
+        /// With `drain`: returns once the job's listings are all on the queue — a batch queues the rest of
+        /// its input while its first listings are worked on, and its worker finding nothing open before
+        /// that is not done.
+        public var queued: (@Sendable () async -> Void)?
 
         public init(
             job: String? = nil, drain: Bool = false, concurrency: Int = 8, lease: Duration = QueueDefaults.lease,
             maxItemAttempts: Int = QueueDefaults.maxItemAttempts,
-            pollInterval: Duration = .seconds(2), grace: Duration = .seconds(30), kinds: JobKinds = .all, itemsInFlight: Int? = nil
+            pollInterval: Duration = .seconds(2), grace: Duration = .seconds(30), kinds: JobKinds = .all, itemsInFlight: Int? = nil,
+            queued: (@Sendable () async -> Void)? = nil
         ) {
+            self.queued = queued
             self.kinds = kinds
             self.itemsInFlight = itemsInFlight
             self.job = job
@@ -77,6 +83,8 @@ public final class QueueWorker: Sendable {
         /// The last look at the queue found nothing to claim: the listings in flight are the last for now,
         /// and their saves wait for no company (``SaveWindow``).
         var foundNone = false
+        /// ``Options/queued`` returned: the job is all on the queue.
+        var allQueued = false
     }
 
     /// `driver` makes the driver of a job the first time one of its listings is claimed (the
@@ -263,6 +271,12 @@ public final class QueueWorker: Sendable {
                         }
                     }
                     if claims.isEmpty {
+                        if options.drain, let queued = options.queued, !state.withLock({ $0.allQueued }) {
+                            // Nothing to claim while the job is still being queued: once it all is, look again.
+                            await queued()
+                            state.withLock { $0.allQueued = true }
+                            continue
+                        }
                         let (skipped, inFlight) = state.withLock { ($0.skipped, $0.inFlight) }
                         if options.drain,
                             let open = try? await StoreDeadline.run(
