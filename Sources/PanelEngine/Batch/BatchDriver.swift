@@ -123,8 +123,9 @@ public final class BatchDriver: Sendable {
     }
 
     /// Puts rows read elsewhere (a request body) on the job's queue, as ``enqueue(_:)`` does files.
-    /// `firstStep`: rows in the first step (then ``enqueueChunk`` a step), `onFirstStep` called once it is
-    /// committed.
+    /// `firstStep`: rows in the first step, each step after twice the one before up to ``enqueueChunk``
+    /// (a batch working while it queues: its first claims wait behind short steps, and a long input still
+    /// goes in few); `onFirstStep` called once the first is committed.
     public func enqueue<Rows: Sequence>(
         rows inputs: Rows, firstStep: Int = enqueueChunk, onFirstStep: () -> Void = {}
     ) async throws -> EnqueueResult where Rows.Element == BatchRow {
@@ -132,6 +133,7 @@ public final class BatchDriver: Sendable {
         var total = EnqueueResult(newJob: false, added: 0, requeued: 0)
         var chunk: [QueuedListing] = []
         var first = true
+        var step = min(firstStep, Self.enqueueChunk)
         var names: [(key: String, base: String)] = []
         let isTaken = isTaken(occupied: sink?.occupied())
         func flush() async throws {
@@ -161,7 +163,10 @@ public final class BatchDriver: Sendable {
                 state.withLock { $0.failed += 1 }
                 chunk.append(QueuedListing(key: row.key, position: position, listing: nil, error: error.description))
             }
-            if chunk.count >= (first ? firstStep : Self.enqueueChunk) { try await flush() }
+            if chunk.count >= step {
+                try await flush()
+                step = min(step * 2, Self.enqueueChunk)
+            }
         }
         if !chunk.isEmpty || first { try await flush() }
         return total
