@@ -312,7 +312,18 @@ extension PanelStore: ReviewStore {
         try writeTransaction { db in
             // The job's names so far, read once (none for a new job; a batch queued in steps reads the
             // steps before): each listing is then named in memory, by ``reserveName``'s rule, without two
-            // look-ups in the store a listing (they were most of queuing one).
+            // look-ups in the store a listing (they were most of queuing one). Past a few times this step's
+            // size, reading them all would cost more than those look-ups (a million listings queued 5,000
+            // a step would read them quadratically): each listing is then named as ``reserveName`` names it.
+            let limit = 4 * names.count
+            let existing =
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM (SELECT 1 FROM batch_name WHERE job = ? LIMIT ?)"), arguments: [job, limit + 1])
+                ?? 0
+            guard existing <= limit else {
+                for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
+                return
+            }
             var used = Set<String>()
             var named = Set<String>()
             let rows = try Row.fetchCursor(

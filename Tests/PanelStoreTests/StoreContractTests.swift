@@ -294,17 +294,22 @@ struct StoreContractTests {
         try await kind.with { store in
             _ = try await store.enqueue(
                 job: "j", settings: nil, budgetUSD: nil,
-                listings: ["a", "b", "c", "d"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") }, retry: false)
+                listings: ["a", "b", "c", "d", "e", "f"].enumerated().map { QueuedListing(key: $1, position: $0, listing: "{}") },
+                retry: false)
             try await store.reserveNames(
                 job: "j", [("a", "tool"), ("b", "tool"), ("a", "other"), ("c", "tool")], isTaken: { $0 == "tool-2" })
             try await store.reserveNames(job: "j", [("d", "tool"), ("a", "other")], isTaken: { _ in false })
+            // One name among many named before (SQLite names it by look-ups then, not by reading them all).
+            try await store.reserveNames(job: "j", [("e", "tool")], isTaken: { _ in false })
+            try await store.reserveNames(job: "j", [("f", "tool")], isTaken: { $0 == "tool-6" })
+            try await store.reserveNames(job: "j", [("b", "other")], isTaken: { _ in false })
             var names: [String: String] = [:]
             for claim in try await claim(store, "j", owner: "o", limit: 10) {
                 names[claim.claim.key] = try await store.finishItem(
                     claim.claim, name: "Tool", status: .complete, outcome: .init(), base: "tool", lastResult: nil,
                     settling: nil, isTaken: { _ in false }, texts: [:], documents: { ["\($0).md"] })
             }
-            #expect(names == ["a": "tool", "b": "tool-3", "c": "tool-4", "d": "tool-2"])
+            #expect(names == ["a": "tool", "b": "tool-3", "c": "tool-4", "d": "tool-2", "e": "tool-5", "f": "tool-7"])
         }
     }
 
