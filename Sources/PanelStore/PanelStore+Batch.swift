@@ -316,10 +316,8 @@ extension PanelStore: ReviewStore {
             // size, reading them all would cost more than those look-ups (a million listings queued 5,000
             // a step would read them quadratically): each listing is then named as ``reserveName`` names it.
             let limit = 4 * names.count
-            let existing =
-                try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT COUNT(*) FROM (SELECT 1 FROM batch_name WHERE job = ? LIMIT ?)"), arguments: [job, limit + 1])
-                ?? 0
+            let counted = try db.cachedStatement(sql: "SELECT COUNT(*) FROM (SELECT 1 FROM batch_name WHERE job = ? LIMIT ?)")
+            let existing = try Int.fetchOne(counted, arguments: [job, limit + 1]) ?? 0
             guard existing <= limit else {
                 for (key, base) in names { _ = try Self.reserveName(db, job: job, key: key, base: base, isTaken: isTaken) }
                 return
