@@ -222,6 +222,8 @@ public final class BatchDriver: Sendable {
         return queuing
     }
 
+    /// What a draining worker awaits of the queuing: its end, whatever it came to (a failure is reported
+    /// by ``drain(queuing:)`` once the worker is done).
     static func awaiting(_ queuing: Task<EnqueueResult, any Error>) -> @Sendable () async -> Void {
         { _ = try? await queuing.value }
     }
